@@ -1,0 +1,56 @@
+#pragma once
+/// Per-account totals over a whole input: what `scan` reports before any detector has fired.
+
+#include <exfilscan/reader.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace exfilscan {
+
+/// The identity events are grouped by.
+enum class GroupBy : uint8_t { api_key, org, project, user, ip };
+std::string_view to_string(GroupBy group_by);
+bool parse_group_by(std::string_view name, GroupBy& out);
+/// The event's value for the grouping; events without one are grouped under "(none)".
+std::string_view group_key(const Event& event, GroupBy group_by);
+
+struct AccountTotals {
+  std::string key;
+  uint64_t requests = 0;
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  uint64_t reasoning_tokens = 0;
+  uint64_t throttled = 0;      // HTTP 429
+  uint64_t client_errors = 0;  // other 4xx
+  uint64_t server_errors = 0;  // 5xx
+  uint64_t logprobs_requests = 0;
+  uint64_t multi_sample_requests = 0;  // n > 1 or best_of > 1
+  uint64_t logit_bias_requests = 0;
+};
+
+/// Totals per account; one entry per distinct key (bounded by active accounts, not lines).
+class AccountActivity : public EventSink {
+ public:
+  explicit AccountActivity(GroupBy group_by) : group_by_(group_by) {}
+  void on_event(const Event& event) override;
+  /// Accounts by completion tokens, then requests, then key (a stable order for reports).
+  std::vector<AccountTotals> ranked() const;
+  size_t accounts() const { return totals_.size(); }
+  GroupBy group_by() const { return group_by_; }
+
+ private:
+  GroupBy group_by_;
+  std::unordered_map<std::string, AccountTotals> totals_;
+};
+
+/// An aligned plain-text table of the ranking, at most `limit` rows (0: all).
+void print_activity_table(std::FILE* out, const std::vector<AccountTotals>& rows, GroupBy group_by,
+                          size_t limit);
+
+}  // namespace exfilscan

@@ -1,0 +1,65 @@
+#pragma once
+/// Bad input lines: why a line was skipped, and the log that counts and reports them.
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace exfilscan {
+
+enum class BadLineReason : uint8_t {
+  bad_json,           // not one well-formed JSON object
+  invalid_utf8,       // bytes that are not UTF-8
+  wrong_type,         // a known field holds a value of the wrong type
+  missing_timestamp,  // no timestamp field for the format (or the format was not recognised)
+  bad_timestamp,      // a timestamp that is not a valid time
+  line_too_long,      // over --max-line-bytes
+};
+inline constexpr size_t bad_line_reason_count = 6;
+
+std::string_view to_string(BadLineReason reason);
+
+/// A skipped line, as reported: `input:line: reason: detail: excerpt`.
+struct BadLine {
+  std::string_view input;  // the name the user gave ("-" for stdin)
+  uint64_t line = 0;       // 1-based
+  uint64_t byte_offset = 0;
+  BadLineReason reason = BadLineReason::bad_json;
+  std::string detail;
+  std::string excerpt;
+};
+
+/// The first bytes of a line, safe to print: control bytes and invalid UTF-8 escaped, cut on a
+/// character boundary, "..." appended when cut.
+std::string make_excerpt(std::string_view line, size_t max_bytes = 60);
+
+struct BadLineLogOptions {
+  size_t max_reports_per_reason = 5;  // printed in full; the rest only counted
+  bool strict = false;                // the first bad line is an error
+};
+
+/// Counts bad lines by reason and prints the first few of each to a stream (stderr in the CLI).
+class BadLineLog {
+ public:
+  BadLineLog(BadLineLogOptions options, std::FILE* out) : options_(options), out_(out) {}
+
+  /// Returns false when the run must stop (strict mode).
+  bool report(const BadLine& bad);
+
+  uint64_t total() const { return total_; }
+  uint64_t count(BadLineReason reason) const { return counts_[static_cast<size_t>(reason)]; }
+  /// "bad_json 3, bad_timestamp 1" (reasons with a count, in enum order); empty when none.
+  std::string summary() const;
+  /// Prints "... and N more <reason>" for each reason whose reports were cut.
+  void print_suppressed() const;
+
+ private:
+  BadLineLogOptions options_;
+  std::FILE* out_;
+  std::array<uint64_t, bad_line_reason_count> counts_{};
+  uint64_t total_ = 0;
+};
+
+}  // namespace exfilscan

@@ -1,0 +1,56 @@
+#pragma once
+/// One log line in, one normalised Event out (or the reason it was refused).
+
+#include <exfilscan/diagnostics.h>
+#include <exfilscan/event.h>
+#include <exfilscan/field_map.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace exfilscan {
+
+/// Log formats. `auto_detect` sniffs each line (docs/log-format.md has the rules).
+enum class InputFormat : uint8_t { auto_detect, canonical, litellm, bedrock, mapped };
+
+std::string_view to_string(InputFormat format);
+/// Accepts the names above plus aliases ("auto", "litellm-spendlogs", "litellm-payload").
+bool parse_input_format(std::string_view name, InputFormat& out);
+
+struct ParserOptions {
+  InputFormat format = InputFormat::auto_detect;
+  /// JSON-pointer mapping; with format `mapped` it is the whole schema, with any other format it
+  /// adds or overrides fields after the adapter has run.
+  FieldMap field_map;
+};
+
+/// Why a line was refused, with a short human detail ("response.usage.prompt_tokens: expected
+/// an integer").
+struct ParseError {
+  BadLineReason reason = BadLineReason::bad_json;
+  std::string detail;
+};
+
+/// Parses lines with one reused simdjson parser (and a few more for JSON held in strings).
+/// Not thread-safe: one per thread.
+class LineParser {
+ public:
+  explicit LineParser(ParserOptions options);
+  ~LineParser();
+  LineParser(const LineParser&) = delete;
+  LineParser& operator=(const LineParser&) = delete;
+
+  /// `line` excludes the newline; at least chunk_padding readable bytes must follow it.
+  /// On success fills `event` (its views stay valid until the next call) and returns true.
+  bool parse(std::string_view line, Event& event, ParseError& error);
+
+  /// The format the last successful line was read as.
+  InputFormat last_format() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace exfilscan

@@ -1,0 +1,67 @@
+#pragma once
+/// The streaming reader: inputs in, events pushed to a sink, bad lines reported and counted.
+
+#include <exfilscan/diagnostics.h>
+#include <exfilscan/event.h>
+#include <exfilscan/input.h>
+#include <exfilscan/line_parser.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace exfilscan {
+
+/// Receives events in input order. The event's views die when on_event returns.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& event) = 0;
+};
+
+struct ReaderOptions {
+  InputOptions input;
+  ParserOptions parser;
+  BadLineLogOptions bad_lines;
+};
+
+struct ReadStats {
+  uint64_t inputs = 0;
+  uint64_t lines = 0;  // every line, blank and bad ones too
+  uint64_t blank_lines = 0;
+  uint64_t events = 0;
+  uint64_t bytes = 0;  // decompressed bytes read
+};
+
+/// Why reading stopped early; `none` when every input was read to its end.
+enum class ReadFailure : uint8_t { none, strict_bad_line, input_error };
+
+struct ReadResult {
+  ReadStats stats;
+  ReadFailure failure = ReadFailure::none;
+  std::string error;  // the message for input_error
+};
+
+/// Reads the inputs in order. Bad lines go to `bad_lines`; an unreadable or truncated input
+/// stops the run (events already read from it have been delivered).
+ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOptions& options,
+                       EventSink& sink, BadLineLog& bad_lines);
+
+/// Reads one chunk of whole lines: the unit that later runs on several cores. `line_no` is the
+/// number of the line before the chunk and is advanced past it. Returns false if a bad line
+/// must stop the run (strict mode).
+class ChunkReader {
+ public:
+  ChunkReader(const ParserOptions& options, size_t max_line_bytes)
+      : parser_(options), max_line_bytes_(max_line_bytes) {}
+  bool read(const Chunk& chunk, std::string_view input_name, uint64_t& line_no, EventSink& sink,
+            BadLineLog& bad_lines, ReadStats& stats);
+
+ private:
+  LineParser parser_;
+  size_t max_line_bytes_;
+  Event event_;
+  ParseError error_;
+};
+
+}  // namespace exfilscan

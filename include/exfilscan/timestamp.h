@@ -1,0 +1,35 @@
+#pragma once
+/// Timestamps in every form LLM API logs use, held as UTC nanoseconds since the Unix epoch.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace exfilscan {
+
+/// Why a timestamp string was refused; `ok` when it parsed.
+enum class TimestampError : uint8_t { ok, empty, bad_syntax, out_of_range };
+
+struct TimestampResult {
+  int64_t ns = 0;
+  TimestampError error = TimestampError::ok;
+};
+
+/// Accepts RFC 3339 (`T` or space, `Z`/`z` or ±hh:mm / ±hhmm, 0–9 fractional digits),
+/// `YYYY-MM-DD HH:MM:SS[.f]` as UTC with an optional ` UTC` suffix, and strings of digits
+/// (epoch, see epoch_to_ns).
+TimestampResult parse_timestamp(std::string_view text);
+
+/// Epoch numbers told apart by magnitude: below 1e11 seconds, below 1e14 milliseconds, below
+/// 1e17 microseconds, else nanoseconds. Negative or non-finite values are refused.
+std::optional<int64_t> epoch_to_ns(double value);
+std::optional<int64_t> epoch_to_ns(int64_t value);
+
+/// RFC 3339 UTC with 3, 6 or 9 fractional digits, the fewest that keep the value exact.
+std::string format_rfc3339(int64_t ns);
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's days_from_civil).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+
+}  // namespace exfilscan

@@ -1,0 +1,40 @@
+#pragma once
+/// Internal: one reader per log format, each filling ctx.event from a parsed line.
+
+#include "json_fields.h"
+
+#include <exfilscan/field_map.h>
+
+namespace exfilscan::detail {
+
+enum class AdapterResult : uint8_t { ok, failed, other_format };
+
+/// The canonical format. When `sniffing`, a key that only another format has (schemaType,
+/// call_type) stops the read with other_format and that format in `other`.
+AdapterResult read_canonical(Ctx& ctx, od::object& root, bool sniffing, InputFormat& other);
+/// LiteLLM SpendLogs rows and StandardLoggingPayload objects (one reader: their keys agree).
+bool read_litellm(Ctx& ctx, od::object& root);
+/// AWS Bedrock ModelInvocationLog, Converse and InvokeModel shapes.
+bool read_bedrock(Ctx& ctx, od::object& root);
+
+/// Reads the fields of a FieldMap in one pass over the document (no rewinds, so every view
+/// stays valid): the pointers are walked as a tree.
+class MappedReader {
+ public:
+  explicit MappedReader(const FieldMap& map);
+  bool read(Ctx& ctx, od::object& root) const;
+  bool empty() const { return root_.children.empty(); }
+
+ private:
+  struct Node {
+    std::string token;  // unescaped pointer token
+    std::optional<MappedField> field;
+    std::vector<Node> children;
+  };
+  bool walk_object(Ctx& ctx, od::object& obj, const Node& node) const;
+  bool walk_value(Ctx& ctx, od::value v, const Node& node) const;
+  bool read_leaf(Ctx& ctx, od::value v, const Node& node) const;
+  Node root_;
+};
+
+}  // namespace exfilscan::detail

@@ -1,0 +1,171 @@
+// exfilscan: the command line. Parses flags, wires the reader to a sink, maps the outcome to an
+// exit code. Everything else lives in the library.
+#include "options.h"
+
+#include <exfilscan/exit_codes.h>
+
+#include <fmt/format.h>
+
+#include <unistd.h>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+
+namespace exfilscan::cli {
+
+namespace {
+
+/// The output pipe closed (`| head`): stop reading and exit quietly.
+struct OutputClosed {};
+
+class NormalizeSink : public EventSink {
+ public:
+  explicit NormalizeSink(CanonicalWriter& writer) : writer_(writer) {}
+  void on_event(const Event& event) override {
+    writer_.on_event(event);
+    if (writer_.failed()) throw OutputClosed{};
+  }
+
+ private:
+  CanonicalWriter& writer_;
+};
+
+std::string with_commas(uint64_t n) {
+  std::string digits = fmt::format("{}", n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds) {
+  std::string skipped =
+      bad.total() ? fmt::format(", {} skipped ({})", with_commas(bad.total()), bad.summary())
+                  : ", 0 skipped";
+  std::string blank = s.blank_lines ? fmt::format(", {} blank", with_commas(s.blank_lines)) : "";
+  double mb = static_cast<double>(s.bytes) / 1e6;
+  fmt::print(stderr, "exfilscan: {} input{}, {} lines, {} events{}{}; {:.1f} MB in {:.2f} s\n",
+             s.inputs, s.inputs == 1 ? "" : "s", with_commas(s.lines), with_commas(s.events),
+             skipped, blank, mb, seconds);
+}
+
+int run(const RunConfig& c) {
+  auto started = std::chrono::steady_clock::now();
+  BadLineLog bad_lines(c.reader.bad_lines, stderr);
+  ReadResult result;
+  int code = exit_ok;
+
+  if (c.command == Command::normalize) {
+    std::FILE* out = stdout;
+    if (c.output != "-") {
+      out = std::fopen(c.output.c_str(), "wb");
+      if (!out) {
+        fmt::print(stderr, "exfilscan: {}: cannot write: {}\n", c.output, std::strerror(errno));
+        return exit_input_error;
+      }
+    }
+    CanonicalWriter writer(c.writer, out);
+    NormalizeSink sink(writer);
+    try {
+      result = read_inputs(c.inputs, c.reader, sink, bad_lines);
+      if (!writer.flush()) throw OutputClosed{};
+    } catch (const OutputClosed&) {
+      if (out != stdout) {
+        fmt::print(stderr, "exfilscan: {}: write error: {}\n", c.output, std::strerror(errno));
+        return exit_input_error;
+      }
+      return exit_ok;
+    }
+    if (out != stdout && std::fclose(out) != 0) {
+      fmt::print(stderr, "exfilscan: {}: write error: {}\n", c.output, std::strerror(errno));
+      return exit_input_error;
+    }
+  } else {
+    AccountActivity activity(c.group_by);
+    result = read_inputs(c.inputs, c.reader, activity, bad_lines);
+    if (result.failure == ReadFailure::none) {
+      print_activity_table(stdout, activity.ranked(), c.group_by, c.top);
+      if (std::fflush(stdout) != 0) return exit_ok;  // closed pipe: nothing more to say
+    }
+  }
+
+  switch (result.failure) {
+    case ReadFailure::none:
+      break;
+    case ReadFailure::strict_bad_line:
+      fmt::print(stderr, "exfilscan: stopped at the first bad line (--strict)\n");
+      code = exit_input_error;
+      break;
+    case ReadFailure::input_error:
+      fmt::print(stderr, "exfilscan: {}\n", result.error);
+      code = exit_input_error;
+      break;
+  }
+  if (!c.quiet) {
+    bad_lines.print_suppressed();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    print_totals(result.stats, bad_lines, seconds);
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace exfilscan::cli
+
+int main(int argc, char** argv) {
+  using namespace exfilscan;
+  using namespace exfilscan::cli;
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes a write error we handle quietly
+
+  const std::vector<std::string> commands = {"scan", "normalize"};
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+    std::string hint = closest_match(argv[1], commands);
+    fmt::print(stderr,
+               "exfilscan: unknown command '{}'{}\nRun 'exfilscan --help' for the commands.\n",
+               argv[1], hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint));
+    return exit_input_error;
+  }
+
+  Flags flags;
+  Command command = Command::scan;
+  auto app = make_app(flags, command);
+  try {
+    app->parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app->exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app->exit(e);
+  } catch (const CLI::ExtrasError& e) {
+    // Suggest the nearest flag of the subcommand in use.
+    std::vector<std::string> known;
+    for (const CLI::App* sub : app->get_subcommands())
+      for (const CLI::Option* opt : sub->get_options())
+        for (const std::string& name : opt->get_lnames()) known.push_back("--" + name);
+    std::string msg = e.what();
+    for (const std::string& arg : app->remaining()) {
+      std::string hint = arg.starts_with("--") ? closest_match(arg, known) : "";
+      if (!hint.empty()) msg += fmt::format(" (did you mean '{}'?)", hint);
+    }
+    fmt::print(stderr, "exfilscan: {}\nRun 'exfilscan {} --help' for the flags.\n", msg,
+               argc > 1 ? argv[1] : "");
+    return exit_input_error;
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "exfilscan: {}\n", e.what());
+    return exit_input_error;
+  }
+
+  RunConfig config;
+  try {
+    config = resolve(flags, command, isatty(STDIN_FILENO));
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "exfilscan: {}\n", e.what());
+    return exit_input_error;
+  }
+  return run(config);
+}

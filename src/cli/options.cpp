@@ -1,0 +1,121 @@
+#include "options.h"
+
+#include <exfilscan/field_map.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace exfilscan::cli {
+
+namespace {
+
+void add_input_flags(CLI::App& sub, Flags& f) {
+  sub.add_option("inputs", f.inputs,
+                 "Log files (JSON lines; gzip and zstd detected by their magic bytes). '-' or "
+                 "nothing reads standard input.");
+  sub.add_option("--input-format", f.input_format,
+                 "auto (sniff each line), canonical, litellm, bedrock or mapped")
+      ->check(CLI::IsMember({"auto", "canonical", "litellm", "litellm-spendlogs", "litellm-payload",
+                             "bedrock", "mapped"}));
+  sub.add_option("--map", f.maps,
+                 "FIELD=/json/pointer: read FIELD from that place (repeatable); alone it is the "
+                 "whole schema, with --input-format it adds to the format's fields");
+  sub.add_option("--map-file", f.map_file, "File of FIELD=/json/pointer lines ('#' comments)");
+  sub.add_option("--max-line-bytes", f.max_line_bytes,
+                 "Longer lines are skipped and reported (default 64 MiB)")
+      ->check(CLI::Range(size_t{64}, size_t{1} << 34));
+  sub.add_option("--max-diagnostics", f.max_diagnostics,
+                 "Bad lines reported in full per reason; the rest are counted (default 5)");
+  sub.add_flag("--strict", f.strict, "Stop at the first bad line with exit code 2");
+  sub.add_flag("-q,--quiet", f.quiet, "Print nothing on stderr but errors");
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1] ? 1u : 0u)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& known) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const std::string& k : known) {
+    size_t d = edit_distance(word, k);
+    if (d < best_d) best_d = d, best = k;
+  }
+  return best;
+}
+
+std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
+  auto app = std::make_unique<CLI::App>(
+      "exfilscan: finds accounts pulling bulk answers out of an LLM API (distillation, "
+      "extraction) in gateway and provider request logs.\n\n"
+      "Exit codes: 0 done, nothing at or above --fail-on; 1 findings; 2 usage or input error "
+      "(unreadable or truncated input, a bad line with --strict). A closed output pipe exits 0 "
+      "quietly.",
+      "exfilscan");
+  app->require_subcommand(1);
+  app->set_version_flag("--version", "exfilscan 0.1.0");
+
+  CLI::App* scan = app->add_subcommand(
+      "scan", "Read logs and rank the accounts in them (per-account activity totals)");
+  add_input_flags(*scan, f);
+  scan->add_option("--group-by", f.group_by, "Account identity: api_key, org, project, user, ip")
+      ->check(CLI::IsMember({"api_key", "org", "project", "user", "ip"}));
+  scan->add_option("--top", f.top, "Rows in the ranking (0: all; default 50)");
+  scan->callback([&command] { command = Command::scan; });
+
+  CLI::App* normalize = app->add_subcommand(
+      "normalize", "Write any supported log as canonical JSON lines (docs/log-format.md)");
+  add_input_flags(*normalize, f);
+  normalize->add_flag("--include-prompts", f.include_prompts,
+                      "Include prompt text (customers' data: left out unless asked for)");
+  normalize->add_option("-o,--output", f.output, "Output file (default: standard output)");
+  normalize->callback([&command] { command = Command::normalize; });
+  return app;
+}
+
+RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal) {
+  RunConfig c;
+  c.command = command;
+  c.inputs = f.inputs;
+  if (c.inputs.empty()) {
+    if (stdin_is_terminal)
+      throw CLI::ValidationError("inputs", "no input files (give files, or '-' for stdin)");
+    c.inputs.push_back("-");
+  }
+  if (!parse_input_format(f.input_format, c.reader.parser.format))
+    throw CLI::ValidationError("--input-format", "unknown format " + f.input_format);
+  try {
+    if (!f.map_file.empty()) c.reader.parser.field_map.load_file(f.map_file);
+    for (const std::string& m : f.maps) c.reader.parser.field_map.add(m);
+  } catch (const FieldMapError& e) {
+    throw CLI::ValidationError(e.what());
+  }
+  if (c.reader.parser.format == InputFormat::mapped && c.reader.parser.field_map.empty())
+    throw CLI::ValidationError("--input-format mapped needs --map or --map-file");
+  c.reader.input.max_line_bytes = f.max_line_bytes;
+  c.reader.bad_lines.max_reports_per_reason = f.max_diagnostics;
+  c.reader.bad_lines.strict = f.strict;
+  c.writer.include_prompts = f.include_prompts;
+  if (!parse_group_by(f.group_by, c.group_by))
+    throw CLI::ValidationError("--group-by", "unknown grouping " + f.group_by);
+  c.top = f.top;
+  c.output = f.output;
+  c.quiet = f.quiet;
+  return c;
+}
+
+}  // namespace exfilscan::cli

@@ -1,0 +1,53 @@
+#pragma once
+/// The command line: flags as CLI11 fills them, and the run configuration resolved from them.
+
+#include <exfilscan/account_activity.h>
+#include <exfilscan/canonical_writer.h>
+#include <exfilscan/reader.h>
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace exfilscan::cli {
+
+/// Raw flag values, validated only as far as CLI11 can.
+struct Flags {
+  std::vector<std::string> inputs;
+  std::string input_format = "auto";
+  std::vector<std::string> maps;
+  std::string map_file;
+  size_t max_line_bytes = 64u << 20;
+  size_t max_diagnostics = 5;
+  bool strict = false;
+  bool quiet = false;
+  bool include_prompts = false;
+  std::string output = "-";
+  std::string group_by = "api_key";
+  size_t top = 50;
+};
+
+enum class Command { scan, normalize };
+
+/// What main() runs: library option structs only, no CLI types.
+struct RunConfig {
+  Command command = Command::scan;
+  std::vector<std::string> inputs;
+  ReaderOptions reader;
+  CanonicalWriterOptions writer;
+  GroupBy group_by = GroupBy::api_key;
+  size_t top = 50;
+  std::string output = "-";
+  bool quiet = false;
+};
+
+/// Builds the parser; `flags` receives the values and `command` the subcommand chosen.
+std::unique_ptr<CLI::App> make_app(Flags& flags, Command& command);
+/// Throws CLI::ValidationError for values that CLI11 could not check.
+RunConfig resolve(const Flags& flags, Command command, bool stdin_is_terminal);
+/// "did you mean" for an unknown word among the known ones; empty when nothing is close.
+std::string closest_match(std::string_view word, const std::vector<std::string>& known);
+
+}  // namespace exfilscan::cli

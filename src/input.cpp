@@ -1,0 +1,467 @@
+#include <exfilscan/input.h>
+
+#include <fmt/format.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace exfilscan {
+
+std::string_view to_string(Compression c) {
+  switch (c) {
+    case Compression::gzip:
+      return "gzip";
+    case Compression::zstd:
+      return "zstd";
+    case Compression::none:
+      break;
+  }
+  return "none";
+}
+
+Compression detect_compression(std::string_view b) {
+  if (b.size() >= 2 && static_cast<unsigned char>(b[0]) == 0x1f &&
+      static_cast<unsigned char>(b[1]) == 0x8b)
+    return Compression::gzip;
+  if (b.size() >= 4 && static_cast<unsigned char>(b[0]) == 0x28 &&
+      static_cast<unsigned char>(b[1]) == 0xb5 && static_cast<unsigned char>(b[2]) == 0x2f &&
+      static_cast<unsigned char>(b[3]) == 0xfd)
+    return Compression::zstd;
+  return Compression::none;
+}
+
+namespace {
+
+constexpr size_t head_bytes = 200;  // kept of an oversized line, for its report
+
+std::string errno_text() {
+  return std::strerror(errno);
+}
+
+/// A file descriptor read from the start, with the bytes already sniffed served first.
+class RawReader {
+ public:
+  RawReader(int fd, bool owned, std::string name)
+      : fd_(fd), owned_(owned), name_(std::move(name)) {}
+  ~RawReader() {
+    if (owned_) ::close(fd_);
+  }
+  /// Reads up to n bytes sniffed from the front; they are served again by read().
+  std::string_view peek(size_t n) {
+    while (prefix_.size() < n) {
+      char buf[16];
+      ssize_t r = ::read(fd_, buf, n - prefix_.size());
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw InputError(fmt::format("{}: read error: {}", name_, errno_text()));
+      if (r == 0) break;
+      prefix_.append(buf, static_cast<size_t>(r));
+    }
+    return prefix_;
+  }
+  size_t read(char* dst, size_t cap) {
+    if (prefix_pos_ < prefix_.size()) {
+      size_t n = std::min(cap, prefix_.size() - prefix_pos_);
+      std::memcpy(dst, prefix_.data() + prefix_pos_, n);
+      prefix_pos_ += n;
+      consumed_ += n;
+      return n;
+    }
+    for (;;) {
+      ssize_t r = ::read(fd_, dst, cap);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw InputError(fmt::format("{}: read error: {}", name_, errno_text()));
+      consumed_ += static_cast<size_t>(r);
+      return static_cast<size_t>(r);
+    }
+  }
+  int fd() const { return fd_; }
+  uint64_t consumed() const { return consumed_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  int fd_;
+  bool owned_;
+  std::string name_;
+  std::string prefix_;
+  size_t prefix_pos_ = 0;
+  uint64_t consumed_ = 0;
+};
+
+/// Cuts a byte stream into line-aligned chunks in one reused buffer that grows only up to the
+/// longest line allowed.
+class StreamChunker : public ChunkSource {
+ public:
+  StreamChunker(std::unique_ptr<RawReader> raw, const InputOptions& options, uint64_t size_hint)
+      : raw_(std::move(raw)),
+        chunk_bytes_(std::max<size_t>(options.chunk_bytes, 4096)),
+        max_line_(options.max_line_bytes),
+        size_hint_(size_hint) {
+    cap_ = chunk_bytes_;
+    buf_.resize(cap_ + chunk_padding);
+  }
+
+  bool next(Chunk& chunk) override {
+    chunk.oversized_line = false;
+    chunk.oversized_head.clear();
+    if (consumed_) {
+      std::memmove(buf_.data(), buf_.data() + consumed_, have_ - consumed_);
+      have_ -= consumed_;
+      offset_ += consumed_;
+      consumed_ = 0;
+    }
+    for (;;) {
+      while (!eof_ && have_ < cap_) {
+        size_t n = fill(buf_.data() + have_, cap_ - have_);
+        if (n == 0)
+          eof_ = true;
+        else
+          have_ += n;
+      }
+      if (have_ == 0) return false;
+      if (eof_) {
+        std::memset(buf_.data() + have_, 0, chunk_padding);
+        chunk.bytes = std::string_view(buf_.data(), have_);
+        chunk.offset = offset_;
+        consumed_ = have_;
+        return true;
+      }
+      const void* nl = memrchr(buf_.data(), '\n', have_);
+      if (nl) {
+        size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) + 1;
+        chunk.bytes = std::string_view(buf_.data(), end);
+        chunk.offset = offset_;
+        consumed_ = end;
+        return true;
+      }
+      if (have_ <= max_line_) {  // a long line that is still allowed: make room for it
+        cap_ = std::min(cap_ * 2, max_line_ + 1);
+        buf_.resize(cap_ + chunk_padding);
+        continue;
+      }
+      skip_oversized_line(chunk);
+      return true;
+    }
+  }
+
+  uint64_t size_hint() const override { return size_hint_; }
+  uint64_t bytes_consumed() const override { return raw_->consumed(); }
+
+ protected:
+  /// Decompressed (or plain) bytes; 0 at the end of input.
+  virtual size_t fill(char* dst, size_t cap) { return raw_->read(dst, cap); }
+  std::unique_ptr<RawReader> raw_;
+
+ private:
+  void skip_oversized_line(Chunk& chunk) {
+    chunk.oversized_line = true;
+    chunk.offset = offset_;
+    chunk.bytes = {};
+    chunk.oversized_head.assign(buf_.data(), std::min(have_, head_bytes));
+    uint64_t length = have_;
+    have_ = 0;
+    for (;;) {
+      size_t n = fill(buf_.data(), cap_);
+      if (n == 0) {
+        eof_ = true;
+        break;
+      }
+      const void* nl = std::memchr(buf_.data(), '\n', n);
+      if (nl) {
+        size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data());
+        length += at;
+        std::memmove(buf_.data(), buf_.data() + at + 1, n - at - 1);
+        have_ = n - at - 1;
+        offset_ += length + 1;
+        chunk.oversized_length = length;
+        return;
+      }
+      length += n;
+    }
+    offset_ += length;
+    chunk.oversized_length = length;
+  }
+
+  size_t chunk_bytes_;
+  size_t max_line_;
+  uint64_t size_hint_;
+  std::vector<char> buf_;
+  size_t cap_ = 0;
+  size_t have_ = 0;
+  size_t consumed_ = 0;
+  uint64_t offset_ = 0;
+  bool eof_ = false;
+};
+
+class GzipChunker final : public StreamChunker {
+ public:
+  GzipChunker(std::unique_ptr<RawReader> raw, const InputOptions& options, uint64_t size_hint)
+      : StreamChunker(std::move(raw), options, size_hint), in_(1u << 20) {
+    std::memset(&z_, 0, sizeof z_);
+    if (inflateInit2(&z_, 15 + 32) != Z_OK)
+      throw InputError(fmt::format("{}: cannot start gzip decoder", raw_->name()));
+  }
+  ~GzipChunker() override { inflateEnd(&z_); }
+  Compression compression() const override { return Compression::gzip; }
+
+ protected:
+  size_t fill(char* dst, size_t cap) override {
+    z_.next_out = reinterpret_cast<Bytef*>(dst);
+    z_.avail_out = static_cast<uInt>(std::min<size_t>(cap, 1u << 30));
+    while (z_.avail_out > 0) {
+      if (z_.avail_in == 0) {
+        size_t n = raw_->read(in_.data(), in_.size());
+        if (n == 0) {
+          if (in_member_)
+            throw InputError(fmt::format(
+                "{}: truncated gzip stream: input ends after {} compressed bytes, inside a member "
+                "({} bytes decompressed)",
+                raw_->name(), raw_->consumed(), z_.total_out + done_out_));
+          break;
+        }
+        z_.next_in = reinterpret_cast<Bytef*>(in_.data());
+        z_.avail_in = static_cast<uInt>(n);
+      }
+      if (!in_member_) {
+        // Concatenated members (cat a.gz b.gz) are one stream, as gzip -d treats them.
+        done_out_ += z_.total_out;
+        inflateReset(&z_);
+        in_member_ = true;
+      }
+      int rc = inflate(&z_, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) {
+        in_member_ = false;
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        throw InputError(fmt::format("{}: corrupt gzip data near compressed byte {}: {}",
+                                     raw_->name(), raw_->consumed() - z_.avail_in,
+                                     z_.msg ? z_.msg : "inflate failed"));
+      }
+    }
+    return cap - z_.avail_out;
+  }
+
+ private:
+  z_stream z_;
+  std::vector<char> in_;
+  bool in_member_ = false;
+  uint64_t done_out_ = 0;
+};
+
+class ZstdChunker final : public StreamChunker {
+ public:
+  ZstdChunker(std::unique_ptr<RawReader> raw, const InputOptions& options, uint64_t size_hint)
+      : StreamChunker(std::move(raw), options, size_hint),
+        dctx_(ZSTD_createDCtx()),
+        in_(ZSTD_DStreamInSize()) {
+    if (!dctx_) throw InputError(fmt::format("{}: cannot start zstd decoder", raw_->name()));
+  }
+  ~ZstdChunker() override { ZSTD_freeDCtx(dctx_); }
+  Compression compression() const override { return Compression::zstd; }
+
+ protected:
+  size_t fill(char* dst, size_t cap) override {
+    ZSTD_outBuffer out{dst, cap, 0};
+    while (out.pos < out.size) {
+      if (input_.pos == input_.size) {
+        size_t n = raw_->read(in_.data(), in_.size());
+        if (n == 0) {
+          if (frame_open_)
+            throw InputError(fmt::format(
+                "{}: truncated zstd stream: input ends after {} compressed bytes, inside a frame",
+                raw_->name(), raw_->consumed()));
+          break;
+        }
+        input_ = ZSTD_inBuffer{in_.data(), n, 0};
+      }
+      size_t rc = ZSTD_decompressStream(dctx_, &out, &input_);
+      if (ZSTD_isError(rc))
+        throw InputError(fmt::format("{}: corrupt zstd data near compressed byte {}: {}",
+                                     raw_->name(), raw_->consumed() - (input_.size - input_.pos),
+                                     ZSTD_getErrorName(rc)));
+      frame_open_ = rc != 0;
+    }
+    return out.pos;
+  }
+
+ private:
+  ZSTD_DCtx* dctx_;
+  std::vector<char> in_;
+  ZSTD_inBuffer input_{nullptr, 0, 0};
+  bool frame_open_ = false;
+};
+
+class PlainChunker final : public StreamChunker {
+ public:
+  using StreamChunker::StreamChunker;
+  Compression compression() const override { return Compression::none; }
+};
+
+/// A plain regular file, mapped one window at a time so that resident memory stays at about a
+/// window whatever the file's size.
+class MappedChunker final : public ChunkSource {
+ public:
+  MappedChunker(int fd, std::string name, uint64_t size, const InputOptions& options)
+      : fd_(fd), name_(std::move(name)), size_(size), max_line_(options.max_line_bytes) {
+    page_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    window_ = std::max<uint64_t>(options.chunk_bytes * 2, 1u << 20);
+  }
+  ~MappedChunker() override {
+    unmap();
+    ::close(fd_);
+  }
+  Compression compression() const override { return Compression::none; }
+  uint64_t size_hint() const override { return size_; }
+  uint64_t bytes_consumed() const override { return pos_; }
+
+  bool next(Chunk& chunk) override {
+    chunk.oversized_line = false;
+    chunk.oversized_head.clear();
+    unmap();
+    if (pos_ >= size_) return false;
+    uint64_t window = window_;
+    for (;;) {
+      uint64_t map_off = pos_ / page_ * page_;
+      uint64_t want = std::min(size_ - map_off, window);
+      bool last = map_off + want == size_;
+      map(map_off, want, last);
+      const char* start = base_ + (pos_ - map_off);
+      uint64_t avail = map_off + want - pos_;
+      if (last) {
+        chunk.bytes = std::string_view(start, avail);
+        chunk.offset = pos_;
+        pos_ = size_;
+        return true;
+      }
+      // Keep chunk_padding bytes of the window after the chunk for simdjson.
+      uint64_t usable = avail > chunk_padding ? avail - chunk_padding : 0;
+      const void* nl = usable ? memrchr(start, '\n', usable) : nullptr;
+      if (nl) {
+        uint64_t len = static_cast<uint64_t>(static_cast<const char*>(nl) - start) + 1;
+        chunk.bytes = std::string_view(start, len);
+        chunk.offset = pos_;
+        pos_ += len;
+        return true;
+      }
+      unmap();
+      if (usable > max_line_) {
+        skip_oversized_line(chunk);
+        return true;
+      }
+      window *= 2;
+    }
+  }
+
+ private:
+  void map(uint64_t off, uint64_t len, bool last) {
+    // The last window is laid over zeroed anonymous pages so the bytes past the end of the file
+    // are readable zeros, as simdjson's padding requires.
+    uint64_t total = last ? (len + chunk_padding + page_ - 1) / page_ * page_ : len;
+    void* base = nullptr;
+    if (last) {
+      base = ::mmap(nullptr, total, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (base == MAP_FAILED) throw InputError(fmt::format("{}: mmap: {}", name_, errno_text()));
+      if (len && ::mmap(base, len, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd_,
+                        static_cast<off_t>(off)) == MAP_FAILED) {
+        ::munmap(base, total);
+        throw InputError(fmt::format("{}: mmap: {}", name_, errno_text()));
+      }
+    } else {
+      base =
+          ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd_, static_cast<off_t>(off));
+      if (base == MAP_FAILED) throw InputError(fmt::format("{}: mmap: {}", name_, errno_text()));
+    }
+    ::madvise(base, len, MADV_SEQUENTIAL);
+    base_ = static_cast<const char*>(base);
+    mapped_ = total;
+  }
+  void unmap() {
+    if (base_) ::munmap(const_cast<char*>(base_), mapped_);
+    base_ = nullptr;
+  }
+  void skip_oversized_line(Chunk& chunk) {
+    chunk.oversized_line = true;
+    chunk.offset = pos_;
+    chunk.bytes = {};
+    std::vector<char> buf(1u << 20);
+    uint64_t at = pos_;
+    for (;;) {
+      ssize_t n = ::pread(fd_, buf.data(), buf.size(), static_cast<off_t>(at));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw InputError(fmt::format("{}: read error: {}", name_, errno_text()));
+      if (at == pos_) chunk.oversized_head.assign(buf.data(), std::min<size_t>(n, head_bytes));
+      if (n == 0) {
+        chunk.oversized_length = at - pos_;
+        pos_ = at;
+        return;
+      }
+      const void* nl = std::memchr(buf.data(), '\n', static_cast<size_t>(n));
+      if (nl) {
+        at += static_cast<uint64_t>(static_cast<const char*>(nl) - buf.data());
+        chunk.oversized_length = at - pos_;
+        pos_ = at + 1;
+        return;
+      }
+      at += static_cast<uint64_t>(n);
+    }
+  }
+
+  int fd_;
+  std::string name_;
+  uint64_t size_;
+  uint64_t max_line_;
+  uint64_t page_;
+  uint64_t window_;
+  uint64_t pos_ = 0;
+  const char* base_ = nullptr;
+  uint64_t mapped_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOptions& options) {
+  int fd = 0;
+  bool owned = false;
+  uint64_t size = 0;
+  bool regular = false;
+  if (path != "-") {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw InputError(fmt::format("{}: cannot open: {}", path, errno_text()));
+    owned = true;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) == 0) {
+    regular = S_ISREG(st.st_mode);
+    if (S_ISDIR(st.st_mode)) {
+      if (owned) ::close(fd);
+      throw InputError(fmt::format("{}: is a directory", path));
+    }
+    if (regular) size = static_cast<uint64_t>(st.st_size);
+  }
+  if (path != "-" && regular && options.allow_mmap) {
+    char magic[4] = {};
+    ssize_t n = ::pread(fd, magic, sizeof magic, 0);
+    if (n >= 0 &&
+        detect_compression(std::string_view(magic, static_cast<size_t>(n))) == Compression::none)
+      return std::make_unique<MappedChunker>(fd, path, size, options);
+  }
+  auto raw = std::make_unique<RawReader>(fd, owned, path);
+  if (path == "-") ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; fails harmlessly
+  switch (detect_compression(raw->peek(4))) {
+    case Compression::gzip:
+      return std::make_unique<GzipChunker>(std::move(raw), options, size);
+    case Compression::zstd:
+      return std::make_unique<ZstdChunker>(std::move(raw), options, size);
+    case Compression::none:
+      break;
+  }
+  return std::make_unique<PlainChunker>(std::move(raw), options, size);
+}
+
+}  // namespace exfilscan

@@ -1,0 +1,214 @@
+#include "json_fields.h"
+
+#include <exfilscan/diagnostics.h>
+#include <exfilscan/timestamp.h>
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace exfilscan::detail {
+
+od::document* ReparsePool::parse(std::string_view text, simdjson::error_code& error) {
+  if (used_ == slots_.size()) slots_.push_back(std::make_unique<Slot>());
+  Slot& slot = *slots_[used_];
+  slot.buffer.resize(text.size() + simdjson::SIMDJSON_PADDING);
+  std::memcpy(slot.buffer.data(), text.data(), text.size());
+  std::memset(slot.buffer.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
+  error = slot.parser.iterate(slot.buffer.data(), text.size(), slot.buffer.size()).get(slot.doc);
+  if (error) return nullptr;
+  ++used_;
+  return &slot.doc;
+}
+
+std::string Where::str() const {
+  if (parent.empty()) return std::string(key);
+  return fmt::format("{}.{}", parent, key);
+}
+
+bool Ctx::fail(BadLineReason reason, std::string detail) {
+  error.reason = reason;
+  error.detail = std::move(detail);
+  return false;
+}
+
+bool Ctx::fail_json(simdjson::error_code code, Where where) {
+  switch (code) {
+    case simdjson::INCORRECT_TYPE:
+      return fail(BadLineReason::wrong_type, where.str() + ": unexpected type");
+    case simdjson::NUMBER_ERROR:
+    case simdjson::NUMBER_OUT_OF_RANGE:
+      return fail(BadLineReason::wrong_type, where.str() + ": number out of range");
+    case simdjson::UTF8_ERROR:
+      return fail(BadLineReason::invalid_utf8, where.str());
+    default:
+      return fail(BadLineReason::bad_json,
+                  fmt::format("{}: {}", where.str(), simdjson::error_message(code)));
+  }
+}
+
+std::string_view key_of(od::field& field) {
+  const char* raw = field.key().raw();
+  size_t n = 0;
+  while (raw[n] != '"') n += raw[n] == '\\' ? 2 : 1;
+  return {raw, n};
+}
+
+bool is_null(od::value& v) {
+  bool null = false;
+  return !v.is_null().get(null) && null;
+}
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool type_of(Ctx& ctx, od::value& v, Where where, od::json_type& type) {
+  if (auto e = v.type().get(type)) return ctx.fail_json(e, where);
+  return true;
+}
+
+}  // namespace
+
+bool read_string(Ctx& ctx, od::value v, Where where, std::string_view& out) {
+  od::json_type type;
+  if (!type_of(ctx, v, where, type)) return false;
+  switch (type) {
+    case od::json_type::string:
+      if (auto e = v.get_string().get(out)) return ctx.fail_json(e, where);
+      return true;
+    case od::json_type::number:
+      // Numeric ids (Vertex request_id, account numbers) are kept as written.
+      out = trim(v.raw_json_token());
+      return true;
+    case od::json_type::null:
+      return true;
+    default:
+      return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected a string");
+  }
+}
+
+bool read_int(Ctx& ctx, od::value v, Where where, std::optional<int64_t>& out) {
+  od::json_type type;
+  if (!type_of(ctx, v, where, type)) return false;
+  if (type == od::json_type::null) return true;
+  if (type == od::json_type::number) {
+    int64_t i;
+    if (!v.get_int64().get(i)) {
+      out = i;
+      return true;
+    }
+    double d;
+    if (auto e = v.get_double().get(d)) return ctx.fail_json(e, where);
+    if (d != std::floor(d) || std::fabs(d) >= 9.2e18)
+      return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an integer");
+    out = static_cast<int64_t>(d);
+    return true;
+  }
+  if (type == od::json_type::string) {
+    // Some exports write numbers as strings ("200", "429").
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return ctx.fail_json(e, where);
+    if (s.empty()) return true;
+    int64_t i;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
+    if (ec == std::errc() && end == s.data() + s.size()) {
+      out = i;
+      return true;
+    }
+  }
+  return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an integer");
+}
+
+bool read_double(Ctx& ctx, od::value v, Where where, std::optional<double>& out) {
+  od::json_type type;
+  if (!type_of(ctx, v, where, type)) return false;
+  if (type == od::json_type::null) return true;
+  if (type == od::json_type::number) {
+    double d;
+    if (auto e = v.get_double().get(d)) return ctx.fail_json(e, where);
+    out = d;
+    return true;
+  }
+  if (type == od::json_type::string) {
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return ctx.fail_json(e, where);
+    if (s.empty()) return true;
+    double d;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
+    if (ec == std::errc() && end == s.data() + s.size() && std::isfinite(d)) {
+      out = d;
+      return true;
+    }
+  }
+  return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected a number");
+}
+
+bool read_bool(Ctx& ctx, od::value v, Where where, std::optional<bool>& out) {
+  od::json_type type;
+  if (!type_of(ctx, v, where, type)) return false;
+  if (type == od::json_type::null) return true;
+  if (type == od::json_type::boolean) {
+    bool b;
+    if (auto e = v.get_bool().get(b)) return ctx.fail_json(e, where);
+    out = b;
+    return true;
+  }
+  if (type == od::json_type::string) {
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return ctx.fail_json(e, where);
+    if (s == "true" || s == "True") return out = true, true;
+    if (s == "false" || s == "False") return out = false, true;
+  }
+  return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected true or false");
+}
+
+bool read_timestamp(Ctx& ctx, od::value v, Where where, int64_t& ns) {
+  od::json_type type;
+  if (!type_of(ctx, v, where, type)) return false;
+  if (type == od::json_type::number) {
+    int64_t i;
+    std::optional<int64_t> t;
+    if (!v.get_int64().get(i)) {
+      t = epoch_to_ns(i);
+    } else {
+      double d;
+      if (auto e = v.get_double().get(d)) return ctx.fail_json(e, where);
+      t = epoch_to_ns(d);
+    }
+    if (!t) return ctx.fail(BadLineReason::bad_timestamp, where.str() + ": epoch out of range");
+    ns = *t;
+    return true;
+  }
+  if (type == od::json_type::null)
+    return ctx.fail(BadLineReason::missing_timestamp, where.str() + " is null");
+  if (type != od::json_type::string)
+    return ctx.fail(BadLineReason::bad_timestamp,
+                    where.str() + ": expected a string or an epoch number");
+  std::string_view s;
+  if (auto e = v.get_string().get(s)) return ctx.fail_json(e, where);
+  TimestampResult r = parse_timestamp(s);
+  switch (r.error) {
+    case TimestampError::ok:
+      ns = r.ns;
+      return true;
+    case TimestampError::empty:
+      return ctx.fail(BadLineReason::missing_timestamp, where.str() + " is empty");
+    case TimestampError::out_of_range:
+      return ctx.fail(BadLineReason::bad_timestamp,
+                      fmt::format("{}: \"{}\" is out of range", where.str(), make_excerpt(s, 40)));
+    case TimestampError::bad_syntax:
+      break;
+  }
+  return ctx.fail(BadLineReason::bad_timestamp,
+                  fmt::format("{}: \"{}\" is not a timestamp", where.str(), make_excerpt(s, 40)));
+}
+
+}  // namespace exfilscan::detail

@@ -1,0 +1,167 @@
+#include <exfilscan/input.h>
+#include <exfilscan/line_parser.h>
+
+#include "adapters.h"
+
+#include <array>
+
+namespace exfilscan {
+
+std::string_view to_string(InputFormat format) {
+  switch (format) {
+    case InputFormat::canonical:
+      return "canonical";
+    case InputFormat::litellm:
+      return "litellm";
+    case InputFormat::bedrock:
+      return "bedrock";
+    case InputFormat::mapped:
+      return "mapped";
+    case InputFormat::auto_detect:
+      break;
+  }
+  return "auto";
+}
+
+bool parse_input_format(std::string_view name, InputFormat& out) {
+  struct Entry {
+    std::string_view name;
+    InputFormat format;
+  };
+  static constexpr std::array<Entry, 8> names{{
+      {"auto", InputFormat::auto_detect},
+      {"canonical", InputFormat::canonical},
+      {"litellm", InputFormat::litellm},
+      {"litellm-spendlogs", InputFormat::litellm},
+      {"litellm-payload", InputFormat::litellm},
+      {"bedrock", InputFormat::bedrock},
+      {"mapped", InputFormat::mapped},
+      {"openai", InputFormat::canonical},
+  }};
+  for (const Entry& e : names) {
+    if (e.name == name) {
+      out = e.format;
+      return true;
+    }
+  }
+  return false;
+}
+
+struct LineParser::Impl {
+  explicit Impl(ParserOptions opts) : options(std::move(opts)), mapped(options.field_map) {
+    if (options.format == InputFormat::auto_detect && !options.field_map.empty())
+      options.format = InputFormat::mapped;
+  }
+
+  ParserOptions options;
+  detail::MappedReader mapped;
+  simdjson::ondemand::parser parser;
+  detail::ReparsePool pool;
+  InputFormat last = InputFormat::canonical;
+
+  bool parse(std::string_view line, Event& event, ParseError& error) {
+    namespace od = simdjson::ondemand;
+    event.clear();
+    pool.reset();
+    detail::Ctx ctx{event, error, pool};
+    od::document doc;
+    if (auto e = parser.iterate(line.data(), line.size(), line.size() + chunk_padding).get(doc))
+      return ctx.fail_json(e, {"", "line"});
+    od::object root;
+    if (auto e = doc.get_object().get(root)) {
+      if (e == simdjson::INCORRECT_TYPE)
+        return ctx.fail(BadLineReason::bad_json, "not a JSON object");
+      return ctx.fail_json(e, {"", "line"});
+    }
+
+    InputFormat format = options.format;
+    if (format == InputFormat::auto_detect) {
+      InputFormat other = InputFormat::canonical;
+      switch (detail::read_canonical(ctx, root, true, other)) {
+        case detail::AdapterResult::failed:
+          return false;
+        case detail::AdapterResult::ok:
+          format = InputFormat::canonical;
+          break;
+        case detail::AdapterResult::other_format:
+          // Start again as the format the line turned out to be.
+          format = other;
+          event.clear();
+          pool.reset();
+          ctx.has_timestamp = false;
+          ctx.leading_system_parts = 0;
+          doc.rewind();
+          if (auto e = doc.get_object().get(root)) return ctx.fail_json(e, {"", "line"});
+          if (!read_as(ctx, root, format)) return false;
+          break;
+      }
+    } else if (!read_as(ctx, root, format)) {
+      return false;
+    }
+    // Trailing bytes after the object ({"a":1} x) make the line malformed.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+      return ctx.fail(BadLineReason::bad_json, "trailing content after the object");
+
+    if (format != InputFormat::mapped && !mapped.empty()) {
+      // The overlay walks a private copy: rewinding this document would reuse the string
+      // buffer that the adapter's views point into.
+      simdjson::error_code code;
+      od::document* copy = pool.parse(line, code);
+      if (!copy) return ctx.fail_json(code, {"", "line"});
+      od::object copy_root;
+      if (auto e = copy->get_object().get(copy_root)) return ctx.fail_json(e, {"", "line"});
+      if (!mapped.read(ctx, copy_root)) return false;
+    }
+    if (!ctx.has_timestamp) {
+      std::string_view field = format == InputFormat::litellm ? "startTime" : "timestamp";
+      if (format == InputFormat::mapped) {
+        bool mapped_ts = false;
+        for (const FieldMapping& m : options.field_map.entries)
+          mapped_ts = mapped_ts || m.field == MappedField::timestamp;
+        return ctx.fail(BadLineReason::missing_timestamp,
+                        mapped_ts ? "the mapped timestamp pointer found nothing"
+                                  : "no timestamp mapping (add --map timestamp=/path)");
+      }
+      return ctx.fail(BadLineReason::missing_timestamp,
+                      std::string("no ") + std::string(field) +
+                          (options.format == InputFormat::auto_detect
+                               ? " field (or a format exfilscan does not know: see --input-format "
+                                 "and --map)"
+                               : " field"));
+    }
+    event.endpoint_kind = classify_endpoint(event.endpoint);
+    last = format;
+    return true;
+  }
+
+  bool read_as(detail::Ctx& ctx, simdjson::ondemand::object& root, InputFormat format) {
+    switch (format) {
+      case InputFormat::canonical: {
+        InputFormat unused;
+        return detail::read_canonical(ctx, root, false, unused) == detail::AdapterResult::ok;
+      }
+      case InputFormat::litellm:
+        return detail::read_litellm(ctx, root);
+      case InputFormat::bedrock:
+        return detail::read_bedrock(ctx, root);
+      case InputFormat::mapped:
+        return mapped.read(ctx, root);
+      case InputFormat::auto_detect:
+        break;
+    }
+    return false;
+  }
+};
+
+LineParser::LineParser(ParserOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+LineParser::~LineParser() = default;
+
+bool LineParser::parse(std::string_view line, Event& event, ParseError& error) {
+  return impl_->parse(line, event, error);
+}
+
+InputFormat LineParser::last_format() const {
+  return impl_->last;
+}
+
+}  // namespace exfilscan

@@ -1,0 +1,90 @@
+#include <exfilscan/reader.h>
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace exfilscan {
+
+namespace {
+
+bool is_blank(std::string_view line) {
+  for (char c : line)
+    if (c != ' ' && c != '\t' && c != '\r') return false;
+  return true;
+}
+
+}  // namespace
+
+bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t& line_no,
+                       EventSink& sink, BadLineLog& bad_lines, ReadStats& stats) {
+  if (chunk.oversized_line) {
+    ++line_no;
+    ++stats.lines;
+    return bad_lines.report(BadLine{input_name, line_no, chunk.offset, BadLineReason::line_too_long,
+                                    fmt::format("{} bytes, over the limit of {} (--max-line-bytes)",
+                                                chunk.oversized_length, max_line_bytes_),
+                                    make_excerpt(chunk.oversized_head)});
+  }
+  stats.bytes += chunk.bytes.size();
+  const char* p = chunk.bytes.data();
+  const char* end = p + chunk.bytes.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    const char* line_end = nl ? nl : end;
+    std::string_view line(p, static_cast<size_t>(line_end - p));
+    uint64_t offset = chunk.offset + static_cast<uint64_t>(p - chunk.bytes.data());
+    p = nl ? nl + 1 : end;
+    ++line_no;
+    ++stats.lines;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > max_line_bytes_) {
+      if (!bad_lines.report(BadLine{input_name, line_no, offset, BadLineReason::line_too_long,
+                                    fmt::format("{} bytes, over the limit of {} (--max-line-bytes)",
+                                                line.size(), max_line_bytes_),
+                                    make_excerpt(line)}))
+        return false;
+      continue;
+    }
+    if (is_blank(line)) {  // blank lines carry nothing: counted, never reported
+      ++stats.blank_lines;
+      continue;
+    }
+    if (!parser_.parse(line, event_, error_)) {
+      if (!bad_lines.report(BadLine{input_name, line_no, offset, error_.reason,
+                                    std::move(error_.detail), make_excerpt(line)}))
+        return false;
+      continue;
+    }
+    ++stats.events;
+    sink.on_event(event_);
+  }
+  return true;
+}
+
+ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOptions& options,
+                       EventSink& sink, BadLineLog& bad_lines) {
+  ReadResult result;
+  ChunkReader reader(options.parser, options.input.max_line_bytes);
+  Chunk chunk;
+  for (const std::string& path : paths) {
+    ++result.stats.inputs;
+    uint64_t line_no = 0;
+    try {
+      auto source = open_input(path, options.input);
+      while (source->next(chunk)) {
+        if (!reader.read(chunk, path, line_no, sink, bad_lines, result.stats)) {
+          result.failure = ReadFailure::strict_bad_line;
+          return result;
+        }
+      }
+    } catch (const InputError& e) {
+      result.failure = ReadFailure::input_error;
+      result.error = line_no ? fmt::format("{} (after line {})", e.what(), line_no) : e.what();
+      return result;
+    }
+  }
+  return result;
+}
+
+}  // namespace exfilscan
