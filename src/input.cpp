@@ -310,7 +310,7 @@ class MappedChunker final : public ChunkSource {
   MappedChunker(int fd, std::string name, uint64_t size, const InputOptions& options)
       : fd_(fd), name_(std::move(name)), size_(size), max_line_(options.max_line_bytes) {
     page_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-    window_ = std::max<uint64_t>(options.chunk_bytes * 2, 1u << 20);
+    window_ = std::max<uint64_t>(options.chunk_bytes, page_);
   }
   ~MappedChunker() override {
     unmap();

@@ -1,1 +1,242 @@
+// Gateway and provider formats (shapes from docs/log-format.md), sniffed per line or forced.
+#include "test_util.h"
+
+#include <exfilscan/field_map.h>
+
 #include <catch2/catch.hpp>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+
+namespace {
+
+// LiteLLM_SpendLogs row: JSON-in-strings for the request and metadata, ISO startTime.
+const std::string spendlogs =
+    R"({"request_id":"chatcmpl-A1","call_type":"acompletion","api_key":"5e1f0c","spend":1.2e-05,)"
+    R"("total_tokens":60,"prompt_tokens":20,"completion_tokens":40,"startTime":"2026-05-01T08:00:00.250Z",)"
+    R"("endTime":"2026-05-01T08:00:01.000Z","request_duration_ms":750,"model":"gpt-4o-mini-2024-07-18",)"
+    R"("model_group":"gpt-4o-mini","user":"owner_1",)"
+    R"("metadata":"{\"user_api_key\":\"5e1f0c\",\"user_api_key_org_id\":\"org-lab\",\"user_api_key_team_id\":\"team-x\",)"
+    R"(\"requester_ip_address\":\"198.51.100.4\",\"additional_usage_values\":{\"completion_tokens_details\":{\"reasoning_tokens\":11}}}",)"
+    R"("cache_hit":"False","team_id":"team-x","organization_id":"org-lab","end_user":"cust-3",)"
+    R"("requester_ip_address":"198.51.100.4","messages":"{}","response":"{}","status":"success",)"
+    R"("proxy_server_request":"{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"Translate to French: good night\"}], \"n\": 3, \"logprobs\": true, \"top_logprobs\": 2}"})";
+
+// StandardLoggingPayload: float epoch startTime, messages and model_parameters as objects.
+const std::string payload =
+    R"({"id":"chatcmpl-B2","trace_id":"t-1","call_type":"acompletion","stream":true,"status":"failure",)"
+    R"("total_tokens":0,"prompt_tokens":0,"completion_tokens":0,"startTime":1777622400.5,"endTime":1777622401.25,)"
+    R"("model":"claude-x","model_group":"smart","metadata":{"user_api_key_hash":"9ab3","user_api_key_org_id":"org-2",)"
+    R"("user_api_key_team_id":"team-9","user_api_key_end_user_id":"cust-8","user_api_key_request_route":"/v1/chat/completions",)"
+    R"("requester_ip_address":"192.0.2.9"},"user_agent":"curl/8.1","messages":[{"role":"system","content":"Terse."},)"
+    R"({"role":"user","content":"Why?"}],"model_parameters":{"temperature":0.2,"max_completion_tokens":64,"seed":7},)"
+    R"("error_information":{"error_code":"429","error_class":"RateLimitError"}})";
+
+const std::string bedrock_converse =
+    R"({"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"2026-05-01T09:30:00Z","accountId":"210987654321",)"
+    R"("identity":{"arn":"arn:aws:sts::210987654321:assumed-role/batch/i-1"},"region":"us-west-2","requestId":"rq-77",)"
+    R"("operation":"Converse","modelId":"anthropic.claude-3-haiku","input":{"inputContentType":"application/json",)"
+    R"("inputBodyJson":{"messages":[{"role":"user","content":[{"text":"List three rivers."}]}],"system":[{"text":"Be exact."}],)"
+    R"("inferenceConfig":{"maxTokens":200,"temperature":0.5,"topP":0.9}},"inputTokenCount":12},)"
+    R"("output":{"outputContentType":"application/json","outputBodyJson":{"output":{"message":{"role":"assistant",)"
+    R"("content":[{"text":"Nile"}]}},"metrics":{"latencyMs":321},"usage":{"inputTokens":12,"outputTokens":30}},"outputTokenCount":30}})";
+
+}  // namespace
+
+TEST_CASE("LiteLLM SpendLogs rows", "[adapter][litellm]") {
+  auto p = parse_line(spendlogs);
+  REQUIRE(p->ok);
+  const Event& e = p->event;
+  CHECK(p->parser->last_format() == InputFormat::litellm);
+  CHECK(e.timestamp_ns == 1777622400250000000LL);
+  CHECK(e.request_id == "chatcmpl-A1");
+  CHECK(e.api_key == "5e1f0c");
+  CHECK(e.org == "org-lab");
+  CHECK(e.project == "team-x");
+  CHECK(e.end_user == "cust-3");
+  CHECK(e.ip == "198.51.100.4");
+  CHECK(e.endpoint == "acompletion");
+  CHECK(e.endpoint_kind == EndpointKind::chat);
+  CHECK(e.model == "gpt-4o-mini");
+  CHECK(*e.status == 200);
+  CHECK(*e.prompt_tokens == 20);
+  CHECK(*e.completion_tokens == 40);
+  CHECK(*e.reasoning_tokens == 11);
+  CHECK(*e.latency_ms == 750);
+  CHECK(*e.params.n == 3);
+  CHECK(*e.params.logprobs);
+  CHECK(*e.params.top_logprobs == 2);
+  CHECK(prompt_texts(e) == std::vector<std::string>{"U:Translate to French: good night"});
+}
+
+TEST_CASE("LiteLLM StandardLoggingPayload", "[adapter][litellm]") {
+  auto p = parse_line(payload);
+  REQUIRE(p->ok);
+  const Event& e = p->event;
+  CHECK(e.timestamp_ns == 1777622400500000000LL);
+  CHECK(e.request_id == "chatcmpl-B2");
+  CHECK(e.api_key == "9ab3");
+  CHECK(e.org == "org-2");
+  CHECK(e.project == "team-9");
+  CHECK(e.end_user == "cust-8");
+  CHECK(e.ip == "192.0.2.9");
+  CHECK(e.user_agent == "curl/8.1");
+  CHECK(e.endpoint == "/v1/chat/completions");
+  CHECK(e.model == "smart");
+  CHECK(*e.status == 429);
+  CHECK(*e.latency_ms == 750);
+  CHECK(*e.params.stream);
+  CHECK(*e.params.temperature == 0.2);
+  CHECK(*e.params.max_tokens == 64);
+  CHECK(*e.params.seed == 7);
+  CHECK(prompt_texts(e) == std::vector<std::string>{"S:Terse.", "U:Why?"});
+}
+
+TEST_CASE("Bedrock Converse", "[adapter][bedrock]") {
+  auto p = parse_line(bedrock_converse);
+  REQUIRE(p->ok);
+  const Event& e = p->event;
+  CHECK(p->parser->last_format() == InputFormat::bedrock);
+  CHECK(e.timestamp_ns == 1777627800000000000LL);
+  CHECK(e.org == "210987654321");
+  CHECK(e.api_key == "arn:aws:sts::210987654321:assumed-role/batch/i-1");
+  CHECK(e.request_id == "rq-77");
+  CHECK(e.endpoint_kind == EndpointKind::chat);
+  CHECK(e.model == "anthropic.claude-3-haiku");
+  CHECK(*e.status == 200);
+  CHECK(*e.prompt_tokens == 12);
+  CHECK(*e.completion_tokens == 30);
+  CHECK(*e.latency_ms == 321);
+  CHECK(*e.params.max_tokens == 200);
+  CHECK(*e.params.top_p == 0.9);
+  CHECK(prompt_texts(e) == std::vector<std::string>{"S:Be exact.", "U:List three rivers."});
+}
+
+TEST_CASE("Bedrock InvokeModel shapes and errors", "[adapter][bedrock]") {
+  auto anthropic = parse_line(
+      R"({"schemaType":"ModelInvocationLog","timestamp":"2026-05-01T09:30:00Z","operation":"InvokeModel",)"
+      R"("errorCode":"ThrottlingException","input":{"inputBodyJson":{"anthropic_version":"bedrock-2023-05-31",)"
+      R"("max_tokens":50,"system":"Sys.","messages":[{"role":"user","content":"Plain string"}]},"inputTokenCount":5}})");
+  REQUIRE(anthropic->ok);
+  CHECK(*anthropic->event.status == 429);
+  CHECK(*anthropic->event.params.max_tokens == 50);
+  CHECK(prompt_texts(anthropic->event) == std::vector<std::string>{"S:Sys.", "U:Plain string"});
+
+  auto titan = parse_line(
+      R"({"schemaType":"ModelInvocationLog","timestamp":"2026-05-01T09:30:00Z","operation":"InvokeModel",)"
+      R"("input":{"inputBodyJson":{"inputText":"Summarise: x","textGenerationConfig":{"maxTokenCount":99}}},)"
+      R"("output":{"outputBodyJson":[{"chunk":1}],"outputTokenCount":9}})");
+  REQUIRE(titan->ok);
+  CHECK(*titan->event.params.max_tokens == 99);
+  CHECK(*titan->event.completion_tokens == 9);
+  CHECK(prompt_texts(titan->event) == std::vector<std::string>{"U:Summarise: x"});
+}
+
+TEST_CASE("a forced format does not sniff", "[adapter]") {
+  ParserOptions canonical;
+  canonical.format = InputFormat::canonical;
+  auto p = parse_line(spendlogs, canonical);
+  REQUIRE_FALSE(p->ok);
+  CHECK(p->error.reason == BadLineReason::missing_timestamp);
+
+  ParserOptions bedrock;
+  bedrock.format = InputFormat::bedrock;
+  auto b = parse_line(bedrock_converse, bedrock);
+  CHECK(b->ok);
+}
+
+TEST_CASE("mapped formats read JSON pointers in one pass", "[adapter][mapped]") {
+  const std::string helicone =
+      R"({"request_id":"6f9d","request_created_at":"2026-05-01 10:00:00.125","request_path":"/v1/chat/completions",)"
+      R"("request_user_id":"cust-1","request_properties":{"env":"prod"},"response_status":200,"delay_ms":640,)"
+      R"("prompt_tokens":28,"completion_tokens":4,"request_body":{"model":"gpt-4o-mini","messages":[)"
+      R"({"role":"user","content":"Capital of Peru?"}],"n":2},"response_body":{"usage":{"prompt_tokens":28,"completion_tokens":4,)"
+      R"("completion_tokens_details":{"reasoning_tokens":3}}}})";
+  ParserOptions o;
+  for (const char* m :
+       {"timestamp=/request_created_at", "request_id=/request_id", "user=/request_user_id",
+        "api_key=/request_properties/env", "endpoint=/request_path", "status=/response_status",
+        "latency_ms=/delay_ms", "request=/request_body", "usage=/response_body/usage"})
+    o.field_map.add(m);
+  auto p = parse_line(helicone, o);
+  REQUIRE(p->ok);
+  const Event& e = p->event;
+  CHECK(e.timestamp_ns == 1777629600125000000LL);
+  CHECK(e.request_id == "6f9d");
+  CHECK(e.end_user == "cust-1");
+  CHECK(e.api_key == "prod");
+  CHECK(e.endpoint_kind == EndpointKind::chat);
+  CHECK(*e.status == 200);
+  CHECK(*e.latency_ms == 640);
+  CHECK(*e.reasoning_tokens == 3);
+  CHECK(*e.params.n == 2);
+  CHECK(e.model == "gpt-4o-mini");
+  CHECK(prompt_texts(e) == std::vector<std::string>{"U:Capital of Peru?"});
+}
+
+TEST_CASE("pointers go through JSON held in strings, arrays and escapes", "[adapter][mapped]") {
+  // Azure APIM keeps the request body as a string inside properties.
+  const std::string apim =
+      R"({"time":"2026-05-01T10:00:00.7310000Z","properties":{"apimSubscriptionId":"sub-1",)"
+      R"("requestBody":"{\"messages\":[{\"role\":\"user\",\"content\":\"Hola\"}],\"logprobs\":true}",)"
+      R"("responseCode":429},"a/b":{"x~y":"odd-key"},"list":[{"ip":"10.0.0.1"},{"ip":"10.0.0.2"}]})";
+  ParserOptions o;
+  o.field_map.add("timestamp=/time");
+  o.field_map.add("api_key=/properties/apimSubscriptionId");
+  o.field_map.add("request=/properties/requestBody");
+  o.field_map.add("status=/properties/responseCode");
+  o.field_map.add("user=/a~1b/x~0y");
+  o.field_map.add("ip=/list/1/ip");
+  auto p = parse_line(apim, o);
+  REQUIRE(p->ok);
+  CHECK(p->event.api_key == "sub-1");
+  CHECK(*p->event.status == 429);
+  CHECK(*p->event.params.logprobs);
+  CHECK(p->event.end_user == "odd-key");
+  CHECK(p->event.ip == "10.0.0.2");
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:Hola"});
+}
+
+TEST_CASE("a map over a known format adds fields; a value can also be walked into", "[adapter][mapped]") {
+  ParserOptions o;
+  o.format = InputFormat::bedrock;
+  o.field_map.add("user=/requestMetadata/team");
+  auto p = parse_line(R"({"schemaType":"ModelInvocationLog","timestamp":"2026-05-01T09:30:00Z",)"
+                      R"("identity":{"arn":"arn:1"},"requestMetadata":{"team":"research"}})",
+                      o);
+  REQUIRE(p->ok);
+  CHECK(p->event.api_key == "arn:1");
+  CHECK(p->event.end_user == "research");
+
+  ParserOptions nested;
+  nested.field_map.add("timestamp=/ts");
+  nested.field_map.add("request=/body");
+  nested.field_map.add("api_key=/body/user");
+  auto q = parse_line(R"({"ts":1777622400,"body":{"user":"u-5","prompt":"Hi","n":2}})", nested);
+  REQUIRE(q->ok);
+  CHECK(q->event.api_key == "u-5");
+  CHECK(*q->event.params.n == 2);
+  CHECK(prompt_texts(q->event) == std::vector<std::string>{"U:Hi"});
+}
+
+TEST_CASE("a mapping without its timestamp reports so", "[adapter][mapped]") {
+  ParserOptions o;
+  o.field_map.add("timestamp=/ts");
+  auto p = parse_line(R"({"time":1777622400})", o);
+  REQUIRE_FALSE(p->ok);
+  CHECK(p->error.reason == BadLineReason::missing_timestamp);
+  CHECK(p->error.detail == "the mapped timestamp pointer found nothing");
+}
+
+TEST_CASE("malformed mappings are refused with where they came from", "[adapter][mapped]") {
+  FieldMap m;
+  CHECK_THROWS_WITH(m.add("timestamp"), Catch::Contains("expected FIELD=/json/pointer"));
+  CHECK_THROWS_WITH(m.add("stamp=/ts"), Catch::Contains("unknown field \"stamp\""));
+  CHECK_THROWS_WITH(m.add("timestamp=ts"), Catch::Contains("starts with '/'"));
+  CHECK_THROWS_WITH(m.add("timestamp=/a~2"), Catch::Contains("'~' must be followed"));
+  TempFile file("# comment\n\ntimestamp=/ts\napi_key = /k\nbogus=/x\n", ".map");
+  FieldMap from_file;
+  CHECK_THROWS_WITH(from_file.load_file(file.path()), Catch::Contains(file.path() + ":5:"));
+  CHECK(from_file.entries.size() == 2);
+  CHECK(from_file.entries[1].pointer == "/k");
+}

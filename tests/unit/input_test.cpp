@@ -1,1 +1,150 @@
+// Chunking: every input form yields the same whole lines, within bounded buffers.
+#include "test_util.h"
+
 #include <catch2/catch.hpp>
+#include <zlib.h>
+#include <zstd.h>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+
+namespace {
+
+std::string gzip(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&z, data.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+std::string zstd(const std::string& data) {
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3));
+  return out;
+}
+
+/// Every chunk's bytes, concatenated, and the chunks' count.
+std::pair<std::string, size_t> drain(const std::string& path, InputOptions options = {}) {
+  auto source = open_input(path, options);
+  Chunk chunk;
+  std::string all;
+  size_t chunks = 0;
+  uint64_t expected_offset = 0;
+  while (source->next(chunk)) {
+    REQUIRE_FALSE(chunk.oversized_line);
+    CHECK(chunk.offset == expected_offset);
+    expected_offset += chunk.bytes.size();
+    // whole lines only, except at the very end
+    if (!chunk.bytes.empty() && chunk.bytes.back() != '\n') CHECK(expected_offset > 0);
+    all.append(chunk.bytes);
+    ++chunks;
+  }
+  return {all, chunks};
+}
+
+std::string many_lines(size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += "{\"timestamp\":" + std::to_string(1777622400 + i) + "}\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("compression is sniffed from magic bytes", "[input]") {
+  CHECK(detect_compression("\x1f\x8b\x08") == Compression::gzip);
+  CHECK(detect_compression("\x28\xb5\x2f\xfd") == Compression::zstd);
+  CHECK(detect_compression("{\"a\"") == Compression::none);
+  CHECK(detect_compression("") == Compression::none);
+}
+
+TEST_CASE("plain, gzip and zstd inputs give the same bytes", "[input]") {
+  std::string data = many_lines(5000);
+  TempFile plain(data), gz(gzip(data), ".gz"), zs(zstd(data), ".zst");
+  CHECK(drain(plain.path()).first == data);
+  CHECK(drain(gz.path()).first == data);
+  CHECK(drain(zs.path()).first == data);
+  CHECK(open_input(gz.path(), {})->compression() == Compression::gzip);
+  CHECK(open_input(zs.path(), {})->compression() == Compression::zstd);
+  // the compressed name is not what decides: a .gz that is plain text reads as text
+  TempFile misnamed(data, ".gz");
+  CHECK(drain(misnamed.path()).first == data);
+}
+
+TEST_CASE("small windows and buffers cut only at line boundaries", "[input]") {
+  std::string data = many_lines(3000);
+  InputOptions small;
+  small.chunk_bytes = 4096;
+  for (bool mmap : {true, false}) {
+    small.allow_mmap = mmap;
+    TempFile f(data);
+    auto [all, chunks] = drain(f.path(), small);
+    CHECK(all == data);
+    CHECK(chunks > 5);
+  }
+}
+
+TEST_CASE("concatenated gzip members read as one stream", "[input]") {
+  std::string a = many_lines(10), b = "{\"timestamp\":1}\n";
+  TempFile f(gzip(a) + gzip(b), ".gz");
+  CHECK(drain(f.path()).first == a + b);
+}
+
+TEST_CASE("a last line without a newline is kept", "[input]") {
+  TempFile f("{\"timestamp\":1}\n{\"timestamp\":2}");
+  CHECK(drain(f.path()).first == "{\"timestamp\":1}\n{\"timestamp\":2}");
+}
+
+TEST_CASE("truncated and corrupt compressed files are errors that say where", "[input]") {
+  std::string data = many_lines(20000);
+  std::string gz = gzip(data), zs = zstd(data);
+  TempFile cut_gz(gz.substr(0, gz.size() / 2), ".gz"), cut_zs(zs.substr(0, zs.size() / 2), ".zst");
+  CHECK_THROWS_WITH(drain(cut_gz.path()), Catch::Contains("truncated gzip stream") &&
+                                              Catch::Contains(cut_gz.path()));
+  CHECK_THROWS_WITH(drain(cut_zs.path()), Catch::Contains("truncated zstd stream"));
+  std::string bad = gz;
+  for (size_t i = 20; i < 60; ++i) bad[i] = static_cast<char>(bad[i] ^ 0x5a);
+  TempFile corrupt(bad, ".gz");
+  CHECK_THROWS_WITH(drain(corrupt.path()), Catch::Contains("corrupt gzip data"));
+}
+
+TEST_CASE("unreadable inputs are errors", "[input]") {
+  CHECK_THROWS_WITH(open_input("/nonexistent/x.jsonl", {}), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(open_input("/tmp", {}), Catch::Contains("is a directory"));
+}
+
+TEST_CASE("a line over the limit is skipped without buffering it", "[input]") {
+  std::string big(100000, 'x');
+  std::string data = "{\"timestamp\":1}\n" + big + "\n{\"timestamp\":2}\n";
+  InputOptions o;
+  o.chunk_bytes = 4096;
+  o.max_line_bytes = 10000;
+  for (bool mmap : {true, false}) {
+    o.allow_mmap = mmap;
+    for (const std::string& contents : {data, gzip(data)}) {
+      TempFile f(contents);
+      auto source = open_input(f.path(), o);
+      Chunk chunk;
+      std::string lines;
+      uint64_t oversized = 0, oversized_offset = 0;
+      while (source->next(chunk)) {
+        if (chunk.oversized_line) {
+          oversized = chunk.oversized_length;
+          oversized_offset = chunk.offset;
+          CHECK(chunk.oversized_head.substr(0, 3) == "xxx");
+        } else {
+          lines.append(chunk.bytes);
+        }
+      }
+      CHECK(oversized == big.size());
+      CHECK(oversized_offset == 16);
+      CHECK(lines == "{\"timestamp\":1}\n{\"timestamp\":2}\n");
+    }
+  }
+}

@@ -1,1 +1,229 @@
+// The canonical format through the real parser: inline lines in, exact event values out.
+#include "test_util.h"
+
 #include <catch2/catch.hpp>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+
+namespace {
+const std::string canonical_example =
+    R"({"timestamp":"2026-11-02T14:03:11.482Z","request_id":"req_8f3a","org_id":"org-7","project_id":"proj_2",)"
+    R"("api_key_id":"key-91","user":"end-user-5","ip":"203.0.113.7","user_agent":"OpenAI/Python 1.52.0",)"
+    R"("method":"POST","endpoint":"/v1/chat/completions",)"
+    R"("request":{"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Name a prime."}],)"
+    R"("temperature":0.7,"max_tokens":1024,"n":1,"logprobs":true,"top_logprobs":5,"logit_bias":{"1734":-100}},)"
+    R"("response":{"status":200,"usage":{"prompt_tokens":123,"completion_tokens":456,"total_tokens":579,)"
+    R"("completion_tokens_details":{"reasoning_tokens":7}}},"latency_ms":812})";
+}  // namespace
+
+TEST_CASE("the canonical example line fills every field", "[parser][canonical]") {
+  auto p = parse_line(canonical_example);
+  REQUIRE(p->ok);
+  const Event& e = p->event;
+  CHECK(e.timestamp_ns == 1793628191482000000LL);
+  CHECK(e.request_id == "req_8f3a");
+  CHECK(e.org == "org-7");
+  CHECK(e.project == "proj_2");
+  CHECK(e.api_key == "key-91");
+  CHECK(e.end_user == "end-user-5");
+  CHECK(e.ip == "203.0.113.7");
+  CHECK(e.user_agent == "OpenAI/Python 1.52.0");
+  CHECK(e.endpoint == "/v1/chat/completions");
+  CHECK(e.endpoint_kind == EndpointKind::chat);
+  CHECK(e.model == "gpt-4o");
+  CHECK(*e.status == 200);
+  CHECK(*e.prompt_tokens == 123);
+  CHECK(*e.completion_tokens == 456);
+  CHECK(*e.reasoning_tokens == 7);
+  CHECK(*e.latency_ms == 812);
+  CHECK(*e.params.temperature == 0.7);
+  CHECK(*e.params.max_tokens == 1024);
+  CHECK(*e.params.n == 1);
+  CHECK(*e.params.logprobs);
+  CHECK(*e.params.top_logprobs == 5);
+  CHECK(*e.params.logit_bias_entries == 1);
+  CHECK(e.params.logit_bias_json == R"({"1734":-100})");
+  CHECK_FALSE(e.params.echo);
+  CHECK_FALSE(e.params.seed);
+  CHECK(*e.turns == 1);
+  CHECK(prompt_texts(e) == std::vector<std::string>{"S:Be brief.", "U:Name a prime."});
+}
+
+TEST_CASE("only the timestamp is required; absent fields stay absent", "[parser][canonical]") {
+  auto p = parse_line(R"({"timestamp":1793628191,"surprise":{"a":[1,2,{"b":null}]}})");
+  REQUIRE(p->ok);
+  CHECK(p->event.timestamp_ns == 1793628191000000000LL);
+  CHECK(p->event.api_key.empty());
+  CHECK_FALSE(p->event.status);
+  CHECK_FALSE(p->event.prompt_tokens);
+  CHECK_FALSE(p->event.turns);
+  CHECK(p->event.endpoint_kind == EndpointKind::unknown);
+}
+
+TEST_CASE("content as an array of parts keeps text and skips images", "[parser][canonical]") {
+  auto p = parse_line(
+      R"({"timestamp":"2026-11-02T14:03:11Z","request":{"messages":[)"
+      R"({"role":"developer","content":[{"type":"text","text":"Rules."}]},)"
+      R"({"role":"user","content":[{"type":"text","text":"Look:"},{"type":"image_url","image_url":{"url":"x"}}]},)"
+      R"({"role":"assistant","content":"Sure."},{"content":"again","role":"user"}]}})");
+  REQUIRE(p->ok);
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"S:Rules.", "U:Look:", "U:again"});
+  CHECK(*p->event.turns == 2);
+}
+
+TEST_CASE("legacy completions: integer logprobs, echo, best_of, prompt lists", "[parser][canonical]") {
+  auto p = parse_line(
+      R"({"timestamp":"2026-11-02T14:03:11Z","endpoint":"/v1/completions","request":{"model":"gpt-3.5-turbo-instruct",)"
+      R"("prompt":["Q: one\nA:","Q: two\nA:"],"max_tokens":1,"logprobs":0,"echo":true,"best_of":3,"seed":42,"logit_bias":{"50256":-100,"11":5}}})");
+  REQUIRE(p->ok);
+  const Event& e = p->event;
+  CHECK(e.endpoint_kind == EndpointKind::completion);
+  CHECK(*e.params.logprobs);  // logprobs 0 still returns the sampled tokens' logprobs
+  CHECK(*e.params.top_logprobs == 0);
+  CHECK(*e.params.echo);
+  CHECK(*e.params.best_of == 3);
+  CHECK(*e.params.seed == 42);
+  CHECK(*e.params.logit_bias_entries == 2);
+  CHECK(*e.turns == 1);
+  CHECK(prompt_texts(e) == std::vector<std::string>{"U:Q: one\nA:", "U:Q: two\nA:"});
+}
+
+TEST_CASE("token-id prompts are counted, not read as text", "[parser][canonical]") {
+  auto flat = parse_line(R"({"timestamp":1793628191,"request":{"prompt":[1,2,3]}})");
+  REQUIRE(flat->ok);
+  CHECK(flat->event.token_array_prompts == 1);
+  CHECK(flat->event.prompt.empty());
+  auto nested = parse_line(R"({"timestamp":1793628191,"request":{"input":[[1,2],[3]]}})");
+  REQUIRE(nested->ok);
+  CHECK(nested->event.token_array_prompts == 2);
+}
+
+TEST_CASE("embeddings and the Responses API", "[parser][canonical]") {
+  auto emb = parse_line(
+      R"({"timestamp":1793628191,"endpoint":"/v1/embeddings","request":{"model":"text-embedding-3-small","input":["a","b"]},)"
+      R"("response":{"usage":{"prompt_tokens":15,"total_tokens":15}}})");
+  REQUIRE(emb->ok);
+  CHECK(emb->event.endpoint_kind == EndpointKind::embedding);
+  CHECK(prompt_texts(emb->event) == std::vector<std::string>{"U:a", "U:b"});
+  CHECK_FALSE(emb->event.completion_tokens);
+
+  // instructions after input still come first: they are the system prompt
+  auto resp = parse_line(
+      R"({"timestamp":1793628191,"endpoint":"/v1/responses","request":{"model":"o4-mini",)"
+      R"("input":[{"type":"message","role":"user","content":[{"type":"input_text","text":"Solve x."}]}],)"
+      R"("instructions":"Think step by step.","max_output_tokens":900},)"
+      R"("response":{"usage":{"input_tokens":10,"output_tokens":800,"output_tokens_details":{"reasoning_tokens":600}}}})");
+  REQUIRE(resp->ok);
+  const Event& r = resp->event;
+  CHECK(r.endpoint_kind == EndpointKind::responses);
+  CHECK(prompt_texts(r) == std::vector<std::string>{"S:Think step by step.", "U:Solve x."});
+  CHECK(*r.params.max_tokens == 900);
+  CHECK(*r.prompt_tokens == 10);
+  CHECK(*r.completion_tokens == 800);
+  CHECK(*r.reasoning_tokens == 600);
+}
+
+TEST_CASE("logit_bias hash ignores key order and tells maps apart", "[parser][canonical]") {
+  auto a = parse_line(R"({"timestamp":1,"request":{"logit_bias":{"1":10,"2":-100}}})");
+  auto b = parse_line(R"({"timestamp":1,"request":{"logit_bias":{"2":-100,"1":10}}})");
+  auto c = parse_line(R"({"timestamp":1,"request":{"logit_bias":{"1":10,"3":-100}}})");
+  REQUIRE((a->ok && b->ok && c->ok));
+  CHECK(a->event.params.logit_bias_hash == b->event.params.logit_bias_hash);
+  CHECK(a->event.params.logit_bias_hash != c->event.params.logit_bias_hash);
+  CHECK(a->event.params.logit_bias_hash != 0);
+}
+
+TEST_CASE("a request body held as a JSON string is parsed again", "[parser][canonical]") {
+  auto p = parse_line(
+      R"({"timestamp":1793628191,"request":"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi \\\"there\\\"\"}],\"n\":4}"})");
+  REQUIRE(p->ok);
+  CHECK(p->event.model == "m");
+  CHECK(*p->event.params.n == 4);
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:hi \"there\""});
+}
+
+TEST_CASE("numeric ids and numbers written as strings are accepted", "[parser][canonical]") {
+  auto p = parse_line(
+      R"({"timestamp":"1793628191","request_id":7413920461170052119,"api_key_id":42,"response":{"status":"429"}})");
+  REQUIRE(p->ok);
+  CHECK(p->event.request_id == "7413920461170052119");
+  CHECK(p->event.api_key == "42");
+  CHECK(*p->event.status == 429);
+}
+
+TEST_CASE("null means absent", "[parser][canonical]") {
+  auto p = parse_line(
+      R"({"timestamp":1793628191,"api_key_id":null,"request":{"n":null,"messages":null},"response":null,"latency_ms":null})");
+  REQUIRE(p->ok);
+  CHECK(p->event.api_key.empty());
+  CHECK_FALSE(p->event.params.n);
+  CHECK_FALSE(p->event.latency_ms);
+}
+
+namespace {
+ParseError refused(const std::string& line, ParserOptions options = {}) {
+  auto p = parse_line(line, std::move(options));
+  REQUIRE_FALSE(p->ok);
+  return p->error;
+}
+}  // namespace
+
+TEST_CASE("bad input is refused with its reason and the field", "[parser][bad]") {
+  SECTION("bad JSON") {
+    CHECK(refused(R"({"timestamp":"2026-11-02T14:03:11Z",)").reason == BadLineReason::bad_json);
+    CHECK(refused(R"({"timestamp":"2026-11-02T14:03:11Z"} trailing)").reason ==
+          BadLineReason::bad_json);
+    CHECK(refused(R"(["not","an","object"])").reason == BadLineReason::bad_json);
+    CHECK(refused(R"({"timestamp":"2026-11-02T14:03:11Z","request":{"n":1)").reason ==
+          BadLineReason::bad_json);
+    CHECK(refused(R"({"timestamp":"2026-11-02T14:03:11Z","request":"{\"n\":"})").reason ==
+          BadLineReason::bad_json);
+  }
+  SECTION("wrong types name the field") {
+    ParseError e = refused(
+        R"({"timestamp":"2026-11-02T14:03:11Z","response":{"usage":{"prompt_tokens":"many"}}})");
+    CHECK(e.reason == BadLineReason::wrong_type);
+    CHECK(e.detail == "response.usage.prompt_tokens: expected an integer");
+    CHECK(refused(R"({"timestamp":1793628191,"api_key_id":{"id":1}})").detail ==
+          "api_key_id: expected a string");
+    CHECK(refused(R"({"timestamp":1793628191,"request":{"n":1.5}})").detail ==
+          "request.n: expected an integer");
+    CHECK(refused(R"({"timestamp":1793628191,"request":[1]})").detail ==
+          "request: expected an object");
+    CHECK(refused(R"({"timestamp":1793628191,"request":{"stream":"maybe"}})").reason ==
+          BadLineReason::wrong_type);
+  }
+  SECTION("missing and bad timestamps") {
+    CHECK(refused(R"({"api_key_id":"k"})").reason == BadLineReason::missing_timestamp);
+    CHECK(refused(R"({"timestamp":null})").reason == BadLineReason::missing_timestamp);
+    CHECK(refused(R"({"timestamp":""})").reason == BadLineReason::missing_timestamp);
+    ParseError e = refused(R"({"timestamp":"2026-02-30T00:00:00Z"})");
+    CHECK(e.reason == BadLineReason::bad_timestamp);
+    CHECK(e.detail == "timestamp: \"2026-02-30T00:00:00Z\" is out of range");
+    CHECK(refused(R"({"timestamp":"last tuesday"})").reason == BadLineReason::bad_timestamp);
+    CHECK(refused(R"({"timestamp":true})").reason == BadLineReason::bad_timestamp);
+    CHECK(refused(R"({"timestamp":-5})").reason == BadLineReason::bad_timestamp);
+  }
+  SECTION("invalid UTF-8") {
+    CHECK(refused("{\"timestamp\":1793628191,\"user\":\"\xff\xfe\"}").reason ==
+          BadLineReason::invalid_utf8);
+    CHECK(refused("{\"timestamp\":1793628191,\"user\":\"\xc3\x28\"}").reason ==
+          BadLineReason::invalid_utf8);
+  }
+}
+
+TEST_CASE("a parser reused over many lines keeps no state between them", "[parser]") {
+  LineParser parser({});
+  Event event;
+  ParseError error;
+  std::string a = canonical_example + std::string(chunk_padding, '\0');
+  std::string b = std::string(R"({"timestamp":1793628191})") + std::string(chunk_padding, '\0');
+  REQUIRE(parser.parse(std::string_view(a.data(), canonical_example.size()), event, error));
+  CHECK(event.prompt.size() == 2);
+  REQUIRE(parser.parse(std::string_view(b.data(), 24), event, error));
+  CHECK(event.prompt.empty());
+  CHECK(event.api_key.empty());
+  CHECK_FALSE(event.params.logit_bias_entries);
+  CHECK(event.params.logit_bias_json.empty());
+}

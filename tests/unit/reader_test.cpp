@@ -1,1 +1,128 @@
+// The reader end to end in the library: line numbers, bad-line accounting, strict mode.
+#include "test_util.h"
+
 #include <catch2/catch.hpp>
+
+#include <cstdio>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+
+namespace {
+
+struct Run {
+  ReadResult result;
+  CollectingSink sink;
+  std::string diagnostics;
+  uint64_t bad = 0;
+  std::string summary;
+};
+
+Run read(const std::vector<std::string>& paths, ReaderOptions options = {}) {
+  Run run;
+  char* buf = nullptr;
+  size_t size = 0;
+  std::FILE* mem = open_memstream(&buf, &size);
+  {
+    BadLineLog log(options.bad_lines, mem);
+    run.result = read_inputs(paths, options, run.sink, log);
+    log.print_suppressed();
+    run.bad = log.total();
+    run.summary = log.summary();
+  }
+  std::fclose(mem);
+  run.diagnostics.assign(buf, size);
+  std::free(buf);
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("bad lines are reported with file, line and reason, then counted", "[reader]") {
+  TempFile f(
+      "{\"timestamp\":1777622400,\"api_key_id\":\"a\"}\n"
+      "not json\n"
+      "\n"
+      "{\"timestamp\":\"2026-99-01T00:00:00Z\"}\r\n"
+      "{\"timestamp\":1777622401,\"api_key_id\":\"b\"}\r\n"
+      "{\"timestamp\":1777622402,\"api_key_id\":\"c\"}");
+  Run run = read({f.path()});
+  CHECK(run.result.failure == ReadFailure::none);
+  CHECK(run.result.stats.lines == 6);
+  CHECK(run.result.stats.events == 3);
+  CHECK(run.result.stats.blank_lines == 1);
+  CHECK(run.sink.keys == std::vector<std::string>{"a", "b", "c"});
+  CHECK(run.bad == 2);
+  CHECK(run.summary == "bad_json 1, bad_timestamp 1");
+  CHECK_THAT(run.diagnostics, Catch::Contains(f.path() + ":2: bad_json: "));
+  CHECK_THAT(run.diagnostics, Catch::Contains(f.path() + ":4: bad_timestamp: timestamp: "
+                                                         "\"2026-99-01T00:00:00Z\" is out of range"));
+}
+
+TEST_CASE("only the first N reports per reason are printed", "[reader]") {
+  std::string data;
+  for (int i = 0; i < 8; ++i) data += "{oops\n";
+  TempFile f(data);
+  ReaderOptions o;
+  o.bad_lines.max_reports_per_reason = 3;
+  Run run = read({f.path()}, o);
+  CHECK(run.bad == 8);
+  CHECK_THAT(run.diagnostics, Catch::Contains(":3: bad_json"));
+  CHECK_THAT(run.diagnostics, !Catch::Contains(":4: bad_json"));
+  CHECK_THAT(run.diagnostics, Catch::Contains("... and 5 more bad_json lines not shown"));
+}
+
+TEST_CASE("strict mode stops at the first bad line", "[reader]") {
+  TempFile f("{\"timestamp\":1777622400}\n{\"timestamp\":\"x\"}\n{\"timestamp\":1777622401}\n");
+  ReaderOptions o;
+  o.bad_lines.strict = true;
+  Run run = read({f.path()}, o);
+  CHECK(run.result.failure == ReadFailure::strict_bad_line);
+  CHECK(run.result.stats.events == 1);
+  CHECK_THAT(run.diagnostics, Catch::Contains(":2: bad_timestamp"));
+}
+
+TEST_CASE("line numbers run on across chunks and restart per input", "[reader]") {
+  std::string data;
+  for (int i = 0; i < 2000; ++i) data += "{\"timestamp\":" + std::to_string(1777622400 + i) + "}\n";
+  data += "broken\n";
+  TempFile a(data), b("broken\n");
+  ReaderOptions o;
+  o.input.chunk_bytes = 4096;
+  Run run = read({a.path(), b.path()}, o);
+  CHECK(run.result.stats.inputs == 2);
+  CHECK(run.result.stats.events == 2000);
+  CHECK_THAT(run.diagnostics, Catch::Contains(a.path() + ":2001: bad_json"));
+  CHECK_THAT(run.diagnostics, Catch::Contains(b.path() + ":1: bad_json"));
+}
+
+TEST_CASE("an over-long line is reported and the next line still read", "[reader]") {
+  std::string data = "{\"timestamp\":1777622400}\n{\"timestamp\":1777622400,\"pad\":\"" +
+                     std::string(5000, 'p') + "\"}\n{\"timestamp\":1777622401}\n";
+  TempFile f(data);
+  ReaderOptions o;
+  o.input.max_line_bytes = 1000;
+  o.input.chunk_bytes = 4096;
+  for (bool mmap : {true, false}) {
+    o.input.allow_mmap = mmap;
+    Run run = read({f.path()}, o);
+    CHECK(run.result.stats.events == 2);
+    CHECK(run.bad == 1);
+    CHECK_THAT(run.diagnostics, Catch::Contains(":2: line_too_long: 5033 bytes, over the limit of 1000"));
+  }
+}
+
+TEST_CASE("an input error stops the run and names the input", "[reader]") {
+  TempFile ok("{\"timestamp\":1777622400}\n");
+  Run run = read({ok.path(), "/nonexistent.jsonl"});
+  CHECK(run.result.failure == ReadFailure::input_error);
+  CHECK(run.result.stats.events == 1);
+  CHECK_THAT(run.result.error, Catch::Contains("/nonexistent.jsonl: cannot open"));
+}
+
+TEST_CASE("excerpts are short and printable", "[reader]") {
+  CHECK(make_excerpt("abc") == "abc");
+  CHECK(make_excerpt(std::string(100, 'a'), 10) == "aaaaaaaaaa...");
+  CHECK(make_excerpt("a\tb\xff") == "a\\x09b\\xff");
+  CHECK(make_excerpt("caf\xc3\xa9") == "caf\xc3\xa9");
+}
