@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -125,7 +126,21 @@ class StreamChunker : public ChunkSource {
         else
           have_ += n;
       }
-      if (have_ == 0) return false;
+      if (have_ == 0) {
+        if (pending_error_) throw InputError(*pending_error_);
+        return false;
+      }
+      if (eof_ && pending_error_) {
+        // Hand over the whole lines decoded before the damage; the broken last line is dropped
+        // and the error raised on the next call.
+        const void* nl = memrchr(buf_.data(), '\n', have_);
+        if (!nl) throw InputError(*pending_error_);
+        have_ = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) + 1;
+        chunk.bytes = std::string_view(buf_.data(), have_);
+        chunk.offset = offset_;
+        consumed_ = have_;
+        return true;
+      }
       if (eof_) {
         std::memset(buf_.data() + have_, 0, chunk_padding);
         chunk.bytes = std::string_view(buf_.data(), have_);
@@ -157,6 +172,11 @@ class StreamChunker : public ChunkSource {
  protected:
   /// Decompressed (or plain) bytes; 0 at the end of input.
   virtual size_t fill(char* dst, size_t cap) { return raw_->read(dst, cap); }
+  /// Ends the stream here: lines already decoded are still delivered, then `message` is thrown.
+  size_t fail_after_decoded(std::string message) {
+    pending_error_ = std::move(message);
+    return 0;
+  }
   std::unique_ptr<RawReader> raw_;
 
  private:
@@ -198,6 +218,7 @@ class StreamChunker : public ChunkSource {
   size_t consumed_ = 0;
   uint64_t offset_ = 0;
   bool eof_ = false;
+  std::optional<std::string> pending_error_;
 };
 
 class GzipChunker final : public StreamChunker {
@@ -219,8 +240,8 @@ class GzipChunker final : public StreamChunker {
       if (z_.avail_in == 0) {
         size_t n = raw_->read(in_.data(), in_.size());
         if (n == 0) {
-          if (in_member_)
-            throw InputError(fmt::format(
+          if (in_member_ && cap == z_.avail_out)
+            return fail_after_decoded(fmt::format(
                 "{}: truncated gzip stream: input ends after {} compressed bytes, inside a member "
                 "({} bytes decompressed)",
                 raw_->name(), raw_->consumed(), z_.total_out + done_out_));
@@ -272,8 +293,8 @@ class ZstdChunker final : public StreamChunker {
       if (input_.pos == input_.size) {
         size_t n = raw_->read(in_.data(), in_.size());
         if (n == 0) {
-          if (frame_open_)
-            throw InputError(fmt::format(
+          if (frame_open_ && out.pos == 0)
+            return fail_after_decoded(fmt::format(
                 "{}: truncated zstd stream: input ends after {} compressed bytes, inside a frame",
                 raw_->name(), raw_->consumed()));
           break;

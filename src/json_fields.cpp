@@ -42,10 +42,13 @@ bool Ctx::fail_json(simdjson::error_code code, Where where) {
     case simdjson::NUMBER_OUT_OF_RANGE:
       return fail(BadLineReason::wrong_type, where.str() + ": number out of range");
     case simdjson::UTF8_ERROR:
-      return fail(BadLineReason::invalid_utf8, where.str());
-    default:
-      return fail(BadLineReason::bad_json,
-                  fmt::format("{}: {}", where.str(), simdjson::error_message(code)));
+      return fail(BadLineReason::invalid_utf8, "the line is not valid UTF-8");
+    default: {
+      std::string message = simdjson::error_message(code);
+      if (!message.empty() && message.back() == '.') message.pop_back();
+      if (where.parent.empty() && where.key == "line") return fail(BadLineReason::bad_json, message);
+      return fail(BadLineReason::bad_json, fmt::format("{}: {}", where.str(), message));
+    }
   }
 }
 

@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <chrono>
 #include <csignal>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 namespace exfilscan::cli {
 
@@ -40,14 +42,18 @@ std::string with_commas(uint64_t n) {
   return out;
 }
 
+std::string counted(uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", with_commas(n), noun, n == 1 ? "" : "s");
+}
+
 void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds) {
   std::string skipped =
       bad.total() ? fmt::format(", {} skipped ({})", with_commas(bad.total()), bad.summary())
                   : ", 0 skipped";
   std::string blank = s.blank_lines ? fmt::format(", {} blank", with_commas(s.blank_lines)) : "";
   double mb = static_cast<double>(s.bytes) / 1e6;
-  fmt::print(stderr, "exfilscan: {} input{}, {} lines, {} events{}{}; {:.1f} MB in {:.2f} s\n",
-             s.inputs, s.inputs == 1 ? "" : "s", with_commas(s.lines), with_commas(s.events),
+  fmt::print(stderr, "exfilscan: {}, {}, {}{}{}; {:.1f} MB in {:.2f} s\n",
+             counted(s.inputs, "input"), counted(s.lines, "line"), counted(s.events, "event"),
              skipped, blank, mb, seconds);
 }
 
@@ -130,6 +136,13 @@ int main(int argc, char** argv) {
     return exit_input_error;
   }
 
+  if (argc == 1) {
+    fmt::print(stderr,
+               "usage: exfilscan scan|normalize [OPTIONS] [FILES...]\nRun 'exfilscan --help' for "
+               "more.\n");
+    return exit_input_error;
+  }
+
   Flags flags;
   Command command = Command::scan;
   auto app = make_app(flags, command);
@@ -142,14 +155,19 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app->exit(e);
   } catch (const CLI::ExtrasError& e) {
-    // Suggest the nearest flag of the subcommand in use.
+    // Suggest the nearest flag of the subcommand in use for each unknown one.
     std::vector<std::string> known;
     for (const CLI::App* sub : app->get_subcommands())
       for (const CLI::Option* opt : sub->get_options())
         for (const std::string& name : opt->get_lnames()) known.push_back("--" + name);
     std::string msg = e.what();
-    for (const std::string& arg : app->remaining()) {
-      std::string hint = arg.starts_with("--") ? closest_match(arg, known) : "";
+    for (int i = 2; i < argc; ++i) {
+      std::string arg = argv[i];
+      arg = arg.substr(0, arg.find('='));
+      if (!arg.starts_with("--") ||
+          std::find(known.begin(), known.end(), arg) != known.end())
+        continue;
+      std::string hint = closest_match(arg, known);
       if (!hint.empty()) msg += fmt::format(" (did you mean '{}'?)", hint);
     }
     fmt::print(stderr, "exfilscan: {}\nRun 'exfilscan {} --help' for the flags.\n", msg,

@@ -20,7 +20,8 @@ void add_input_flags(CLI::App& sub, Flags& f) {
                              "bedrock", "mapped"}));
   sub.add_option("--map", f.maps,
                  "FIELD=/json/pointer: read FIELD from that place (repeatable); alone it is the "
-                 "whole schema, with --input-format it adds to the format's fields");
+                 "whole schema, with --input-format it adds to the format's fields")
+      ->allow_extra_args(false);  // one value per --map, so the files after it stay inputs
   sub.add_option("--map-file", f.map_file, "File of FIELD=/json/pointer lines ('#' comments)");
   sub.add_option("--max-line-bytes", f.max_line_bytes,
                  "Longer lines are skipped and reported (default 64 MiB)")
@@ -62,9 +63,9 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   auto app = std::make_unique<CLI::App>(
       "exfilscan: finds accounts pulling bulk answers out of an LLM API (distillation, "
       "extraction) in gateway and provider request logs.\n\n"
-      "Exit codes: 0 done, nothing at or above --fail-on; 1 findings; 2 usage or input error "
-      "(unreadable or truncated input, a bad line with --strict). A closed output pipe exits 0 "
-      "quietly.",
+      "Exit codes: 0 success; 1 findings (reserved for scan's detectors); 2 usage or input "
+      "error (unreadable or truncated input, a bad line with --strict). A closed output pipe "
+      "exits 0 quietly.",
       "exfilscan");
   app->require_subcommand(1);
   app->set_version_flag("--version", "exfilscan 0.1.0");
