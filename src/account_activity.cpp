@@ -57,7 +57,7 @@ std::string_view group_key(const Event& ev, GroupBy g) {
 
 void AccountActivity::on_event(const Event& ev) {
   std::string_view key = group_key(ev, group_by_);
-  auto it = totals_.find(std::string(key));
+  auto it = totals_.find(key);
   if (it == totals_.end()) {
     it = totals_.emplace(std::string(key), AccountTotals{}).first;
     it->second.key = std::string(key);

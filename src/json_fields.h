@@ -50,6 +50,8 @@ struct Ctx {
   /// Prompt parts inserted before the conversation so far (system text given beside it).
   size_t leading_system_parts = 0;
   bool has_timestamp = false;
+  /// False when the consumer needs no prompt text: strings are then skipped, not unescaped.
+  bool read_text = true;
 
   bool fail(BadLineReason reason, std::string detail);
   /// Maps a simdjson error met at `where` to a reason and a detail.

@@ -88,7 +88,7 @@ bool read_message(Ctx& ctx, od::object& msg, Where where) {
     std::string_view key = key_of(field);
     if (key == "role") {
       if (!read_string(ctx, field.value(), {where.parent, "messages[].role"}, role)) return false;
-    } else if (key == "content" || key == "parts") {
+    } else if ((key == "content" || key == "parts") && ctx.read_text) {
       if (!read_content(ctx, field.value(), {where.parent, "messages[].content"}, PromptRole::user))
         return false;
     }
@@ -115,6 +115,7 @@ bool read_message_array(Ctx& ctx, od::array& items, Where where) {
       if (auto e = v.get_object().get(msg)) return ctx.fail_json(e, where);
       if (!read_message(ctx, msg, where)) return false;
     } else if (type == od::json_type::string) {  // prompt lists: ["text", "text"]
+      if (!ctx.read_text) continue;
       std::string_view text;
       if (!read_string(ctx, v, where, text)) return false;
       add_part(ctx, PromptRole::user, text);
@@ -202,7 +203,11 @@ bool read_messages(Ctx& ctx, od::value v, Where where) {
     od::json_type type;
     if (auto e = inner.type().get(type)) return ctx.fail_json(e, where);
     if (type == od::json_type::object) return true;  // LiteLLM writes "{}" when not stored
-    if (type == od::json_type::string) {             // LiteLLM text completion: the prompt
+    if (type == od::json_type::string) {  // LiteLLM text completion: the prompt
+      if (!ctx.read_text) {
+        add_turn(ctx);
+        return true;
+      }
       std::string_view text;
       if (!read_string(ctx, inner, where, text)) return false;
       add_part(ctx, PromptRole::user, text);
@@ -222,10 +227,11 @@ bool read_prompt_value(Ctx& ctx, od::value v, Where where) {
   if (auto e = v.type().get(type)) return ctx.fail_json(e, where);
   if (type == od::json_type::null) return true;
   if (type == od::json_type::string) {
+    if (!ctx.event.turns) ctx.event.turns = 1;
+    if (!ctx.read_text) return true;
     std::string_view text;
     if (!read_string(ctx, v, where, text)) return false;
     add_part(ctx, PromptRole::user, text);
-    if (!ctx.event.turns) ctx.event.turns = 1;
     return true;
   }
   if (type != od::json_type::array)
@@ -257,7 +263,7 @@ bool read_request_body(Ctx& ctx, od::object& body, std::string_view name) {
     } else if (key == "prompt" || key == "input" || key == "inputText") {
       ok = read_prompt_value(ctx, v, at);
     } else if (key == "instructions" || key == "system" || key == "systemInstruction") {
-      ok = read_system(ctx, v, at);
+      if (ctx.read_text) ok = read_system(ctx, v, at);
     } else if (key == "n" || key == "candidateCount") {
       ok = read_int(ctx, v, at, p.n);
     } else if (key == "temperature") {

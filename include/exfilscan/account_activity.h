@@ -1,6 +1,7 @@
 #pragma once
 /// Per-account totals over a whole input: what `scan` reports before any detector has fired.
 
+#include <exfilscan/hash.h>
 #include <exfilscan/reader.h>
 
 #include <cstdint>
@@ -45,8 +46,13 @@ class AccountActivity : public EventSink {
   GroupBy group_by() const { return group_by_; }
 
  private:
+  /// Lets the map be searched with a string_view, so a known key costs no allocation.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return hash_bytes(key); }
+  };
   GroupBy group_by_;
-  std::unordered_map<std::string, AccountTotals> totals_;
+  std::unordered_map<std::string, AccountTotals, KeyHash, std::equal_to<>> totals_;
 };
 
 /// An aligned plain-text table of the ranking, at most `limit` rows (0: all).

@@ -23,6 +23,9 @@ struct ParserOptions {
   /// JSON-pointer mapping; with format `mapped` it is the whole schema, with any other format it
   /// adds or overrides fields after the adapter has run.
   FieldMap field_map;
+  /// Fill Event::prompt. Without it prompt strings are skipped rather than unescaped, which is
+  /// most of the parsing work on prompt-heavy logs; turns are still counted.
+  bool read_prompt_text = true;
 };
 
 /// Why a line was refused, with a short human detail ("response.usage.prompt_tokens: expected

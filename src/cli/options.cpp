@@ -111,6 +111,9 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal) {
   c.reader.bad_lines.max_reports_per_reason = f.max_diagnostics;
   c.reader.bad_lines.strict = f.strict;
   c.writer.include_prompts = f.include_prompts;
+  // Prompt text is read only where it is used: normalize --include-prompts (scan's text
+  // detectors will ask for it too).
+  c.reader.parser.read_prompt_text = command == Command::normalize && f.include_prompts;
   if (!parse_group_by(f.group_by, c.group_by))
     throw CLI::ValidationError("--group-by", "unknown grouping " + f.group_by);
   c.top = f.top;

@@ -227,3 +227,22 @@ TEST_CASE("a parser reused over many lines keeps no state between them", "[parse
   CHECK_FALSE(event.params.logit_bias_entries);
   CHECK(event.params.logit_bias_json.empty());
 }
+
+TEST_CASE("without prompt text, turns and parameters are still read", "[parser]") {
+  ParserOptions o;
+  o.read_prompt_text = false;
+  auto p = parse_line(
+      R"({"timestamp":1793628191,"request":{"instructions":"sys","messages":[{"role":"system","content":"s"},)"
+      R"({"role":"user","content":[{"type":"text","text":"a"}]},{"role":"assistant","content":"b"},)"
+      R"({"role":"user","content":"c"}],"n":3,"logit_bias":{"5":1}}})",
+      o);
+  REQUIRE(p->ok);
+  CHECK(p->event.prompt.empty());
+  CHECK(*p->event.turns == 2);
+  CHECK(*p->event.params.n == 3);
+  CHECK(*p->event.params.logit_bias_entries == 1);
+  auto legacy = parse_line(R"({"timestamp":1793628191,"request":{"prompt":"x","echo":true}})", o);
+  REQUIRE(legacy->ok);
+  CHECK(*legacy->event.turns == 1);
+  CHECK(*legacy->event.params.echo);
+}

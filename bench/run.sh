@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Throughput benchmark: exfilscan against the simdjson three-field ceiling (bench/ceiling.cpp), on
+# the same file, in the same invocation, page cache warm. The ratio to the ceiling is the figure;
+# lone times mean little on a shared machine.
+#
+#   bench/run.sh [--lines N] [--runs R] [BUILD_DIR]
+# Generates bench/data/logs-<N>.jsonl (seeded) if absent. Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lines=600000 runs=5 build=build
+while (($#)); do
+  case "$1" in
+    --lines) lines=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    *) build=$1; shift ;;
+  esac
+done
+data=bench/data/logs-$lines.jsonl
+mkdir -p bench/data
+[[ -f $data ]] || python3 bench/gen_logs.py --lines "$lines" --seed 1 --out "$data"
+[[ -x $build/exfilscan ]] || { echo "build exfilscan first ($build/exfilscan)" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+
+ceiling=bench/data/ceiling
+if [[ ! -x $ceiling || bench/ceiling.cpp -nt $ceiling ]]; then
+  g++ -O3 -DNDEBUG -std=c++17 -march=native bench/ceiling.cpp -o "$ceiling" -lsimdjson
+fi
+gz=$data.gz
+[[ -f $gz ]] || gzip -1 -c "$data" > "$gz"
+cat "$data" > /dev/null  # warm the page cache
+
+declare -A cmds=(
+  [ceiling]="$ceiling $data"
+  [normalize]="$build/exfilscan normalize -q $data"
+  [scan]="$build/exfilscan scan -q $data"
+  [scan-stdin]="$build/exfilscan scan -q - < $data"
+  [scan-gzip]="$build/exfilscan scan -q $gz"
+)
+order=(ceiling normalize scan scan-stdin scan-gzip)
+
+# One result a line: name wall cpu maxrss_kb (median wall of $runs, interleaved runs).
+declare -A walls cpus rss
+for ((r = 0; r < runs; r++)); do
+  for name in "${order[@]}"; do
+    out=$( { /usr/bin/time -f "%e %U %S %M" bash -c "${cmds[$name]} > /dev/null 2>/dev/null"; } 2>&1 | tail -1)
+    read -r e u s m <<< "$out"
+    walls[$name]+="$e "
+    cpus[$name]+="$(echo "$u + $s" | bc) "
+    rss[$name]=$m
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+size=$(stat -c %s "$data")
+base=$(echo "${walls[ceiling]}" | median)
+echo "file: $data ($((size / 1000000)) MB, $lines lines), median of $runs runs"
+echo
+echo "| program | wall s | CPU s | MB/s | peak RSS MB | × ceiling |"
+echo "|---|---|---|---|---|---|"
+for name in "${order[@]}"; do
+  w=$(echo "${walls[$name]}" | median)
+  c=$(echo "${cpus[$name]}" | median)
+  printf "| %s | %.2f | %.2f | %.0f | %.0f | %.2f |\n" "$name" "$w" "$c" \
+    "$(echo "$size / 1000000 / $w" | bc -l)" "$(echo "${rss[$name]} / 1024" | bc -l)" \
+    "$(echo "$w / $base" | bc -l)"
+done
