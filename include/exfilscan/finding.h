@@ -1,0 +1,58 @@
+#pragma once
+/// Findings: what a rule concluded about one account, as a plain value for the reporters.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace exfilscan {
+
+enum class Severity : uint8_t { info, low, medium, high, critical };
+std::string_view to_string(Severity severity);
+bool parse_severity(std::string_view name, Severity& out);
+/// The severity a score in [0,1] earns: >= 0.9 critical, >= 0.75 high, >= 0.5 medium,
+/// >= 0.3 low, else info.
+Severity severity_of_score(double score);
+
+struct Metric {
+  std::string name;
+  double value = 0;
+};
+
+struct Finding {
+  std::string rule;  // rule id, e.g. "volume_spike" or a threshold rule's id
+  Severity severity = Severity::info;
+  double score = 0;  // in [0,1]
+  std::string key;
+  std::string key_kind;  // api_key, org, project, user, ip
+  int64_t first_seen_ns = 0;  // the account's first event in this run
+  int64_t last_seen_ns = 0;   // its latest event when the finding fired
+  int64_t detected_at_ns = 0;  // event time at which the rule fired
+  int64_t window_start_ns = 0;  // start of the window the metrics describe
+  std::vector<Metric> metrics;
+  std::string reason;  // one sentence
+  std::string template_text;  // masked template (`Translate into German: <*>`), when there is one
+  std::vector<std::string> sample_request_ids;  // up to 5
+  std::vector<std::string> sample_prompts;  // only with --include-prompts
+  bool suppressed = false;  // matched an allow-list: counted, not reported
+};
+
+/// One row of the end-of-run ranking.
+struct AccountSummary {
+  std::string key;
+  std::string key_kind;
+  double risk = 0;
+  Severity severity = Severity::info;
+  uint64_t requests = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+  std::string top_rule;
+  std::vector<std::string> rules;  // every rule that fired, in firing order
+  uint64_t suppressed_findings = 0;
+};
+
+}  // namespace exfilscan

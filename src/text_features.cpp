@@ -1,0 +1,342 @@
+#include <exfilscan/hash.h>
+#include <exfilscan/text_features.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace exfilscan {
+
+namespace {
+
+constexpr uint64_t number_token = 0x6e756d626572ULL;  // every token with a digit hashes as this
+constexpr size_t short_text = 1024;  // shorter prompts are tokenized whole
+constexpr size_t end_bytes = 512;    // of a longer one, only this much of each end
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+struct Token {
+  uint64_t norm;
+  uint32_t begin, end;
+};
+
+uint64_t token_hash(std::string_view text, size_t b, size_t e) {
+  for (size_t i = b; i < e; ++i)
+    if (text[i] >= '0' && text[i] <= '9') return number_token;
+  return hash_bytes(text.substr(b, e - b));
+}
+
+void tokens_in(std::string_view text, size_t from, size_t to, std::vector<Token>& out) {
+  size_t i = from;
+  while (i < to) {
+    while (i < to && is_space(text[i])) ++i;
+    size_t b = i;
+    while (i < to && !is_space(text[i])) ++i;
+    if (i > b) out.push_back({token_hash(text, b, i), static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+  }
+}
+
+/// The tokens at each end of a prompt and their count (huge for a long prompt: only its ends
+/// are read, and its middle is always slot).
+struct Ends {
+  std::vector<Token> head, tail;
+  size_t total = 0;
+};
+
+void ends_of(std::string_view text, size_t n, Ends& e) {
+  e.head.clear();
+  e.tail.clear();
+  if (text.size() <= short_text) {
+    std::vector<Token>& all = e.tail;
+    tokens_in(text, 0, text.size(), all);
+    e.total = all.size();
+    e.head.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min(n, all.size())));
+    if (all.size() > n) all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(n));
+    return;
+  }
+  // A token cut by the boundary is dropped, so only whole tokens are compared.
+  size_t head_end = end_bytes;
+  while (head_end > 0 && !is_space(text[head_end])) --head_end;
+  tokens_in(text, 0, head_end, e.head);
+  if (e.head.size() > n) e.head.resize(n);
+  size_t tail_begin = text.size() - end_bytes;
+  while (tail_begin < text.size() && !is_space(text[tail_begin - 1])) ++tail_begin;
+  tokens_in(text, tail_begin, text.size(), e.tail);
+  if (e.tail.size() > n) e.tail.erase(e.tail.begin(), e.tail.end() - static_cast<std::ptrdiff_t>(n));
+  e.total = SIZE_MAX / 2;
+}
+
+/// The fixed text of a template, token by token, numbers shown as <#>.
+std::string fixed_text(std::string_view text, const Token* tokens, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n && out.size() < 200; ++i) {
+    if (i) out += ' ';
+    if (tokens[i].norm == number_token)
+      out += "<#>";
+    else
+      out.append(text.substr(tokens[i].begin, tokens[i].end - tokens[i].begin));
+  }
+  return out;
+}
+
+std::string first_words(const std::string& s, size_t n) {
+  if (n == 0) return "";
+  size_t pos = 0;
+  for (size_t i = 0; i < n; ++i) {
+    pos = s.find(' ', i ? pos + 1 : 0);
+    if (pos == std::string::npos) return s;
+  }
+  return s.substr(0, pos);
+}
+
+std::string last_words(const std::string& s, size_t n) {
+  if (n == 0) return "";
+  size_t pos = s.size();
+  for (size_t i = 0; i < n; ++i) {
+    size_t sp = pos ? s.rfind(' ', pos - 1) : std::string::npos;
+    if (sp == std::string::npos) return s;
+    pos = sp;
+  }
+  return s.substr(pos + 1);
+}
+
+size_t common_prefix(const std::vector<uint64_t>& a, const std::vector<Token>& b) {
+  size_t n = std::min(a.size(), b.size()), i = 0;
+  while (i < n && a[i] == b[i].norm) ++i;
+  return i;
+}
+
+size_t common_suffix(const std::vector<uint64_t>& a, const std::vector<Token>& b) {
+  size_t n = std::min(a.size(), b.size()), i = 0;
+  while (i < n && a[a.size() - 1 - i] == b[b.size() - 1 - i].norm) ++i;
+  return i;
+}
+
+// The ends of the prompt being added, shared by add() and fits() (one miner runs on one
+// thread; reusing the vectors keeps add() free of allocations).
+thread_local Ends scratch;
+
+}  // namespace
+
+void tokenize(std::string_view text, std::vector<uint64_t>& out) {
+  std::vector<Token> tokens;
+  tokens_in(text, 0, text.size(), tokens);
+  out.clear();
+  for (const Token& t : tokens) out.push_back(t.norm);
+}
+
+PromptStyle classify_prompt(std::string_view text) {
+  // Lower-cased head of the prompt; the style shows in its opening.
+  std::array<char, 400> buf;
+  size_t n = 0;
+  for (char c : text.substr(0, buf.size())) buf[n++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  std::string_view s(buf.data(), n);
+  auto has = [&](std::string_view w) { return s.find(w) != std::string_view::npos; };
+
+  PromptStyle style;
+  size_t b = 0;
+  while (b < s.size() && (is_space(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '#' || s[b] == '*')) ++b;
+  std::string_view rest = s.substr(b);
+  if (rest.starts_with("please ")) rest.remove_prefix(7);
+  size_t e = 0;
+  while (e < rest.size() && rest[e] >= 'a' && rest[e] <= 'z') ++e;
+  std::string_view first = rest.substr(0, e);
+  static constexpr std::array<std::string_view, 52> verbs = {
+      "write", "explain", "generate", "create", "give", "list", "describe", "summarize",
+      "summarise", "translate", "classify", "solve", "answer", "calculate", "find", "compute",
+      "rewrite", "convert", "implement", "identify", "compose", "suggest", "design", "name",
+      "provide", "determine", "evaluate", "compare", "edit", "make", "develop", "analyze",
+      "analyse", "outline", "construct", "predict", "categorize", "paraphrase", "complete",
+      "prove", "simplify", "derive", "extract", "draft", "tell", "brainstorm", "propose",
+      "formulate", "estimate", "choose", "select", "correct"};
+  for (std::string_view v : verbs)
+    if (first == v) style.instruction = true;
+  if (has("### instruction") || has("instruction:") || s.starts_with("question:") ||
+      s.starts_with("q:"))
+    style.instruction = true;
+
+  int digit_groups = 0;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (s[i] >= '0' && s[i] <= '9' && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9')) ++digit_groups;
+  bool choices = (has("\na.") && has("\nb.")) || (has("\na)") && has("\nb)")) ||
+                 (has("(a)") && has("(b)")) || (has("\na:") && has("\nb:"));
+  bool math = digit_groups >= 2 && (has("how many") || has("how much") || has("what is") ||
+                                    has("calculate") || has("solve") || has("find") ||
+                                    has("\\frac") || has("$"));
+  bool code = has("def ") || has("```") || has("function") || has("return ") ||
+              has("#include") || has("python") || has("class ") || has("algorithm");
+  style.benchmark = choices || math || code;
+
+  static constexpr std::array<std::string_view, 14> cot = {
+      "step by step", "step-by-step", "show your work", "explain your reasoning",
+      "reason through", "think through", "let's think", "chain of thought",
+      "show your reasoning", "justify your answer", "explain your answer", "think carefully",
+      "reasoning process", "walk me through"};
+  // Chain-of-thought requests often come at the end: look at both ends.
+  std::string_view tail = text.size() > 300 ? text.substr(text.size() - 300) : std::string_view();
+  std::array<char, 300> tbuf;
+  size_t tn = 0;
+  for (char c : tail) tbuf[tn++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  std::string_view t(tbuf.data(), tn);
+  for (std::string_view p : cot)
+    if (has(p) || t.find(p) != std::string_view::npos) style.chain_of_thought = true;
+  return style;
+}
+
+void DistinctSketch::add(uint64_t h) {
+  uint64_t* end = smallest_.data() + size_;
+  uint64_t* pos = std::lower_bound(smallest_.data(), end, h);
+  if (pos != end && *pos == h) return;
+  if (size_ == k) {
+    if (pos == end) return;
+    std::memmove(pos + 1, pos, static_cast<size_t>(end - pos - 1) * sizeof(uint64_t));
+  } else {
+    std::memmove(pos + 1, pos, static_cast<size_t>(end - pos) * sizeof(uint64_t));
+    ++size_;
+  }
+  *pos = h;
+}
+
+double DistinctSketch::estimate() const {
+  if (size_ < k) return static_cast<double>(size_);
+  // k-minimum-values: the k-th smallest of n uniform hashes sits near k/n of the range.
+  return static_cast<double>(k - 1) * 18446744073709551616.0 / static_cast<double>(smallest_[k - 1]);
+}
+
+bool TemplateMiner::fits(const Template& t) const {
+  const Ends& e = scratch;
+  size_t fixed = t.prefix.size() + t.suffix.size();
+  if (t.slot ? fixed >= e.total : fixed != e.total) return false;
+  if (t.prefix.size() > e.head.size() || t.suffix.size() > e.tail.size()) return false;
+  for (size_t i = 0; i < t.prefix.size(); ++i)
+    if (t.prefix[i] != e.head[i].norm) return false;
+  for (size_t i = 0; i < t.suffix.size(); ++i)
+    if (t.suffix[t.suffix.size() - 1 - i] != e.tail[e.tail.size() - 1 - i].norm) return false;
+  return true;
+}
+
+int TemplateMiner::add(std::string_view text) {
+  Ends& e = scratch;
+  ends_of(text, options_.signature_tokens, e);
+  if (e.total == 0) return -1;
+  ++clock_;
+
+  auto count = [&](int index) {
+    Template& t = templates_[index];
+    if (t.slot) {
+      size_t slot_begin = t.prefix.empty() ? 0 : e.head[t.prefix.size() - 1].end;
+      size_t slot_end =
+          t.suffix.empty() ? text.size() : e.tail[e.tail.size() - t.suffix.size()].begin;
+      t.fills.add(hash_bytes(text.substr(slot_begin, slot_end - slot_begin)));
+    } else {
+      t.fills.add(hash_bytes(text));  // the numbers are the fill
+    }
+    ++t.matches;
+    t.last_used = clock_;
+    return index;
+  };
+
+  // 1. The template with the most fixed tokens that the prompt fits.
+  int best = -1;
+  size_t best_fixed = 0;
+  for (size_t i = 0; i < templates_.size(); ++i) {
+    size_t fixed = templates_[i].prefix.size() + templates_[i].suffix.size();
+    if (fixed > best_fixed && fits(templates_[i])) best = static_cast<int>(i), best_fixed = fixed;
+  }
+  if (best >= 0) return count(best);
+
+  // 2. A template that still shares most of its fixed part: generalise it to the shared part.
+  for (size_t i = 0; i < templates_.size(); ++i) {
+    Template& t = templates_[i];
+    size_t p = common_prefix(t.prefix, e.head), s = common_suffix(t.suffix, e.tail);
+    size_t fixed = t.prefix.size() + t.suffix.size();
+    if (p + s < options_.min_fixed_tokens || 2 * (p + s) < fixed || p + s >= e.total) continue;
+    if (p + s > best_fixed) best = static_cast<int>(i), best_fixed = p + s;
+  }
+  if (best >= 0) {
+    Template& t = templates_[best];
+    size_t p = common_prefix(t.prefix, e.head), s = common_suffix(t.suffix, e.tail);
+    t.prefix.resize(p);
+    t.suffix.erase(t.suffix.begin(), t.suffix.end() - static_cast<std::ptrdiff_t>(s));
+    t.prefix_text = first_words(t.prefix_text, p);
+    t.suffix_text = last_words(t.suffix_text, s);
+    return count(best);
+  }
+
+  // 3. A recent unmatched prompt with enough of the same fixed tokens: a new template.
+  uint64_t text_hash = hash_bytes(text);
+  int partner = -1;
+  size_t best_p = 0, best_s = 0;
+  for (size_t i = 0; i < unmatched_.size(); ++i) {
+    const Signature& u = unmatched_[i];
+    size_t p = common_prefix(u.head, e.head), s = common_suffix(u.tail, e.tail);
+    if (u.text_hash == text_hash) continue;  // a repeat is not a template
+    size_t shortest = std::min(u.length, e.total);
+    bool same_tokens = u.length == e.total && e.total <= 2 * options_.signature_tokens &&
+                       p == e.head.size() && s == e.tail.size();
+    if (same_tokens) {
+      // The same tokens but for numbers: a template whose only slots are <#>.
+      p = e.head.size();
+      s = e.total - p;
+    } else {
+      while (p + s >= shortest && (p || s)) (s ? --s : --p);  // each needs a slot of its own
+    }
+    if (p + s >= options_.min_fixed_tokens && p + s > best_p + best_s)
+      partner = static_cast<int>(i), best_p = p, best_s = s;
+  }
+  if (partner >= 0) {
+    Template t;
+    for (size_t i = 0; i < best_p; ++i) t.prefix.push_back(e.head[i].norm);
+    for (size_t i = e.tail.size() - best_s; i < e.tail.size(); ++i) t.suffix.push_back(e.tail[i].norm);
+    t.prefix_text = fixed_text(text, e.head.data(), best_p);
+    t.suffix_text = fixed_text(text, e.tail.data() + (e.tail.size() - best_s), best_s);
+    t.slot = best_p + best_s < e.total;
+    t.fills.add(unmatched_[partner].text_hash);
+    unmatched_.erase(unmatched_.begin() + partner);
+    if (unmatched_next_ > unmatched_.size()) unmatched_next_ = 0;
+    int index;
+    if (templates_.size() < options_.max_templates) {
+      templates_.push_back(std::move(t));
+      index = static_cast<int>(templates_.size() - 1);
+    } else {
+      auto lru = std::min_element(templates_.begin(), templates_.end(),
+                                  [](const Template& a, const Template& b) { return a.last_used < b.last_used; });
+      *lru = std::move(t);
+      index = static_cast<int>(lru - templates_.begin());
+    }
+    templates_[index].matches = 1;  // the partner prompt, seen earlier
+    return count(index);
+  }
+
+  Signature sig;
+  for (const Token& t : e.head) sig.head.push_back(t.norm);
+  for (const Token& t : e.tail) sig.tail.push_back(t.norm);
+  sig.length = e.total;
+  sig.text_hash = text_hash;
+  if (unmatched_.size() < options_.unmatched_memory) {
+    unmatched_.push_back(std::move(sig));
+  } else {
+    unmatched_[unmatched_next_] = std::move(sig);
+    unmatched_next_ = (unmatched_next_ + 1) % unmatched_.size();
+  }
+  return -1;
+}
+
+std::string TemplateMiner::masked(int index) const {
+  const Template& t = templates_[index];
+  if (!t.slot) return t.suffix_text.empty() ? t.prefix_text : t.prefix_text + ' ' + t.suffix_text;
+  std::string out = t.prefix_text;
+  if (!out.empty()) out += ' ';
+  out += "<*>";
+  if (!t.suffix_text.empty()) out += ' ' + t.suffix_text;
+  return out;
+}
+
+void TemplateMiner::reset_counts() {
+  for (Template& t : templates_) {
+    t.matches = 0;
+    t.fills.clear();
+  }
+}
+
+}  // namespace exfilscan

@@ -1,0 +1,103 @@
+#include <exfilscan/hash.h>
+#include <exfilscan/text_features.h>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace exfilscan;
+
+TEST_CASE("prompt styles", "[text]") {
+  CHECK(classify_prompt("Write a haiku about rain.").instruction);
+  CHECK(classify_prompt("  please Summarize this article").instruction);
+  CHECK_FALSE(classify_prompt("hey, my printer is broken again").instruction);
+  CHECK(classify_prompt("Which is a prime?\nA. 4\nB. 7\nC. 9\nD. 12").benchmark);
+  CHECK(classify_prompt("Tom has 3 apples and buys 5 more. How many apples does he have?").benchmark);
+  CHECK(classify_prompt("def add(a, b):\n    \"\"\"Return the sum.\"\"\"").benchmark);
+  CHECK_FALSE(classify_prompt("I feel tired today").benchmark);
+  CHECK(classify_prompt("Solve for x. Let's think step by step.").chain_of_thought);
+  std::string long_tail = std::string(500, 'x') + " Show your work.";
+  CHECK(classify_prompt(long_tail).chain_of_thought);
+  CHECK_FALSE(classify_prompt("What's the weather like?").chain_of_thought);
+}
+
+TEST_CASE("distinct sketch is exact when small and close when large", "[text]") {
+  DistinctSketch s;
+  for (int i = 0; i < 40; ++i) s.add(hash_bytes(std::to_string(i % 20)));
+  CHECK(s.estimate() == 20);
+  DistinctSketch big;
+  for (int i = 0; i < 100000; ++i) big.add(hash_bytes(std::to_string(i)));
+  CHECK(big.estimate() == Approx(100000).epsilon(0.3));
+}
+
+TEST_CASE("the miner learns a prefix template and counts distinct fills", "[text]") {
+  TemplateMiner miner;
+  const char* subjects[] = {"the train", "my sister", "a small dog", "the old museum", "our bus",
+                            "this seat"};
+  const char* endings[] = {"is late", "looks tired", "was closed", "needs water", "feels cold"};
+  int last = -1;
+  for (const char* e : endings)
+    for (const char* s : subjects)
+      last = miner.add(std::string("Translate into German: ") + s + " " + e);
+  REQUIRE(last >= 0);
+  CHECK(miner.size() == 1);
+  CHECK(miner.masked(last) == "Translate into German: <*>");
+  CHECK(miner.matches(last) == 30);
+  CHECK(miner.distinct_fills(last) == 30);
+}
+
+TEST_CASE("prefix and suffix templates with numbers in the fixed part", "[text]") {
+  TemplateMiner miner;
+  int index = -1;
+  for (int i = 0; i < 20; ++i)
+    index = miner.add("Question " + std::to_string(i) + ": what is " + std::to_string(i * 7) +
+                      " plus " + std::to_string(i) + "?\nAnswer step by step and box the result.");
+  REQUIRE(index >= 0);
+  // Only the numbers vary: there is no slot, the numbers are the fill.
+  CHECK(miner.masked(index) == "Question <#> what is <#> plus <#> Answer step by step and box the result.");
+  CHECK(miner.matches(index) == 20);
+  CHECK(miner.distinct_fills(index) == 20);
+}
+
+TEST_CASE("a too specific template generalises to the shared part", "[text]") {
+  TemplateMiner miner;
+  miner.add("Classify the sentiment: the food was great");
+  int first = miner.add("Classify the sentiment: the service was slow");
+  REQUIRE(first >= 0);
+  CHECK(miner.masked(first) == "Classify the sentiment: the <*>");
+  int second = miner.add("Classify the sentiment: awful parking");
+  CHECK(second == first);
+  CHECK(miner.masked(second) == "Classify the sentiment: <*>");
+  CHECK(miner.matches(second) == 3);
+}
+
+TEST_CASE("diverse prompts and exact repeats make no template", "[text]") {
+  TemplateMiner miner;
+  const char* prompts[] = {"how do I bake bread", "what's a good name for a cat",
+                           "my code segfaults when I free twice", "recommend a sci-fi book",
+                           "how do I bake bread", "how do I bake bread"};
+  for (const char* p : prompts) CHECK(miner.add(p) == -1);
+  CHECK(miner.size() == 0);
+}
+
+TEST_CASE("counts restart per window, templates stay", "[text]") {
+  TemplateMiner miner;
+  int t = -1;
+  for (int i = 0; i < 4; ++i) t = miner.add("Summarize the following review: item " + std::string(1, 'a' + i) + " okay");
+  REQUIRE(t >= 0);
+  miner.reset_counts();
+  CHECK(miner.matches(t) == 0);
+  CHECK(miner.add("Summarize the following review: something else entirely") == t);
+  CHECK(miner.matches(t) == 1);
+}
+
+TEST_CASE("long prompts are matched by their ends", "[text]") {
+  TemplateMiner miner;
+  int t = -1;
+  for (int i = 0; i < 5; ++i)
+    t = miner.add("Summarize this document: " + std::string(3000 + i * 100, 'a' + i) +
+                  " end of document. Reply in three bullet points.");
+  REQUIRE(t >= 0);
+  CHECK(miner.masked(t) == "Summarize this document: <*> end of document. Reply in three bullet points.");
+  CHECK(miner.distinct_fills(t) == 5);
+}
