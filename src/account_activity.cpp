@@ -7,56 +7,10 @@
 
 namespace exfilscan {
 
-std::string_view to_string(GroupBy g) {
-  switch (g) {
-    case GroupBy::org:
-      return "org";
-    case GroupBy::project:
-      return "project";
-    case GroupBy::user:
-      return "user";
-    case GroupBy::ip:
-      return "ip";
-    case GroupBy::api_key:
-      break;
-  }
-  return "api_key";
-}
-
-bool parse_group_by(std::string_view name, GroupBy& out) {
-  for (GroupBy g : {GroupBy::api_key, GroupBy::org, GroupBy::project, GroupBy::user, GroupBy::ip}) {
-    if (to_string(g) == name) {
-      out = g;
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string_view group_key(const Event& ev, GroupBy g) {
-  std::string_view key;
-  switch (g) {
-    case GroupBy::api_key:
-      key = ev.api_key;
-      break;
-    case GroupBy::org:
-      key = ev.org;
-      break;
-    case GroupBy::project:
-      key = ev.project;
-      break;
-    case GroupBy::user:
-      key = ev.end_user;
-      break;
-    case GroupBy::ip:
-      key = ev.ip;
-      break;
-  }
-  return key.empty() ? std::string_view("(none)") : key;
-}
-
 void AccountActivity::on_event(const Event& ev) {
-  std::string_view key = group_key(ev, group_by_);
+  std::string scratch;
+  std::string_view key = account_key(ev, group_by_, scratch);
+  if (key.empty()) key = "(none)";
   auto it = totals_.find(key);
   if (it == totals_.end()) {
     it = totals_.emplace(std::string(key), AccountTotals{}).first;

@@ -4,18 +4,23 @@ namespace exfilscan {
 
 std::string_view to_string(Severity s) {
   switch (s) {
-    case Severity::info: return "info";
-    case Severity::low: return "low";
-    case Severity::medium: return "medium";
-    case Severity::high: return "high";
-    case Severity::critical: return "critical";
+    case Severity::info:
+      return "info";
+    case Severity::low:
+      return "low";
+    case Severity::medium:
+      return "medium";
+    case Severity::high:
+      return "high";
+    case Severity::critical:
+      return "critical";
   }
   return "info";
 }
 
 bool parse_severity(std::string_view name, Severity& out) {
-  for (Severity s : {Severity::info, Severity::low, Severity::medium, Severity::high,
-                     Severity::critical}) {
+  for (Severity s :
+       {Severity::info, Severity::low, Severity::medium, Severity::high, Severity::critical}) {
     if (to_string(s) == name) {
       out = s;
       return true;

@@ -46,7 +46,8 @@ bool Ctx::fail_json(simdjson::error_code code, Where where) {
     default: {
       std::string message = simdjson::error_message(code);
       if (!message.empty() && message.back() == '.') message.pop_back();
-      if (where.parent.empty() && where.key == "line") return fail(BadLineReason::bad_json, message);
+      if (where.parent.empty() && where.key == "line")
+        return fail(BadLineReason::bad_json, message);
       return fail(BadLineReason::bad_json, fmt::format("{}: {}", where.str(), message));
     }
   }

@@ -203,7 +203,7 @@ bool read_messages(Ctx& ctx, od::value v, Where where) {
     od::json_type type;
     if (auto e = inner.type().get(type)) return ctx.fail_json(e, where);
     if (type == od::json_type::object) return true;  // LiteLLM writes "{}" when not stored
-    if (type == od::json_type::string) {  // LiteLLM text completion: the prompt
+    if (type == od::json_type::string) {             // LiteLLM text completion: the prompt
       if (!ctx.read_text) {
         add_turn(ctx);
         return true;

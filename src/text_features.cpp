@@ -10,10 +10,12 @@ namespace exfilscan {
 namespace {
 
 constexpr uint64_t number_token = 0x6e756d626572ULL;  // every token with a digit hashes as this
-constexpr size_t short_text = 1024;  // shorter prompts are tokenized whole
-constexpr size_t end_bytes = 512;    // of a longer one, only this much of each end
+constexpr size_t short_text = 1024;                   // shorter prompts are tokenized whole
+constexpr size_t end_bytes = 512;                     // of a longer one, only this much of each end
 
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
 
 struct Token {
   uint64_t norm;
@@ -32,7 +34,8 @@ void tokens_in(std::string_view text, size_t from, size_t to, std::vector<Token>
     while (i < to && is_space(text[i])) ++i;
     size_t b = i;
     while (i < to && !is_space(text[i])) ++i;
-    if (i > b) out.push_back({token_hash(text, b, i), static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+    if (i > b)
+      out.push_back({token_hash(text, b, i), static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
   }
 }
 
@@ -62,7 +65,8 @@ void ends_of(std::string_view text, size_t n, Ends& e) {
   size_t tail_begin = text.size() - end_bytes;
   while (tail_begin < text.size() && !is_space(text[tail_begin - 1])) ++tail_begin;
   tokens_in(text, tail_begin, text.size(), e.tail);
-  if (e.tail.size() > n) e.tail.erase(e.tail.begin(), e.tail.end() - static_cast<std::ptrdiff_t>(n));
+  if (e.tail.size() > n)
+    e.tail.erase(e.tail.begin(), e.tail.end() - static_cast<std::ptrdiff_t>(n));
   e.total = SIZE_MAX / 2;
 }
 
@@ -135,20 +139,23 @@ PromptStyle classify_prompt(std::string_view text) {
 
   PromptStyle style;
   size_t b = 0;
-  while (b < s.size() && (is_space(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '#' || s[b] == '*')) ++b;
+  while (b < s.size() &&
+         (is_space(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '#' || s[b] == '*'))
+    ++b;
   std::string_view rest = s.substr(b);
   if (rest.starts_with("please ")) rest.remove_prefix(7);
   size_t e = 0;
   while (e < rest.size() && rest[e] >= 'a' && rest[e] <= 'z') ++e;
   std::string_view first = rest.substr(0, e);
   static constexpr std::array<std::string_view, 52> verbs = {
-      "write", "explain", "generate", "create", "give", "list", "describe", "summarize",
-      "summarise", "translate", "classify", "solve", "answer", "calculate", "find", "compute",
-      "rewrite", "convert", "implement", "identify", "compose", "suggest", "design", "name",
-      "provide", "determine", "evaluate", "compare", "edit", "make", "develop", "analyze",
-      "analyse", "outline", "construct", "predict", "categorize", "paraphrase", "complete",
-      "prove", "simplify", "derive", "extract", "draft", "tell", "brainstorm", "propose",
-      "formulate", "estimate", "choose", "select", "correct"};
+      "write",     "explain",    "generate",   "create",     "give",      "list",      "describe",
+      "summarize", "summarise",  "translate",  "classify",   "solve",     "answer",    "calculate",
+      "find",      "compute",    "rewrite",    "convert",    "implement", "identify",  "compose",
+      "suggest",   "design",     "name",       "provide",    "determine", "evaluate",  "compare",
+      "edit",      "make",       "develop",    "analyze",    "analyse",   "outline",   "construct",
+      "predict",   "categorize", "paraphrase", "complete",   "prove",     "simplify",  "derive",
+      "extract",   "draft",      "tell",       "brainstorm", "propose",   "formulate", "estimate",
+      "choose",    "select",     "correct"};
   for (std::string_view v : verbs)
     if (first == v) style.instruction = true;
   if (has("### instruction") || has("instruction:") || s.starts_with("question:") ||
@@ -160,18 +167,18 @@ PromptStyle classify_prompt(std::string_view text) {
     if (s[i] >= '0' && s[i] <= '9' && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9')) ++digit_groups;
   bool choices = (has("\na.") && has("\nb.")) || (has("\na)") && has("\nb)")) ||
                  (has("(a)") && has("(b)")) || (has("\na:") && has("\nb:"));
-  bool math = digit_groups >= 2 && (has("how many") || has("how much") || has("what is") ||
-                                    has("calculate") || has("solve") || has("find") ||
-                                    has("\\frac") || has("$"));
-  bool code = has("def ") || has("```") || has("function") || has("return ") ||
-              has("#include") || has("python") || has("class ") || has("algorithm");
+  bool math = digit_groups >= 2 &&
+              (has("how many") || has("how much") || has("what is") || has("calculate") ||
+               has("solve") || has("find") || has("\\frac") || has("$"));
+  bool code = has("def ") || has("```") || has("function") || has("return ") || has("#include") ||
+              has("python") || has("class ") || has("algorithm");
   style.benchmark = choices || math || code;
 
   static constexpr std::array<std::string_view, 14> cot = {
-      "step by step", "step-by-step", "show your work", "explain your reasoning",
-      "reason through", "think through", "let's think", "chain of thought",
+      "step by step",        "step-by-step",        "show your work",      "explain your reasoning",
+      "reason through",      "think through",       "let's think",         "chain of thought",
       "show your reasoning", "justify your answer", "explain your answer", "think carefully",
-      "reasoning process", "walk me through"};
+      "reasoning process",   "walk me through"};
   // Chain-of-thought requests often come at the end: look at both ends.
   std::string_view tail = text.size() > 300 ? text.substr(text.size() - 300) : std::string_view();
   std::array<char, 300> tbuf;
@@ -200,7 +207,8 @@ void DistinctSketch::add(uint64_t h) {
 double DistinctSketch::estimate() const {
   if (size_ < k) return static_cast<double>(size_);
   // k-minimum-values: the k-th smallest of n uniform hashes sits near k/n of the range.
-  return static_cast<double>(k - 1) * 18446744073709551616.0 / static_cast<double>(smallest_[k - 1]);
+  return static_cast<double>(k - 1) * 18446744073709551616.0 /
+         static_cast<double>(smallest_[k - 1]);
 }
 
 bool TemplateMiner::fits(const Template& t) const {
@@ -260,6 +268,7 @@ int TemplateMiner::add(std::string_view text) {
     t.suffix.erase(t.suffix.begin(), t.suffix.end() - static_cast<std::ptrdiff_t>(s));
     t.prefix_text = first_words(t.prefix_text, p);
     t.suffix_text = last_words(t.suffix_text, s);
+    t.slot = true;
     return count(best);
   }
 
@@ -287,7 +296,8 @@ int TemplateMiner::add(std::string_view text) {
   if (partner >= 0) {
     Template t;
     for (size_t i = 0; i < best_p; ++i) t.prefix.push_back(e.head[i].norm);
-    for (size_t i = e.tail.size() - best_s; i < e.tail.size(); ++i) t.suffix.push_back(e.tail[i].norm);
+    for (size_t i = e.tail.size() - best_s; i < e.tail.size(); ++i)
+      t.suffix.push_back(e.tail[i].norm);
     t.prefix_text = fixed_text(text, e.head.data(), best_p);
     t.suffix_text = fixed_text(text, e.tail.data() + (e.tail.size() - best_s), best_s);
     t.slot = best_p + best_s < e.total;
@@ -299,8 +309,9 @@ int TemplateMiner::add(std::string_view text) {
       templates_.push_back(std::move(t));
       index = static_cast<int>(templates_.size() - 1);
     } else {
-      auto lru = std::min_element(templates_.begin(), templates_.end(),
-                                  [](const Template& a, const Template& b) { return a.last_used < b.last_used; });
+      auto lru = std::min_element(
+          templates_.begin(), templates_.end(),
+          [](const Template& a, const Template& b) { return a.last_used < b.last_used; });
       *lru = std::move(t);
       index = static_cast<int>(lru - templates_.begin());
     }

@@ -1,6 +1,7 @@
 #pragma once
 /// Per-account totals over a whole input: what `scan` reports before any detector has fired.
 
+#include <exfilscan/account_key.h>
 #include <exfilscan/hash.h>
 #include <exfilscan/reader.h>
 
@@ -11,13 +12,6 @@
 #include <vector>
 
 namespace exfilscan {
-
-/// The identity events are grouped by.
-enum class GroupBy : uint8_t { api_key, org, project, user, ip };
-std::string_view to_string(GroupBy group_by);
-bool parse_group_by(std::string_view name, GroupBy& out);
-/// The event's value for the grouping; events without one are grouped under "(none)".
-std::string_view group_key(const Event& event, GroupBy group_by);
 
 struct AccountTotals {
   std::string key;

@@ -26,17 +26,17 @@ struct Finding {
   Severity severity = Severity::info;
   double score = 0;  // in [0,1]
   std::string key;
-  std::string key_kind;  // api_key, org, project, user, ip
-  int64_t first_seen_ns = 0;  // the account's first event in this run
-  int64_t last_seen_ns = 0;   // its latest event when the finding fired
-  int64_t detected_at_ns = 0;  // event time at which the rule fired
+  std::string key_kind;         // api_key, org, project, user, ip
+  int64_t first_seen_ns = 0;    // the account's first event in this run
+  int64_t last_seen_ns = 0;     // its latest event when the finding fired
+  int64_t detected_at_ns = 0;   // event time at which the rule fired
   int64_t window_start_ns = 0;  // start of the window the metrics describe
   std::vector<Metric> metrics;
-  std::string reason;  // one sentence
+  std::string reason;         // one sentence
   std::string template_text;  // masked template (`Translate into German: <*>`), when there is one
   std::vector<std::string> sample_request_ids;  // up to 5
-  std::vector<std::string> sample_prompts;  // only with --include-prompts
-  bool suppressed = false;  // matched an allow-list: counted, not reported
+  std::vector<std::string> sample_prompts;      // only with --include-prompts
+  bool suppressed = false;                      // matched an allow-list: counted, not reported
 };
 
 /// One row of the end-of-run ranking.

@@ -16,8 +16,8 @@ void tokenize(std::string_view text, std::vector<uint64_t>& out);
 
 /// What a prompt looks like, from its first few hundred bytes.
 struct PromptStyle {
-  bool instruction = false;      // imperative task ("Write...", "Solve...", "Translate...")
-  bool benchmark = false;        // multiple choice, math word problem or code task
+  bool instruction = false;       // imperative task ("Write...", "Solve...", "Translate...")
+  bool benchmark = false;         // multiple choice, math word problem or code task
   bool chain_of_thought = false;  // asks for reasoning written out
 };
 PromptStyle classify_prompt(std::string_view text);
@@ -36,10 +36,10 @@ class DistinctSketch {
 };
 
 struct MinerOptions {
-  size_t max_templates = 16;      // per account; the least recently used one is replaced
-  size_t unmatched_memory = 32;   // recent prompts kept (as hashes) to find new templates in
-  size_t min_fixed_tokens = 3;    // prefix + suffix tokens a template needs
-  size_t signature_tokens = 12;   // tokens of each end compared (and longest fixed part)
+  size_t max_templates = 16;     // per account; the least recently used one is replaced
+  size_t unmatched_memory = 32;  // recent prompts kept (as hashes) to find new templates in
+  size_t min_fixed_tokens = 3;   // prefix + suffix tokens a template needs
+  size_t signature_tokens = 12;  // tokens of each end compared (and longest fixed part)
 };
 
 /// Finds prompts stamped from one template: a fixed prefix and/or suffix around a variable slot
@@ -64,7 +64,7 @@ class TemplateMiner {
   /// A recent prompt that fit no template, kept only as token hashes of its two ends.
   struct Signature {
     std::vector<uint64_t> head, tail;
-    size_t length = 0;  // tokens
+    size_t length = 0;       // tokens
     uint64_t text_hash = 0;  // of the whole text: tells repeats from stamped prompts
   };
   struct Template {

@@ -197,7 +197,8 @@ TEST_CASE("pointers go through JSON held in strings, arrays and escapes", "[adap
   CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:Hola"});
 }
 
-TEST_CASE("a map over a known format adds fields; a value can also be walked into", "[adapter][mapped]") {
+TEST_CASE("a map over a known format adds fields; a value can also be walked into",
+          "[adapter][mapped]") {
   ParserOptions o;
   o.format = InputFormat::bedrock;
   o.field_map.add("user=/requestMetadata/team");

@@ -1,9 +1,9 @@
 // Chunking: every input form yields the same whole lines, within bounded buffers.
 #include "test_util.h"
 
-#include <catch2/catch.hpp>
 #include <zlib.h>
 #include <zstd.h>
+#include <catch2/catch.hpp>
 
 using namespace exfilscan;
 using namespace exfilscan::test;
@@ -105,8 +105,8 @@ TEST_CASE("truncated and corrupt compressed files are errors that say where", "[
   std::string data = many_lines(20000);
   std::string gz = gzip(data), zs = zstd(data);
   TempFile cut_gz(gz.substr(0, gz.size() / 2), ".gz"), cut_zs(zs.substr(0, zs.size() / 2), ".zst");
-  CHECK_THROWS_WITH(drain(cut_gz.path()), Catch::Contains("truncated gzip stream") &&
-                                              Catch::Contains(cut_gz.path()));
+  CHECK_THROWS_WITH(drain(cut_gz.path()),
+                    Catch::Contains("truncated gzip stream") && Catch::Contains(cut_gz.path()));
   CHECK_THROWS_WITH(drain(cut_zs.path()), Catch::Contains("truncated zstd stream"));
   std::string bad = gz;
   for (size_t i = 20; i < 60; ++i) bad[i] = static_cast<char>(bad[i] ^ 0x5a);

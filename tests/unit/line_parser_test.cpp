@@ -72,7 +72,8 @@ TEST_CASE("content as an array of parts keeps text and skips images", "[parser][
   CHECK(*p->event.turns == 2);
 }
 
-TEST_CASE("legacy completions: integer logprobs, echo, best_of, prompt lists", "[parser][canonical]") {
+TEST_CASE("legacy completions: integer logprobs, echo, best_of, prompt lists",
+          "[parser][canonical]") {
   auto p = parse_line(
       R"({"timestamp":"2026-11-02T14:03:11Z","endpoint":"/v1/completions","request":{"model":"gpt-3.5-turbo-instruct",)"
       R"("prompt":["Q: one\nA:","Q: two\nA:"],"max_tokens":1,"logprobs":0,"echo":true,"best_of":3,"seed":42,"logit_bias":{"50256":-100,"11":5}}})");

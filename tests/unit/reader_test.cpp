@@ -55,8 +55,9 @@ TEST_CASE("bad lines are reported with file, line and reason, then counted", "[r
   CHECK(run.bad == 2);
   CHECK(run.summary == "bad_json 1, bad_timestamp 1");
   CHECK_THAT(run.diagnostics, Catch::Contains(f.path() + ":2: bad_json: "));
-  CHECK_THAT(run.diagnostics, Catch::Contains(f.path() + ":4: bad_timestamp: timestamp: "
-                                                         "\"2026-99-01T00:00:00Z\" is out of range"));
+  CHECK_THAT(run.diagnostics,
+             Catch::Contains(f.path() + ":4: bad_timestamp: timestamp: "
+                                        "\"2026-99-01T00:00:00Z\" is out of range"));
 }
 
 TEST_CASE("only the first N reports per reason are printed", "[reader]") {
@@ -108,7 +109,8 @@ TEST_CASE("an over-long line is reported and the next line still read", "[reader
     Run run = read({f.path()}, o);
     CHECK(run.result.stats.events == 2);
     CHECK(run.bad == 1);
-    CHECK_THAT(run.diagnostics, Catch::Contains(":2: line_too_long: 5033 bytes, over the limit of 1000"));
+    CHECK_THAT(run.diagnostics,
+               Catch::Contains(":2: line_too_long: 5033 bytes, over the limit of 1000"));
   }
 }
 

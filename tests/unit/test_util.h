@@ -5,10 +5,10 @@
 #include <exfilscan/line_parser.h>
 #include <exfilscan/reader.h>
 
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 namespace exfilscan::test {

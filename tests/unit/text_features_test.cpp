@@ -12,7 +12,8 @@ TEST_CASE("prompt styles", "[text]") {
   CHECK(classify_prompt("  please Summarize this article").instruction);
   CHECK_FALSE(classify_prompt("hey, my printer is broken again").instruction);
   CHECK(classify_prompt("Which is a prime?\nA. 4\nB. 7\nC. 9\nD. 12").benchmark);
-  CHECK(classify_prompt("Tom has 3 apples and buys 5 more. How many apples does he have?").benchmark);
+  CHECK(
+      classify_prompt("Tom has 3 apples and buys 5 more. How many apples does he have?").benchmark);
   CHECK(classify_prompt("def add(a, b):\n    \"\"\"Return the sum.\"\"\"").benchmark);
   CHECK_FALSE(classify_prompt("I feel tired today").benchmark);
   CHECK(classify_prompt("Solve for x. Let's think step by step.").chain_of_thought);
@@ -32,8 +33,8 @@ TEST_CASE("distinct sketch is exact when small and close when large", "[text]") 
 
 TEST_CASE("the miner learns a prefix template and counts distinct fills", "[text]") {
   TemplateMiner miner;
-  const char* subjects[] = {"the train", "my sister", "a small dog", "the old museum", "our bus",
-                            "this seat"};
+  const char* subjects[] = {"the train",      "my sister", "a small dog",
+                            "the old museum", "our bus",   "this seat"};
   const char* endings[] = {"is late", "looks tired", "was closed", "needs water", "feels cold"};
   int last = -1;
   for (const char* e : endings)
@@ -54,7 +55,8 @@ TEST_CASE("prefix and suffix templates with numbers in the fixed part", "[text]"
                       " plus " + std::to_string(i) + "?\nAnswer step by step and box the result.");
   REQUIRE(index >= 0);
   // Only the numbers vary: there is no slot, the numbers are the fill.
-  CHECK(miner.masked(index) == "Question <#> what is <#> plus <#> Answer step by step and box the result.");
+  CHECK(miner.masked(index) ==
+        "Question <#> what is <#> plus <#> Answer step by step and box the result.");
   CHECK(miner.matches(index) == 20);
   CHECK(miner.distinct_fills(index) == 20);
 }
@@ -73,9 +75,12 @@ TEST_CASE("a too specific template generalises to the shared part", "[text]") {
 
 TEST_CASE("diverse prompts and exact repeats make no template", "[text]") {
   TemplateMiner miner;
-  const char* prompts[] = {"how do I bake bread", "what's a good name for a cat",
-                           "my code segfaults when I free twice", "recommend a sci-fi book",
-                           "how do I bake bread", "how do I bake bread"};
+  const char* prompts[] = {"how do I bake bread",
+                           "what's a good name for a cat",
+                           "my code segfaults when I free twice",
+                           "recommend a sci-fi book",
+                           "how do I bake bread",
+                           "how do I bake bread"};
   for (const char* p : prompts) CHECK(miner.add(p) == -1);
   CHECK(miner.size() == 0);
 }
@@ -83,7 +88,8 @@ TEST_CASE("diverse prompts and exact repeats make no template", "[text]") {
 TEST_CASE("counts restart per window, templates stay", "[text]") {
   TemplateMiner miner;
   int t = -1;
-  for (int i = 0; i < 4; ++i) t = miner.add("Summarize the following review: item " + std::string(1, 'a' + i) + " okay");
+  for (int i = 0; i < 4; ++i)
+    t = miner.add("Summarize the following review: item " + std::string(1, 'a' + i) + " okay");
   REQUIRE(t >= 0);
   miner.reset_counts();
   CHECK(miner.matches(t) == 0);
@@ -98,6 +104,7 @@ TEST_CASE("long prompts are matched by their ends", "[text]") {
     t = miner.add("Summarize this document: " + std::string(3000 + i * 100, 'a' + i) +
                   " end of document. Reply in three bullet points.");
   REQUIRE(t >= 0);
-  CHECK(miner.masked(t) == "Summarize this document: <*> end of document. Reply in three bullet points.");
+  CHECK(miner.masked(t) ==
+        "Summarize this document: <*> end of document. Reply in three bullet points.");
   CHECK(miner.distinct_fills(t) == 5);
 }

@@ -1,0 +1,133 @@
+#pragma once
+/// Rules are data: the built-in TOML rule set, files read on top of it, and the compiled values
+/// the detectors and threshold rules run on.
+
+#include <exfilscan/account_key.h>
+#include <exfilscan/event.h>
+#include <exfilscan/finding.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace exfilscan {
+
+constexpr int64_t ns_per_second = 1'000'000'000;
+constexpr int64_t ns_per_minute = 60 * ns_per_second;
+constexpr int64_t ns_per_hour = 60 * ns_per_minute;
+constexpr int64_t ns_per_day = 24 * ns_per_hour;
+
+/// A wrong rules file: the message names the file, line and key.
+class RulesError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// "30s", "10m", "1h", "7d" to nanoseconds; nullopt when malformed.
+std::optional<int64_t> parse_duration(std::string_view text);
+std::string format_duration(int64_t ns);
+
+struct Settings {
+  int64_t cooldown_ns = 6 * ns_per_hour;
+  int64_t max_skew_ns = 5 * ns_per_minute;
+  int64_t idle_expiry_ns = 8 * ns_per_day;
+  uint64_t max_accounts = 1'000'000;
+};
+
+struct AllowList {
+  std::vector<std::string> keys, orgs, templates;
+};
+
+struct VolumeSpikeRule {
+  bool enabled = true;
+  uint64_t min_requests = 200;
+  uint64_t min_completion_tokens = 200'000;
+  uint64_t baseline_hours = 168;
+  uint64_t min_baseline_hours = 12;
+  double ratio = 10;
+  double new_account_quantile = 0.99;
+  int64_t dormant_after_ns = 7 * ns_per_day;
+  double max_score = 0.65;
+};
+
+struct TemplatingRule {
+  bool enabled = true;
+  uint64_t min_requests = 200;
+  double min_share = 0.5;
+  double min_distinct_fills = 100;
+  int64_t long_completion_tokens = 300;
+  double max_score_short_outputs = 0.55;
+};
+
+struct SweepWeights {
+  double instruction = 0.25, diversity = 0.10, chain_of_thought = 0.15, single_turn = 0.10,
+         long_completion = 0.20, sampling = 0.10, cadence = 0.10;
+};
+
+struct SweepRule {
+  bool enabled = true;
+  uint64_t min_requests = 300;
+  double min_score = 0.5;
+  int64_t long_completion_tokens = 400;
+  SweepWeights weights;
+};
+
+struct LogitProbeRule {
+  bool enabled = true;
+  uint64_t min_distinct_biases = 20;
+  int64_t max_completion_tokens = 5;
+};
+
+/// Which events a threshold rule counts. Empty lists match everything.
+struct EventFilter {
+  std::vector<int64_t> statuses;
+  std::vector<std::string> status_classes;  // "2xx", "4xx", "5xx"
+  std::vector<EndpointKind> endpoints;
+  std::vector<std::string> models;
+  std::optional<bool> logprobs;
+  bool matches(const Event& event) const;
+};
+
+enum class Aggregate : uint8_t { count, sum, distinct };
+
+/// A declarative rule in the style of Sigma correlation rules: filter, group-by, window,
+/// condition ("count > 500", "sum(completion_tokens) > 2000000", "distinct(api_key) > 50").
+struct ThresholdRule {
+  std::string id;
+  std::string description;
+  EventFilter filter;
+  GroupBy group_by = GroupBy::api_key;
+  int64_t window_ns = ns_per_hour;
+  Aggregate aggregate = Aggregate::count;
+  std::string field;       // for sum and distinct
+  bool inclusive = false;  // >= rather than >
+  double limit = 0;
+  Severity severity = Severity::medium;
+  std::string condition;  // as written, for reports
+};
+
+/// Fields a sum() may add up and a distinct() may count.
+bool is_sum_field(std::string_view field);
+bool is_distinct_field(std::string_view field);
+
+struct RuleSet {
+  Settings settings;
+  AllowList allow;
+  VolumeSpikeRule volume_spike;
+  TemplatingRule prompt_templating;
+  SweepRule distillation_sweep;
+  LogitProbeRule logit_probe;
+  std::vector<ThresholdRule> thresholds;
+};
+
+/// The text of the built-in rules (src/rules/default.toml).
+std::string_view default_rules_text();
+/// The built-in rules, compiled.
+RuleSet default_rules();
+/// Reads TOML on top of `rules`. Throws RulesError naming `source`, the line and the key.
+void merge_rules(RuleSet& rules, std::string_view toml_text, std::string_view source);
+void merge_rules_file(RuleSet& rules, const std::string& path);
+
+}  // namespace exfilscan
