@@ -58,8 +58,17 @@ def main():
     ap.add_argument("--start", default="2026-11-02T00:00:00")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="-")
+    ap.add_argument("--scenarios", default="",
+                    help="comma-separated labelled scenarios to mix in (see bench/scenarios.py), or 'all'")
+    ap.add_argument("--labels", help="write the scenario labels (JSON lines) here")
     a = ap.parse_args()
+    if a.scenarios:
+        return with_scenarios(a)
 
+    generate(a)
+
+
+def generate(a):
     rng = random.Random(a.seed)
     start = dt.datetime.fromisoformat(a.start).replace(tzinfo=dt.timezone.utc).timestamp()
     span = a.days * 86400
@@ -78,7 +87,7 @@ def main():
         total += w
         cum.append(total)
 
-    out = open(a.out, "w", encoding="utf-8") if a.out != "-" else None
+    out = open(a.out, "w", encoding="utf-8") if a.out not in ("-", None) else None
     buf = []
     t = start
     busy = [0.3 + 0.7 * math.sin(math.pi * max(0, h - 5) / 18) ** 2 for h in range(24)]
@@ -155,6 +164,44 @@ def main():
     flush(buf, out)
     if out:
         out.close()
+
+
+def with_scenarios(a):
+    """Benign background plus labelled scenarios, sorted by time (small sets: held in memory)."""
+    import io
+    import scenarios as sc
+    names = set(a.scenarios.split(",")) if a.scenarios != "all" else {
+        "sweep", "cot", "templated", "dormant", "logit", "pipeline", "launch", "eval"}
+    rng = random.Random(a.seed)
+    start = dt.datetime.fromisoformat(a.start).replace(tzinfo=dt.timezone.utc).timestamp()
+    extra, labels = sc.scenarios(rng, start, names)
+    background = io.StringIO()
+    out_a = argparse.Namespace(**{**vars(a), "scenarios": "", "out": None})
+    import contextlib
+    with contextlib.redirect_stdout(background):
+        generate(out_a)
+    rows = []
+    for line in background.getvalue().splitlines():
+        d = json.loads(line)
+        rows.append((dt.datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")).timestamp(), d))
+    rows.extend(extra)
+    rows.sort(key=lambda r: r[0])
+    out = open(a.out, "w", encoding="utf-8") if a.out != "-" else None
+    buf = []
+    for n, (t, d) in enumerate(rows):
+        ts = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+        d["timestamp"] = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+        if d.get("request_id") is None:
+            d["request_id"] = f"req_s{n:07d}"
+        buf.append(json.dumps(d, ensure_ascii=False, separators=(",", ":")))
+    flush(buf, out)
+    if out:
+        out.close()
+    if a.labels:
+        with open(a.labels, "w") as f:
+            for lab in labels:
+                lab = dict(lab, start=dt.datetime.fromtimestamp(lab["start"], dt.timezone.utc).isoformat())
+                f.write(json.dumps(lab) + "\n")
 
 
 def bisect(cum, x):

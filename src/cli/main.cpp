@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include <unistd.h>
+#include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -19,6 +19,21 @@ namespace {
 
 /// The output pipe closed (`| head`): stop reading and exit quietly.
 struct OutputClosed {};
+
+/// Feeds the engine and stops the run when the report can no longer be written.
+class ScanSink : public EventSink {
+ public:
+  ScanSink(DetectionEngine& engine, const Reporter& reporter)
+      : engine_(engine), reporter_(reporter) {}
+  void on_event(const Event& event) override {
+    engine_.on_event(event);
+    if (reporter_.failed()) throw OutputClosed{};
+  }
+
+ private:
+  DetectionEngine& engine_;
+  const Reporter& reporter_;
+};
 
 class NormalizeSink : public EventSink {
  public:
@@ -57,6 +72,27 @@ void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds) {
              skipped, blank, mb, seconds);
 }
 
+void print_engine_totals(const EngineStats& e) {
+  std::string findings = fmt::format("{} finding{}", e.findings, e.findings == 1 ? "" : "s");
+  std::string parts;
+  for (size_t s = e.by_severity.size(); s-- > 0;)
+    if (e.by_severity[s])
+      parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", e.by_severity[s],
+                           to_string(static_cast<Severity>(s)));
+  if (!parts.empty()) findings += " (" + parts + ")";
+  if (e.suppressed) findings += fmt::format(", {} suppressed", e.suppressed);
+  std::string extra;
+  if (e.events_without_account)
+    extra += fmt::format(", {} events without an account", e.events_without_account);
+  if (e.late_events)
+    extra += fmt::format(", {} late events not counted (--max-skew)", e.late_events);
+  if (e.accounts_expired) extra += fmt::format(", {} idle accounts expired", e.accounts_expired);
+  if (e.accounts_evicted)
+    extra += fmt::format(", {} accounts evicted (max_accounts)", e.accounts_evicted);
+  fmt::print(stderr, "exfilscan: {} accounts, {}{}\n", with_commas(e.accounts_seen), findings,
+             extra);
+}
+
 int run(const RunConfig& c) {
   auto started = std::chrono::steady_clock::now();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
@@ -89,12 +125,27 @@ int run(const RunConfig& c) {
       return exit_input_error;
     }
   } else {
-    AccountActivity activity(c.group_by);
-    result = read_inputs(c.inputs, c.reader, activity, bad_lines);
-    if (result.failure == ReadFailure::none) {
-      print_activity_table(stdout, activity.ranked(), c.group_by, c.top);
-      if (std::fflush(stdout) != 0) return exit_ok;  // closed pipe: nothing more to say
+    std::unique_ptr<Reporter> reporter = make_reporter(c.format, c.report, stdout);
+    DetectionEngine engine(c.rules, c.engine, *reporter);
+    ReaderOptions reader = c.reader;
+    reader.parser.read_prompt_text = engine.needs_prompt_text();
+    ScanSink sink(engine, *reporter);
+    try {
+      result = read_inputs(c.inputs, reader, sink, bad_lines);
+      if (result.failure == ReadFailure::none) {
+        engine.finish();
+        RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
+                         engine.stats()};
+        reporter->finish(engine.ranking(c.top), totals);
+      }
+      if (reporter->failed()) throw OutputClosed{};
+    } catch (const OutputClosed&) {
+      return exit_ok;
     }
+    const EngineStats es = engine.stats();
+    for (size_t s = static_cast<size_t>(c.fail_on); s < es.by_severity.size(); ++s)
+      if (es.by_severity[s]) code = exit_findings;
+    if (!c.quiet) print_engine_totals(es);
   }
 
   switch (result.failure) {
@@ -164,8 +215,7 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
       std::string arg = argv[i];
       arg = arg.substr(0, arg.find('='));
-      if (!arg.starts_with("--") ||
-          std::find(known.begin(), known.end(), arg) != known.end())
+      if (!arg.starts_with("--") || std::find(known.begin(), known.end(), arg) != known.end())
         continue;
       std::string hint = closest_match(arg, known);
       if (!hint.empty()) msg += fmt::format(" (did you mean '{}'?)", hint);
@@ -180,7 +230,7 @@ int main(int argc, char** argv) {
 
   RunConfig config;
   try {
-    config = resolve(flags, command, isatty(STDIN_FILENO));
+    config = resolve(flags, command, isatty(STDIN_FILENO), isatty(STDOUT_FILENO));
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "exfilscan: {}\n", e.what());
     return exit_input_error;

@@ -71,11 +71,28 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   app->set_version_flag("--version", "exfilscan 0.1.0");
 
   CLI::App* scan = app->add_subcommand(
-      "scan", "Read logs and rank the accounts in them (per-account activity totals)");
+      "scan", "Find accounts running extraction campaigns: findings as they fire, then a ranking");
   add_input_flags(*scan, f);
-  scan->add_option("--group-by", f.group_by, "Account identity: api_key, org, project, user, ip")
-      ->check(CLI::IsMember({"api_key", "org", "project", "user", "ip"}));
-  scan->add_option("--top", f.top, "Rows in the ranking (0: all; default 50)");
+  scan->add_option("--group-by", f.group_by,
+                   "Account identity: api_key (default), org, project, user, ip, ip24")
+      ->check(CLI::IsMember({"api_key", "org", "project", "user", "ip", "ip24"}));
+  scan->add_option("--format", f.format,
+                   "table or jsonl (default: table when stdout is a terminal, jsonl otherwise)")
+      ->check(CLI::IsMember({"table", "jsonl"}));
+  scan->add_option(
+          "--rules", f.rules_files,
+          "TOML rules read on top of the built-in ones (repeatable; see docs/detection.md)")
+      ->allow_extra_args(false);
+  scan->add_option("--min-severity", f.min_severity,
+                   "Findings shown from this severity (default info)")
+      ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+  scan->add_option("--fail-on", f.fail_on,
+                   "Exit 1 when a finding reaches this severity (default high)")
+      ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+  scan->add_option("--top", f.top,
+                   "Accounts without findings added to the ranking, busiest first (default 20)");
+  scan->add_flag("--include-prompts", f.include_prompts,
+                 "Show sample prompt text in the evidence (customers' data: off by default)");
   scan->callback([&command] { command = Command::scan; });
 
   CLI::App* normalize = app->add_subcommand(
@@ -88,7 +105,8 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   return app;
 }
 
-RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal) {
+RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
+                  bool stdout_is_terminal) {
   RunConfig c;
   c.command = command;
   c.inputs = f.inputs;
@@ -111,14 +129,25 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal) {
   c.reader.bad_lines.max_reports_per_reason = f.max_diagnostics;
   c.reader.bad_lines.strict = f.strict;
   c.writer.include_prompts = f.include_prompts;
-  // Prompt text is read only where it is used: normalize --include-prompts (scan's text
-  // detectors will ask for it too).
-  c.reader.parser.read_prompt_text = command == Command::normalize && f.include_prompts;
-  if (!parse_group_by(f.group_by, c.group_by))
+  if (!parse_group_by(f.group_by, c.engine.group_by))
     throw CLI::ValidationError("--group-by", "unknown grouping " + f.group_by);
+  c.engine.include_prompts = f.include_prompts;
+  c.rules = default_rules();
+  try {
+    for (const std::string& file : f.rules_files) merge_rules_file(c.rules, file);
+  } catch (const RulesError& e) {
+    throw CLI::ValidationError(e.what());
+  }
+  std::string format = f.format.empty() ? (stdout_is_terminal ? "table" : "jsonl") : f.format;
+  parse_report_format(format, c.format);
+  parse_severity(f.min_severity, c.report.min_severity);
+  parse_severity(f.fail_on, c.fail_on);
   c.top = f.top;
   c.output = f.output;
   c.quiet = f.quiet;
+  // Prompt text is read only where it is used: normalize --include-prompts, and scan's text
+  // detectors (see finish_config in main).
+  c.reader.parser.read_prompt_text = command == Command::normalize && f.include_prompts;
   return c;
 }
 

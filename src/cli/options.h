@@ -1,9 +1,12 @@
 #pragma once
 /// The command line: flags as CLI11 fills them, and the run configuration resolved from them.
 
-#include <exfilscan/account_activity.h>
+#include <exfilscan/account_key.h>
 #include <exfilscan/canonical_writer.h>
+#include <exfilscan/engine.h>
 #include <exfilscan/reader.h>
+#include <exfilscan/report.h>
+#include <exfilscan/rules.h>
 
 #include <CLI/CLI.hpp>
 
@@ -26,7 +29,11 @@ struct Flags {
   bool include_prompts = false;
   std::string output = "-";
   std::string group_by = "api_key";
-  size_t top = 50;
+  size_t top = 20;
+  std::string format;  // empty: table on a terminal, jsonl otherwise
+  std::vector<std::string> rules_files;
+  std::string min_severity = "info";
+  std::string fail_on = "high";
 };
 
 enum class Command { scan, normalize };
@@ -37,8 +44,12 @@ struct RunConfig {
   std::vector<std::string> inputs;
   ReaderOptions reader;
   CanonicalWriterOptions writer;
-  GroupBy group_by = GroupBy::api_key;
-  size_t top = 50;
+  EngineOptions engine;
+  RuleSet rules;
+  ReportFormat format = ReportFormat::jsonl;
+  ReportOptions report;
+  Severity fail_on = Severity::high;
+  size_t top = 20;
   std::string output = "-";
   bool quiet = false;
 };
@@ -46,7 +57,8 @@ struct RunConfig {
 /// Builds the parser; `flags` receives the values and `command` the subcommand chosen.
 std::unique_ptr<CLI::App> make_app(Flags& flags, Command& command);
 /// Throws CLI::ValidationError for values that CLI11 could not check.
-RunConfig resolve(const Flags& flags, Command command, bool stdin_is_terminal);
+RunConfig resolve(const Flags& flags, Command command, bool stdin_is_terminal,
+                  bool stdout_is_terminal);
 /// "did you mean" for an unknown word among the known ones; empty when nothing is close.
 std::string closest_match(std::string_view word, const std::vector<std::string>& known);
 

@@ -1,0 +1,59 @@
+#pragma once
+/// The detection engine: per-account rolling windows over event time, the built-in detectors
+/// and threshold rules, findings pushed to a sink as they fire, a ranking at the end.
+
+#include <exfilscan/finding.h>
+#include <exfilscan/reader.h>
+#include <exfilscan/rules.h>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace exfilscan {
+
+/// Receives findings in the order they fire (event order: deterministic for one input).
+class FindingSink {
+ public:
+  virtual ~FindingSink() = default;
+  virtual void on_finding(const Finding& finding) = 0;
+};
+
+struct EngineOptions {
+  GroupBy group_by = GroupBy::api_key;
+  bool include_prompts = false;  // put sample prompt text in evidence (customers' data)
+};
+
+struct EngineStats {
+  uint64_t events = 0;
+  uint64_t events_without_account = 0;  // no value for the group-by field: not attributed
+  uint64_t late_events = 0;             // older than --max-skew behind their account: counted only
+  uint64_t accounts_seen = 0;
+  uint64_t accounts_active = 0;
+  uint64_t accounts_expired = 0;  // idle longer than idle_expiry
+  uint64_t accounts_evicted = 0;  // over max_accounts
+  uint64_t findings = 0;
+  uint64_t suppressed = 0;  // allow-listed
+  std::array<uint64_t, 5> by_severity{};
+};
+
+class DetectionEngine : public EventSink {
+ public:
+  DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink);
+  ~DetectionEngine() override;
+  void on_event(const Event& event) override;
+  /// Closes every open window (evaluating it) at the end of the input.
+  void finish();
+  /// Accounts with findings (by risk), then the `top_other` busiest others.
+  std::vector<AccountSummary> ranking(size_t top_other) const;
+  EngineStats stats() const;
+  /// True when a detector reads prompt text (the reader can skip it otherwise).
+  bool needs_prompt_text() const;
+  const RuleSet& rules() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace exfilscan

@@ -1,0 +1,90 @@
+#pragma once
+/// Internal: what the engine keeps per account, and the population-wide distribution new
+/// accounts are judged against. Budget per account (documented in docs/detection.md): about
+/// 3 KB of window state and history, plus up to ~9 KB of template state once it sends text.
+
+#include <exfilscan/event.h>
+#include <exfilscan/finding.h>
+#include <exfilscan/text_features.h>
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace exfilscan::detail {
+
+/// A log2 histogram (4 bins per doubling) of non-negative values: medians and quantiles of
+/// token counts in constant space.
+class LogHistogram {
+ public:
+  void add(double value, uint64_t weight = 1);
+  double quantile(double q) const;
+  uint64_t count() const { return count_; }
+  void clear();
+
+ private:
+  static constexpr size_t bins = 4 * 40;
+  std::array<uint64_t, bins> counts_{};
+  uint64_t count_ = 0;
+};
+
+/// One window (an hour from the account's first event in it) of an account's traffic.
+struct WindowStats {
+  int64_t start_ns = 0;
+  int64_t last_ns = 0;
+  uint64_t requests = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  uint64_t text_requests = 0;  // with prompt text
+  uint64_t instruction = 0;    // instruction or benchmark style
+  uint64_t chain_of_thought = 0;
+  uint64_t single_turn = 0;
+  uint64_t turns_known = 0;     // requests whose turn count the log gives
+  uint64_t sampling = 0;        // logprobs, n > 1 or best_of > 1
+  uint64_t probe_requests = 0;  // logit_bias or echo+logprobs with a tiny completion
+  LogHistogram completion;      // per-request completion tokens
+  DistinctSketch prompts;       // distinct prompt texts
+  std::bitset<60> minutes;      // minutes of the window with traffic
+  /// Distinct logit_bias maps per prompt (the logit-stealing signature), capped.
+  std::unordered_map<uint64_t, DistinctSketch> biases_by_prompt;
+  std::array<std::string, 5> sample_ids;      // most recent request ids
+  std::array<std::string, 5> sample_prompts;  // only kept with --include-prompts
+  size_t samples = 0;
+  void clear(int64_t start);
+};
+
+/// An account's completed window, for its own baseline.
+struct HistoryPoint {
+  int64_t start_ns;
+  uint64_t requests;
+  uint64_t completion_tokens;
+};
+
+struct RuleFiring {
+  std::string rule;
+  double score = 0;           // best score over the run (for the account's risk)
+  int64_t last_fired_ns = 0;  // latest positive verdict: the episode lasts while they keep coming
+  double episode_score = 0;   // best score reported in the current episode
+};
+
+struct Account {
+  std::string key;
+  std::string org;  // latest org seen, for the org allow-list
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+  int64_t last_evaluated_minute = -1;
+  uint64_t requests = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  WindowStats window;
+  std::vector<HistoryPoint> history;     // oldest first, at most baseline_hours long
+  std::unique_ptr<TemplateMiner> miner;  // only once the account sends prompt text
+  std::vector<RuleFiring> fired;         // per rule: episode cooldown and best score
+  uint64_t suppressed = 0;
+};
+
+}  // namespace exfilscan::detail

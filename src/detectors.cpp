@@ -1,0 +1,208 @@
+#include "detectors.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace exfilscan::detail {
+
+namespace {
+
+double clamp01(double x) {
+  return std::clamp(x, 0.0, 1.0);
+}
+
+double share(uint64_t part, uint64_t whole) {
+  return whole ? static_cast<double>(part) / static_cast<double>(whole) : 0.0;
+}
+
+/// Median + 3 MADs of the account's active windows: robust to the odd busy hour.
+double robust_ceiling(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  double median = v[v.size() / 2];
+  std::vector<double> dev;
+  for (double x : v) dev.push_back(std::fabs(x - median));
+  std::sort(dev.begin(), dev.end());
+  return median + 3 * dev[dev.size() / 2];
+}
+
+int64_t window_minutes(const WindowStats& w) {
+  return std::min<int64_t>(60, (w.last_ns - w.start_ns) / 60'000'000'000LL + 1);
+}
+
+}  // namespace
+
+int top_template(const Account& a) {
+  if (!a.miner) return -1;
+  int best = -1;
+  uint64_t most = 0;
+  for (size_t i = 0; i < a.miner->size(); ++i) {
+    if (a.miner->matches(static_cast<int>(i)) > most) {
+      most = a.miner->matches(static_cast<int>(i));
+      best = static_cast<int>(i);
+    }
+  }
+  return best;
+}
+
+Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
+                              const LogHistogram& population) {
+  Verdict v;
+  const WindowStats& w = a.window;
+  double completion = static_cast<double>(w.completion_tokens);
+  v.metrics = {{"requests", static_cast<double>(w.requests)}, {"completion_tokens", completion}};
+  if (w.requests < rule.min_requests || w.completion_tokens < rule.min_completion_tokens) return v;
+
+  // The account's own baseline, from windows inside baseline_hours before this one.
+  std::vector<double> own;
+  int64_t since = w.start_ns - static_cast<int64_t>(rule.baseline_hours) * 3'600'000'000'000LL;
+  int64_t last_active = 0;
+  for (const HistoryPoint& h : a.history) {
+    if (h.start_ns < since || h.requests == 0) continue;
+    own.push_back(static_cast<double>(h.completion_tokens));
+    last_active = std::max(last_active, h.start_ns);
+  }
+  bool dormant = !own.empty() && w.start_ns - last_active > rule.dormant_after_ns;
+  double bar;
+  std::string against;
+  if (own.size() >= rule.min_baseline_hours && !dormant) {
+    double ceiling = std::max(1.0, robust_ceiling(own));
+    bar = ceiling * rule.ratio;
+    v.metrics.push_back({"baseline_completion_tokens", ceiling});
+    v.metrics.push_back({"baseline_windows", static_cast<double>(own.size())});
+    against =
+        fmt::format("{:.0f}x its own baseline of {:.0f} per hour", completion / ceiling, ceiling);
+  } else {
+    // New or dormant: judged against what accounts of this population do in an hour.
+    double q = population.count() >= 200 ? population.quantile(rule.new_account_quantile) : 0;
+    bar = std::max(q, static_cast<double>(rule.min_completion_tokens));
+    v.metrics.push_back({"population_quantile_tokens", q});
+    against = dormant ? fmt::format("after {} quiet days, above the p{:.0f} of all accounts",
+                                    (w.start_ns - last_active) / 86'400'000'000'000LL,
+                                    rule.new_account_quantile * 100)
+                      : fmt::format("from a new account, above the p{:.0f} of all accounts",
+                                    rule.new_account_quantile * 100);
+  }
+  double over = completion / bar;
+  v.metrics.push_back({"ratio_to_bar", over});
+  if (over < 1) return v;
+  v.fired = true;
+  // At the bar: 60 % of the cap; ten times over it: the cap.
+  v.score = rule.max_score * (0.6 + 0.4 * clamp01(std::log10(over)));
+  v.reason = fmt::format("{:.0f} completion tokens in {} requests within an hour, {}", completion,
+                         w.requests, against);
+  return v;
+}
+
+Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
+  Verdict v;
+  const WindowStats& w = a.window;
+  int t = top_template(a);
+  double top_share = t >= 0 ? share(a.miner->matches(t), w.text_requests) : 0;
+  double fills = t >= 0 ? std::round(a.miner->distinct_fills(t)) : 0;
+  double median_completion = w.completion.quantile(0.5);
+  v.metrics = {{"text_requests", static_cast<double>(w.text_requests)},
+               {"top_template_share", top_share},
+               {"distinct_fills", fills},
+               {"median_completion_tokens", median_completion}};
+  if (t < 0 || w.text_requests < rule.min_requests || top_share < rule.min_share ||
+      fills < rule.min_distinct_fills)
+    return v;
+  v.fired = true;
+  v.template_text = a.miner->masked(t);
+  double score = 0.5 + 0.3 * clamp01((top_share - rule.min_share) / (1 - rule.min_share + 1e-9)) +
+                 0.2 * clamp01(fills / (10 * std::max(1.0, rule.min_distinct_fills)));
+  bool long_outputs = median_completion >= static_cast<double>(rule.long_completion_tokens);
+  if (!long_outputs) score = std::min(score, rule.max_score_short_outputs);
+  v.score = score;
+  v.reason = fmt::format(
+      "{:.0f}% of {} prompts in an hour fill one template with {:.0f} distinct values{}",
+      top_share * 100, w.text_requests, fills,
+      long_outputs ? fmt::format(", with long answers (median {:.0f} tokens)", median_completion)
+                   : " (short answers: a pipeline as often as a harvest)");
+  return v;
+}
+
+Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
+  Verdict v;
+  const WindowStats& w = a.window;
+  const SweepWeights& wt = rule.weights;
+  double median_completion = w.completion.quantile(0.5);
+  int64_t minutes = window_minutes(w);
+  double f_single = share(w.single_turn, w.turns_known);
+  double f_long = clamp01(median_completion / static_cast<double>(rule.long_completion_tokens));
+  double f_sampling = clamp01(share(w.sampling, w.requests) / 0.2);
+  double f_cadence = minutes >= 10 ? share(w.minutes.count(), static_cast<uint64_t>(minutes)) : 0;
+  double score;
+  double f_instruction = 0, f_diversity = 0, f_cot = 0;
+  if (w.text_requests > 0) {
+    int t = top_template(a);
+    double top_share = t >= 0 ? share(a.miner->matches(t), w.text_requests) : 0;
+    f_instruction = share(w.instruction, w.text_requests);
+    f_diversity =
+        clamp01(w.prompts.estimate() / static_cast<double>(w.text_requests)) * (1 - top_share);
+    f_cot = clamp01(share(w.chain_of_thought, w.text_requests) / 0.5);
+    score = wt.instruction * f_instruction + wt.diversity * f_diversity +
+            wt.chain_of_thought * f_cot + wt.single_turn * f_single + wt.long_completion * f_long +
+            wt.sampling * f_sampling + wt.cadence * f_cadence;
+  } else {
+    // Metadata only (the log holds no prompt text): the same signals without the text ones,
+    // worth less since half the evidence is missing.
+    double sum = wt.single_turn + wt.long_completion + wt.sampling + wt.cadence;
+    score = sum > 0 ? 0.7 *
+                          (wt.single_turn * f_single + wt.long_completion * f_long +
+                           wt.sampling * f_sampling + wt.cadence * f_cadence) /
+                          sum
+                    : 0;
+  }
+  v.metrics = {{"requests", static_cast<double>(w.requests)},
+               {"instruction_share", f_instruction},
+               {"diversity", f_diversity},
+               {"chain_of_thought", f_cot},
+               {"single_turn_share", f_single},
+               {"long_completion", f_long},
+               {"sampling", f_sampling},
+               {"cadence", f_cadence},
+               {"score", score}};
+  if (w.requests < rule.min_requests || score < rule.min_score) return v;
+  // A one-off eval is short; a harvest keeps going. Under half an hour of traffic, stay medium.
+  if (minutes < 30) score = std::min(score, 0.7);
+  v.fired = true;
+  v.score = clamp01(score);
+  v.reason = fmt::format(
+      "systematic sweep: {} requests in {} minutes, {:.0f}% instruction or benchmark style, "
+      "{:.0f}% single-turn, median answer {:.0f} tokens{}",
+      w.requests, minutes, f_instruction * 100, f_single * 100, median_completion,
+      f_cot > 0.2 ? ", reasoning asked for" : "");
+  return v;
+}
+
+Verdict evaluate_logit_probe(const LogitProbeRule& rule, const Account& a) {
+  Verdict v;
+  const WindowStats& w = a.window;
+  double most = 0;
+  for (const auto& [prompt, biases] : w.biases_by_prompt) most = std::max(most, biases.estimate());
+  v.metrics = {{"probe_requests", static_cast<double>(w.probe_requests)},
+               {"max_distinct_biases_per_prompt", most}};
+  bool bias_probe = most >= static_cast<double>(rule.min_distinct_biases);
+  // Legacy echo + logprobs returns the prompt's own token probabilities: the same harvest.
+  bool echo_probe = w.probe_requests >= 10 * rule.min_distinct_biases && w.biases_by_prompt.empty();
+  if (!bias_probe && !echo_probe) return v;
+  v.fired = true;
+  double strength = bias_probe ? most / static_cast<double>(5 * rule.min_distinct_biases)
+                               : static_cast<double>(w.probe_requests) /
+                                     static_cast<double>(50 * rule.min_distinct_biases);
+  v.score = 0.8 + 0.2 * clamp01(strength);
+  v.reason = bias_probe ? fmt::format(
+                              "one prompt sent with {:.0f} different logit_bias maps and "
+                              "logprobs, tiny completions: the logit-extraction signature",
+                              most)
+                        : fmt::format(
+                              "{} echo+logprobs requests with tiny completions: harvesting "
+                              "prompt-token probabilities",
+                              w.probe_requests);
+  return v;
+}
+
+}  // namespace exfilscan::detail

@@ -1,0 +1,424 @@
+#include <exfilscan/engine.h>
+#include <exfilscan/hash.h>
+
+#include "account_state.h"
+#include "detectors.h"
+#include "threshold.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace exfilscan {
+
+using detail::Account;
+using detail::Verdict;
+
+namespace {
+
+constexpr int64_t window_ns = ns_per_hour;
+constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
+
+double severity_score(Severity s) {
+  static const double scores[] = {0.2, 0.4, 0.6, 0.8, 0.95};
+  return scores[static_cast<size_t>(s)];
+}
+
+/// The strongest rule sets the risk; a second, independent one adds half of its weight in what
+/// is left, so two medium signals can make a high, and one signal never exceeds its own cap.
+double combined_risk(std::vector<double> scores) {
+  std::sort(scores.rbegin(), scores.rend());
+  if (scores.empty()) return 0;
+  double risk = scores[0];
+  if (scores.size() > 1) risk += (1 - risk) * 0.5 * scores[1];
+  return std::min(risk, 1.0);
+}
+
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view k) const { return hash_bytes(k); }
+};
+
+}  // namespace
+
+struct DetectionEngine::Impl {
+  Impl(RuleSet r, EngineOptions o, FindingSink& s) : rules(std::move(r)), options(o), sink(s) {
+    for (const ThresholdRule& t : rules.thresholds) thresholds.emplace_back(t);
+  }
+
+  RuleSet rules;
+  EngineOptions options;
+  FindingSink& sink;
+  std::unordered_map<std::string, Account, KeyHash, std::equal_to<>> accounts;
+  std::vector<detail::ThresholdTracker> thresholds;
+  /// Firing state of threshold rules, per (rule, key): their keys are not the engine's accounts.
+  std::unordered_map<std::string, detail::RuleFiring, KeyHash, std::equal_to<>> threshold_fired;
+  /// Summaries of flagged accounts that were expired or evicted, so the ranking keeps them.
+  std::unordered_map<std::string, AccountSummary> retired;
+  detail::LogHistogram population;  // completion tokens per account-window
+  EngineStats stats;
+  int64_t watermark = 0;
+  int64_t next_tick = 0;
+  std::string scratch;
+
+  bool text_detectors() const {
+    return rules.prompt_templating.enabled || rules.distillation_sweep.enabled;
+  }
+
+  void on_event(const Event& ev) {
+    ++stats.events;
+    int64_t ts = ev.timestamp_ns;
+    if (ts > watermark) watermark = ts;
+    if (watermark >= next_tick) tick();
+
+    for (detail::ThresholdTracker& t : thresholds) {
+      if (!t.rule().filter.matches(ev)) continue;
+      std::string_view key = account_key(ev, t.rule().group_by, scratch);
+      if (key.empty()) continue;
+      if (auto value = t.add(ev, key)) fire_threshold(t.rule(), key, *value, ev);
+    }
+
+    std::string_view key = account_key(ev, options.group_by, scratch);
+    if (key.empty()) {
+      ++stats.events_without_account;
+      return;
+    }
+    auto it = accounts.find(key);
+    if (it == accounts.end()) {
+      it = accounts.emplace(std::string(key), Account{}).first;
+      Account& a = it->second;
+      a.key = std::string(key);
+      a.first_seen_ns = a.last_seen_ns = ts;
+      a.window.clear(ts);
+      ++stats.accounts_seen;
+    }
+    Account& a = it->second;
+    if (ts < a.window.start_ns && a.last_seen_ns - ts > rules.settings.max_skew_ns) {
+      ++stats.late_events;  // too late to change a window that is already judged
+      return;
+    }
+    if (a.window.requests > 0 && ts >= a.window.start_ns + window_ns) close_window(a);
+    if (a.window.requests == 0) a.window.clear(ts);
+    add_to_window(a, ev);
+    a.first_seen_ns = std::min(a.first_seen_ns, ts);
+    a.last_seen_ns = std::max(a.last_seen_ns, ts);
+    ++a.requests;
+    a.prompt_tokens += static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
+    a.completion_tokens +=
+        static_cast<uint64_t>(std::max<int64_t>(0, ev.completion_tokens.value_or(0)));
+    if (!ev.org.empty() && a.org != ev.org) a.org = std::string(ev.org);
+    // Judge once per minute of an account's traffic, and again when its window closes.
+    int64_t minute = ts / ns_per_minute;
+    if (minute != a.last_evaluated_minute) {
+      a.last_evaluated_minute = minute;
+      evaluate(a, ts);
+    }
+  }
+
+  void add_to_window(Account& a, const Event& ev) {
+    detail::WindowStats& w = a.window;
+    int64_t ts = ev.timestamp_ns;
+    w.last_ns = std::max(w.last_ns, ts);
+    ++w.requests;
+    int64_t completion = ev.completion_tokens.value_or(0);
+    w.prompt_tokens += static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
+    w.completion_tokens += static_cast<uint64_t>(std::max<int64_t>(0, completion));
+    if (ev.completion_tokens)
+      w.completion.add(static_cast<double>(std::max<int64_t>(0, completion)));
+    int64_t minute = (ts - w.start_ns) / ns_per_minute;
+    if (minute >= 0 && minute < 60) w.minutes.set(static_cast<size_t>(minute));
+    if (ev.turns) {
+      ++w.turns_known;
+      if (*ev.turns <= 1) ++w.single_turn;
+    }
+    const RequestParams& p = ev.params;
+    bool logprobs = p.logprobs.value_or(false);
+    if (logprobs || p.n.value_or(1) > 1 || p.best_of.value_or(1) > 1) ++w.sampling;
+
+    uint64_t prompt_hash = 0;
+    std::string_view last_user;
+    for (const PromptPart& part : ev.prompt) {
+      prompt_hash = mix64(prompt_hash ^ hash_bytes(part.text));
+      if (part.role == PromptRole::user) last_user = part.text;
+    }
+    if (!ev.prompt.empty()) {
+      if (last_user.empty()) last_user = ev.prompt.back().text;
+      ++w.text_requests;
+      w.prompts.add(prompt_hash);
+      PromptStyle style = classify_prompt(last_user);
+      if (style.instruction || style.benchmark) ++w.instruction;
+      if (style.chain_of_thought) ++w.chain_of_thought;
+      if (rules.prompt_templating.enabled || rules.distillation_sweep.enabled) {
+        if (!a.miner) a.miner = std::make_unique<TemplateMiner>();
+        a.miner->add(last_user);
+      }
+    } else {
+      // No text: the same prompt still has the same model and length.
+      prompt_hash =
+          mix64(hash_bytes(ev.model) ^ static_cast<uint64_t>(ev.prompt_tokens.value_or(0)));
+    }
+
+    int64_t tiny = rules.logit_probe.max_completion_tokens;
+    bool tiny_answer =
+        ev.completion_tokens ? completion <= tiny : p.max_tokens.value_or(tiny + 1) <= tiny;
+    bool biased = p.logit_bias_entries.value_or(0) > 0;
+    if ((biased || (p.echo.value_or(false) && logprobs)) && tiny_answer) ++w.probe_requests;
+    if (biased && tiny_answer) {
+      auto b = w.biases_by_prompt.find(prompt_hash);
+      if (b != w.biases_by_prompt.end())
+        b->second.add(p.logit_bias_hash);
+      else if (w.biases_by_prompt.size() < max_probe_prompts)
+        w.biases_by_prompt[prompt_hash].add(p.logit_bias_hash);
+    }
+
+    size_t slot = w.samples++ % w.sample_ids.size();
+    w.sample_ids[slot] = std::string(ev.request_id);
+    if (options.include_prompts && !last_user.empty())
+      w.sample_prompts[slot] = std::string(last_user.substr(0, 300));
+  }
+
+  void evaluate(Account& a, int64_t now) {
+    if (rules.volume_spike.enabled)
+      consider(a, "volume_spike", detail::evaluate_volume_spike(rules.volume_spike, a, population),
+               now);
+    if (rules.prompt_templating.enabled)
+      consider(a, "prompt_templating", detail::evaluate_templating(rules.prompt_templating, a),
+               now);
+    if (rules.distillation_sweep.enabled)
+      consider(a, "distillation_sweep", detail::evaluate_sweep(rules.distillation_sweep, a), now);
+    if (rules.logit_probe.enabled)
+      consider(a, "logit_probe", detail::evaluate_logit_probe(rules.logit_probe, a), now);
+  }
+
+  /// Fires once per episode: again only after `cooldown` without a positive verdict, or when
+  /// the severity rises within the episode.
+  bool should_fire(detail::RuleFiring& f, double score, int64_t now) {
+    bool fresh = f.last_fired_ns == 0 || now - f.last_fired_ns >= rules.settings.cooldown_ns;
+    bool escalated = severity_of_score(score) > severity_of_score(f.episode_score);
+    f.last_fired_ns = now;
+    if (fresh) f.episode_score = 0;
+    if (!fresh && !escalated) return false;
+    f.episode_score = std::max(f.episode_score, score);
+    f.score = std::max(f.score, score);
+    return true;
+  }
+
+  void consider(Account& a, const char* rule, Verdict v, int64_t now) {
+    if (!v.fired) return;
+    auto f = std::find_if(a.fired.begin(), a.fired.end(), [&](auto& x) { return x.rule == rule; });
+    if (f == a.fired.end()) f = a.fired.insert(a.fired.end(), detail::RuleFiring{rule, 0, 0, 0});
+    if (!should_fire(*f, v.score, now)) return;
+    Finding out;
+    out.rule = rule;
+    out.score = v.score;
+    out.severity = severity_of_score(v.score);
+    out.key = a.key;
+    out.key_kind = std::string(to_string(options.group_by));
+    out.first_seen_ns = a.first_seen_ns;
+    out.last_seen_ns = a.last_seen_ns;
+    out.detected_at_ns = now;
+    out.window_start_ns = a.window.start_ns;
+    out.metrics = std::move(v.metrics);
+    out.reason = std::move(v.reason);
+    out.template_text = std::move(v.template_text);
+    for (size_t i = 0; i < std::min(a.window.samples, a.window.sample_ids.size()); ++i) {
+      if (!a.window.sample_ids[i].empty()) out.sample_request_ids.push_back(a.window.sample_ids[i]);
+      if (options.include_prompts && !a.window.sample_prompts[i].empty())
+        out.sample_prompts.push_back(a.window.sample_prompts[i]);
+    }
+    const AllowList& allow = rules.allow;
+    auto listed = [](const std::vector<std::string>& v, std::string_view x) {
+      return !x.empty() && std::find(v.begin(), v.end(), x) != v.end();
+    };
+    out.suppressed = listed(allow.keys, a.key) || listed(allow.orgs, a.org) ||
+                     listed(allow.templates, out.template_text);
+    emit(out);
+    if (out.suppressed) ++a.suppressed;
+  }
+
+  void fire_threshold(const ThresholdRule& rule, std::string_view key, double value,
+                      const Event& ev) {
+    std::string id = rule.id + '\x1f' + std::string(key);
+    detail::RuleFiring& f = threshold_fired[id];
+    double score = severity_score(rule.severity);
+    if (!should_fire(f, score, ev.timestamp_ns)) return;
+    Finding out;
+    out.rule = rule.id;
+    out.severity = rule.severity;
+    out.score = score;
+    out.key = std::string(key);
+    out.key_kind = std::string(to_string(rule.group_by));
+    out.first_seen_ns = out.last_seen_ns = out.detected_at_ns = ev.timestamp_ns;
+    out.window_start_ns = ev.timestamp_ns - rule.window_ns;
+    out.metrics = {
+        {rule.aggregate == Aggregate::count
+             ? "count"
+             : fmt::format("{}({})", rule.aggregate == Aggregate::sum ? "sum" : "distinct",
+                           rule.field),
+         value},
+        {"limit", rule.limit}};
+    out.reason = fmt::format(
+        "{} in {} ({} is {:.0f})", rule.description.empty() ? rule.condition : rule.description,
+        format_duration(rule.window_ns), rule.condition.substr(0, rule.condition.find('>')), value);
+    if (!ev.request_id.empty()) out.sample_request_ids.push_back(std::string(ev.request_id));
+    const AllowList& allow = rules.allow;
+    out.suppressed =
+        (rule.group_by == GroupBy::api_key &&
+         std::find(allow.keys.begin(), allow.keys.end(), out.key) != allow.keys.end()) ||
+        (rule.group_by == GroupBy::org &&
+         std::find(allow.orgs.begin(), allow.orgs.end(), out.key) != allow.orgs.end());
+    // Threshold findings about the engine's own accounts count towards their risk.
+    if (rule.group_by == options.group_by) {
+      auto a = accounts.find(out.key);
+      if (a != accounts.end()) {
+        auto fr = std::find_if(a->second.fired.begin(), a->second.fired.end(),
+                               [&](auto& x) { return x.rule == rule.id; });
+        if (fr == a->second.fired.end())
+          a->second.fired.push_back(detail::RuleFiring{rule.id, score, ev.timestamp_ns, score});
+        if (out.suppressed) ++a->second.suppressed;
+      }
+    }
+    emit(out);
+  }
+
+  void emit(const Finding& f) {
+    if (f.suppressed) {
+      ++stats.suppressed;
+      return;
+    }
+    ++stats.findings;
+    ++stats.by_severity[static_cast<size_t>(f.severity)];
+    sink.on_finding(f);
+  }
+
+  void close_window(Account& a) {
+    if (a.window.requests > 0) {
+      evaluate(a, a.window.last_ns);
+      population.add(static_cast<double>(a.window.completion_tokens));
+      a.history.push_back({a.window.start_ns, a.window.requests, a.window.completion_tokens});
+      if (a.history.size() > rules.volume_spike.baseline_hours)
+        a.history.erase(
+            a.history.begin(),
+            a.history.end() - static_cast<std::ptrdiff_t>(rules.volume_spike.baseline_hours));
+    }
+    if (a.miner) a.miner->reset_counts();
+    a.window.clear(a.window.start_ns + window_ns);
+    a.window.requests = 0;
+  }
+
+  /// Once an hour of event time: close windows no event will reopen, forget idle accounts,
+  /// keep within max_accounts.
+  void tick() {
+    next_tick = (watermark / ns_per_hour + 1) * ns_per_hour;
+    int64_t settled = watermark - rules.settings.max_skew_ns;
+    for (auto it = accounts.begin(); it != accounts.end();) {
+      Account& a = it->second;
+      if (a.window.requests > 0 && a.window.start_ns + window_ns <= settled) close_window(a);
+      if (a.last_seen_ns < watermark - rules.settings.idle_expiry_ns) {
+        retire(a);
+        ++stats.accounts_expired;
+        it = accounts.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (accounts.size() > rules.settings.max_accounts) {
+      std::vector<std::pair<int64_t, std::string>> by_age;
+      for (auto& [k, a] : accounts) by_age.emplace_back(a.last_seen_ns, k);
+      size_t excess = accounts.size() - rules.settings.max_accounts;
+      std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
+                       by_age.end());
+      for (size_t i = 0; i < excess; ++i) {
+        auto a = accounts.find(by_age[i].second);
+        retire(a->second);
+        accounts.erase(a);
+        ++stats.accounts_evicted;
+      }
+    }
+    for (detail::ThresholdTracker& t : thresholds) t.expire(watermark);
+    std::erase_if(threshold_fired, [&](const auto& kv) {
+      return kv.second.last_fired_ns < watermark - rules.settings.cooldown_ns;
+    });
+  }
+
+  AccountSummary summarize(const Account& a) const {
+    AccountSummary s;
+    s.key = a.key;
+    s.key_kind = std::string(to_string(options.group_by));
+    s.requests = a.requests;
+    s.prompt_tokens = a.prompt_tokens;
+    s.completion_tokens = a.completion_tokens;
+    s.first_seen_ns = a.first_seen_ns;
+    s.last_seen_ns = a.last_seen_ns;
+    s.suppressed_findings = a.suppressed;
+    std::vector<double> scores;
+    double best = -1;
+    for (const detail::RuleFiring& f : a.fired) {
+      s.rules.push_back(f.rule);
+      scores.push_back(f.score);
+      if (f.score > best) best = f.score, s.top_rule = f.rule;
+    }
+    s.risk = combined_risk(scores);
+    s.severity = s.rules.empty() ? Severity::info : severity_of_score(s.risk);
+    return s;
+  }
+
+  void retire(const Account& a) {
+    if (!a.fired.empty()) retired[a.key] = summarize(a);
+  }
+};
+
+DetectionEngine::DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink)
+    : impl_(std::make_unique<Impl>(std::move(rules), options, sink)) {}
+DetectionEngine::~DetectionEngine() = default;
+
+void DetectionEngine::on_event(const Event& event) {
+  impl_->on_event(event);
+}
+
+void DetectionEngine::finish() {
+  std::vector<std::string> keys;
+  for (auto& [k, a] : impl_->accounts) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());  // a stable order for the findings this may fire
+  for (const std::string& k : keys) impl_->close_window(impl_->accounts.at(k));
+}
+
+std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
+  std::vector<AccountSummary> flagged, others;
+  for (const auto& [k, a] : impl_->accounts) {
+    AccountSummary s = impl_->summarize(a);
+    (s.rules.empty() ? others : flagged).push_back(std::move(s));
+  }
+  for (const auto& [k, s] : impl_->retired)
+    if (!impl_->accounts.count(k)) flagged.push_back(s);
+  auto by_risk = [](const AccountSummary& a, const AccountSummary& b) {
+    if (a.risk != b.risk) return a.risk > b.risk;
+    if (a.completion_tokens != b.completion_tokens)
+      return a.completion_tokens > b.completion_tokens;
+    return a.key < b.key;
+  };
+  std::sort(flagged.begin(), flagged.end(), by_risk);
+  std::sort(others.begin(), others.end(), by_risk);
+  if (others.size() > top_other) others.resize(top_other);
+  flagged.insert(flagged.end(), others.begin(), others.end());
+  return flagged;
+}
+
+EngineStats DetectionEngine::stats() const {
+  EngineStats s = impl_->stats;
+  s.accounts_active = impl_->accounts.size();
+  return s;
+}
+
+bool DetectionEngine::needs_prompt_text() const {
+  return impl_->text_detectors() ||
+         std::any_of(impl_->rules.thresholds.begin(), impl_->rules.thresholds.end(),
+                     [](const ThresholdRule& t) { return t.field == "prompt"; });
+}
+
+const RuleSet& DetectionEngine::rules() const {
+  return impl_->rules;
+}
+
+}  // namespace exfilscan

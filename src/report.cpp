@@ -1,0 +1,195 @@
+#include <exfilscan/json_writer.h>
+#include <exfilscan/report.h>
+#include <exfilscan/timestamp.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace exfilscan {
+
+bool parse_report_format(std::string_view name, ReportFormat& out) {
+  if (name == "table") return out = ReportFormat::table, true;
+  if (name == "jsonl") return out = ReportFormat::jsonl, true;
+  return false;
+}
+
+std::string format_number(double v) {
+  if (!std::isfinite(v)) return "0";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<int64_t>(v));
+  std::string s = fmt::format("{:.4f}", v);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+void Reporter::on_finding(const Finding& f) {
+  if (f.severity < options_.min_severity || failed_) return;
+  write_finding(f);
+}
+
+void Reporter::write(const std::string& text) {
+  if (failed_) return;
+  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size()) failed_ = true;
+}
+
+namespace {
+
+std::string utc(int64_t ns) {
+  return format_rfc3339(ns);
+}
+
+/// One JSON object per line: findings stream as they fire (`tail -f | exfilscan scan - | jq`
+/// shows them live), account rows and the run row close the report.
+class JsonlReporter final : public Reporter {
+ public:
+  using Reporter::Reporter;
+
+  void write_finding(const Finding& f) override {
+    std::string o = "{\"type\":\"finding\",\"rule\":";
+    append_json_string(o, f.rule);
+    o += fmt::format(",\"severity\":\"{}\",\"score\":{},\"key\":", to_string(f.severity),
+                     format_number(f.score));
+    append_json_string(o, f.key);
+    o += fmt::format(
+        ",\"key_kind\":\"{}\",\"first_seen\":\"{}\",\"last_seen\":\"{}\",\"detected_at\":\"{}\","
+        "\"window_start\":\"{}\",\"reason\":",
+        f.key_kind, utc(f.first_seen_ns), utc(f.last_seen_ns), utc(f.detected_at_ns),
+        utc(f.window_start_ns));
+    append_json_string(o, f.reason);
+    o += ",\"metrics\":{";
+    for (size_t i = 0; i < f.metrics.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, f.metrics[i].name);
+      o += ':' + format_number(f.metrics[i].value);
+    }
+    o += '}';
+    if (!f.template_text.empty()) {
+      o += ",\"template\":";
+      append_json_string(o, f.template_text);
+    }
+    o += ",\"sample_request_ids\":[";
+    for (size_t i = 0; i < f.sample_request_ids.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, f.sample_request_ids[i]);
+    }
+    o += ']';
+    if (!f.sample_prompts.empty()) {
+      o += ",\"sample_prompts\":[";
+      for (size_t i = 0; i < f.sample_prompts.size(); ++i) {
+        if (i) o += ',';
+        append_json_string(o, f.sample_prompts[i]);
+      }
+      o += ']';
+    }
+    o += "}\n";
+    write(o);
+    if (std::fflush(out_) != 0) failed_ = true;  // live: each finding as it fires
+  }
+
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
+    std::string o;
+    for (const AccountSummary& a : ranking) {
+      o += "{\"type\":\"account\",\"key\":";
+      append_json_string(o, a.key);
+      o += fmt::format(
+          ",\"key_kind\":\"{}\",\"risk\":{},\"severity\":\"{}\",\"requests\":{},"
+          "\"prompt_tokens\":{},\"completion_tokens\":{},\"first_seen\":\"{}\","
+          "\"last_seen\":\"{}\",\"top_rule\":",
+          a.key_kind, format_number(a.risk), to_string(a.severity), a.requests, a.prompt_tokens,
+          a.completion_tokens, utc(a.first_seen_ns), utc(a.last_seen_ns));
+      append_json_string(o, a.top_rule);
+      o += ",\"rules\":[";
+      for (size_t i = 0; i < a.rules.size(); ++i) {
+        if (i) o += ',';
+        append_json_string(o, a.rules[i]);
+      }
+      o += fmt::format("],\"suppressed_findings\":{}}}\n", a.suppressed_findings);
+    }
+    const EngineStats& e = t.engine;
+    o += fmt::format(
+        "{{\"type\":\"run\",\"lines\":{},\"events\":{},\"skipped_lines\":{},\"late_events\":{},"
+        "\"events_without_account\":{},\"accounts\":{},\"accounts_expired\":{},"
+        "\"accounts_evicted\":{},\"findings\":{},\"suppressed_findings\":{},\"findings_by_"
+        "severity\":"
+        "{{\"info\":{},\"low\":{},\"medium\":{},\"high\":{},\"critical\":{}}}}}\n",
+        t.lines, t.events, t.skipped, e.late_events, e.events_without_account, e.accounts_seen,
+        e.accounts_expired, e.accounts_evicted, e.findings, e.suppressed, e.by_severity[0],
+        e.by_severity[1], e.by_severity[2], e.by_severity[3], e.by_severity[4]);
+    write(o);
+    if (std::fflush(out_) != 0) failed_ = true;
+  }
+};
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// One line of at most n bytes: control characters become spaces.
+std::string cut(std::string_view s, size_t n) {
+  std::string out = s.size() <= n ? std::string(s) : std::string(s.substr(0, n - 3)) + "...";
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return out;
+}
+
+/// For a person at a terminal: the ranking first, then each finding with its evidence.
+class TableReporter final : public Reporter {
+ public:
+  using Reporter::Reporter;
+  void write_finding(const Finding& f) override { findings_.push_back(f); }
+
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
+    size_t width = 7;
+    for (const AccountSummary& a : ranking)
+      width = std::max(width, std::min<size_t>(a.key.size(), 36));
+    std::string o = fmt::format("{:<{}}  {:>5}  {:<8}  {:>9}  {:>12}  {}\n", "account", width,
+                                "risk", "severity", "requests", "completion", "rules");
+    for (const AccountSummary& a : ranking) {
+      std::string rules;
+      for (const std::string& r : a.rules) rules += (rules.empty() ? "" : ",") + r;
+      o += fmt::format("{:<{}}  {:>5.2f}  {:<8}  {:>9}  {:>12}  {}\n", cut(a.key, 36), width,
+                       a.risk, a.rules.empty() ? "-" : std::string(to_string(a.severity)),
+                       a.requests, a.completion_tokens, rules.empty() ? "-" : rules);
+    }
+    o += fmt::format("\n{} finding{}", findings_.size(), findings_.size() == 1 ? "" : "s");
+    if (t.engine.suppressed)
+      o += fmt::format(" ({} more suppressed by allow-lists)", t.engine.suppressed);
+    o += findings_.empty() ? "\n" : ":\n";
+    for (const Finding& f : findings_) {
+      o += fmt::format("\n{:<8}  {}  {}  score {:.2f}  at {}\n", upper(to_string(f.severity)),
+                       f.rule, f.key, f.score, utc(f.detected_at_ns));
+      o += fmt::format("  {}\n", f.reason);
+      if (!f.template_text.empty()) o += fmt::format("  template: {}\n", cut(f.template_text, 160));
+      std::string metrics;
+      for (const Metric& m : f.metrics)
+        metrics +=
+            fmt::format("{}{}={}", metrics.empty() ? "" : " ", m.name, format_number(m.value));
+      o += fmt::format("  metrics: {}\n", metrics);
+      if (!f.sample_request_ids.empty()) {
+        std::string ids;
+        for (const std::string& id : f.sample_request_ids) ids += (ids.empty() ? "" : " ") + id;
+        o += fmt::format("  requests: {}\n", ids);
+      }
+      for (const std::string& p : f.sample_prompts) o += fmt::format("  prompt: {}\n", cut(p, 160));
+    }
+    write(o);
+    if (std::fflush(out_) != 0) failed_ = true;
+  }
+
+ private:
+  std::vector<Finding> findings_;
+};
+
+}  // namespace
+
+std::unique_ptr<Reporter> make_reporter(ReportFormat format, ReportOptions options,
+                                        std::FILE* out) {
+  if (format == ReportFormat::table) return std::make_unique<TableReporter>(options, out);
+  return std::make_unique<JsonlReporter>(options, out);
+}
+
+}  // namespace exfilscan

@@ -1,0 +1,310 @@
+// The detection engine on synthetic event streams: windows, detectors, episodes, rules.
+#include <exfilscan/engine.h>
+
+#include <fmt/format.h>
+#include <catch2/catch.hpp>
+
+#include <deque>
+
+using namespace exfilscan;
+
+namespace {
+
+constexpr int64_t t0 = 1793577600LL * ns_per_second;  // 2026-11-02T00:00:00Z
+
+/// Events whose strings live as long as the builder.
+struct Stream {
+  std::deque<std::string> strings;
+  std::string_view keep(std::string s) { return strings.emplace_back(std::move(s)); }
+  Event event(int64_t ts, std::string_view key, int64_t completion = 100) {
+    Event e;
+    e.timestamp_ns = ts;
+    e.api_key = keep(std::string(key));
+    e.request_id = keep(fmt::format("r{}", ts / ns_per_second));
+    e.prompt_tokens = 50;
+    e.completion_tokens = completion;
+    e.status = 200;
+    e.turns = 1;
+    return e;
+  }
+};
+
+struct Recorder : FindingSink {
+  std::vector<Finding> findings;
+  void on_finding(const Finding& f) override { findings.push_back(f); }
+  size_t count(std::string_view rule) const {
+    return std::count_if(findings.begin(), findings.end(),
+                         [&](const Finding& f) { return f.rule == rule; });
+  }
+  const Finding* first(std::string_view rule) const {
+    for (const Finding& f : findings)
+      if (f.rule == rule) return &f;
+    return nullptr;
+  }
+};
+
+RuleSet only(std::string_view detector) {
+  RuleSet r = default_rules();
+  r.volume_spike.enabled = detector == "volume_spike";
+  r.prompt_templating.enabled = detector == "prompt_templating";
+  r.distillation_sweep.enabled = detector == "distillation_sweep";
+  r.logit_probe.enabled = detector == "logit_probe";
+  r.thresholds.clear();
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("volume spike against the account's own baseline", "[engine][volume]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("volume_spike"), {}, rec);
+  // 24 quiet hours: 20 requests of 100 tokens an hour.
+  for (int h = 0; h < 24; ++h)
+    for (int i = 0; i < 20; ++i)
+      engine.on_event(s.event(t0 + h * ns_per_hour + i * 3 * ns_per_minute, "k"));
+  CHECK(rec.findings.empty());
+  // Then 600 requests of 800 tokens within an hour: 480k tokens, far above 2k per hour.
+  int64_t burst = t0 + 24 * ns_per_hour;
+  for (int i = 0; i < 600; ++i) engine.on_event(s.event(burst + i * 6 * ns_per_second, "k", 800));
+  engine.finish();
+  REQUIRE(rec.count("volume_spike") == 1);
+  const Finding& f = *rec.first("volume_spike");
+  CHECK(f.key == "k");
+  CHECK(f.key_kind == "api_key");
+  CHECK(f.detected_at_ns >= burst);
+  CHECK(f.detected_at_ns < burst + ns_per_hour);
+  CHECK(f.severity <= Severity::medium);  // a spike alone is a launch as often as a campaign
+  CHECK_THAT(f.reason, Catch::Contains("its own baseline"));
+  CHECK(f.sample_request_ids.size() == 5);
+}
+
+TEST_CASE("a steady heavy account is not a spike", "[engine][volume]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("volume_spike"), {}, rec);
+  for (int h = 0; h < 48; ++h)
+    for (int i = 0; i < 400; ++i)
+      engine.on_event(s.event(t0 + h * ns_per_hour + i * 9 * ns_per_second, "big", 700));
+  engine.finish();
+  // Only the first hours, before its baseline exists, are judged as a new account.
+  for (const Finding& f : rec.findings) CHECK(f.detected_at_ns < t0 + 13 * ns_per_hour);
+  CHECK(rec.count("volume_spike") <= 1);
+}
+
+TEST_CASE("a finding fires once per episode and again after the cooldown", "[engine]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("logit_probe");
+  DetectionEngine engine(rules, {}, rec);
+  auto probe_hour = [&](int64_t start) {
+    for (int i = 0; i < 100; ++i) {
+      Event e = s.event(start + i * 30 * ns_per_second, "prober", 1);
+      e.params.logprobs = true;
+      e.params.logit_bias_entries = 1;
+      e.params.logit_bias_hash = 1000 + static_cast<uint64_t>(i);
+      e.prompt_tokens = 7;
+      engine.on_event(e);
+    }
+  };
+  probe_hour(t0);
+  probe_hour(t0 + ns_per_hour);       // the same episode: no second finding at the same severity
+  probe_hour(t0 + 12 * ns_per_hour);  // after 6h of quiet: a new episode
+  engine.finish();
+  CHECK(rec.count("logit_probe") >= 2);
+  CHECK(rec.count("logit_probe") <= 4);  // escalations within an episode may add one each
+  // In each episode findings come only when the severity rises.
+  Severity last = Severity::info;
+  int64_t episode = 0;
+  for (const Finding& f : rec.findings) {
+    int64_t e = f.detected_at_ns >= t0 + 12 * ns_per_hour;
+    if (e != episode) last = Severity::info, episode = e;
+    CHECK(f.severity > last);
+    last = f.severity;
+  }
+  CHECK(rec.findings.back().detected_at_ns >= t0 + 12 * ns_per_hour);
+}
+
+TEST_CASE("templated prompts: evidence is the masked template, short answers stay medium",
+          "[engine][templating]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 400; ++i) {
+    Event e = s.event(t0 + i * 8 * ns_per_second, "pipe", 2);
+    parts[0] = {PromptRole::user,
+                s.keep(fmt::format("Extract the city from this address: {} Main St, Town{}", i,
+                                   i * 7 % 997))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  REQUIRE(rec.count("prompt_templating") == 1);
+  const Finding& f = *rec.first("prompt_templating");
+  // Only numbers vary: they are the template's slots.
+  CHECK(f.template_text == "Extract the city from this address: <#> Main St, <#>");
+  CHECK(f.severity == Severity::medium);
+  CHECK(f.sample_prompts.empty());  // prompt text only with --include-prompts
+}
+
+TEST_CASE("templated prompts with long answers reach high, and allow-lists suppress",
+          "[engine][templating]") {
+  for (bool allowed : {false, true}) {
+    Stream s;
+    Recorder rec;
+    RuleSet rules = only("prompt_templating");
+    if (allowed)
+      rules.allow.templates = {"Translate into German and explain the grammar: the <*> today"};
+    DetectionEngine engine(rules, {GroupBy::api_key, true}, rec);
+    std::vector<PromptPart> parts(1);
+    for (int i = 0; i < 400; ++i) {
+      Event e = s.event(t0 + i * 8 * ns_per_second, "harvest", 600);
+      static const char* things[] = {"cat",   "dog",    "river",  "house",  "train",  "garden",
+                                     "song",  "friend", "city",   "winter", "book",   "lamp",
+                                     "storm", "coffee", "bridge", "market", "teacher"};
+      static const char* acts[] = {"sleeps", "waits", "shines", "falls", "grows", "sings", "runs",
+                                   "breaks", "opens", "closes", "moves", "helps", "stays", "turns",
+                                   "smiles", "burns", "rests",  "jumps", "hides"};
+      parts[0] = {
+          PromptRole::user,
+          s.keep(fmt::format("Translate into German and explain the grammar: the {} {} today",
+                             things[i % 17], acts[i % 19]))};
+      e.prompt = parts;
+      engine.on_event(e);
+    }
+    engine.finish();
+    if (allowed) {
+      CHECK(rec.findings.empty());
+      CHECK(engine.stats().suppressed == 1);
+      auto ranking = engine.ranking(0);
+      REQUIRE(ranking.size() == 1);
+      CHECK(ranking[0].suppressed_findings == 1);
+    } else {
+      REQUIRE(rec.count("prompt_templating") == 1);
+      CHECK(rec.first("prompt_templating")->severity >= Severity::high);
+      CHECK_FALSE(rec.first("prompt_templating")->sample_prompts.empty());
+    }
+  }
+}
+
+TEST_CASE("threshold rules slide over their window", "[engine][threshold]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("none");
+  merge_rules(rules, R"([[threshold]]
+id = "many_429"
+filter = { status = 429 }
+window = "10m"
+condition = "count > 50"
+severity = "high"
+)",
+              "test");
+  DetectionEngine engine(rules, {}, rec);
+  // 50 throttled requests in 10 minutes: not over.
+  for (int i = 0; i < 50; ++i) {
+    Event e = s.event(t0 + i * 12 * ns_per_second, "k");
+    e.status = 429;
+    engine.on_event(e);
+  }
+  CHECK(rec.findings.empty());
+  // The 51st inside the same 10 minutes crosses it.
+  Event e = s.event(t0 + 9 * ns_per_minute + 59 * ns_per_second, "k");
+  e.status = 429;
+  engine.on_event(e);
+  REQUIRE(rec.count("many_429") == 1);
+  CHECK(rec.findings[0].severity == Severity::high);
+  CHECK(rec.findings[0].metrics[0].value == 51);
+  // 200 OK responses do not count.
+  for (int i = 0; i < 100; ++i)
+    engine.on_event(s.event(t0 + 10 * ns_per_minute + i * ns_per_second, "other"));
+  CHECK(rec.count("many_429") == 1);
+}
+
+TEST_CASE("distinct() counts values in the window per group", "[engine][threshold]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("none");
+  merge_rules(
+      rules,
+      "[[threshold]]\nid=\"fanout\"\ngroup_by=\"ip24\"\ncondition=\"distinct(api_key) >= 5\"\n",
+      "t");
+  DetectionEngine engine(rules, {}, rec);
+  for (int i = 0; i < 5; ++i) {
+    Event e = s.event(t0 + i * ns_per_minute, fmt::format("key{}", i % 4));
+    e.ip = s.keep(fmt::format("203.0.113.{}", i));
+    engine.on_event(e);
+  }
+  CHECK(rec.findings.empty());  // 4 keys so far
+  Event e = s.event(t0 + 6 * ns_per_minute, "key9");
+  e.ip = "203.0.113.200";
+  engine.on_event(e);
+  REQUIRE(rec.findings.size() == 1);
+  CHECK(rec.findings[0].key == "203.0.113.0/24");
+  CHECK(rec.findings[0].key_kind == "ip24");
+}
+
+TEST_CASE("late events within the skew count, older ones are counted apart", "[engine]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("none"), {}, rec);
+  engine.on_event(s.event(t0 + 2 * ns_per_hour, "k"));
+  engine.on_event(s.event(t0 + 2 * ns_per_hour - 2 * ns_per_minute, "k"));  // within 5 min
+  engine.on_event(s.event(t0 + ns_per_hour, "k"));                          // an hour late
+  engine.finish();
+  CHECK(engine.stats().late_events == 1);
+  auto ranking = engine.ranking(10);
+  REQUIRE(ranking.size() == 1);
+  CHECK(ranking[0].requests == 2);
+}
+
+TEST_CASE("idle accounts expire and the account cap evicts, both counted", "[engine]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("none");
+  rules.settings.idle_expiry_ns = 2 * ns_per_hour;
+  rules.settings.max_accounts = 10;
+  DetectionEngine engine(rules, {}, rec);
+  for (int i = 0; i < 30; ++i)
+    engine.on_event(s.event(t0 + i * ns_per_second, fmt::format("a{}", i)));
+  engine.on_event(s.event(t0 + ns_per_hour + ns_per_minute, "late-comer"));
+  CHECK(engine.stats().accounts_evicted == 20);  // the oldest 20 of 30; then late-comer joins
+  CHECK(engine.stats().accounts_active == 11);
+  engine.on_event(s.event(t0 + 4 * ns_per_hour, "late-comer"));
+  CHECK(engine.stats().accounts_expired == 11);  // late-comer too: idle 3 hours, then new again
+  CHECK(engine.stats().accounts_active == 1);
+  CHECK(engine.stats().accounts_seen == 32);
+}
+
+TEST_CASE("events without the group-by field are counted, not attributed", "[engine]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("none"), {GroupBy::org, false}, rec);
+  engine.on_event(s.event(t0, "k"));
+  CHECK(engine.stats().events_without_account == 1);
+  CHECK(engine.ranking(10).empty());
+}
+
+TEST_CASE("the same input gives the same findings", "[engine]") {
+  auto run = [] {
+    Stream s;
+    Recorder rec;
+    DetectionEngine engine(default_rules(), {}, rec);
+    std::vector<PromptPart> parts(1);
+    for (int i = 0; i < 2000; ++i) {
+      Event e = s.event(t0 + i * 4 * ns_per_second, i % 3 ? "a" : "b", 500 + i % 300);
+      parts[0] = {PromptRole::user,
+                  s.keep(fmt::format("Explain step by step: problem {} of kind {}", i, i % 11))};
+      e.prompt = parts;
+      engine.on_event(e);
+    }
+    engine.finish();
+    std::string out;
+    for (const Finding& f : rec.findings)
+      out += fmt::format("{} {} {} {:.4f}\n", f.rule, f.key, f.detected_at_ns, f.score);
+    return out;
+  };
+  std::string first = run();
+  CHECK_FALSE(first.empty());
+  CHECK(run() == first);
+}
