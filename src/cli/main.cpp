@@ -86,7 +86,9 @@ void print_engine_totals(const EngineStats& e) {
     extra += fmt::format(", {} events without an account", e.events_without_account);
   if (e.late_events)
     extra += fmt::format(", {} late events not counted (--max-skew)", e.late_events);
-  if (e.accounts_expired) extra += fmt::format(", {} idle accounts expired", e.accounts_expired);
+  if (e.accounts_expired)
+    extra += fmt::format(", {} idle account{} expired", e.accounts_expired,
+                         e.accounts_expired == 1 ? "" : "s");
   if (e.accounts_evicted)
     extra += fmt::format(", {} accounts evicted (max_accounts)", e.accounts_evicted);
   fmt::print(stderr, "exfilscan: {} accounts, {}{}\n", with_commas(e.accounts_seen), findings,
