@@ -39,7 +39,7 @@ struct WindowStats {
   uint64_t requests = 0;
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
-  uint64_t text_requests = 0;  // with prompt text
+  uint64_t text_requests = 0;  // prompts analysed (from the engine's analysis gate on)
   uint64_t instruction = 0;    // instruction or benchmark style
   uint64_t chain_of_thought = 0;
   uint64_t single_turn = 0;

@@ -102,7 +102,7 @@ Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
   double top_share = t >= 0 ? share(a.miner->matches(t), w.text_requests) : 0;
   double fills = t >= 0 ? std::round(a.miner->distinct_fills(t)) : 0;
   double median_completion = w.completion.quantile(0.5);
-  v.metrics = {{"text_requests", static_cast<double>(w.text_requests)},
+  v.metrics = {{"prompts_analysed", static_cast<double>(w.text_requests)},
                {"top_template_share", top_share},
                {"distinct_fills", fills},
                {"median_completion_tokens", median_completion}};

@@ -45,10 +45,17 @@ struct KeyHash {
 struct DetectionEngine::Impl {
   Impl(RuleSet r, EngineOptions o, FindingSink& s) : rules(std::move(r)), options(o), sink(s) {
     for (const ThresholdRule& t : rules.thresholds) thresholds.emplace_back(t);
+    uint64_t least = UINT64_MAX;
+    if (rules.prompt_templating.enabled)
+      least = std::min(least, rules.prompt_templating.min_requests);
+    if (rules.distillation_sweep.enabled)
+      least = std::min(least, rules.distillation_sweep.min_requests);
+    analysis_gate = least == UINT64_MAX ? UINT64_MAX : least / 4;
   }
 
   RuleSet rules;
   EngineOptions options;
+  uint64_t analysis_gate = 0;  // requests in a window before its prompts are analysed
   FindingSink& sink;
   std::unordered_map<std::string, Account, KeyHash, std::equal_to<>> accounts;
   std::vector<detail::ThresholdTracker> thresholds;
@@ -136,33 +143,36 @@ struct DetectionEngine::Impl {
     bool logprobs = p.logprobs.value_or(false);
     if (logprobs || p.n.value_or(1) > 1 || p.best_of.value_or(1) > 1) ++w.sampling;
 
-    uint64_t prompt_hash = 0;
     std::string_view last_user;
-    for (const PromptPart& part : ev.prompt) {
-      prompt_hash = mix64(prompt_hash ^ hash_bytes(part.text));
+    for (const PromptPart& part : ev.prompt)
       if (part.role == PromptRole::user) last_user = part.text;
+    if (last_user.empty() && !ev.prompt.empty()) last_user = ev.prompt.back().text;
+    bool biased = p.logit_bias_entries.value_or(0) > 0;
+    // Prompt text is analysed from the analysis_gate-th request of a window on: the text
+    // detectors need hundreds of requests in a window to say anything, and most accounts never
+    // come close, so their prompts are not worth classifying and mining.
+    bool analyse = !last_user.empty() && w.requests > analysis_gate;
+    uint64_t prompt_hash = 0;
+    if (analyse || biased) {
+      prompt_hash =
+          last_user.empty()
+              // No text: the same prompt still has the same model and length.
+              ? mix64(hash_bytes(ev.model) ^ static_cast<uint64_t>(ev.prompt_tokens.value_or(0)))
+              : hash_bytes(last_user);
     }
-    if (!ev.prompt.empty()) {
-      if (last_user.empty()) last_user = ev.prompt.back().text;
+    if (analyse) {
       ++w.text_requests;
       w.prompts.add(prompt_hash);
       PromptStyle style = classify_prompt(last_user);
       if (style.instruction || style.benchmark) ++w.instruction;
       if (style.chain_of_thought) ++w.chain_of_thought;
-      if (rules.prompt_templating.enabled || rules.distillation_sweep.enabled) {
-        if (!a.miner) a.miner = std::make_unique<TemplateMiner>();
-        a.miner->add(last_user);
-      }
-    } else {
-      // No text: the same prompt still has the same model and length.
-      prompt_hash =
-          mix64(hash_bytes(ev.model) ^ static_cast<uint64_t>(ev.prompt_tokens.value_or(0)));
+      if (!a.miner) a.miner = std::make_unique<TemplateMiner>();
+      a.miner->add(last_user);
     }
 
     int64_t tiny = rules.logit_probe.max_completion_tokens;
     bool tiny_answer =
         ev.completion_tokens ? completion <= tiny : p.max_tokens.value_or(tiny + 1) <= tiny;
-    bool biased = p.logit_bias_entries.value_or(0) > 0;
     if ((biased || (p.echo.value_or(false) && logprobs)) && tiny_answer) ++w.probe_requests;
     if (biased && tiny_answer) {
       auto b = w.biases_by_prompt.find(prompt_hash);
@@ -173,9 +183,9 @@ struct DetectionEngine::Impl {
     }
 
     size_t slot = w.samples++ % w.sample_ids.size();
-    w.sample_ids[slot] = std::string(ev.request_id);
+    w.sample_ids[slot].assign(ev.request_id);  // reuses the string's buffer
     if (options.include_prompts && !last_user.empty())
-      w.sample_prompts[slot] = std::string(last_user.substr(0, 300));
+      w.sample_prompts[slot].assign(last_user.substr(0, 300));
   }
 
   void evaluate(Account& a, int64_t now) {

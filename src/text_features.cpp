@@ -10,8 +10,6 @@ namespace exfilscan {
 namespace {
 
 constexpr uint64_t number_token = 0x6e756d626572ULL;  // every token with a digit hashes as this
-constexpr size_t short_text = 1024;                   // shorter prompts are tokenized whole
-constexpr size_t end_bytes = 512;                     // of a longer one, only this much of each end
 
 bool is_space(char c) {
   return c == ' ' || c == '\n' || c == '\t' || c == '\r';
@@ -28,17 +26,6 @@ uint64_t token_hash(std::string_view text, size_t b, size_t e) {
   return hash_bytes(text.substr(b, e - b));
 }
 
-void tokens_in(std::string_view text, size_t from, size_t to, std::vector<Token>& out) {
-  size_t i = from;
-  while (i < to) {
-    while (i < to && is_space(text[i])) ++i;
-    size_t b = i;
-    while (i < to && !is_space(text[i])) ++i;
-    if (i > b)
-      out.push_back({token_hash(text, b, i), static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
-  }
-}
-
 /// The tokens at each end of a prompt and their count (huge for a long prompt: only its ends
 /// are read, and its middle is always slot).
 struct Ends {
@@ -49,24 +36,36 @@ struct Ends {
 void ends_of(std::string_view text, size_t n, Ends& e) {
   e.head.clear();
   e.tail.clear();
-  if (text.size() <= short_text) {
-    std::vector<Token>& all = e.tail;
-    tokens_in(text, 0, text.size(), all);
-    e.total = all.size();
-    e.head.assign(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min(n, all.size())));
-    if (all.size() > n) all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(n));
+  // Tokens are found from the front until there are more than both ends can hold; past that
+  // the exact count never matters (a slot exists between the ends), so the middle of a long
+  // prompt is not even scanned.
+  size_t i = 0;
+  std::vector<Token>& front = e.head;
+  while (i < text.size() && front.size() <= 2 * n) {
+    while (i < text.size() && is_space(text[i])) ++i;
+    size_t b = i;
+    while (i < text.size() && !is_space(text[i])) ++i;
+    if (i > b)
+      front.push_back({token_hash(text, b, i), static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+  }
+  if (front.size() <= 2 * n) {  // the whole prompt: head and tail may overlap
+    e.total = front.size();
+    size_t from = front.size() > n ? front.size() - n : 0;
+    e.tail.assign(front.begin() + static_cast<std::ptrdiff_t>(from), front.end());
+    if (front.size() > n) front.resize(n);
     return;
   }
-  // A token cut by the boundary is dropped, so only whole tokens are compared.
-  size_t head_end = end_bytes;
-  while (head_end > 0 && !is_space(text[head_end])) --head_end;
-  tokens_in(text, 0, head_end, e.head);
-  if (e.head.size() > n) e.head.resize(n);
-  size_t tail_begin = text.size() - end_bytes;
-  while (tail_begin < text.size() && !is_space(text[tail_begin - 1])) ++tail_begin;
-  tokens_in(text, tail_begin, text.size(), e.tail);
-  if (e.tail.size() > n)
-    e.tail.erase(e.tail.begin(), e.tail.end() - static_cast<std::ptrdiff_t>(n));
+  front.resize(n);
+  size_t j = text.size();
+  while (j > 0 && e.tail.size() < n) {
+    while (j > 0 && is_space(text[j - 1])) --j;
+    size_t end = j;
+    while (j > 0 && !is_space(text[j - 1])) --j;
+    if (end > j)
+      e.tail.push_back(
+          {token_hash(text, j, end), static_cast<uint32_t>(j), static_cast<uint32_t>(end)});
+  }
+  std::reverse(e.tail.begin(), e.tail.end());
   e.total = SIZE_MAX / 2;
 }
 
@@ -123,21 +122,115 @@ thread_local Ends scratch;
 }  // namespace
 
 void tokenize(std::string_view text, std::vector<uint64_t>& out) {
-  std::vector<Token> tokens;
-  tokens_in(text, 0, text.size(), tokens);
   out.clear();
-  for (const Token& t : tokens) out.push_back(t.norm);
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && is_space(text[i])) ++i;
+    size_t b = i;
+    while (i < text.size() && !is_space(text[i])) ++i;
+    if (i > b) out.push_back(token_hash(text, b, i));
+  }
 }
 
-PromptStyle classify_prompt(std::string_view text) {
-  // Lower-cased head of the prompt; the style shows in its opening.
-  std::array<char, 400> buf;
-  size_t n = 0;
-  for (char c : text.substr(0, buf.size())) buf[n++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-  std::string_view s(buf.data(), n);
-  auto has = [&](std::string_view w) { return s.find(w) != std::string_view::npos; };
+namespace {
 
+struct Phrase {
+  std::string_view text;
+  uint8_t kind;  // 0 math cue, 1 code cue, 2 chain of thought
+};
+
+// Cues looked for at word starts, grouped by first character, so one pass over the text checks
+// only the few phrases that can start at each word.
+constexpr std::array<Phrase, 30> phrases = {{
+    {"how many", 0},
+    {"how much", 0},
+    {"what is", 0},
+    {"calculate", 0},
+    {"solve", 0},
+    {"find", 0},
+    {"\\frac", 0},
+    {"$", 0},
+    {"def ", 1},
+    {"function", 1},
+    {"return ", 1},
+    {"#include", 1},
+    {"python", 1},
+    {"class ", 1},
+    {"algorithm", 1},
+    {"```", 1},
+    {"step by step", 2},
+    {"step-by-step", 2},
+    {"show your work", 2},
+    {"explain your reasoning", 2},
+    {"reason through", 2},
+    {"think through", 2},
+    {"let's think", 2},
+    {"chain of thought", 2},
+    {"show your reasoning", 2},
+    {"justify your answer", 2},
+    {"explain your answer", 2},
+    {"think carefully", 2},
+    {"reasoning process", 2},
+    {"walk me through", 2},
+}};
+
+struct PhraseIndex {
+  std::array<std::array<uint8_t, 8>, 256> by_first{};
+  std::array<uint8_t, 256> count{};
+  PhraseIndex() {
+    for (size_t i = 0; i < phrases.size(); ++i) {
+      auto c = static_cast<unsigned char>(phrases[i].text[0]);
+      by_first[c][count[c]++] = static_cast<uint8_t>(i);
+    }
+  }
+};
+const PhraseIndex phrase_index;
+
+size_t lower_copy(std::string_view in, char* out) {
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    out[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  return in.size();
+}
+
+bool is_letter(char c) {
+  return c >= 'a' && c <= 'z';
+}
+
+/// Sets found[kind] for each cue that starts a word of s.
+void scan_cues(std::string_view s, std::array<bool, 3>& found) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    uint8_t n = phrase_index.count[c];
+    if (n == 0 || (i > 0 && is_letter(s[i - 1]) && is_letter(s[i]))) continue;
+    for (uint8_t k = 0; k < n; ++k) {
+      const Phrase& p = phrases[phrase_index.by_first[c][k]];
+      if (s.size() - i >= p.text.size() &&
+          std::memcmp(s.data() + i, p.text.data(), p.text.size()) == 0)
+        found[p.kind] = true;
+    }
+  }
+}
+
+constexpr std::array<std::string_view, 52> imperative_verbs = {
+    "write",     "explain",    "generate",   "create",     "give",      "list",      "describe",
+    "summarize", "summarise",  "translate",  "classify",   "solve",     "answer",    "calculate",
+    "find",      "compute",    "rewrite",    "convert",    "implement", "identify",  "compose",
+    "suggest",   "design",     "name",       "provide",    "determine", "evaluate",  "compare",
+    "edit",      "make",       "develop",    "analyze",    "analyse",   "outline",   "construct",
+    "predict",   "categorize", "paraphrase", "complete",   "prove",     "simplify",  "derive",
+    "extract",   "draft",      "tell",       "brainstorm", "propose",   "formulate", "estimate",
+    "choose",    "select",     "correct"};
+
+}  // namespace
+
+PromptStyle classify_prompt(std::string_view text) {
+  // The style shows in the opening; a request for reasoning often comes at the very end.
+  std::array<char, 256> head;
+  std::string_view s(head.data(), lower_copy(text.substr(0, head.size()), head.data()));
   PromptStyle style;
+
   size_t b = 0;
   while (b < s.size() &&
          (is_space(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '#' || s[b] == '*'))
@@ -145,48 +238,35 @@ PromptStyle classify_prompt(std::string_view text) {
   std::string_view rest = s.substr(b);
   if (rest.starts_with("please ")) rest.remove_prefix(7);
   size_t e = 0;
-  while (e < rest.size() && rest[e] >= 'a' && rest[e] <= 'z') ++e;
+  while (e < rest.size() && is_letter(rest[e])) ++e;
   std::string_view first = rest.substr(0, e);
-  static constexpr std::array<std::string_view, 52> verbs = {
-      "write",     "explain",    "generate",   "create",     "give",      "list",      "describe",
-      "summarize", "summarise",  "translate",  "classify",   "solve",     "answer",    "calculate",
-      "find",      "compute",    "rewrite",    "convert",    "implement", "identify",  "compose",
-      "suggest",   "design",     "name",       "provide",    "determine", "evaluate",  "compare",
-      "edit",      "make",       "develop",    "analyze",    "analyse",   "outline",   "construct",
-      "predict",   "categorize", "paraphrase", "complete",   "prove",     "simplify",  "derive",
-      "extract",   "draft",      "tell",       "brainstorm", "propose",   "formulate", "estimate",
-      "choose",    "select",     "correct"};
-  for (std::string_view v : verbs)
+  for (std::string_view v : imperative_verbs)
     if (first == v) style.instruction = true;
-  if (has("### instruction") || has("instruction:") || s.starts_with("question:") ||
-      s.starts_with("q:"))
+  if (rest.starts_with("question:") || rest.starts_with("q:") || rest.starts_with("instruction:") ||
+      rest.starts_with("instruction\n") || s.find("### instruction") != std::string_view::npos)
     style.instruction = true;
 
-  int digit_groups = 0;
-  for (size_t i = 0; i < s.size(); ++i)
-    if (s[i] >= '0' && s[i] <= '9' && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9')) ++digit_groups;
-  bool choices = (has("\na.") && has("\nb.")) || (has("\na)") && has("\nb)")) ||
-                 (has("(a)") && has("(b)")) || (has("\na:") && has("\nb:"));
-  bool math = digit_groups >= 2 &&
-              (has("how many") || has("how much") || has("what is") || has("calculate") ||
-               has("solve") || has("find") || has("\\frac") || has("$"));
-  bool code = has("def ") || has("```") || has("function") || has("return ") || has("#include") ||
-              has("python") || has("class ") || has("algorithm");
-  style.benchmark = choices || math || code;
+  std::array<bool, 3> cue{};
+  scan_cues(s, cue);
+  if (text.size() > head.size()) {
+    std::array<char, 200> tail;
+    std::string_view t =
+        text.substr(text.size() - std::min(tail.size(), text.size() - head.size()));
+    scan_cues(std::string_view(tail.data(), lower_copy(t, tail.data())), cue);
+  }
 
-  static constexpr std::array<std::string_view, 14> cot = {
-      "step by step",        "step-by-step",        "show your work",      "explain your reasoning",
-      "reason through",      "think through",       "let's think",         "chain of thought",
-      "show your reasoning", "justify your answer", "explain your answer", "think carefully",
-      "reasoning process",   "walk me through"};
-  // Chain-of-thought requests often come at the end: look at both ends.
-  std::string_view tail = text.size() > 300 ? text.substr(text.size() - 300) : std::string_view();
-  std::array<char, 300> tbuf;
-  size_t tn = 0;
-  for (char c : tail) tbuf[tn++] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
-  std::string_view t(tbuf.data(), tn);
-  for (std::string_view p : cot)
-    if (has(p) || t.find(p) != std::string_view::npos) style.chain_of_thought = true;
+  int digit_groups = 0, choice_lines = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= '0' && c <= '9' && (i == 0 || s[i - 1] < '0' || s[i - 1] > '9')) ++digit_groups;
+    // Answer options: "\nA." "\nB)" "\nc:" or "(a)".
+    bool option_letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
+    if (c == '\n' && option_letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
+      ++choice_lines;
+    if (c == '(' && option_letter && s[i + 2] == ')') ++choice_lines;
+  }
+  style.benchmark = choice_lines >= 2 || (digit_groups >= 2 && cue[0]) || cue[1];
+  style.chain_of_thought = cue[2];
   return style;
 }
 
