@@ -1,5 +1,6 @@
 #include "account_state.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace exfilscan::detail {
@@ -38,19 +39,31 @@ void LogHistogram::clear() {
   count_ = 0;
 }
 
-void WindowStats::clear(int64_t start) {
+void WindowStats::clear(int64_t start, int64_t window_ns) {
   start_ns = start;
   last_ns = start;
+  slice_ns = std::max<int64_t>(1, window_ns / 60);
+  throttled = client_errors = server_errors = 0;
+  min_temperature = 1e9;
+  max_temperature = -1;
+  last_gap_ns = start;
+  gaps = 0;
+  gap_mean = gap_m2 = 0;
   requests = prompt_tokens = completion_tokens = 0;
   text_requests = instruction = chain_of_thought = single_turn = turns_known = sampling = 0;
   probe_requests = 0;
   completion.clear();
   prompts.clear();
-  minutes.reset();
+  slices.reset();
   biases_by_prompt.clear();
   for (std::string& s : sample_ids) s.clear();
   for (std::string& s : sample_prompts) s.clear();
   samples = 0;
+}
+
+double WindowStats::gap_variation() const {
+  if (gaps < 10 || gap_mean <= 0) return -1;
+  return std::sqrt(gap_m2 / static_cast<double>(gaps)) / gap_mean;
 }
 
 }  // namespace exfilscan::detail

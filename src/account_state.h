@@ -43,18 +43,30 @@ struct WindowStats {
   uint64_t instruction = 0;    // instruction or benchmark style
   uint64_t chain_of_thought = 0;
   uint64_t single_turn = 0;
-  uint64_t turns_known = 0;     // requests whose turn count the log gives
-  uint64_t sampling = 0;        // logprobs, n > 1 or best_of > 1
-  uint64_t probe_requests = 0;  // logit_bias or echo+logprobs with a tiny completion
-  LogHistogram completion;      // per-request completion tokens
-  DistinctSketch prompts;       // distinct prompt texts
-  std::bitset<60> minutes;      // minutes of the window with traffic
+  uint64_t turns_known = 0;           // requests whose turn count the log gives
+  uint64_t sampling = 0;              // logprobs, n > 1 or best_of > 1
+  uint64_t probe_requests = 0;        // logit_bias or echo+logprobs with a tiny completion
+  LogHistogram completion;            // per-request completion tokens
+  DistinctSketch prompts;             // distinct prompt texts
+  int64_t slice_ns = 60'000'000'000;  // window / 60
+  std::bitset<60> slices;             // sixtieths of the window with traffic
+  uint64_t throttled = 0;             // HTTP 429
+  uint64_t client_errors = 0;         // other 4xx
+  uint64_t server_errors = 0;         // 5xx
+  double min_temperature = 1e9, max_temperature = -1;  // spread of the temperatures asked for
+  // Inter-arrival times (Welford): a machine sends at a steady rate, people in bursts.
+  int64_t last_gap_ns = 0;
+  uint64_t gaps = 0;
+  double gap_mean = 0, gap_m2 = 0;
   /// Distinct logit_bias maps per prompt (the logit-stealing signature), capped.
   std::unordered_map<uint64_t, DistinctSketch> biases_by_prompt;
   std::array<std::string, 5> sample_ids;      // most recent request ids
   std::array<std::string, 5> sample_prompts;  // only kept with --include-prompts
   size_t samples = 0;
-  void clear(int64_t start);
+  void clear(int64_t start, int64_t window_ns);
+  /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 when
+  /// there are too few.
+  double gap_variation() const;
 };
 
 /// An account's completed window, for its own baseline.
@@ -83,7 +95,8 @@ struct Account {
   WindowStats window;
   std::vector<HistoryPoint> history;     // oldest first, at most baseline_hours long
   std::unique_ptr<TemplateMiner> miner;  // only once the account sends prompt text
-  std::vector<RuleFiring> fired;         // per rule: episode cooldown and best score
+  std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
+  std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score
   uint64_t suppressed = 0;
 };
 

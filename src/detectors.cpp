@@ -27,8 +27,18 @@ double robust_ceiling(std::vector<double> v) {
   return median + 3 * dev[dev.size() / 2];
 }
 
-int64_t window_minutes(const WindowStats& w) {
-  return std::min<int64_t>(60, (w.last_ns - w.start_ns) / 60'000'000'000LL + 1);
+/// Sixtieths of the window elapsed so far.
+int64_t slices_elapsed(const WindowStats& w) {
+  return std::min<int64_t>(60, (w.last_ns - w.start_ns) / w.slice_ns + 1);
+}
+
+int64_t minutes_elapsed(const WindowStats& w) {
+  return (w.last_ns - w.start_ns) / 60'000'000'000LL + 1;
+}
+
+std::string window_text(const WindowStats& w) {
+  int64_t minutes = w.slice_ns * 60 / 60'000'000'000LL;
+  return minutes % 60 == 0 ? fmt::format("{}h", minutes / 60) : fmt::format("{}min", minutes);
 }
 
 }  // namespace
@@ -51,7 +61,9 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   Verdict v;
   const WindowStats& w = a.window;
   double completion = static_cast<double>(w.completion_tokens);
-  v.metrics = {{"requests", static_cast<double>(w.requests)}, {"completion_tokens", completion}};
+  v.metrics = {{"requests", static_cast<double>(w.requests)},
+               {"completion_tokens", completion},
+               {"throttled_429", static_cast<double>(w.throttled)}};
   if (w.requests < rule.min_requests || w.completion_tokens < rule.min_completion_tokens) return v;
 
   // The account's own baseline, from windows inside baseline_hours before this one.
@@ -68,7 +80,11 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   std::string against;
   if (own.size() >= rule.min_baseline_hours && !dormant) {
     double ceiling = std::max(1.0, robust_ceiling(own));
-    bar = ceiling * rule.ratio;
+    // Far above its own history, and above what most accounts do anyway: a small account
+    // tripling to a still small volume is not news.
+    double peers = population.count() >= 200 ? population.quantile(0.9) : 0;
+    bar = std::max(ceiling * rule.ratio, peers);
+    v.metrics.push_back({"population_p90_tokens", peers});
     v.metrics.push_back({"baseline_completion_tokens", ceiling});
     v.metrics.push_back({"baseline_windows", static_cast<double>(own.size())});
     against =
@@ -90,8 +106,8 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   v.fired = true;
   // At the bar: 60 % of the cap; ten times over it: the cap.
   v.score = rule.max_score * (0.6 + 0.4 * clamp01(std::log10(over)));
-  v.reason = fmt::format("{:.0f} completion tokens in {} requests within an hour, {}", completion,
-                         w.requests, against);
+  v.reason = fmt::format("{:.0f} completion tokens in {} requests within {}, {}", completion,
+                         w.requests, window_text(w), against);
   return v;
 }
 
@@ -117,8 +133,8 @@ Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
   if (!long_outputs) score = std::min(score, rule.max_score_short_outputs);
   v.score = score;
   v.reason = fmt::format(
-      "{:.0f}% of {} prompts in an hour fill one template with {:.0f} distinct values{}",
-      top_share * 100, w.text_requests, fills,
+      "{:.0f}% of {} prompts in {} fill one template with {:.0f} distinct values{}",
+      top_share * 100, w.text_requests, window_text(w), fills,
       long_outputs ? fmt::format(", with long answers (median {:.0f} tokens)", median_completion)
                    : " (short answers: a pipeline as often as a harvest)");
   return v;
@@ -129,11 +145,19 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
   const WindowStats& w = a.window;
   const SweepWeights& wt = rule.weights;
   double median_completion = w.completion.quantile(0.5);
-  int64_t minutes = window_minutes(w);
+  int64_t slices = slices_elapsed(w);
+  int64_t minutes = minutes_elapsed(w);
   double f_single = share(w.single_turn, w.turns_known);
   double f_long = clamp01(median_completion / static_cast<double>(rule.long_completion_tokens));
   double f_sampling = clamp01(share(w.sampling, w.requests) / 0.2);
-  double f_cadence = minutes >= 10 ? share(w.minutes.count(), static_cast<uint64_t>(minutes)) : 0;
+  // Machine cadence: traffic in most of the window's sixtieths, at a steady rate (gap variation
+  // at or under 0.5 counts fully, 1 — Poisson arrivals — half, bursts nothing).
+  double coverage = slices >= 10 ? share(w.slices.count(), static_cast<uint64_t>(slices)) : 0;
+  double variation = w.gap_variation();
+  double regularity = variation < 0 ? 0 : clamp01(1.5 - variation);
+  double f_cadence = 0.5 * coverage + 0.5 * regularity;
+  double temperature_spread =
+      w.max_temperature >= w.min_temperature ? w.max_temperature - w.min_temperature : 0;
   double score;
   double f_instruction = 0, f_diversity = 0, f_cot = 0;
   if (w.text_requests > 0) {
@@ -164,6 +188,9 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
                {"long_completion", f_long},
                {"sampling", f_sampling},
                {"cadence", f_cadence},
+               {"gap_variation", std::max(0.0, variation)},
+               {"temperature_spread", temperature_spread},
+               {"hours_of_day_active", static_cast<double>(a.hours_of_day.count())},
                {"score", score}};
   if (w.requests < rule.min_requests || score < rule.min_score) return v;
   // A one-off eval is short; a harvest keeps going. Under half an hour of traffic, stay medium.

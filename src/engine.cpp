@@ -17,8 +17,8 @@ using detail::Verdict;
 
 namespace {
 
-constexpr int64_t window_ns = ns_per_hour;
 constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
+constexpr size_t max_history = 200;        // windows kept for an account's own baseline
 
 double severity_score(Severity s) {
   static const double scores[] = {0.2, 0.4, 0.6, 0.8, 0.95};
@@ -69,6 +69,8 @@ struct DetectionEngine::Impl {
   int64_t next_tick = 0;
   std::string scratch;
 
+  int64_t window_ns() const { return rules.settings.window_ns; }
+
   bool text_detectors() const {
     return rules.prompt_templating.enabled || rules.distillation_sweep.enabled;
   }
@@ -97,7 +99,7 @@ struct DetectionEngine::Impl {
       Account& a = it->second;
       a.key = std::string(key);
       a.first_seen_ns = a.last_seen_ns = ts;
-      a.window.clear(ts);
+      a.window.clear(ts, window_ns());
       ++stats.accounts_seen;
     }
     Account& a = it->second;
@@ -105,8 +107,8 @@ struct DetectionEngine::Impl {
       ++stats.late_events;  // too late to change a window that is already judged
       return;
     }
-    if (a.window.requests > 0 && ts >= a.window.start_ns + window_ns) close_window(a);
-    if (a.window.requests == 0) a.window.clear(ts);
+    if (a.window.requests > 0 && ts >= a.window.start_ns + window_ns()) close_window(a);
+    if (a.window.requests == 0) a.window.clear(ts, window_ns());
     add_to_window(a, ev);
     a.first_seen_ns = std::min(a.first_seen_ns, ts);
     a.last_seen_ns = std::max(a.last_seen_ns, ts);
@@ -133,8 +135,30 @@ struct DetectionEngine::Impl {
     w.completion_tokens += static_cast<uint64_t>(std::max<int64_t>(0, completion));
     if (ev.completion_tokens)
       w.completion.add(static_cast<double>(std::max<int64_t>(0, completion)));
-    int64_t minute = (ts - w.start_ns) / ns_per_minute;
-    if (minute >= 0 && minute < 60) w.minutes.set(static_cast<size_t>(minute));
+    int64_t slice = (ts - w.start_ns) / w.slice_ns;
+    if (slice >= 0 && slice < 60) w.slices.set(static_cast<size_t>(slice));
+    if (w.requests > 1 && ts >= w.last_gap_ns) {
+      double gap = static_cast<double>(ts - w.last_gap_ns) / 1e9;
+      ++w.gaps;
+      double delta = gap - w.gap_mean;
+      w.gap_mean += delta / static_cast<double>(w.gaps);
+      w.gap_m2 += delta * (gap - w.gap_mean);
+    }
+    w.last_gap_ns = std::max(w.last_gap_ns, ts);
+    a.hours_of_day.set(static_cast<size_t>((ts / ns_per_hour) % 24));
+    if (ev.status) {
+      int64_t st = *ev.status;
+      if (st == 429)
+        ++w.throttled;
+      else if (st >= 400 && st < 500)
+        ++w.client_errors;
+      else if (st >= 500)
+        ++w.server_errors;
+    }
+    if (ev.params.temperature) {
+      w.min_temperature = std::min(w.min_temperature, *ev.params.temperature);
+      w.max_temperature = std::max(w.max_temperature, *ev.params.temperature);
+    }
     if (ev.turns) {
       ++w.turns_known;
       if (*ev.turns <= 1) ++w.single_turn;
@@ -313,7 +337,7 @@ struct DetectionEngine::Impl {
             a.history.end() - static_cast<std::ptrdiff_t>(rules.volume_spike.baseline_hours));
     }
     if (a.miner) a.miner->reset_counts();
-    a.window.clear(a.window.start_ns + window_ns);
+    a.window.clear(a.window.start_ns + window_ns(), window_ns());
     a.window.requests = 0;
   }
 
@@ -324,7 +348,7 @@ struct DetectionEngine::Impl {
     int64_t settled = watermark - rules.settings.max_skew_ns;
     for (auto it = accounts.begin(); it != accounts.end();) {
       Account& a = it->second;
-      if (a.window.requests > 0 && a.window.start_ns + window_ns <= settled) close_window(a);
+      if (a.window.requests > 0 && a.window.start_ns + window_ns() <= settled) close_window(a);
       if (a.last_seen_ns < watermark - rules.settings.idle_expiry_ns) {
         retire(a);
         ++stats.accounts_expired;

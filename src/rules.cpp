@@ -173,6 +173,9 @@ class TableReader {
 };
 
 void read_settings(TableReader r, Settings& s) {
+  r.duration("window", s.window_ns);
+  if (s.window_ns < 10 * ns_per_minute || s.window_ns > ns_per_day)
+    r.fail(*r.find("window"), "window", "from 10m to 24h");
   r.duration("cooldown", s.cooldown_ns);
   r.duration("max_skew", s.max_skew_ns);
   r.duration("idle_expiry", s.idle_expiry_ns);
@@ -405,6 +408,15 @@ void merge_rules_file(RuleSet& rules, const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   merge_rules(rules, text.str(), path);
+}
+
+RuleSet empty_rules() {
+  RuleSet rules;
+  rules.volume_spike.enabled = false;
+  rules.prompt_templating.enabled = false;
+  rules.distillation_sweep.enabled = false;
+  rules.logit_probe.enabled = false;
+  return rules;
 }
 
 RuleSet default_rules() {

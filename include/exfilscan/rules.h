@@ -30,6 +30,7 @@ std::optional<int64_t> parse_duration(std::string_view text);
 std::string format_duration(int64_t ns);
 
 struct Settings {
+  int64_t window_ns = ns_per_hour;  // the detectors' window (10m to 24h)
   int64_t cooldown_ns = 6 * ns_per_hour;
   int64_t max_skew_ns = 5 * ns_per_minute;
   int64_t idle_expiry_ns = 8 * ns_per_day;
@@ -126,6 +127,9 @@ struct RuleSet {
 std::string_view default_rules_text();
 /// The built-in rules, compiled.
 RuleSet default_rules();
+/// Every detector off and no threshold rules: a start for a rules file that replaces the
+/// built-in ones (--no-default-rules).
+RuleSet empty_rules();
 /// Reads TOML on top of `rules`. Throws RulesError naming `source`, the line and the key.
 void merge_rules(RuleSet& rules, std::string_view toml_text, std::string_view source);
 void merge_rules_file(RuleSet& rules, const std::string& path);

@@ -83,6 +83,11 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
           "--rules", f.rules_files,
           "TOML rules read on top of the built-in ones (repeatable; see docs/detection.md)")
       ->allow_extra_args(false);
+  scan->add_flag("--no-default-rules", f.no_default_rules,
+                 "Start from no rules: only what --rules files enable runs");
+  scan->add_option("--max-skew", f.max_skew,
+                   "How late an event may come behind its account's newest and still count "
+                   "(e.g. 5m; default from the rules: 5m)");
   scan->add_option("--min-severity", f.min_severity,
                    "Findings shown from this severity (default info)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
@@ -132,11 +137,19 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   if (!parse_group_by(f.group_by, c.engine.group_by))
     throw CLI::ValidationError("--group-by", "unknown grouping " + f.group_by);
   c.engine.include_prompts = f.include_prompts;
-  c.rules = default_rules();
+  c.rules = f.no_default_rules ? empty_rules() : default_rules();
+  if (f.no_default_rules && f.rules_files.empty())
+    throw CLI::ValidationError("--no-default-rules needs at least one --rules file");
   try {
     for (const std::string& file : f.rules_files) merge_rules_file(c.rules, file);
   } catch (const RulesError& e) {
     throw CLI::ValidationError(e.what());
+  }
+  if (!f.max_skew.empty()) {
+    auto skew = parse_duration(f.max_skew);
+    if (!skew)
+      throw CLI::ValidationError("--max-skew", "expected a duration such as 30s, 5m or 1h");
+    c.rules.settings.max_skew_ns = *skew;
   }
   std::string format = f.format.empty() ? (stdout_is_terminal ? "table" : "jsonl") : f.format;
   parse_report_format(format, c.format);

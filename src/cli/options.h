@@ -34,6 +34,8 @@ struct Flags {
   std::vector<std::string> rules_files;
   std::string min_severity = "info";
   std::string fail_on = "high";
+  std::string max_skew;  // empty: the rules' max_skew
+  bool no_default_rules = false;
 };
 
 enum class Command { scan, normalize };

@@ -308,3 +308,102 @@ TEST_CASE("the same input gives the same findings", "[engine]") {
   CHECK_FALSE(first.empty());
   CHECK(run() == first);
 }
+
+TEST_CASE("a steady instruction sweep with long answers is a distillation sweep",
+          "[engine][sweep]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("distillation_sweep"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  // Many different tasks (no dominant template), as instruction sets are.
+  const char* verbs[] = {"Explain", "Describe", "Summarize", "Compare", "List", "Write"};
+  const char* topics[] = {"rivers",  "volcanoes", "jazz",     "tax law", "orbits",
+                          "bread",   "chess",     "glaciers", "poetry",  "vaccines",
+                          "bridges", "markets",   "tides"};
+  const char* forms[] = {"for a child", "in three points", "with an example", "briefly",
+                         "as a story",  "for an expert",   "with a table"};
+  for (int i = 0; i < 900; ++i) {  // one every 4 s for an hour
+    Event e = s.event(t0 + i * 4 * ns_per_second, "sweeper", 700);
+    parts[0] = {PromptRole::user,
+                s.keep(fmt::format("{} {} {}", verbs[i % 6], topics[i % 13], forms[i % 7]))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  REQUIRE(rec.count("distillation_sweep") >= 1);
+  const Finding& f = *rec.first("distillation_sweep");
+  auto metric = [&](std::string_view name) {
+    for (const Metric& m : f.metrics)
+      if (m.name == name) return m.value;
+    return -1.0;
+  };
+  CHECK(metric("instruction_share") == 1);
+  CHECK(metric("single_turn_share") == 1);
+  CHECK(metric("long_completion") == 1);
+  CHECK(metric("cadence") > 0.9);  // every slice, steady gaps
+  // Instruction style, diversity, single turns, long answers and a steady rate: medium on their
+  // own (a writing product can look like this); reasoning asked for makes it high.
+  CHECK(rec.findings.back().severity == Severity::medium);
+  Recorder cot_rec;
+  DetectionEngine cot_engine(only("distillation_sweep"), {}, cot_rec);
+  for (int i = 0; i < 900; ++i) {
+    Event e = s.event(t0 + i * 4 * ns_per_second, "cot", 700);
+    parts[0] = {PromptRole::user, s.keep(fmt::format("{} {} {}. Think step by step.", verbs[i % 6],
+                                                     topics[i % 13], forms[i % 7]))};
+    e.prompt = parts;
+    cot_engine.on_event(e);
+  }
+  cot_engine.finish();
+  REQUIRE_FALSE(cot_rec.findings.empty());
+  CHECK(cot_rec.findings.back().severity >= Severity::high);
+  // A one-off burst under half an hour stays medium at most.
+  Recorder short_rec;
+  DetectionEngine short_engine(only("distillation_sweep"), {}, short_rec);
+  for (int i = 0; i < 400; ++i) {
+    Event e = s.event(t0 + i * 3 * ns_per_second, "eval", 700);
+    parts[0] = {PromptRole::user, s.keep(fmt::format("Solve problem {} step by step.", i))};
+    e.prompt = parts;
+    short_engine.on_event(e);
+  }
+  short_engine.finish();
+  for (const Finding& g : short_rec.findings) CHECK(g.severity <= Severity::medium);
+}
+
+TEST_CASE("diverse multi-turn chat at the same volume is no sweep", "[engine][sweep]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("distillation_sweep"), {}, rec);
+  std::vector<PromptPart> parts(2);
+  for (int i = 0; i < 900; ++i) {
+    Event e = s.event(t0 + (i * 4 + (i % 7) * (i % 5)) * ns_per_second, "chat-app", 150);
+    parts[0] = {PromptRole::system, "You are the assistant of the Acme app."};
+    parts[1] = {PromptRole::user,
+                s.keep(fmt::format("hey so about my order {} it still hasn't come, any idea? {}", i,
+                                   i % 13))};
+    e.prompt = parts;
+    e.turns = 1 + i % 4;
+    engine.on_event(e);
+  }
+  engine.finish();
+  CHECK(rec.count("distillation_sweep") == 0);
+}
+
+TEST_CASE("the detectors' window is configurable", "[engine]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("logit_probe");
+  merge_rules(rules, "[settings]\nwindow = \"10m\"\n", "t");
+  DetectionEngine engine(rules, {}, rec);
+  // 15 distinct biases in each of two 10-minute windows: 30 in the hour, but never 20 in a window.
+  for (int i = 0; i < 30; ++i) {
+    Event e = s.event(t0 + i * 40 * ns_per_second, "p", 1);
+    e.params.logprobs = true;
+    e.params.logit_bias_entries = 1;
+    e.params.logit_bias_hash = 7000 + static_cast<uint64_t>(i);
+    engine.on_event(e);
+  }
+  engine.finish();
+  CHECK(rec.findings.empty());
+  CHECK_THROWS_WITH(merge_rules(rules, "[settings]\nwindow = \"2d\"\n", "t"),
+                    Catch::Contains("from 10m to 24h"));
+}
