@@ -61,6 +61,8 @@ def main():
     ap.add_argument("--scenarios", default="",
                     help="comma-separated labelled scenarios to mix in (see bench/scenarios.py), or 'all'")
     ap.add_argument("--labels", help="write the scenario labels (JSON lines) here")
+    ap.add_argument("--corpus", help="directory of prompt corpora ({\"text\",\"kind\"} JSON lines, "
+                    "e.g. ../shared/corpora); built-in prompts without it")
     a = ap.parse_args()
     if a.scenarios:
         return with_scenarios(a)
@@ -79,7 +81,7 @@ def generate(a):
             "ip": f"198.51.{(i * 7) % 256}.{(i * 13) % 254 + 1}",
             "agent": AGENTS[i % len(AGENTS)], "users": 1 + (i % 40),
             "median": rng.choice([120, 300, 600, 1500]), "system": rng.choice(SYSTEMS),
-            "history": rng.random() < 0.3,
+            "history": rng.random() < 0.3, "tz": rng.choice([-8, -5, 0, 1, 5, 8, 9]),
         })
     weights = [1.0 / (r + 1) for r in range(a.keys)]  # Zipf, s = 1
     cum, total = [], 0.0
@@ -96,14 +98,23 @@ def generate(a):
         # Diurnal cycle: the clock runs faster through the (UTC) night, so fewer lines fall there.
         hour = dt.datetime.fromtimestamp(t, dt.timezone.utc).hour
         t += rng.expovariate(1.0 / step) / busy[hour]
-        k = keys[min(bisect(cum, rng.random() * total), a.keys - 1)]
+        # Each key lives in its own time zone: keys whose local hour is quiet are drawn less.
+        for _ in range(4):
+            k = keys[min(bisect(cum, rng.random() * total), a.keys - 1)]
+            local = (dt.datetime.fromtimestamp(t, dt.timezone.utc).hour + k["tz"]) % 24
+            if rng.random() < busy[local]:
+                break
         roll = rng.random()
         endpoint = ("/v1/chat/completions" if roll < 0.9 else "/v1/embeddings" if roll < 0.95
                     else "/v1/completions" if roll < 0.97 else "/v1/responses")
         size = max(40, int(rng.lognormvariate(math.log(k["median"]), 0.8)))
         if rng.random() < 0.005:
             size = rng.randint(8000, 30000)
-        prompt = rng.choice(TASKS) + ": " + text(rng, size)
+        corpus_prompts = getattr(a, "prompts", None)
+        if corpus_prompts is not None and corpus_prompts.pools.get("benign"):
+            prompt = corpus_prompts.get("benign")
+        else:
+            prompt = rng.choice(TASKS) + ": " + text(rng, size)
         req = {"model": rng.choice(["gpt-4o", "gpt-4o-mini", "o4-mini"])}
         if endpoint == "/v1/chat/completions":
             msgs = [{"role": "system", "content": k["system"]}]
@@ -171,17 +182,20 @@ def with_scenarios(a):
     import io
     import scenarios as sc
     names = set(a.scenarios.split(",")) if a.scenarios != "all" else {
-        "sweep", "cot", "templated", "dormant", "logit", "pipeline", "launch", "eval"}
+        "sweep", "cot", "templated", "dormant", "logit", "pipeline", "launch", "eval", "nat"}
     rng = random.Random(a.seed)
     start = dt.datetime.fromisoformat(a.start).replace(tzinfo=dt.timezone.utc).timestamp()
-    extra, labels = sc.scenarios(rng, start, names)
+    prompts = sc.Prompts(random.Random(a.seed + 1), a.corpus)
+    extra, labels = sc.scenarios(rng, start, names, prompts)
     background = io.StringIO()
-    out_a = argparse.Namespace(**{**vars(a), "scenarios": "", "out": None})
+    out_a = argparse.Namespace(**{**vars(a), "scenarios": "", "out": None, "prompts": prompts})
     import contextlib
     with contextlib.redirect_stdout(background):
         generate(out_a)
     rows = []
-    for line in background.getvalue().splitlines():
+    for line in background.getvalue().split("\n"):
+        if not line:
+            continue
         d = json.loads(line)
         rows.append((dt.datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")).timestamp(), d))
     rows.extend(extra)

@@ -229,12 +229,13 @@ struct DetectionEngine::Impl {
   /// the severity rises within the episode.
   bool should_fire(detail::RuleFiring& f, double score, int64_t now) {
     bool fresh = f.last_fired_ns == 0 || now - f.last_fired_ns >= rules.settings.cooldown_ns;
+    if (fresh) f.episode_score = 0;
     bool escalated = severity_of_score(score) > severity_of_score(f.episode_score);
     f.last_fired_ns = now;
-    if (fresh) f.episode_score = 0;
+    // The account's risk follows the strongest verdict, reported or not.
+    f.score = std::max(f.score, score);
     if (!fresh && !escalated) return false;
     f.episode_score = std::max(f.episode_score, score);
-    f.score = std::max(f.score, score);
     return true;
   }
 
@@ -267,6 +268,7 @@ struct DetectionEngine::Impl {
     };
     out.suppressed = listed(allow.keys, a.key) || listed(allow.orgs, a.org) ||
                      listed(allow.templates, out.template_text);
+    out.account_risk = risk_of(a);
     emit(out);
     if (out.suppressed) ++a.suppressed;
   }
@@ -313,7 +315,18 @@ struct DetectionEngine::Impl {
         if (out.suppressed) ++a->second.suppressed;
       }
     }
+    out.account_risk = score;
+    if (rule.group_by == options.group_by) {
+      auto a = accounts.find(out.key);
+      if (a != accounts.end()) out.account_risk = risk_of(a->second);
+    }
     emit(out);
+  }
+
+  double risk_of(const Account& a) const {
+    std::vector<double> scores;
+    for (const detail::RuleFiring& f : a.fired) scores.push_back(f.score);
+    return combined_risk(scores);
   }
 
   void emit(const Finding& f) {
@@ -386,14 +399,12 @@ struct DetectionEngine::Impl {
     s.first_seen_ns = a.first_seen_ns;
     s.last_seen_ns = a.last_seen_ns;
     s.suppressed_findings = a.suppressed;
-    std::vector<double> scores;
     double best = -1;
     for (const detail::RuleFiring& f : a.fired) {
       s.rules.push_back(f.rule);
-      scores.push_back(f.score);
       if (f.score > best) best = f.score, s.top_rule = f.rule;
     }
-    s.risk = combined_risk(scores);
+    s.risk = risk_of(a);
     s.severity = s.rules.empty() ? Severity::info : severity_of_score(s.risk);
     return s;
   }

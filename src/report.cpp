@@ -49,8 +49,8 @@ class JsonlReporter final : public Reporter {
   void write_finding(const Finding& f) override {
     std::string o = "{\"type\":\"finding\",\"rule\":";
     append_json_string(o, f.rule);
-    o += fmt::format(",\"severity\":\"{}\",\"score\":{},\"key\":", to_string(f.severity),
-                     format_number(f.score));
+    o += fmt::format(",\"severity\":\"{}\",\"score\":{},\"account_risk\":{},\"key\":",
+                     to_string(f.severity), format_number(f.score), format_number(f.account_risk));
     append_json_string(o, f.key);
     o += fmt::format(
         ",\"key_kind\":\"{}\",\"first_seen\":\"{}\",\"last_seen\":\"{}\",\"detected_at\":\"{}\","
@@ -160,8 +160,9 @@ class TableReporter final : public Reporter {
       o += fmt::format(" ({} more suppressed by allow-lists)", t.engine.suppressed);
     o += findings_.empty() ? "\n" : ":\n";
     for (const Finding& f : findings_) {
-      o += fmt::format("\n{:<8}  {}  {}  score {:.2f}  at {}\n", upper(to_string(f.severity)),
-                       f.rule, f.key, f.score, utc(f.detected_at_ns));
+      o += fmt::format("\n{:<8}  {}  {}  score {:.2f}  account risk {:.2f}  at {}\n",
+                       upper(to_string(f.severity)), f.rule, f.key, f.score, f.account_risk,
+                       utc(f.detected_at_ns));
       o += fmt::format("  {}\n", f.reason);
       if (!f.template_text.empty()) o += fmt::format("  template: {}\n", cut(f.template_text, 160));
       std::string metrics;
