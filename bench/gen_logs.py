@@ -66,11 +66,28 @@ def main():
     a = ap.parse_args()
     if a.scenarios:
         return with_scenarios(a)
+    write_lines(background(a), a.out)
 
-    generate(a)
+
+def write_lines(rows, path):
+    """Writes (epoch seconds, line) pairs as JSON lines, stamping times and missing ids."""
+    out = open(path, "w", encoding="utf-8") if path != "-" else None
+    buf = []
+    for n, (t, d) in enumerate(rows):
+        ts = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+        d["timestamp"] = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+        if d.get("request_id") is None:
+            d["request_id"] = f"req_s{n:07d}"
+        buf.append(json.dumps(d, ensure_ascii=False, separators=(",", ":")))
+        if len(buf) >= 5000:
+            flush(buf, out)
+    flush(buf, out)
+    if out:
+        out.close()
 
 
-def generate(a):
+def background(a):
+    """The benign population, as (epoch seconds, line) pairs in time order."""
     rng = random.Random(a.seed)
     start = dt.datetime.fromisoformat(a.start).replace(tzinfo=dt.timezone.utc).timestamp()
     span = a.days * 86400
@@ -89,8 +106,6 @@ def generate(a):
         total += w
         cum.append(total)
 
-    out = open(a.out, "w", encoding="utf-8") if a.out not in ("-", None) else None
-    buf = []
     t = start
     busy = [0.3 + 0.7 * math.sin(math.pi * max(0, h - 5) / 18) ** 2 for h in range(24)]
     step = span / max(a.lines, 1) / (sum(1 / b for b in busy) / 24)
@@ -160,26 +175,21 @@ def generate(a):
             resp["usage"] = usage
         else:
             resp["error"] = {"code": str(status)}
-        ts = dt.datetime.fromtimestamp(t, dt.timezone.utc)
         line = {
-            "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z",
+            "timestamp": None,
             "request_id": f"req_{n:08x}{rng.getrandbits(24):06x}", "org_id": k["org"],
             "project_id": k["project"], "api_key_id": k["key"],
             "user": f"end-user-{rng.randrange(k['users'])}", "ip": k["ip"],
             "user_agent": k["agent"], "method": "POST", "endpoint": endpoint,
             "request": req, "response": resp, "latency_ms": latency,
         }
-        buf.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
-        if len(buf) >= 5000:
-            flush(buf, out)
-    flush(buf, out)
-    if out:
-        out.close()
+        yield t, line
 
 
 def with_scenarios(a):
-    """Benign background plus labelled scenarios, sorted by time (small sets: held in memory)."""
-    import io
+    """Benign background plus labelled scenarios, merged in time order as they stream (only the
+    scenarios' own lines are held in memory), so sets of any size can be written."""
+    import heapq
     import scenarios as sc
     names = set(a.scenarios.split(",")) if a.scenarios != "all" else {
         "sweep", "cot", "templated", "dormant", "logit", "pipeline", "launch", "eval", "nat"}
@@ -187,30 +197,9 @@ def with_scenarios(a):
     start = dt.datetime.fromisoformat(a.start).replace(tzinfo=dt.timezone.utc).timestamp()
     prompts = sc.Prompts(random.Random(a.seed + 1), a.corpus)
     extra, labels = sc.scenarios(rng, start, names, prompts)
-    background = io.StringIO()
-    out_a = argparse.Namespace(**{**vars(a), "scenarios": "", "out": None, "prompts": prompts})
-    import contextlib
-    with contextlib.redirect_stdout(background):
-        generate(out_a)
-    rows = []
-    for line in background.getvalue().split("\n"):
-        if not line:
-            continue
-        d = json.loads(line)
-        rows.append((dt.datetime.fromisoformat(d["timestamp"].replace("Z", "+00:00")).timestamp(), d))
-    rows.extend(extra)
-    rows.sort(key=lambda r: r[0])
-    out = open(a.out, "w", encoding="utf-8") if a.out != "-" else None
-    buf = []
-    for n, (t, d) in enumerate(rows):
-        ts = dt.datetime.fromtimestamp(t, dt.timezone.utc)
-        d["timestamp"] = ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-        if d.get("request_id") is None:
-            d["request_id"] = f"req_s{n:07d}"
-        buf.append(json.dumps(d, ensure_ascii=False, separators=(",", ":")))
-    flush(buf, out)
-    if out:
-        out.close()
+    extra.sort(key=lambda r: r[0])
+    a.prompts = prompts
+    write_lines(heapq.merge(background(a), extra, key=lambda r: r[0]), a.out)
     if a.labels:
         with open(a.labels, "w") as f:
             for lab in labels:
