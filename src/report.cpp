@@ -12,7 +12,42 @@ namespace exfilscan {
 bool parse_report_format(std::string_view name, ReportFormat& out) {
   if (name == "table") return out = ReportFormat::table, true;
   if (name == "jsonl") return out = ReportFormat::jsonl, true;
+  if (name == "csv") return out = ReportFormat::csv, true;
   return false;
+}
+
+void append_csv_field(std::string& out, std::string_view f) {
+  if (f.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(f);
+    return;
+  }
+  out += '"';
+  for (char c : f) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+ReportFanout::ReportFanout(std::vector<std::unique_ptr<Reporter>> reporters)
+    : Reporter({}, nullptr), reporters_(std::move(reporters)) {}
+
+// The run stops only when no output is left to write: a closed stdout must not cut short the
+// CSV report a cron job is writing beside it.
+void ReportFanout::on_finding(const Finding& f) {
+  failed_ = true;
+  for (auto& r : reporters_) {
+    r->on_finding(f);
+    failed_ = failed_ && r->failed();
+  }
+}
+
+void ReportFanout::finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) {
+  failed_ = true;
+  for (auto& r : reporters_) {
+    r->finish(ranking, totals);
+    failed_ = failed_ && r->failed();
+  }
 }
 
 std::string format_number(double v) {
@@ -185,12 +220,86 @@ class TableReporter final : public Reporter {
   std::vector<Finding> findings_;
 };
 
+/// Findings as CSV rows, written as they fire, under one header row.
+class CsvReporter final : public Reporter {
+ public:
+  CsvReporter(ReportOptions options, std::FILE* out) : Reporter(options, out) {
+    write(
+        "detected_at,severity,score,account_risk,rule,key,key_kind,first_seen,last_seen,"
+        "window_start,reason,template,metrics,sample_request_ids\r\n");
+  }
+  void write_finding(const Finding& f) override {
+    std::string o = fmt::format("{},{},{},{},", utc(f.detected_at_ns), to_string(f.severity),
+                                format_number(f.score), format_number(f.account_risk));
+    append_csv_field(o, f.rule);
+    o += ',';
+    append_csv_field(o, f.key);
+    o += fmt::format(",{},{},{},{},", f.key_kind, utc(f.first_seen_ns), utc(f.last_seen_ns),
+                     utc(f.window_start_ns));
+    append_csv_field(o, f.reason);
+    o += ',';
+    append_csv_field(o, f.template_text);
+    o += ',';
+    std::string metrics;
+    for (const Metric& m : f.metrics)
+      metrics += fmt::format("{}{}={}", metrics.empty() ? "" : ";", m.name, format_number(m.value));
+    append_csv_field(o, metrics);
+    o += ',';
+    std::string ids;
+    for (const std::string& id : f.sample_request_ids) ids += (ids.empty() ? "" : " ") + id;
+    append_csv_field(o, ids);
+    o += "\r\n";
+    write(o);
+  }
+  void finish(const std::vector<AccountSummary>&, const RunTotals&) override {
+    if (std::fflush(out_) != 0) failed_ = true;
+  }
+};
+
+/// The ranking as CSV, written once at the end.
+class SummaryCsvReporter final : public Reporter {
+ public:
+  using Reporter::Reporter;
+  void write_finding(const Finding&) override {}
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals&) override {
+    std::string o =
+        "key,key_kind,risk,severity,requests,prompt_tokens,completion_tokens,first_seen,"
+        "last_seen,top_rule,rules,suppressed_findings\r\n";
+    for (const AccountSummary& a : ranking) {
+      append_csv_field(o, a.key);
+      o +=
+          fmt::format(",{},{},{},{},{},{},{},{},", a.key_kind, format_number(a.risk),
+                      a.rules.empty() ? "info" : to_string(a.severity), a.requests, a.prompt_tokens,
+                      a.completion_tokens, utc(a.first_seen_ns), utc(a.last_seen_ns));
+      append_csv_field(o, a.top_rule);
+      o += ',';
+      std::string rules;
+      for (const std::string& r : a.rules) rules += (rules.empty() ? "" : " ") + r;
+      append_csv_field(o, rules);
+      o += fmt::format(",{}\r\n", a.suppressed_findings);
+    }
+    write(o);
+    if (std::fflush(out_) != 0) failed_ = true;
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<Reporter> make_reporter(ReportFormat format, ReportOptions options,
                                         std::FILE* out) {
-  if (format == ReportFormat::table) return std::make_unique<TableReporter>(options, out);
+  switch (format) {
+    case ReportFormat::table:
+      return std::make_unique<TableReporter>(options, out);
+    case ReportFormat::csv:
+      return std::make_unique<CsvReporter>(options, out);
+    case ReportFormat::jsonl:
+      break;
+  }
   return std::make_unique<JsonlReporter>(options, out);
+}
+
+std::unique_ptr<Reporter> make_summary_csv_reporter(ReportOptions options, std::FILE* out) {
+  return std::make_unique<SummaryCsvReporter>(options, out);
 }
 
 }  // namespace exfilscan

@@ -24,7 +24,7 @@ struct Metric {
 struct Finding {
   std::string rule;  // rule id, e.g. "volume_spike" or a threshold rule's id
   Severity severity = Severity::info;
-  double score = 0;  // in [0,1]
+  double score = 0;         // in [0,1]
   double account_risk = 0;  // the account's combined risk once this finding counts
   std::string key;
   std::string key_kind;         // api_key, org, project, user, ip

@@ -12,7 +12,7 @@
 
 namespace exfilscan {
 
-enum class ReportFormat : uint8_t { table, jsonl };
+enum class ReportFormat : uint8_t { table, jsonl, csv };
 bool parse_report_format(std::string_view name, ReportFormat& out);
 
 struct ReportOptions {
@@ -35,7 +35,7 @@ class Reporter : public FindingSink {
   ~Reporter() override = default;
   void on_finding(const Finding& finding) override;
   virtual void finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) = 0;
-  bool failed() const { return failed_; }
+  virtual bool failed() const { return failed_; }
 
  protected:
   virtual void write_finding(const Finding& finding) = 0;
@@ -46,6 +46,28 @@ class Reporter : public FindingSink {
 };
 
 std::unique_ptr<Reporter> make_reporter(ReportFormat format, ReportOptions options, std::FILE* out);
+/// The ranking as CSV (one header row, the columns of docs/output.md), for --summary-csv.
+std::unique_ptr<Reporter> make_summary_csv_reporter(ReportOptions options, std::FILE* out);
+
+/// Several reporters fed as one (a cron run writing its table, CSV and JSON lines together).
+/// It has failed when all of them have.
+class ReportFanout : public Reporter {
+ public:
+  explicit ReportFanout(std::vector<std::unique_ptr<Reporter>> reporters);
+  void on_finding(const Finding& finding) override;
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) override;
+  /// Whether the i-th reporter (in construction order) could not write.
+  bool failed_at(size_t i) const { return reporters_[i]->failed(); }
+
+ protected:
+  void write_finding(const Finding&) override {}
+
+ private:
+  std::vector<std::unique_ptr<Reporter>> reporters_;
+};
+
+/// RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled.
+void append_csv_field(std::string& out, std::string_view field);
 
 /// Numbers in reports: integers as integers, fractions to 4 decimals without trailing zeros.
 std::string format_number(double value);

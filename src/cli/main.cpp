@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 namespace exfilscan::cli {
 
@@ -127,7 +128,37 @@ int run(const RunConfig& c) {
       return exit_input_error;
     }
   } else {
-    std::unique_ptr<Reporter> reporter = make_reporter(c.format, c.report, stdout);
+    // Every output is opened before reading starts: a wrong path fails at once, not after an
+    // hour of input.
+    struct OutputFile {
+      std::FILE* file;
+      std::string path;
+      size_t reporter;
+    };
+    std::vector<OutputFile> files;
+    std::vector<std::unique_ptr<Reporter>> outputs;
+    auto open_out = [&](const std::string& path) -> std::FILE* {
+      if (path == "-") return stdout;
+      std::FILE* f = std::fopen(path.c_str(), "wb");
+      if (!f)
+        throw std::runtime_error(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+      files.push_back({f, path, outputs.size()});
+      return f;
+    };
+    try {
+      outputs.push_back(make_reporter(c.format, c.report, open_out(c.output)));
+      if (!c.report_csv.empty())
+        outputs.push_back(make_reporter(ReportFormat::csv, c.report, open_out(c.report_csv)));
+      if (!c.report_jsonl.empty())
+        outputs.push_back(make_reporter(ReportFormat::jsonl, c.report, open_out(c.report_jsonl)));
+      if (!c.summary_csv.empty())
+        outputs.push_back(make_summary_csv_reporter(c.report, open_out(c.summary_csv)));
+    } catch (const std::runtime_error& e) {
+      fmt::print(stderr, "exfilscan: {}\n", e.what());
+      for (OutputFile& f : files) std::fclose(f.file);
+      return exit_input_error;
+    }
+    auto reporter = std::make_unique<ReportFanout>(std::move(outputs));
     DetectionEngine engine(c.rules, c.engine, *reporter);
     ReaderOptions reader = c.reader;
     reader.parser.read_prompt_text = engine.needs_prompt_text();
@@ -142,11 +173,27 @@ int run(const RunConfig& c) {
       }
       if (reporter->failed()) throw OutputClosed{};
     } catch (const OutputClosed&) {
-      return exit_ok;
+      // A closed pipe on stdout is the reader of the report going away (`| head`): quiet. A
+      // file that cannot be written is an error.
+      int closed_code = exit_ok;
+      for (OutputFile& f : files) {
+        if (reporter->failed_at(f.reporter)) {
+          fmt::print(stderr, "exfilscan: {}: write error: {}\n", f.path, std::strerror(errno));
+          closed_code = exit_input_error;
+        }
+        std::fclose(f.file);
+      }
+      return closed_code;
+    }
+    for (OutputFile& f : files) {
+      if (std::fclose(f.file) != 0 || reporter->failed_at(f.reporter)) {
+        fmt::print(stderr, "exfilscan: {}: write error\n", f.path);
+        code = exit_input_error;
+      }
     }
     const EngineStats es = engine.stats();
     for (size_t s = static_cast<size_t>(c.fail_on); s < es.by_severity.size(); ++s)
-      if (es.by_severity[s]) code = exit_findings;
+      if (es.by_severity[s] && code == exit_ok) code = exit_findings;
     if (!c.quiet) print_engine_totals(es);
   }
 

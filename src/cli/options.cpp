@@ -76,9 +76,15 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   scan->add_option("--group-by", f.group_by,
                    "Account identity: api_key (default), org, project, user, ip, ip24")
       ->check(CLI::IsMember({"api_key", "org", "project", "user", "ip", "ip24"}));
-  scan->add_option("--format", f.format,
-                   "table or jsonl (default: table when stdout is a terminal, jsonl otherwise)")
-      ->check(CLI::IsMember({"table", "jsonl"}));
+  scan->add_option(
+          "--format", f.format,
+          "table, jsonl or csv (default: table when stdout is a terminal, jsonl otherwise)")
+      ->check(CLI::IsMember({"table", "jsonl", "csv"}));
+  scan->add_option("-o,--output", f.output, "Write the report here (default: standard output)");
+  scan->add_option("--report-csv", f.report_csv, "Also write the findings as CSV to this file");
+  scan->add_option("--report-jsonl", f.report_jsonl,
+                   "Also write the JSON-lines report (findings, accounts, run) to this file");
+  scan->add_option("--summary-csv", f.summary_csv, "Also write the account ranking as CSV here");
   scan->add_option(
           "--rules", f.rules_files,
           "TOML rules read on top of the built-in ones (repeatable; see docs/detection.md)")
@@ -151,12 +157,16 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
       throw CLI::ValidationError("--max-skew", "expected a duration such as 30s, 5m or 1h");
     c.rules.settings.max_skew_ns = *skew;
   }
-  std::string format = f.format.empty() ? (stdout_is_terminal ? "table" : "jsonl") : f.format;
+  bool terminal = stdout_is_terminal && f.output == "-";
+  std::string format = f.format.empty() ? (terminal ? "table" : "jsonl") : f.format;
   parse_report_format(format, c.format);
   parse_severity(f.min_severity, c.report.min_severity);
   parse_severity(f.fail_on, c.fail_on);
   c.top = f.top;
   c.output = f.output;
+  c.report_csv = f.report_csv;
+  c.report_jsonl = f.report_jsonl;
+  c.summary_csv = f.summary_csv;
   c.quiet = f.quiet;
   // Prompt text is read only where it is used: normalize --include-prompts, and scan's text
   // detectors (see finish_config in main).

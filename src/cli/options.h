@@ -35,6 +35,7 @@ struct Flags {
   std::string min_severity = "info";
   std::string fail_on = "high";
   std::string max_skew;  // empty: the rules' max_skew
+  std::string report_csv, report_jsonl, summary_csv;
   bool no_default_rules = false;
 };
 
@@ -53,6 +54,7 @@ struct RunConfig {
   Severity fail_on = Severity::high;
   size_t top = 20;
   std::string output = "-";
+  std::string report_csv, report_jsonl, summary_csv;  // extra outputs of one scan
   bool quiet = false;
 };
 
