@@ -61,6 +61,116 @@ void WindowStats::clear(int64_t start, int64_t window_ns) {
   samples = 0;
 }
 
+void LogHistogram::save(StateWriter& w) const {
+  size_t used = 0;
+  for (uint64_t c : counts_) used += c != 0;
+  w.u64(used);
+  for (size_t b = 0; b < bins; ++b)
+    if (counts_[b]) w.u64(b), w.u64(counts_[b]);
+}
+
+void LogHistogram::load(StateReader& r) {
+  clear();
+  size_t used = r.count(bins);
+  for (size_t i = 0; i < used; ++i) {
+    size_t b = r.count(bins - 1);
+    counts_[b] = r.u64();
+    count_ += counts_[b];
+  }
+}
+
+void WindowStats::save(StateWriter& w) const {
+  for (int64_t v : {start_ns, last_ns, slice_ns, last_gap_ns}) w.i64(v);
+  for (uint64_t v :
+       {requests, prompt_tokens, completion_tokens, text_requests, instruction, chain_of_thought,
+        single_turn, turns_known, sampling, probe_requests, throttled, client_errors, server_errors,
+        gaps, static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
+    w.u64(v);
+  for (double v : {min_temperature, max_temperature, gap_mean, gap_m2}) w.f64(v);
+  completion.save(w);
+  prompts.save(w);
+  std::vector<uint64_t> prompt_keys;
+  for (const auto& [k, v] : biases_by_prompt) prompt_keys.push_back(k);
+  std::sort(prompt_keys.begin(), prompt_keys.end());
+  w.u64(prompt_keys.size());
+  for (uint64_t k : prompt_keys) {
+    w.u64(k);
+    biases_by_prompt.at(k).save(w);
+  }
+  for (const std::string& id : sample_ids) w.str(id);
+  for (const std::string& p : sample_prompts) w.str(p);
+}
+
+void WindowStats::load(StateReader& r) {
+  for (int64_t* v : {&start_ns, &last_ns, &slice_ns, &last_gap_ns}) *v = r.i64();
+  if (slice_ns <= 0) throw StateError("a window's slice is out of range");
+  uint64_t n_samples = 0, slice_bits = 0;
+  for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &text_requests, &instruction,
+                      &chain_of_thought, &single_turn, &turns_known, &sampling, &probe_requests,
+                      &throttled, &client_errors, &server_errors, &gaps, &n_samples, &slice_bits})
+    *v = r.u64();
+  samples = static_cast<size_t>(n_samples);
+  slices = std::bitset<60>(slice_bits);
+  for (double* v : {&min_temperature, &max_temperature, &gap_mean, &gap_m2}) *v = r.f64();
+  completion.load(r);
+  prompts.load(r);
+  biases_by_prompt.clear();
+  size_t n = r.count(4096);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t k = r.u64();
+    biases_by_prompt[k].load(r);
+  }
+  for (std::string& id : sample_ids) id = r.str();
+  for (std::string& p : sample_prompts) p = r.str();
+}
+
+void Account::save(StateWriter& w) const {
+  w.str(key);
+  w.str(org);
+  for (int64_t v : {first_seen_ns, last_seen_ns, last_evaluated_minute}) w.i64(v);
+  for (uint64_t v : {requests, prompt_tokens, completion_tokens, suppressed,
+                     static_cast<uint64_t>(hours_of_day.to_ulong())})
+    w.u64(v);
+  window.save(w);
+  w.u64(history.size());
+  for (const HistoryPoint& h : history)
+    w.i64(h.start_ns), w.u64(h.requests), w.u64(h.completion_tokens);
+  w.u8(miner != nullptr);
+  if (miner) miner->save(w);
+  w.u64(fired.size());
+  for (const RuleFiring& f : fired) {
+    w.str(f.rule);
+    w.f64(f.score);
+    w.i64(f.last_fired_ns);
+    w.f64(f.episode_score);
+  }
+}
+
+void Account::load(StateReader& r) {
+  key = r.str();
+  org = r.str();
+  for (int64_t* v : {&first_seen_ns, &last_seen_ns, &last_evaluated_minute}) *v = r.i64();
+  uint64_t hours = 0;
+  for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &suppressed, &hours})
+    *v = r.u64();
+  hours_of_day = std::bitset<24>(hours);
+  window.load(r);
+  history.resize(r.count(100000));
+  for (HistoryPoint& h : history)
+    h.start_ns = r.i64(), h.requests = r.u64(), h.completion_tokens = r.u64();
+  if (r.u8()) {
+    miner = std::make_unique<TemplateMiner>();
+    miner->load(r);
+  }
+  fired.resize(r.count(1000));
+  for (RuleFiring& f : fired) {
+    f.rule = r.str();
+    f.score = r.f64();
+    f.last_fired_ns = r.i64();
+    f.episode_score = r.f64();
+  }
+}
+
 double WindowStats::gap_variation() const {
   if (gaps < 10 || gap_mean <= 0) return -1;
   return std::sqrt(gap_m2 / static_cast<double>(gaps)) / gap_mean;

@@ -5,6 +5,7 @@
 
 #include <exfilscan/event.h>
 #include <exfilscan/finding.h>
+#include <exfilscan/state.h>
 #include <exfilscan/text_features.h>
 
 #include <array>
@@ -25,6 +26,8 @@ class LogHistogram {
   double quantile(double q) const;
   uint64_t count() const { return count_; }
   void clear();
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 
  private:
   static constexpr size_t bins = 4 * 40;
@@ -64,6 +67,8 @@ struct WindowStats {
   std::array<std::string, 5> sample_prompts;  // only kept with --include-prompts
   size_t samples = 0;
   void clear(int64_t start, int64_t window_ns);
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
   /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 when
   /// there are too few.
   double gap_variation() const;
@@ -98,6 +103,8 @@ struct Account {
   std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
   std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score
   uint64_t suppressed = 0;
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 };
 
 }  // namespace exfilscan::detail

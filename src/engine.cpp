@@ -359,9 +359,15 @@ struct DetectionEngine::Impl {
   void tick() {
     next_tick = (watermark / ns_per_hour + 1) * ns_per_hour;
     int64_t settled = watermark - rules.settings.max_skew_ns;
+    // Closing may fire findings: in key order, so the output does not depend on the hash map's
+    // layout (which differs after a state is loaded).
+    std::vector<Account*> due;
+    for (auto& [k, a] : accounts)
+      if (a.window.requests > 0 && a.window.start_ns + window_ns() <= settled) due.push_back(&a);
+    std::sort(due.begin(), due.end(), [](Account* x, Account* y) { return x->key < y->key; });
+    for (Account* a : due) close_window(*a);
     for (auto it = accounts.begin(); it != accounts.end();) {
       Account& a = it->second;
-      if (a.window.requests > 0 && a.window.start_ns + window_ns() <= settled) close_window(a);
       if (a.last_seen_ns < watermark - rules.settings.idle_expiry_ns) {
         retire(a);
         ++stats.accounts_expired;
@@ -412,6 +418,101 @@ struct DetectionEngine::Impl {
   void retire(const Account& a) {
     if (!a.fired.empty()) retired[a.key] = summarize(a);
   }
+
+  void save(StateWriter& w) const {
+    w.i64(watermark);
+    w.i64(next_tick);
+    population.save(w);
+    std::vector<const Account*> sorted;
+    for (const auto& [k, a] : accounts) sorted.push_back(&a);
+    std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) { return x->key < y->key; });
+    w.u64(sorted.size());
+    for (const Account* a : sorted) a->save(w);
+    w.u64(thresholds.size());
+    for (const detail::ThresholdTracker& t : thresholds) {
+      w.str(t.rule().id);
+      t.save(w);
+    }
+    std::vector<std::pair<std::string, detail::RuleFiring>> fired(threshold_fired.begin(),
+                                                                  threshold_fired.end());
+    std::sort(fired.begin(), fired.end(), [](auto& x, auto& y) { return x.first < y.first; });
+    w.u64(fired.size());
+    for (const auto& [id, f] : fired) {
+      w.str(id);
+      w.str(f.rule);
+      w.f64(f.score);
+      w.i64(f.last_fired_ns);
+      w.f64(f.episode_score);
+    }
+    std::vector<const AccountSummary*> gone;
+    for (const auto& [k, s] : retired) gone.push_back(&s);
+    std::sort(gone.begin(), gone.end(), [](auto* x, auto* y) { return x->key < y->key; });
+    w.u64(gone.size());
+    for (const AccountSummary* s : gone) {
+      w.str(s->key);
+      w.str(s->key_kind);
+      w.f64(s->risk);
+      w.u8(static_cast<uint8_t>(s->severity));
+      for (uint64_t v :
+           {s->requests, s->prompt_tokens, s->completion_tokens, s->suppressed_findings})
+        w.u64(v);
+      w.i64(s->first_seen_ns);
+      w.i64(s->last_seen_ns);
+      w.str(s->top_rule);
+      w.u64(s->rules.size());
+      for (const std::string& r : s->rules) w.str(r);
+    }
+  }
+
+  void load(StateReader& r) {
+    watermark = r.i64();
+    next_tick = r.i64();
+    population.load(r);
+    accounts.clear();
+    size_t n = r.count(rules.settings.max_accounts + 1);
+    for (size_t i = 0; i < n; ++i) {
+      Account a;
+      a.load(r);
+      std::string key = a.key;
+      accounts.emplace(std::move(key), std::move(a));
+    }
+    if (r.count(thresholds.size()) != thresholds.size())
+      throw StateError("the state's threshold rules are not the rules in force");
+    for (detail::ThresholdTracker& t : thresholds) {
+      if (r.str() != t.rule().id)
+        throw StateError("the state's threshold rules are not the rules in force");
+      t.load(r);
+    }
+    threshold_fired.clear();
+    size_t f = r.count(100'000'000);
+    for (size_t i = 0; i < f; ++i) {
+      std::string id = r.str();
+      detail::RuleFiring& firing = threshold_fired[id];
+      firing.rule = r.str();
+      firing.score = r.f64();
+      firing.last_fired_ns = r.i64();
+      firing.episode_score = r.f64();
+    }
+    retired.clear();
+    size_t g = r.count(100'000'000);
+    for (size_t i = 0; i < g; ++i) {
+      AccountSummary s;
+      s.key = r.str();
+      s.key_kind = r.str();
+      s.risk = r.f64();
+      s.severity = static_cast<Severity>(std::min<uint8_t>(r.u8(), 4));
+      for (uint64_t* v :
+           {&s.requests, &s.prompt_tokens, &s.completion_tokens, &s.suppressed_findings})
+        *v = r.u64();
+      s.first_seen_ns = r.i64();
+      s.last_seen_ns = r.i64();
+      s.top_rule = r.str();
+      s.rules.resize(r.count(1000));
+      for (std::string& rule : s.rules) rule = r.str();
+      retired[s.key] = std::move(s);
+    }
+    if (!r.at_end()) throw StateError("the state has bytes after its end");
+  }
 };
 
 DetectionEngine::DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink)
@@ -422,7 +523,15 @@ void DetectionEngine::on_event(const Event& event) {
   impl_->on_event(event);
 }
 
-void DetectionEngine::finish() {
+void DetectionEngine::save_state(StateWriter& out) const {
+  impl_->save(out);
+}
+void DetectionEngine::load_state(StateReader& in) {
+  impl_->load(in);
+}
+
+void DetectionEngine::finish(bool close_windows) {
+  if (!close_windows) return;
   std::vector<std::string> keys;
   for (auto& [k, a] : impl_->accounts) keys.push_back(k);
   std::sort(keys.begin(), keys.end());  // a stable order for the findings this may fire

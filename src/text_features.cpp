@@ -423,6 +423,75 @@ std::string TemplateMiner::masked(int index) const {
   return out;
 }
 
+void DistinctSketch::save(StateWriter& w) const {
+  w.u64(size_);
+  for (size_t i = 0; i < size_; ++i) w.u64(smallest_[i]);
+}
+
+void DistinctSketch::load(StateReader& r) {
+  size_ = r.count(k);
+  for (size_t i = 0; i < size_; ++i) smallest_[i] = r.u64();
+}
+
+namespace {
+void save_hashes(StateWriter& w, const std::vector<uint64_t>& v) {
+  w.u64(v.size());
+  for (uint64_t h : v) w.u64(h);
+}
+void load_hashes(StateReader& r, std::vector<uint64_t>& v) {
+  v.resize(r.count(64));
+  for (uint64_t& h : v) h = r.u64();
+}
+}  // namespace
+
+void TemplateMiner::save(StateWriter& w) const {
+  w.u64(templates_.size());
+  for (const Template& t : templates_) {
+    save_hashes(w, t.prefix);
+    save_hashes(w, t.suffix);
+    w.str(t.prefix_text);
+    w.str(t.suffix_text);
+    w.u8(t.slot);
+    w.u64(t.matches);
+    t.fills.save(w);
+    w.u64(t.last_used);
+  }
+  w.u64(unmatched_.size());
+  for (const Signature& u : unmatched_) {
+    save_hashes(w, u.head);
+    save_hashes(w, u.tail);
+    w.u64(u.length);
+    w.u64(u.text_hash);
+  }
+  w.u64(unmatched_next_);
+  w.u64(clock_);
+}
+
+void TemplateMiner::load(StateReader& r) {
+  templates_.resize(r.count(options_.max_templates));
+  for (Template& t : templates_) {
+    load_hashes(r, t.prefix);
+    load_hashes(r, t.suffix);
+    t.prefix_text = r.str();
+    t.suffix_text = r.str();
+    t.slot = r.u8() != 0;
+    t.matches = r.u64();
+    t.fills.load(r);
+    t.last_used = r.u64();
+  }
+  unmatched_.resize(r.count(options_.unmatched_memory));
+  for (Signature& u : unmatched_) {
+    load_hashes(r, u.head);
+    load_hashes(r, u.tail);
+    u.length = r.u64();
+    u.text_hash = r.u64();
+  }
+  unmatched_next_ = r.u64();
+  if (unmatched_next_ > unmatched_.size())
+    throw StateError("a template miner's position is out of range");
+  clock_ = r.u64();
+}
+
 void TemplateMiner::reset_counts() {
   for (Template& t : templates_) {
     t.matches = 0;

@@ -2,6 +2,9 @@
 
 #include <exfilscan/hash.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace exfilscan::detail {
 
 size_t ThresholdTracker::KeyHash::operator()(std::string_view k) const {
@@ -94,6 +97,40 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
   bool holds = rule_.inclusive ? value >= rule_.limit : value > rule_.limit;
   if (holds) return value;
   return std::nullopt;
+}
+
+void ThresholdTracker::save(StateWriter& w) const {
+  std::vector<const std::string*> keys;
+  for (const auto& [k, st] : states_) keys.push_back(&k);
+  std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
+  w.u64(keys.size());
+  for (const std::string* k : keys) {
+    const State& st = states_.find(*k)->second;
+    w.str(*k);
+    for (const Slice& slice : st.slices) w.i64(slice.index), w.f64(slice.value);
+    std::vector<std::pair<uint64_t, int64_t>> distinct(st.distinct.begin(), st.distinct.end());
+    std::sort(distinct.begin(), distinct.end());
+    w.u64(distinct.size());
+    for (auto [h, seen] : distinct) w.u64(h), w.i64(seen);
+    w.u64(st.prune_at);
+    w.i64(st.last_ns);
+  }
+}
+
+void ThresholdTracker::load(StateReader& r) {
+  states_.clear();
+  size_t n = r.count(100'000'000);
+  for (size_t i = 0; i < n; ++i) {
+    State& st = states_[r.str()];
+    for (Slice& slice : st.slices) slice.index = r.i64(), slice.value = r.f64();
+    size_t d = r.count(max_distinct);
+    for (size_t j = 0; j < d; ++j) {
+      uint64_t h = r.u64();
+      st.distinct[h] = r.i64();
+    }
+    st.prune_at = r.u64();
+    st.last_ns = r.i64();
+  }
 }
 
 void ThresholdTracker::expire(int64_t now_ns) {

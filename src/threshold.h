@@ -2,6 +2,7 @@
 /// Internal: sliding-window state for one threshold rule, per key of the rule's own group-by.
 
 #include <exfilscan/rules.h>
+#include <exfilscan/state.h>
 
 #include <array>
 #include <optional>
@@ -19,6 +20,8 @@ class ThresholdTracker {
   /// Forgets keys with no event in the last window.
   void expire(int64_t now_ns);
   size_t keys() const { return states_.size(); }
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 
  private:
   static constexpr size_t slice_count = 60;  // the window slides in 1/60 steps

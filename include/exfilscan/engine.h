@@ -5,6 +5,7 @@
 #include <exfilscan/finding.h>
 #include <exfilscan/reader.h>
 #include <exfilscan/rules.h>
+#include <exfilscan/state.h>
 
 #include <array>
 #include <memory>
@@ -42,8 +43,14 @@ class DetectionEngine : public EventSink {
   DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink);
   ~DetectionEngine() override;
   void on_event(const Event& event) override;
-  /// Closes every open window (evaluating it) at the end of the input.
-  void finish();
+  /// At the end of the input: closes every open window, judging it. With `close_windows` false
+  /// (cron mode) they stay open, to be continued by the next run from the saved state.
+  void finish(bool close_windows = true);
+  /// Everything the next events need, so that saving, loading and going on equals never having
+  /// stopped (docs/cron.md).
+  void save_state(StateWriter& out) const;
+  /// Throws StateError when the state does not fit (it is from other rules).
+  void load_state(StateReader& in);
   /// Accounts with findings (by risk), then the `top_other` busiest others.
   std::vector<AccountSummary> ranking(size_t top_other) const;
   EngineStats stats() const;

@@ -2,6 +2,8 @@
 /// Prompt text as detectors see it: tokens, style flags, templates, distinct-value sketches.
 /// Nothing here keeps raw prompt text except a template's fixed parts.
 
+#include <exfilscan/state.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -29,6 +31,8 @@ class DistinctSketch {
   void add(uint64_t hash);
   double estimate() const;
   void clear() { size_ = 0; }
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 
  private:
   std::array<uint64_t, k> smallest_{};  // sorted ascending, first size_ valid
@@ -59,6 +63,8 @@ class TemplateMiner {
   double distinct_fills(int index) const { return templates_[index].fills.estimate(); }
   /// Starts a new window: counts and fill sketches restart, templates stay.
   void reset_counts();
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 
  private:
   /// A recent prompt that fit no template, kept only as token hashes of its two ends.

@@ -160,13 +160,26 @@ int run(const RunConfig& c) {
     }
     auto reporter = std::make_unique<ReportFanout>(std::move(outputs));
     DetectionEngine engine(c.rules, c.engine, *reporter);
+    if (!c.state.empty() && !c.state_reset) {
+      try {
+        std::string payload = read_state_file(c.state, c.rules_fingerprint);
+        if (!payload.empty()) {
+          StateReader in(payload);
+          engine.load_state(in);
+        }
+      } catch (const StateError& e) {
+        fmt::print(stderr, "exfilscan: {}\n", e.what());
+        return exit_input_error;
+      }
+    }
     ReaderOptions reader = c.reader;
     reader.parser.read_prompt_text = engine.needs_prompt_text();
     ScanSink sink(engine, *reporter);
     try {
       result = read_inputs(c.inputs, reader, sink, bad_lines);
       if (result.failure == ReadFailure::none) {
-        engine.finish();
+        // In cron mode open windows are carried to the next run, not judged early.
+        engine.finish(c.state.empty());
         RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
                          engine.stats()};
         reporter->finish(engine.ranking(c.top), totals);
@@ -184,6 +197,21 @@ int run(const RunConfig& c) {
         std::fclose(f.file);
       }
       return closed_code;
+    }
+    if (!c.state.empty()) {
+      if (result.failure != ReadFailure::none) {
+        fmt::print(stderr, "exfilscan: {}: not updated (the input was not read to its end)\n",
+                   c.state);
+      } else {
+        try {
+          StateWriter out;
+          engine.save_state(out);
+          write_state_file(c.state, c.rules_fingerprint, out.data());
+        } catch (const StateError& e) {
+          fmt::print(stderr, "exfilscan: {}\n", e.what());
+          code = exit_input_error;
+        }
+      }
     }
     for (OutputFile& f : files) {
       if (std::fclose(f.file) != 0 || reporter->failed_at(f.reporter)) {

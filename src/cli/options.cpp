@@ -1,6 +1,10 @@
 #include "options.h"
 
 #include <exfilscan/field_map.h>
+#include <exfilscan/hash.h>
+
+#include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -89,6 +93,11 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
           "--rules", f.rules_files,
           "TOML rules read on top of the built-in ones (repeatable; see docs/detection.md)")
       ->allow_extra_args(false);
+  scan->add_option("--state", f.state,
+                   "Load per-account baselines and open windows from FILE and save them back at "
+                   "the end (cron mode: docs/cron.md); a missing FILE starts fresh");
+  scan->add_flag("--state-reset", f.state_reset,
+                 "With --state: ignore what FILE holds and start over (it is replaced at the end)");
   scan->add_flag("--no-default-rules", f.no_default_rules,
                  "Start from no rules: only what --rules files enable runs");
   scan->add_option("--max-skew", f.max_skew,
@@ -151,6 +160,18 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   } catch (const RulesError& e) {
     throw CLI::ValidationError(e.what());
   }
+  c.state = f.state;
+  c.state_reset = f.state_reset;
+  if (f.state_reset && f.state.empty())
+    throw CLI::ValidationError("--state-reset needs --state FILE");
+  // The state means something only under the rules and grouping it was built with.
+  std::string fingerprint = fmt::format(
+      "v1|{}|{}|{}", f.no_default_rules ? "" : default_rules_text(), f.group_by, f.max_skew);
+  for (const std::string& file : f.rules_files) {
+    std::ifstream in(file, std::ios::binary);
+    fingerprint += "|" + std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  c.rules_fingerprint = hash_bytes(fingerprint);
   if (!f.max_skew.empty()) {
     auto skew = parse_duration(f.max_skew);
     if (!skew)

@@ -37,6 +37,8 @@ struct Flags {
   std::string max_skew;  // empty: the rules' max_skew
   std::string report_csv, report_jsonl, summary_csv;
   bool no_default_rules = false;
+  std::string state;
+  bool state_reset = false;
 };
 
 enum class Command { scan, normalize };
@@ -55,6 +57,9 @@ struct RunConfig {
   size_t top = 20;
   std::string output = "-";
   std::string report_csv, report_jsonl, summary_csv;  // extra outputs of one scan
+  std::string state;  // cron mode: carry the engine's state between runs
+  bool state_reset = false;
+  uint64_t rules_fingerprint = 0;  // what a state file must have been written with
   bool quiet = false;
 };
 

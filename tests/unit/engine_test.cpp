@@ -407,3 +407,60 @@ TEST_CASE("the detectors' window is configurable", "[engine]") {
   CHECK_THROWS_WITH(merge_rules(rules, "[settings]\nwindow = \"2d\"\n", "t"),
                     Catch::Contains("from 10m to 24h"));
 }
+
+TEST_CASE("saving and loading mid-stream equals never stopping", "[engine][state]") {
+  auto feed = [](DetectionEngine& engine, Stream& s, int from, int to) {
+    std::vector<PromptPart> parts(1);
+    for (int i = from; i < to; ++i) {
+      Event e = s.event(t0 + i * 5 * ns_per_second, i % 4 ? "a" : "b", 400 + i % 500);
+      parts[0] = {PromptRole::user, s.keep(fmt::format("Write a note about item {} and its {}", i,
+                                                       i % 17 ? "use" : "cost"))};
+      e.prompt = parts;
+      if (i % 9 == 0) e.status = 429;
+      engine.on_event(e);
+    }
+  };
+  auto text = [](const Recorder& r) {
+    std::string out;
+    for (const Finding& f : r.findings)
+      out +=
+          fmt::format("{} {} {} {} {}\n", f.rule, f.key, f.detected_at_ns, f.score, f.account_risk);
+    return out;
+  };
+  Stream s;
+  Recorder whole;
+  DetectionEngine one(default_rules(), {}, whole);
+  feed(one, s, 0, 3000);
+  one.finish(false);
+  StateWriter w1;
+  one.save_state(w1);
+
+  Recorder first, second;
+  DetectionEngine before(default_rules(), {}, first);
+  feed(before, s, 0, 1234);
+  before.finish(false);
+  StateWriter mid;
+  before.save_state(mid);
+  DetectionEngine after(default_rules(), {}, second);
+  StateReader in(mid.data());
+  after.load_state(in);
+  feed(after, s, 1234, 3000);
+  after.finish(false);
+  StateWriter w2;
+  after.save_state(w2);
+
+  CHECK_FALSE(whole.findings.empty());
+  CHECK(text(whole) == text(first) + text(second));
+  CHECK(w1.data() == w2.data());
+}
+
+TEST_CASE("a damaged state is refused", "[engine][state]") {
+  Recorder rec;
+  DetectionEngine engine(default_rules(), {}, rec);
+  StateWriter w;
+  engine.save_state(w);
+  std::string cut = w.data().substr(0, w.data().size() / 2);
+  StateReader r(cut);
+  DetectionEngine other(default_rules(), {}, rec);
+  CHECK_THROWS_AS(other.load_state(r), StateError);
+}

@@ -1,0 +1,63 @@
+#pragma once
+/// State carried between runs (--state): a versioned, checksummed file written atomically, and
+/// the byte-level writer and reader the stages serialise themselves with.
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace exfilscan {
+
+/// A state file that cannot be used: missing pieces, another version, other rules, corruption.
+/// The message says which and what to do.
+class StateError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Little-endian fixed-width values and length-prefixed strings.
+class StateWriter {
+ public:
+  void u8(uint8_t v) { buf_.push_back(static_cast<char>(v)); }
+  void u64(uint64_t v);
+  void i64(int64_t v) { u64(static_cast<uint64_t>(v)); }
+  void f64(double v);
+  void str(std::string_view s);
+  const std::string& data() const { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+class StateReader {
+ public:
+  explicit StateReader(std::string_view data) : data_(data) {}
+  uint8_t u8();
+  uint64_t u64();
+  int64_t i64() { return static_cast<int64_t>(u64()); }
+  double f64();
+  std::string str();
+  /// A count of items that follow, refused above `max` (a corrupt length must not allocate).
+  size_t count(size_t max);
+  bool at_end() const { return pos_ == data_.size(); }
+
+ private:
+  void need(size_t n);
+  std::string_view data_;
+  size_t pos_ = 0;
+};
+
+inline constexpr uint32_t state_format_version = 1;
+
+/// Writes `payload` under a header (magic, version, the rules' fingerprint, length) and a
+/// checksum, to a temporary file in the same directory, synced, then renamed over `path`: a
+/// crash never leaves a half-written state. Throws StateError.
+void write_state_file(const std::string& path, uint64_t rules_fingerprint,
+                      std::string_view payload);
+
+/// The payload of a state file; empty when the file does not exist (a first run). Throws
+/// StateError for anything else that is wrong with it, and the file is left as it is.
+std::string read_state_file(const std::string& path, uint64_t rules_fingerprint);
+
+}  // namespace exfilscan
