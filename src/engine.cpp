@@ -76,6 +76,10 @@ struct DetectionEngine::Impl {
   }
 
   void on_event(const Event& ev) {
+    if (ev.timestamp_ns < options.since_ns || ev.timestamp_ns >= options.until_ns) {
+      ++stats.events_out_of_range;
+      return;
+    }
     ++stats.events;
     int64_t ts = ev.timestamp_ns;
     if (ts > watermark) watermark = ts;
@@ -339,9 +343,35 @@ struct DetectionEngine::Impl {
     sink.on_finding(f);
   }
 
+  void explain(const Account& a) {
+    auto report = [&](const char* name, bool enabled, Verdict v) {
+      Explanation e;
+      e.key = a.key;
+      e.detector = name;
+      e.enabled = enabled;
+      e.window_start_ns = a.window.start_ns;
+      e.window_end_ns = a.window.last_ns;
+      e.fired = v.fired;
+      e.score = v.score;
+      e.metrics = std::move(v.metrics);
+      e.reason = std::move(v.reason);
+      e.template_text = std::move(v.template_text);
+      options.explain(e);
+    };
+    report("volume_spike", rules.volume_spike.enabled,
+           detail::evaluate_volume_spike(rules.volume_spike, a, population));
+    report("prompt_templating", rules.prompt_templating.enabled,
+           detail::evaluate_templating(rules.prompt_templating, a));
+    report("distillation_sweep", rules.distillation_sweep.enabled,
+           detail::evaluate_sweep(rules.distillation_sweep, a));
+    report("logit_probe", rules.logit_probe.enabled,
+           detail::evaluate_logit_probe(rules.logit_probe, a));
+  }
+
   void close_window(Account& a) {
     if (a.window.requests > 0) {
       evaluate(a, a.window.last_ns);
+      if (options.explain && a.key == options.explain_key) explain(a);
       population.add(static_cast<double>(a.window.completion_tokens));
       a.history.push_back({a.window.start_ns, a.window.requests, a.window.completion_tokens});
       if (a.history.size() > rules.volume_spike.baseline_hours)

@@ -171,11 +171,28 @@ std::string cut(std::string_view s, size_t n) {
   return out;
 }
 
-/// For a person at a terminal: the ranking first, then each finding with its evidence.
+/// For a person at a terminal: the ranking first, then each finding with its evidence; lines
+/// fit the terminal's width, severities are coloured on a terminal (never with NO_COLOR).
 class TableReporter final : public Reporter {
  public:
   using Reporter::Reporter;
   void write_finding(const Finding& f) override { findings_.push_back(f); }
+
+  std::string when(int64_t ns) const { return format_rfc3339_at(ns, options_.tz_offset_s); }
+  /// The rest of a line that starts `indent` columns in.
+  size_t room(size_t indent) const {
+    return options_.width > indent + 20 ? options_.width - indent : 1000;
+  }
+  std::string severity(Severity s, size_t pad) const {
+    std::string word = upper(to_string(s));
+    word.resize(std::max(word.size(), pad), ' ');
+    if (!options_.colour) return word;
+    const char* code = s >= Severity::high     ? "1;31"
+                       : s == Severity::medium ? "33"
+                       : s == Severity::low    ? "36"
+                                               : "2";
+    return fmt::format("\x1b[{}m{}\x1b[0m", code, word);
+  }
 
   void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
     size_t width = 7;
@@ -183,23 +200,26 @@ class TableReporter final : public Reporter {
       width = std::max(width, std::min<size_t>(a.key.size(), 36));
     std::string o = fmt::format("{:<{}}  {:>5}  {:<8}  {:>9}  {:>12}  {}\n", "account", width,
                                 "risk", "severity", "requests", "completion", "rules");
+    size_t rules_at = width + 2 + 5 + 2 + 8 + 2 + 9 + 2 + 12 + 2;
     for (const AccountSummary& a : ranking) {
       std::string rules;
       for (const std::string& r : a.rules) rules += (rules.empty() ? "" : ",") + r;
-      o += fmt::format("{:<{}}  {:>5.2f}  {:<8}  {:>9}  {:>12}  {}\n", cut(a.key, 36), width,
-                       a.risk, a.rules.empty() ? "-" : std::string(to_string(a.severity)),
-                       a.requests, a.completion_tokens, rules.empty() ? "-" : rules);
+      o += fmt::format("{:<{}}  {:>5.2f}  {}  {:>9}  {:>12}  {}\n", cut(a.key, 36), width, a.risk,
+                       a.rules.empty() ? std::string("-       ") : severity(a.severity, 8),
+                       a.requests, a.completion_tokens,
+                       cut(rules.empty() ? "-" : rules, room(rules_at)));
     }
     o += fmt::format("\n{} finding{}", findings_.size(), findings_.size() == 1 ? "" : "s");
     if (t.engine.suppressed)
       o += fmt::format(" ({} more suppressed by allow-lists)", t.engine.suppressed);
     o += findings_.empty() ? "\n" : ":\n";
     for (const Finding& f : findings_) {
-      o += fmt::format("\n{:<8}  {}  {}  score {:.2f}  account risk {:.2f}  at {}\n",
-                       upper(to_string(f.severity)), f.rule, f.key, f.score, f.account_risk,
-                       utc(f.detected_at_ns));
-      o += fmt::format("  {}\n", f.reason);
-      if (!f.template_text.empty()) o += fmt::format("  template: {}\n", cut(f.template_text, 160));
+      o += fmt::format("\n{}  {}  {}  score {:.2f}  account risk {:.2f}  at {}\n",
+                       severity(f.severity, 8), f.rule, f.key, f.score, f.account_risk,
+                       when(f.detected_at_ns));
+      o += fmt::format("  {}\n", cut(f.reason, room(2)));
+      if (!f.template_text.empty())
+        o += fmt::format("  template: {}\n", cut(f.template_text, std::min<size_t>(160, room(12))));
       std::string metrics;
       for (const Metric& m : f.metrics)
         metrics +=
@@ -208,9 +228,10 @@ class TableReporter final : public Reporter {
       if (!f.sample_request_ids.empty()) {
         std::string ids;
         for (const std::string& id : f.sample_request_ids) ids += (ids.empty() ? "" : " ") + id;
-        o += fmt::format("  requests: {}\n", ids);
+        o += fmt::format("  requests: {}\n", cut(ids, room(12)));
       }
-      for (const std::string& p : f.sample_prompts) o += fmt::format("  prompt: {}\n", cut(p, 160));
+      for (const std::string& p : f.sample_prompts)
+        o += fmt::format("  prompt: {}\n", cut(p, std::min<size_t>(160, room(10))));
     }
     write(o);
     if (std::fflush(out_) != 0) failed_ = true;

@@ -182,4 +182,31 @@ std::string format_rfc3339(int64_t ns) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+std::string format_rfc3339_at(int64_t ns, int offset_s) {
+  if (offset_s == 0) return format_rfc3339(ns);
+  std::string text = format_rfc3339(ns + static_cast<int64_t>(offset_s) * ns_per_s);
+  text.pop_back();  // the Z
+  int a = offset_s < 0 ? -offset_s : offset_s;
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset_s < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+  return text + buf;
+}
+
+std::optional<int> parse_utc_offset(std::string_view t) {
+  if (t == "UTC" || t == "utc" || t == "Z" || t == "z" || t == "+00:00") return 0;
+  if (t.size() < 2 || (t[0] != '+' && t[0] != '-')) return std::nullopt;
+  int sign = t[0] == '-' ? -1 : 1;
+  std::string_view rest = t.substr(1);
+  int h = 0, m = 0;
+  size_t i = 0;
+  auto digit = [&](size_t k) { return k < rest.size() && rest[k] >= '0' && rest[k] <= '9'; };
+  while (digit(i) && i < 2) h = h * 10 + (rest[i++] - '0');
+  if (i == 0) return std::nullopt;
+  if (i < rest.size() && rest[i] == ':') ++i;
+  size_t mstart = i;
+  while (digit(i) && i - mstart < 2) m = m * 10 + (rest[i++] - '0');
+  if (i != rest.size() || (i > mstart && i - mstart != 2) || h > 14 || m > 59) return std::nullopt;
+  return sign * (h * 3600 + m * 60);
+}
+
 }  // namespace exfilscan

@@ -8,6 +8,8 @@
 #include <exfilscan/state.h>
 
 #include <array>
+#include <climits>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -20,14 +22,36 @@ class FindingSink {
   virtual void on_finding(const Finding& finding) = 0;
 };
 
+/// One detector's verdict on one window of the explained account (`exfilscan explain`).
+struct Explanation {
+  std::string key;
+  std::string detector;
+  bool enabled = true;
+  int64_t window_start_ns = 0;
+  int64_t window_end_ns = 0;  // the last event in the window
+  bool fired = false;
+  double score = 0;
+  std::vector<Metric> metrics;
+  std::string reason;
+  std::string template_text;
+};
+
 struct EngineOptions {
   GroupBy group_by = GroupBy::api_key;
   bool include_prompts = false;  // put sample prompt text in evidence (customers' data)
+  /// When set, every window of this account is explained to `explain` as it closes: each
+  /// detector's verdict and metrics, fired or not.
+  std::string explain_key;
+  std::function<void(const Explanation&)> explain;
+  /// Events outside [since, until) of event time are counted and left out (--since/--until).
+  int64_t since_ns = INT64_MIN;
+  int64_t until_ns = INT64_MAX;
 };
 
 struct EngineStats {
   uint64_t events = 0;
   uint64_t events_without_account = 0;  // no value for the group-by field: not attributed
+  uint64_t events_out_of_range = 0;     // outside --since/--until
   uint64_t late_events = 0;             // older than --max-skew behind their account: counted only
   uint64_t accounts_seen = 0;
   uint64_t accounts_active = 0;

@@ -17,6 +17,9 @@ bool parse_report_format(std::string_view name, ReportFormat& out);
 
 struct ReportOptions {
   Severity min_severity = Severity::info;  // findings below are counted, not shown
+  int tz_offset_s = 0;  // the table shows times at this UTC offset (--tz); data stays UTC
+  size_t width = 0;     // the table's width (the terminal's); 0: no limit
+  bool colour = false;  // ANSI colour in the table (a terminal without NO_COLOR)
 };
 
 /// Totals of the run, for the closing rows.

@@ -135,3 +135,11 @@ void merge_rules(RuleSet& rules, std::string_view toml_text, std::string_view so
 void merge_rules_file(RuleSet& rules, const std::string& path);
 
 }  // namespace exfilscan
+
+namespace exfilscan {
+
+/// The rules in force as text for `exfilscan rules`: each detector and threshold rule on one
+/// line with what it does, then its parameters.
+std::string describe_rules(const RuleSet& rules);
+
+}  // namespace exfilscan

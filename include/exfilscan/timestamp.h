@@ -29,6 +29,13 @@ std::optional<int64_t> epoch_to_ns(int64_t value);
 /// RFC 3339 UTC with 3, 6 or 9 fractional digits, the fewest that keep the value exact.
 std::string format_rfc3339(int64_t ns);
 
+/// An RFC 3339 time shown at a UTC offset (seconds east): "2026-11-02T19:33:11.482+05:30".
+/// Offset 0 gives the same text as format_rfc3339.
+std::string format_rfc3339_at(int64_t ns, int offset_s);
+
+/// "UTC", "Z", "+05:30", "-0800", "+5" to seconds east of UTC; nullopt when malformed.
+std::optional<int> parse_utc_offset(std::string_view text);
+
 /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's days_from_civil).
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
 

@@ -2,7 +2,12 @@
 
 #include <exfilscan/field_map.h>
 #include <exfilscan/hash.h>
+#include <exfilscan/timestamp.h>
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 
@@ -74,12 +79,32 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   app->require_subcommand(1);
   app->set_version_flag("--version", "exfilscan 0.1.0");
 
+  // The flags that decide what the detectors see and how: shared by scan, explain and rules.
+  auto add_rule_flags = [&f](CLI::App& sub) {
+    sub.add_option("--rules", f.rules_files,
+                   "TOML rules read on top of the built-in ones (repeatable; docs/detection.md)")
+        ->allow_extra_args(false);
+    sub.add_flag("--no-default-rules", f.no_default_rules,
+                 "Start from no rules: only what --rules files enable runs");
+  };
+  auto add_detection_flags = [&f, &add_rule_flags](CLI::App& sub) {
+    sub.add_option("--group-by", f.group_by,
+                   "Account identity: api_key (default), org, project, user, ip, ip24")
+        ->check(CLI::IsMember({"api_key", "org", "project", "user", "ip", "ip24"}));
+    add_rule_flags(sub);
+    sub.add_option("--max-skew", f.max_skew,
+                   "How late an event may come behind its account's newest and still count "
+                   "(e.g. 5m; default from the rules: 5m)");
+    sub.add_option("--since", f.since, "Only events at or after this time (RFC 3339, event time)");
+    sub.add_option("--until", f.until, "Only events before this time (RFC 3339, event time)");
+    sub.add_flag("--include-prompts", f.include_prompts,
+                 "Show sample prompt text in the evidence (customers' data: off by default)");
+  };
+
   CLI::App* scan = app->add_subcommand(
       "scan", "Find accounts running extraction campaigns: findings as they fire, then a ranking");
   add_input_flags(*scan, f);
-  scan->add_option("--group-by", f.group_by,
-                   "Account identity: api_key (default), org, project, user, ip, ip24")
-      ->check(CLI::IsMember({"api_key", "org", "project", "user", "ip", "ip24"}));
+  add_detection_flags(*scan);
   scan->add_option(
           "--format", f.format,
           "table, jsonl or csv (default: table when stdout is a terminal, jsonl otherwise)")
@@ -89,20 +114,11 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   scan->add_option("--report-jsonl", f.report_jsonl,
                    "Also write the JSON-lines report (findings, accounts, run) to this file");
   scan->add_option("--summary-csv", f.summary_csv, "Also write the account ranking as CSV here");
-  scan->add_option(
-          "--rules", f.rules_files,
-          "TOML rules read on top of the built-in ones (repeatable; see docs/detection.md)")
-      ->allow_extra_args(false);
   scan->add_option("--state", f.state,
                    "Load per-account baselines and open windows from FILE and save them back at "
                    "the end (cron mode: docs/cron.md); a missing FILE starts fresh");
   scan->add_flag("--state-reset", f.state_reset,
                  "With --state: ignore what FILE holds and start over (it is replaced at the end)");
-  scan->add_flag("--no-default-rules", f.no_default_rules,
-                 "Start from no rules: only what --rules files enable runs");
-  scan->add_option("--max-skew", f.max_skew,
-                   "How late an event may come behind its account's newest and still count "
-                   "(e.g. 5m; default from the rules: 5m)");
   scan->add_option("--min-severity", f.min_severity,
                    "Findings shown from this severity (default info)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
@@ -111,9 +127,25 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
   scan->add_option("--top", f.top,
                    "Accounts without findings added to the ranking, busiest first (default 20)");
-  scan->add_flag("--include-prompts", f.include_prompts,
-                 "Show sample prompt text in the evidence (customers' data: off by default)");
+  scan->add_option("--tz", f.tz,
+                   "Show table times in this UTC offset (+05:30, -08:00); data stays UTC");
   scan->callback([&command] { command = Command::scan; });
+
+  CLI::App* explain = app->add_subcommand(
+      "explain",
+      "Every detector's verdict and metrics on each window of one account: why it "
+      "was flagged or not");
+  explain->add_option("key", f.explain_key, "The account (in the --group-by identity)")->required();
+  add_input_flags(*explain, f);
+  add_detection_flags(*explain);
+  explain->callback([&command] { command = Command::explain; });
+
+  CLI::App* rules = app->add_subcommand(
+      "rules", "List the rules in force, one line each with their parameters; --check validates");
+  add_rule_flags(*rules);
+  rules->add_option("--check", f.check_files, "Validate these rules files and say what is wrong")
+      ->allow_extra_args(false);
+  rules->callback([&command] { command = Command::rules; });
 
   CLI::App* normalize = app->add_subcommand(
       "normalize", "Write any supported log as canonical JSON lines (docs/log-format.md)");
@@ -130,6 +162,13 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   RunConfig c;
   c.command = command;
   c.inputs = f.inputs;
+  c.explain_key = f.explain_key;
+  c.rules_files = f.rules_files;
+  c.check_files = f.check_files;
+  if (command == Command::rules) {
+    c.rules = f.no_default_rules ? empty_rules() : default_rules();
+    return c;  // rules files are read by the command itself, to report their errors
+  }
   if (c.inputs.empty()) {
     if (stdin_is_terminal)
       throw CLI::ValidationError("inputs", "no input files (give files, or '-' for stdin)");
@@ -172,6 +211,20 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     fingerprint += "|" + std::string(std::istreambuf_iterator<char>(in), {});
   }
   c.rules_fingerprint = hash_bytes(fingerprint);
+  for (auto [text, out] :
+       {std::pair{&f.since, &c.engine.since_ns}, std::pair{&f.until, &c.engine.until_ns}}) {
+    if (text->empty()) continue;
+    TimestampResult t = parse_timestamp(*text);
+    if (t.error != TimestampError::ok)
+      throw CLI::ValidationError(fmt::format("--since/--until: \"{}\" is not a time", *text));
+    *out = t.ns;
+  }
+  if (!f.tz.empty()) {
+    auto offset = parse_utc_offset(f.tz);
+    if (!offset)
+      throw CLI::ValidationError("--tz", "expected an offset such as +05:30 or -08:00, or UTC");
+    c.report.tz_offset_s = *offset;
+  }
   if (!f.max_skew.empty()) {
     auto skew = parse_duration(f.max_skew);
     if (!skew)
@@ -179,6 +232,12 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     c.rules.settings.max_skew_ns = *skew;
   }
   bool terminal = stdout_is_terminal && f.output == "-";
+  // Colour and width only for a person at a terminal; NO_COLOR (no-color.org) always wins.
+  c.report.colour = terminal && std::getenv("NO_COLOR") == nullptr;
+  if (terminal) {
+    struct winsize ws;
+    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) c.report.width = ws.ws_col;
+  }
   std::string format = f.format.empty() ? (terminal ? "table" : "jsonl") : f.format;
   parse_report_format(format, c.format);
   parse_severity(f.min_severity, c.report.min_severity);

@@ -39,9 +39,12 @@ struct Flags {
   bool no_default_rules = false;
   std::string state;
   bool state_reset = false;
+  std::string since, until, tz;
+  std::string explain_key;
+  std::vector<std::string> check_files;
 };
 
-enum class Command { scan, normalize };
+enum class Command { scan, normalize, explain, rules };
 
 /// What main() runs: library option structs only, no CLI types.
 struct RunConfig {
@@ -60,6 +63,9 @@ struct RunConfig {
   std::string state;  // cron mode: carry the engine's state between runs
   bool state_reset = false;
   uint64_t rules_fingerprint = 0;  // what a state file must have been written with
+  std::string explain_key;
+  std::vector<std::string> check_files;
+  std::vector<std::string> rules_files;
   bool quiet = false;
 };
 

@@ -24,7 +24,7 @@ while IFS=$'\t' read -r name code cmd; do
   bash -c "$cmd" > "$tmp/out" 2> "$tmp/err" < /dev/null
   got=$?
   # The closing totals line carries a timing; the rest of stderr is exact.
-  sed -i -E 's/; [0-9.]+ MB in [0-9.]+ s$//' "$tmp/err"
+  sed -i -E 's/; [0-9.]+ MB in [0-9.]+ s \([0-9]+ MB\/s\)$//' "$tmp/err"
   if [[ "$update" == --update ]]; then
     cp "$tmp/out" "$here/expected/$name.out"
     cp "$tmp/err" "$here/expected/$name.err"

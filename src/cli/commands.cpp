@@ -1,0 +1,392 @@
+// The subcommands: each wires the library's stages for one job and maps the outcome to an exit
+// code.
+#include "commands.h"
+
+#include <exfilscan/exit_codes.h>
+#include <exfilscan/timestamp.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <unistd.h>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace exfilscan::cli {
+
+namespace {
+
+/// The output pipe closed (`| head`): stop reading and exit quietly.
+struct OutputClosed {};
+
+/// Feeds the engine and stops the run when the report can no longer be written.
+class ScanSink : public EventSink {
+ public:
+  ScanSink(DetectionEngine& engine, const Reporter& reporter)
+      : engine_(engine), reporter_(reporter) {}
+  void on_event(const Event& event) override {
+    engine_.on_event(event);
+    if (reporter_.failed()) throw OutputClosed{};
+  }
+
+ private:
+  DetectionEngine& engine_;
+  const Reporter& reporter_;
+};
+
+class NormalizeSink : public EventSink {
+ public:
+  explicit NormalizeSink(CanonicalWriter& writer) : writer_(writer) {}
+  void on_event(const Event& event) override {
+    writer_.on_event(event);
+    if (writer_.failed()) throw OutputClosed{};
+  }
+
+ private:
+  CanonicalWriter& writer_;
+};
+
+std::string with_commas(uint64_t n) {
+  std::string digits = fmt::format("{}", n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string counted(uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", with_commas(n), noun, n == 1 ? "" : "s");
+}
+
+/// "104 accounts, 21 findings (1 critical, 7 high), 3 late events not counted (--max-skew)".
+std::string engine_totals(const EngineStats& e) {
+  std::string out =
+      fmt::format("{}, {}", counted(e.accounts_seen, "account"), counted(e.findings, "finding"));
+  std::string parts;
+  for (size_t s = e.by_severity.size(); s-- > 0;)
+    if (e.by_severity[s])
+      parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", e.by_severity[s],
+                           to_string(static_cast<Severity>(s)));
+  if (!parts.empty()) out += " (" + parts + ")";
+  if (e.suppressed) out += fmt::format(", {} suppressed", e.suppressed);
+  if (e.events_without_account)
+    out += fmt::format(", {} without an account", counted(e.events_without_account, "event"));
+  if (e.events_out_of_range)
+    out += fmt::format(", {} outside --since/--until", counted(e.events_out_of_range, "event"));
+  if (e.late_events)
+    out += fmt::format(", {} too late to count (--max-skew)", counted(e.late_events, "event"));
+  if (e.accounts_expired)
+    out += fmt::format(", {} idle expired", counted(e.accounts_expired, "account"));
+  if (e.accounts_evicted)
+    out += fmt::format(", {} evicted (max_accounts)", counted(e.accounts_evicted, "account"));
+  return out;
+}
+
+/// The closing line on stderr: what was read, what was skipped and why, what was found, and
+/// how fast.
+void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds,
+                  const std::string& found = "") {
+  std::string skipped =
+      bad.total() ? fmt::format(", {} skipped ({})", with_commas(bad.total()), bad.summary())
+                  : ", 0 skipped";
+  std::string blank = s.blank_lines ? fmt::format(", {} blank", with_commas(s.blank_lines)) : "";
+  double mb = static_cast<double>(s.bytes) / 1e6;
+  fmt::print(stderr, "exfilscan: {}, {}, {}{}{}{}; {:.1f} MB in {:.2f} s ({:.0f} MB/s)\n",
+             counted(s.inputs, "input"), counted(s.lines, "line"), counted(s.events, "event"),
+             skipped, blank, found.empty() ? "" : "; " + found, mb, seconds,
+             seconds > 0 ? mb / seconds : 0.0);
+}
+
+int run_read(const RunConfig& c) {
+  auto started = std::chrono::steady_clock::now();
+  BadLineLog bad_lines(c.reader.bad_lines, stderr);
+  ReadResult result;
+  int code = exit_ok;
+  std::string found;  // what scan found, for the closing line
+
+  if (c.command == Command::normalize) {
+    std::FILE* out = stdout;
+    if (c.output != "-") {
+      out = std::fopen(c.output.c_str(), "wb");
+      if (!out) {
+        fmt::print(stderr, "exfilscan: {}: cannot write: {}\n", c.output, std::strerror(errno));
+        return exit_input_error;
+      }
+    }
+    CanonicalWriter writer(c.writer, out);
+    NormalizeSink sink(writer);
+    try {
+      result = read_inputs(c.inputs, c.reader, sink, bad_lines);
+      if (!writer.flush()) throw OutputClosed{};
+    } catch (const OutputClosed&) {
+      if (out != stdout) {
+        fmt::print(stderr, "exfilscan: {}: write error: {}\n", c.output, std::strerror(errno));
+        return exit_input_error;
+      }
+      return exit_ok;
+    }
+    if (out != stdout && std::fclose(out) != 0) {
+      fmt::print(stderr, "exfilscan: {}: write error: {}\n", c.output, std::strerror(errno));
+      return exit_input_error;
+    }
+  } else {
+    // Every output is opened before reading starts: a wrong path fails at once, not after an
+    // hour of input.
+    struct OutputFile {
+      std::FILE* file;
+      std::string path;
+      size_t reporter;
+    };
+    std::vector<OutputFile> files;
+    std::vector<std::unique_ptr<Reporter>> outputs;
+    auto open_out = [&](const std::string& path) -> std::FILE* {
+      if (path == "-") return stdout;
+      std::FILE* f = std::fopen(path.c_str(), "wb");
+      if (!f)
+        throw std::runtime_error(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+      files.push_back({f, path, outputs.size()});
+      return f;
+    };
+    try {
+      outputs.push_back(make_reporter(c.format, c.report, open_out(c.output)));
+      if (!c.report_csv.empty())
+        outputs.push_back(make_reporter(ReportFormat::csv, c.report, open_out(c.report_csv)));
+      if (!c.report_jsonl.empty())
+        outputs.push_back(make_reporter(ReportFormat::jsonl, c.report, open_out(c.report_jsonl)));
+      if (!c.summary_csv.empty())
+        outputs.push_back(make_summary_csv_reporter(c.report, open_out(c.summary_csv)));
+    } catch (const std::runtime_error& e) {
+      fmt::print(stderr, "exfilscan: {}\n", e.what());
+      for (OutputFile& f : files) std::fclose(f.file);
+      return exit_input_error;
+    }
+    auto reporter = std::make_unique<ReportFanout>(std::move(outputs));
+    DetectionEngine engine(c.rules, c.engine, *reporter);
+    if (!c.state.empty() && !c.state_reset) {
+      try {
+        std::string payload = read_state_file(c.state, c.rules_fingerprint);
+        if (!payload.empty()) {
+          StateReader in(payload);
+          engine.load_state(in);
+        }
+      } catch (const StateError& e) {
+        fmt::print(stderr, "exfilscan: {}\n", e.what());
+        return exit_input_error;
+      }
+    }
+    ReaderOptions reader = c.reader;
+    reader.parser.read_prompt_text = engine.needs_prompt_text();
+    ScanSink sink(engine, *reporter);
+    try {
+      result = read_inputs(c.inputs, reader, sink, bad_lines);
+      if (result.failure == ReadFailure::none) {
+        // In cron mode open windows are carried to the next run, not judged early.
+        engine.finish(c.state.empty());
+        RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
+                         engine.stats()};
+        reporter->finish(engine.ranking(c.top), totals);
+      }
+      if (reporter->failed()) throw OutputClosed{};
+    } catch (const OutputClosed&) {
+      // A closed pipe on stdout is the reader of the report going away (`| head`): quiet. A
+      // file that cannot be written is an error.
+      int closed_code = exit_ok;
+      for (OutputFile& f : files) {
+        if (reporter->failed_at(f.reporter)) {
+          fmt::print(stderr, "exfilscan: {}: write error: {}\n", f.path, std::strerror(errno));
+          closed_code = exit_input_error;
+        }
+        std::fclose(f.file);
+      }
+      return closed_code;
+    }
+    if (!c.state.empty()) {
+      if (result.failure != ReadFailure::none) {
+        fmt::print(stderr, "exfilscan: {}: not updated (the input was not read to its end)\n",
+                   c.state);
+      } else {
+        try {
+          StateWriter out;
+          engine.save_state(out);
+          write_state_file(c.state, c.rules_fingerprint, out.data());
+        } catch (const StateError& e) {
+          fmt::print(stderr, "exfilscan: {}\n", e.what());
+          code = exit_input_error;
+        }
+      }
+    }
+    for (OutputFile& f : files) {
+      if (std::fclose(f.file) != 0 || reporter->failed_at(f.reporter)) {
+        fmt::print(stderr, "exfilscan: {}: write error\n", f.path);
+        code = exit_input_error;
+      }
+    }
+    const EngineStats es = engine.stats();
+    for (size_t s = static_cast<size_t>(c.fail_on); s < es.by_severity.size(); ++s)
+      if (es.by_severity[s] && code == exit_ok) code = exit_findings;
+    found = engine_totals(es);
+  }
+
+  switch (result.failure) {
+    case ReadFailure::none:
+      break;
+    case ReadFailure::strict_bad_line:
+      fmt::print(stderr, "exfilscan: stopped at the first bad line (--strict)\n");
+      code = exit_input_error;
+      break;
+    case ReadFailure::input_error:
+      fmt::print(stderr, "exfilscan: {}\n", result.error);
+      code = exit_input_error;
+      break;
+  }
+  if (!c.quiet) {
+    bad_lines.print_suppressed();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    print_totals(result.stats, bad_lines, seconds, found);
+  }
+  return code;
+}
+
+int run_rules(const RunConfig& c) {
+  RuleSet rules = c.rules;
+  try {
+    for (const std::string& file : c.check_files) {
+      RuleSet checked = c.rules;
+      merge_rules_file(checked, file);
+      fmt::print("{}: ok ({} threshold rule{}, {} detector{} on)\n", file,
+                 checked.thresholds.size(), checked.thresholds.size() == 1 ? "" : "s",
+                 checked.volume_spike.enabled + checked.prompt_templating.enabled +
+                     checked.distillation_sweep.enabled + checked.logit_probe.enabled,
+                 checked.volume_spike.enabled + checked.prompt_templating.enabled +
+                             checked.distillation_sweep.enabled + checked.logit_probe.enabled ==
+                         1
+                     ? ""
+                     : "s");
+    }
+    if (!c.check_files.empty()) return exit_ok;
+    for (const std::string& file : c.rules_files) merge_rules_file(rules, file);
+  } catch (const RulesError& e) {
+    fmt::print(stderr, "exfilscan: {}\n", e.what());
+    return exit_input_error;
+  }
+  std::string text = describe_rules(rules);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return std::fflush(stdout) == 0 ? exit_ok : exit_ok;  // a closed pipe is not an error
+}
+
+/// Prints the explained account's windows and findings as a timeline, as they happen.
+class ExplainPrinter : public FindingSink {
+ public:
+  explicit ExplainPrinter(std::string key) : key_(std::move(key)) {}
+  void on_finding(const Finding& f) override {
+    if (f.key != key_) return;
+    out_ += fmt::format("  FINDING {} {} score {:.2f} (account risk {:.2f}) at {}: {}\n",
+                        to_string(f.severity), f.rule, f.score, f.account_risk,
+                        format_rfc3339(f.detected_at_ns), f.reason);
+    if (!f.template_text.empty()) out_ += fmt::format("          template: {}\n", f.template_text);
+  }
+  void on_explanation(const Explanation& e) {
+    if (e.window_start_ns != window_) {
+      window_ = e.window_start_ns;
+      ++windows_;
+      out_ += fmt::format("\nwindow {} .. {}\n", format_rfc3339(e.window_start_ns),
+                          format_rfc3339(e.window_end_ns));
+    }
+    std::string verdict = !e.enabled ? "off"
+                          : e.fired  ? fmt::format("FIRES {:.2f}", e.score)
+                                     : "no";
+    out_ += fmt::format("  {:<19} {:<11}", e.detector, verdict);
+    std::string metrics;
+    for (const Metric& m : e.metrics)
+      metrics += fmt::format("{}{}={}", metrics.empty() ? "" : " ", m.name, format_number(m.value));
+    out_ += metrics + "\n";
+    if (e.fired && !e.reason.empty()) out_ += fmt::format("  {:<19} {}\n", "", e.reason);
+  }
+  std::string& text() { return out_; }
+  size_t windows() const { return windows_; }
+
+ private:
+  std::string key_;
+  std::string out_;
+  int64_t window_ = -1;
+  size_t windows_ = 0;
+};
+
+int run_explain(const RunConfig& c) {
+  auto started = std::chrono::steady_clock::now();
+  ExplainPrinter printer(c.explain_key);
+  EngineOptions options = c.engine;
+  options.explain_key = c.explain_key;
+  options.explain = [&printer](const Explanation& e) { printer.on_explanation(e); };
+  DetectionEngine engine(c.rules, options, printer);
+  ReaderOptions reader = c.reader;
+  reader.parser.read_prompt_text = engine.needs_prompt_text();
+  BadLineLog bad_lines(c.reader.bad_lines, stderr);
+  ReadResult result = read_inputs(c.inputs, reader, engine, bad_lines);
+  if (result.failure == ReadFailure::none) engine.finish();
+  std::string out;
+  for (const AccountSummary& a : engine.ranking(SIZE_MAX)) {
+    if (a.key != c.explain_key) continue;
+    out = fmt::format(
+        "account {} ({}): {} requests, {} prompt and {} completion tokens, {} .. {}\n"
+        "risk {:.2f} ({}){}\n",
+        a.key, a.key_kind, a.requests, a.prompt_tokens, a.completion_tokens,
+        format_rfc3339(a.first_seen_ns), format_rfc3339(a.last_seen_ns), a.risk,
+        a.rules.empty() ? "nothing fired" : to_string(a.severity),
+        a.rules.empty() ? "" : fmt::format(", rules fired: {}", fmt::join(a.rules, ", ")));
+  }
+  int code = exit_ok;
+  if (out.empty()) {
+    fmt::print(stderr, "exfilscan: no events for {} \"{}\" in the input\n",
+               to_string(c.engine.group_by), c.explain_key);
+    code = exit_input_error;
+  } else {
+    out += fmt::format(
+        "{} window{} (each detector's verdict when the window closed, and the "
+        "findings as they fired):\n",
+        printer.windows(), printer.windows() == 1 ? "" : "s");
+    out += printer.text();
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+  }
+  switch (result.failure) {
+    case ReadFailure::none:
+      break;
+    case ReadFailure::strict_bad_line:
+      code = exit_input_error;
+      break;
+    case ReadFailure::input_error:
+      fmt::print(stderr, "exfilscan: {}\n", result.error);
+      code = exit_input_error;
+      break;
+  }
+  if (!c.quiet) {
+    bad_lines.print_suppressed();
+    print_totals(result.stats, bad_lines,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return code;
+}
+
+}  // namespace
+
+int run(const RunConfig& c) {
+  switch (c.command) {
+    case Command::rules:
+      return run_rules(c);
+    case Command::explain:
+      return run_explain(c);
+    case Command::scan:
+    case Command::normalize:
+      break;
+  }
+  return run_read(c);
+}
+
+}  // namespace exfilscan::cli
