@@ -15,19 +15,22 @@ std::string list(const std::vector<std::string>& v) {
 
 std::string filter_text(const EventFilter& f) {
   std::string out;
-  auto add = [&](std::string part) { out += (out.empty() ? "" : ", ") + part; };
+  auto add = [&](const std::string& part) {
+    if (!out.empty()) out += ", ";
+    out += part;
+  };
   if (!f.statuses.empty() || !f.status_classes.empty()) {
     std::string s;
-    for (int64_t x : f.statuses) s += (s.empty() ? "" : "|") + std::to_string(x);
-    for (const std::string& c : f.status_classes) s += (s.empty() ? "" : "|") + c;
-    add("status " + s);
+    for (int64_t x : f.statuses) s += fmt::format("{}{}", s.empty() ? "" : "|", x);
+    for (const std::string& c : f.status_classes) s += fmt::format("{}{}", s.empty() ? "" : "|", c);
+    add(fmt::format("status {}", s));
   }
   if (!f.endpoints.empty()) {
     std::string s;
-    for (EndpointKind k : f.endpoints) s += (s.empty() ? "" : "|") + std::string(to_string(k));
-    add("endpoint " + s);
+    for (EndpointKind k : f.endpoints) s += fmt::format("{}{}", s.empty() ? "" : "|", to_string(k));
+    add(fmt::format("endpoint {}", s));
   }
-  if (!f.models.empty()) add("model " + list(f.models));
+  if (!f.models.empty()) add(fmt::format("model {}", list(f.models)));
   if (f.logprobs) add(*f.logprobs ? "logprobs" : "no logprobs");
   return out.empty() ? "every event" : out;
 }

@@ -187,7 +187,7 @@ std::string format_rfc3339_at(int64_t ns, int offset_s) {
   std::string text = format_rfc3339(ns + static_cast<int64_t>(offset_s) * ns_per_s);
   text.pop_back();  // the Z
   int a = offset_s < 0 ? -offset_s : offset_s;
-  char buf[8];
+  char buf[16];
   std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset_s < 0 ? '-' : '+', a / 3600, a / 60 % 60);
   return text + buf;
 }

@@ -156,7 +156,9 @@ TEST_CASE("templated prompts with long answers reach high, and allow-lists suppr
     RuleSet rules = only("prompt_templating");
     if (allowed)
       rules.allow.templates = {"Translate into German and explain the grammar: the <*> today"};
-    DetectionEngine engine(rules, {GroupBy::api_key, true}, rec);
+    EngineOptions with_prompts;
+    with_prompts.include_prompts = true;
+    DetectionEngine engine(rules, with_prompts, rec);
     std::vector<PromptPart> parts(1);
     for (int i = 0; i < 400; ++i) {
       Event e = s.event(t0 + i * 8 * ns_per_second, "harvest", 600);
@@ -279,7 +281,9 @@ TEST_CASE("idle accounts expire and the account cap evicts, both counted", "[eng
 TEST_CASE("events without the group-by field are counted, not attributed", "[engine]") {
   Stream s;
   Recorder rec;
-  DetectionEngine engine(only("none"), {GroupBy::org, false}, rec);
+  EngineOptions by_org;
+  by_org.group_by = GroupBy::org;
+  DetectionEngine engine(only("none"), by_org, rec);
   engine.on_event(s.event(t0, "k"));
   CHECK(engine.stats().events_without_account == 1);
   CHECK(engine.ranking(10).empty());
