@@ -67,16 +67,25 @@ ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOption
   ReadResult result;
   ChunkReader reader(options.parser, options.input.max_line_bytes);
   Chunk chunk;
-  for (const std::string& path : paths) {
+  for (size_t index = 0; index < paths.size(); ++index) {
+    const std::string& path = paths[index];
     ++result.stats.inputs;
     uint64_t line_no = 0;
     try {
       auto source = open_input(path, options.input);
+      if (options.opened) options.opened(path, source->compression(), source->size_hint());
+      auto report = [&] {
+        if (options.progress)
+          options.progress(ReadProgress{path, index, paths.size(), source->bytes_consumed(),
+                                        source->size_hint(), result.stats.lines});
+      };
+      report();
       while (source->next(chunk)) {
         if (!reader.read(chunk, path, line_no, sink, bad_lines, result.stats)) {
           result.failure = ReadFailure::strict_bad_line;
           return result;
         }
+        report();
       }
     } catch (const InputError& e) {
       result.failure = ReadFailure::input_error;

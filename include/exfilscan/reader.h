@@ -7,6 +7,7 @@
 #include <exfilscan/line_parser.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,24 @@ class EventSink {
   virtual void on_event(const Event& event) = 0;
 };
 
+/// Where reading is, for a progress display.
+struct ReadProgress {
+  std::string_view input;
+  size_t input_index = 0;  // 0-based
+  size_t inputs = 0;
+  uint64_t input_bytes_read = 0;  // of the input as stored (compressed bytes for .gz/.zst)
+  uint64_t input_size = 0;        // 0 when unknown (a pipe)
+  uint64_t lines = 0;             // over all inputs so far
+};
+
 struct ReaderOptions {
   InputOptions input;
   ParserOptions parser;
   BadLineLogOptions bad_lines;
+  /// Called after each chunk (a few MB) and when an input is opened; optional.
+  std::function<void(const ReadProgress&)> progress;
+  /// Called when an input is opened, with its compression; optional (for -v).
+  std::function<void(std::string_view input, Compression compression, uint64_t size)> opened;
 };
 
 struct ReadStats {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 #include <algorithm>
@@ -63,6 +64,50 @@ std::string counted(uint64_t n, std::string_view noun) {
   return fmt::format("{} {}{}", with_commas(n), noun, n == 1 ? "" : "s");
 }
 
+/// A one-line progress display on a terminal's stderr for inputs larger than a few MB: where it
+/// is, how fast, and when a file will be done. Redrawn at most twice a second.
+class ProgressMeter {
+ public:
+  explicit ProgressMeter(bool enabled) : enabled_(enabled), started_(clock::now()) {}
+  ~ProgressMeter() { clear(); }
+
+  void update(const ReadProgress& p) {
+    if (!enabled_) return;
+    auto now = clock::now();
+    if (now - last_ < std::chrono::milliseconds(500)) return;
+    if (p.input_size > 0 && p.input_size < 8'000'000 && p.inputs == 1) return;  // over soon anyway
+    last_ = now;
+    double seconds = std::chrono::duration<double>(now - started_).count();
+    if (p.input_index != input_) input_ = p.input_index, input_started_ = now;
+    double in_file = std::chrono::duration<double>(now - input_started_).count();
+    std::string where = p.inputs > 1 ? fmt::format("{}/{} ", p.input_index + 1, p.inputs) : "";
+    std::string line = fmt::format("exfilscan: {}{}  {:.0f} MB", where, p.input,
+                                   static_cast<double>(p.input_bytes_read) / 1e6);
+    if (p.input_size > 0 && p.input_bytes_read > 0) {
+      double done = static_cast<double>(p.input_bytes_read) / static_cast<double>(p.input_size);
+      double eta = in_file / done - in_file;
+      line += fmt::format(" of {:.0f} MB ({:.0f}%), ETA {}:{:02d}",
+                          static_cast<double>(p.input_size) / 1e6, done * 100,
+                          static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+    }
+    if (seconds > 0)
+      line += fmt::format(", {:.0f}k lines/s", static_cast<double>(p.lines) / seconds / 1e3);
+    fmt::print(stderr, "\r\x1b[K{}", line);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) fmt::print(stderr, "\r\x1b[K");
+    shown_ = false;
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  bool enabled_;
+  bool shown_ = false;
+  clock::time_point started_, last_{}, input_started_{};
+  size_t input_ = SIZE_MAX;
+};
+
 /// "104 accounts, 21 findings (1 critical, 7 high), 3 late events not counted (--max-skew)".
 std::string engine_totals(const EngineStats& e) {
   std::string out =
@@ -102,9 +147,35 @@ void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds,
              seconds > 0 ? mb / seconds : 0.0);
 }
 
+/// The reader options of a run, with the progress display and -v logging hooked in.
+ReaderOptions with_feedback(const RunConfig& c, ProgressMeter& meter) {
+  ReaderOptions reader = c.reader;
+  if (c.progress) reader.progress = [&meter](const ReadProgress& p) { meter.update(p); };
+  if (c.verbose)
+    reader.opened = [](std::string_view input, Compression compression, uint64_t size) {
+      spdlog::info("reading {} ({}{})", input, to_string(compression),
+                   size ? fmt::format(", {} bytes", size) : "");
+    };
+  return reader;
+}
+
+void log_rules(const RunConfig& c) {
+  if (!c.verbose) return;
+  const RuleSet& r = c.rules;
+  std::vector<std::string> on;
+  if (r.volume_spike.enabled) on.push_back("volume_spike");
+  if (r.prompt_templating.enabled) on.push_back("prompt_templating");
+  if (r.distillation_sweep.enabled) on.push_back("distillation_sweep");
+  if (r.logit_probe.enabled) on.push_back("logit_probe");
+  spdlog::info("rules: {}{}; detectors on: {}; {} threshold rules; window {}",
+               c.rules_files.empty() ? "built-in" : "built-in + ", fmt::join(c.rules_files, ", "),
+               fmt::join(on, ", "), r.thresholds.size(), format_duration(r.settings.window_ns));
+}
+
 int run_read(const RunConfig& c) {
   auto started = std::chrono::steady_clock::now();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
+  ProgressMeter meter(c.progress);
   ReadResult result;
   int code = exit_ok;
   std::string found;  // what scan found, for the closing line
@@ -121,7 +192,7 @@ int run_read(const RunConfig& c) {
     CanonicalWriter writer(c.writer, out);
     NormalizeSink sink(writer);
     try {
-      result = read_inputs(c.inputs, c.reader, sink, bad_lines);
+      result = read_inputs(c.inputs, with_feedback(c, meter), sink, bad_lines);
       if (!writer.flush()) throw OutputClosed{};
     } catch (const OutputClosed&) {
       if (out != stdout) {
@@ -173,14 +244,18 @@ int run_read(const RunConfig& c) {
         if (!payload.empty()) {
           StateReader in(payload);
           engine.load_state(in);
+          if (c.verbose) spdlog::info("state: loaded {} ({} bytes)", c.state, payload.size());
+        } else if (c.verbose) {
+          spdlog::info("state: {} does not exist yet; starting fresh", c.state);
         }
       } catch (const StateError& e) {
         fmt::print(stderr, "exfilscan: {}\n", e.what());
         return exit_input_error;
       }
     }
-    ReaderOptions reader = c.reader;
+    ReaderOptions reader = with_feedback(c, meter);
     reader.parser.read_prompt_text = engine.needs_prompt_text();
+    log_rules(c);
     ScanSink sink(engine, *reporter);
     try {
       result = read_inputs(c.inputs, reader, sink, bad_lines);
@@ -214,6 +289,7 @@ int run_read(const RunConfig& c) {
           StateWriter out;
           engine.save_state(out);
           write_state_file(c.state, c.rules_fingerprint, out.data());
+          if (c.verbose) spdlog::info("state: saved {} ({} bytes)", c.state, out.data().size());
         } catch (const StateError& e) {
           fmt::print(stderr, "exfilscan: {}\n", e.what());
           code = exit_input_error;
@@ -244,6 +320,7 @@ int run_read(const RunConfig& c) {
       code = exit_input_error;
       break;
   }
+  meter.clear();
   if (!c.quiet) {
     bad_lines.print_suppressed();
     double seconds =

@@ -6,6 +6,8 @@
 #include <exfilscan/exit_codes.h>
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <unistd.h>
 #include <algorithm>
@@ -76,5 +78,9 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "exfilscan: {}\n", e.what());
     return exit_input_error;
   }
+  // spdlog carries -v's log to stderr; without -v only warnings would show, and there are none.
+  spdlog::set_default_logger(spdlog::stderr_color_st("exfilscan"));
+  spdlog::set_pattern("exfilscan: %v");
+  spdlog::set_level(config.verbose ? spdlog::level::info : spdlog::level::warn);
   return exfilscan::cli::run(config);
 }

@@ -39,6 +39,8 @@ void add_input_flags(CLI::App& sub, Flags& f) {
                  "Bad lines reported in full per reason; the rest are counted (default 5)");
   sub.add_flag("--strict", f.strict, "Stop at the first bad line with exit code 2");
   sub.add_flag("-q,--quiet", f.quiet, "Print nothing on stderr but errors");
+  sub.add_flag("-v,--verbose", f.verbose,
+               "Log what is being done (inputs, rules, state) on stderr");
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -248,6 +250,8 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.report_jsonl = f.report_jsonl;
   c.summary_csv = f.summary_csv;
   c.quiet = f.quiet;
+  c.verbose = f.verbose && !f.quiet;
+  c.progress = !f.quiet && ::isatty(STDERR_FILENO);
   // Prompt text is read only where it is used: normalize --include-prompts, and scan's text
   // detectors (see finish_config in main).
   c.reader.parser.read_prompt_text = command == Command::normalize && f.include_prompts;

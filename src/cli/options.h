@@ -26,6 +26,7 @@ struct Flags {
   size_t max_diagnostics = 5;
   bool strict = false;
   bool quiet = false;
+  bool verbose = false;
   bool include_prompts = false;
   std::string output = "-";
   std::string group_by = "api_key";
@@ -62,6 +63,8 @@ struct RunConfig {
   std::string report_csv, report_jsonl, summary_csv;  // extra outputs of one scan
   std::string state;  // cron mode: carry the engine's state between runs
   bool state_reset = false;
+  bool verbose = false;
+  bool progress = false;           // stderr is a terminal and not -q
   uint64_t rules_fingerprint = 0;  // what a state file must have been written with
   std::string explain_key;
   std::vector<std::string> check_files;
