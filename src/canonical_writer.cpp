@@ -82,7 +82,13 @@ void CanonicalWriter::format(const Event& ev, const CanonicalWriterOptions& opti
   const RequestParams& p = ev.params;
   bool include_prompt = options.include_prompts && !ev.prompt.empty();
   {
-    std::string body;
+    // The body is written in place and taken back if it turns out empty: no string per event.
+    size_t before = out.size();
+    bool first_before = first;
+    key(out, first, "request");
+    out += '{';
+    size_t body_start = out.size();
+    std::string& body = out;
     bool bfirst = true;
     str(body, bfirst, "model", ev.model);
     if (include_prompt) write_messages(ev, body, bfirst);
@@ -106,10 +112,10 @@ void CanonicalWriter::format(const Event& ev, const CanonicalWriterOptions& opti
     num(body, bfirst, "best_of", p.best_of);
     num(body, bfirst, "seed", p.seed);
     boolean(body, bfirst, "stream", p.stream);
-    if (!body.empty()) {
-      key(out, first, "request");
-      out += '{';
-      out += body;
+    if (out.size() == body_start) {
+      out.resize(before);
+      first = first_before;
+    } else {
       out += '}';
     }
   }

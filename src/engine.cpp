@@ -381,7 +381,6 @@ struct DetectionEngine::Impl {
     }
     if (a.miner) a.miner->reset_counts();
     a.window.clear(a.window.start_ns + window_ns(), window_ns());
-    a.window.requests = 0;
   }
 
   /// Once an hour of event time: close windows no event will reopen, forget idle accounts,

@@ -147,6 +147,15 @@ void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds,
              seconds > 0 ? mb / seconds : 0.0);
 }
 
+/// Says why reading stopped early; the exit code for it.
+int report_read_failure(const ReadResult& result) {
+  if (result.failure == ReadFailure::strict_bad_line)
+    fmt::print(stderr, "exfilscan: stopped at the first bad line (--strict)\n");
+  else
+    fmt::print(stderr, "exfilscan: {}\n", result.error);
+  return exit_input_error;
+}
+
 /// The reader options of a run, with the progress display and -v logging hooked in.
 ReaderOptions with_feedback(const RunConfig& c, ProgressMeter& meter) {
   ReaderOptions reader = c.reader;
@@ -308,18 +317,7 @@ int run_read(const RunConfig& c) {
     found = engine_totals(es);
   }
 
-  switch (result.failure) {
-    case ReadFailure::none:
-      break;
-    case ReadFailure::strict_bad_line:
-      fmt::print(stderr, "exfilscan: stopped at the first bad line (--strict)\n");
-      code = exit_input_error;
-      break;
-    case ReadFailure::input_error:
-      fmt::print(stderr, "exfilscan: {}\n", result.error);
-      code = exit_input_error;
-      break;
-  }
+  if (result.failure != ReadFailure::none) code = report_read_failure(result);
   meter.clear();
   if (!c.quiet) {
     bad_lines.print_suppressed();
@@ -432,17 +430,7 @@ int run_explain(const RunConfig& c) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
   }
-  switch (result.failure) {
-    case ReadFailure::none:
-      break;
-    case ReadFailure::strict_bad_line:
-      code = exit_input_error;
-      break;
-    case ReadFailure::input_error:
-      fmt::print(stderr, "exfilscan: {}\n", result.error);
-      code = exit_input_error;
-      break;
-  }
+  if (result.failure != ReadFailure::none) code = report_read_failure(result);
   if (!c.quiet) {
     bad_lines.print_suppressed();
     print_totals(result.stats, bad_lines,
