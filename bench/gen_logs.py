@@ -192,7 +192,7 @@ def with_scenarios(a):
     import heapq
     import scenarios as sc
     names = set(a.scenarios.split(",")) if a.scenarios != "all" else {
-        "sweep", "cot", "templated", "dormant", "logit", "pipeline", "launch", "eval", "nat"}
+        "sweep", "cot", "templated", "spread", "dormant", "logit", "pipeline", "launch", "eval", "nat"}
     rng = random.Random(a.seed)
     start = dt.datetime.fromisoformat(a.start).replace(tzinfo=dt.timezone.utc).timestamp()
     prompts = sc.Prompts(random.Random(a.seed + 1), a.corpus)

@@ -36,6 +36,7 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--corpus")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--rules", action="append", default=[], help="rules files passed to exfilscan scan")
     a = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
     os.makedirs(os.path.join(here, "data"), exist_ok=True)
@@ -55,7 +56,8 @@ def main():
             lab = json.loads(line)
             labels[lab["key"]] = lab
 
-    run = subprocess.run([os.path.join(a.build, "exfilscan"), "scan", "--format", "jsonl", "-q", "--top", "10000000", log],
+    rules = [x for r in a.rules for x in ("--rules", r)]
+    run = subprocess.run([os.path.join(a.build, "exfilscan"), "scan", "--format", "jsonl", "-q", "--top", "10000000", *rules, log],
                          capture_output=True, text=True)
     if run.returncode not in (0, 1):
         sys.exit(run.stderr)

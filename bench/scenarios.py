@@ -160,6 +160,10 @@ def scenarios(rng, start, names, prompts=None):
         campaign("templated_translation", 2, start + 5 * h, 3, 450, lambda key, org, ip: chat_line(
             None, key, org, ip, "Translate the following text into English and explain each idiom:\n\n"
             + prompts.get("translate"), rng.randint(300, 700), None))
+    if "spread" in names:  # one campaign over many keys, each slow enough to pass rate limits
+        campaign("spread_sweep", 8, start + 2 * h, 8, 150, lambda key, org, ip: chat_line(
+            None, key, org, ip, prompts.get(rng.choice(["instructions", "math"])) +
+            rng.choice(["", " Explain your reasoning step by step."]), rng.randint(300, 900), None))
     if "dormant" in names:  # a key quiet for days that bursts
         key, t0 = "camp-dormant_burst-0", start + 4 * h
         label("campaign", "dormant_burst", key, t0)

@@ -58,6 +58,8 @@ struct LineParser::Impl {
   simdjson::ondemand::parser parser;
   detail::ReparsePool pool;
   InputFormat last = InputFormat::canonical;
+  std::string last_endpoint;
+  EndpointKind last_kind = EndpointKind::unknown;
 
   bool parse(std::string_view line, Event& event, ParseError& error) {
     namespace od = simdjson::ondemand;
@@ -130,7 +132,12 @@ struct LineParser::Impl {
                                  "and --map)"
                                : " field"));
     }
-    event.endpoint_kind = classify_endpoint(event.endpoint);
+    // Logs repeat a handful of endpoints: classify each new one once.
+    if (event.endpoint != last_endpoint) {
+      last_endpoint.assign(event.endpoint);
+      last_kind = classify_endpoint(event.endpoint);
+    }
+    event.endpoint_kind = last_kind;
     last = format;
     return true;
   }

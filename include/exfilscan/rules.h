@@ -55,9 +55,9 @@ struct VolumeSpikeRule {
 
 struct TemplatingRule {
   bool enabled = true;
-  uint64_t min_requests = 200;
+  uint64_t min_requests = 100;
   double min_share = 0.5;
-  double min_distinct_fills = 100;
+  double min_distinct_fills = 60;
   int64_t long_completion_tokens = 300;
   double max_score_short_outputs = 0.55;
 };
@@ -69,7 +69,7 @@ struct SweepWeights {
 
 struct SweepRule {
   bool enabled = true;
-  uint64_t min_requests = 300;
+  uint64_t min_requests = 120;
   double min_score = 0.5;
   int64_t long_completion_tokens = 400;
   SweepWeights weights;

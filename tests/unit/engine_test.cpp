@@ -178,14 +178,16 @@ TEST_CASE("templated prompts with long answers reach high, and allow-lists suppr
     engine.finish();
     if (allowed) {
       CHECK(rec.findings.empty());
-      CHECK(engine.stats().suppressed == 1);
+      CHECK(engine.stats().suppressed >= 1);
       auto ranking = engine.ranking(0);
       REQUIRE(ranking.size() == 1);
-      CHECK(ranking[0].suppressed_findings == 1);
+      CHECK(ranking[0].suppressed_findings == engine.stats().suppressed);
     } else {
-      REQUIRE(rec.count("prompt_templating") == 1);
-      CHECK(rec.first("prompt_templating")->severity >= Severity::high);
-      CHECK_FALSE(rec.first("prompt_templating")->sample_prompts.empty());
+      // It may first fire at medium and then escalate once; it ends high.
+      REQUIRE(rec.count("prompt_templating") >= 1);
+      CHECK(rec.count("prompt_templating") <= 2);
+      CHECK(rec.findings.back().severity >= Severity::high);
+      CHECK_FALSE(rec.findings.back().sample_prompts.empty());
     }
   }
 }
@@ -335,7 +337,7 @@ TEST_CASE("a steady instruction sweep with long answers is a distillation sweep"
   }
   engine.finish();
   REQUIRE(rec.count("distillation_sweep") >= 1);
-  const Finding& f = *rec.first("distillation_sweep");
+  const Finding& f = rec.findings.back();  // the latest verdict: a full window behind it
   auto metric = [&](std::string_view name) {
     for (const Metric& m : f.metrics)
       if (m.name == name) return m.value;
@@ -344,7 +346,7 @@ TEST_CASE("a steady instruction sweep with long answers is a distillation sweep"
   CHECK(metric("instruction_share") == 1);
   CHECK(metric("single_turn_share") == 1);
   CHECK(metric("long_completion") == 1);
-  CHECK(metric("cadence") > 0.9);  // every slice, steady gaps
+  CHECK(metric("gap_variation") < 0.5);  // a machine's steady rate
   // Instruction style, diversity, single turns, long answers and a steady rate: medium on their
   // own (a writing product can look like this); reasoning asked for makes it high.
   CHECK(rec.findings.back().severity == Severity::medium);
