@@ -33,11 +33,12 @@ declare -A cmds=(
   [ceiling]="$ceiling $data"
   [normalize]="$build/exfilscan normalize -q $data"
   [scan]="$build/exfilscan scan -q $data"
-  [scan-metadata]="$build/exfilscan scan -q --rules bench/metadata-only.toml $data"
+  [scan-metadata]="$build/exfilscan scan -q --threads 1 --rules bench/metadata-only.toml $data"
+  [scan-1t]="$build/exfilscan scan -q --threads 1 $data"
   [scan-stdin]="$build/exfilscan scan -q - < $data"
   [scan-gzip]="$build/exfilscan scan -q $gz"
 )
-order=(ceiling normalize scan-metadata scan scan-stdin scan-gzip)
+order=(ceiling normalize scan-metadata scan-1t scan scan-stdin scan-gzip)
 
 # One result a line: name wall cpu maxrss_kb (median wall of $runs, interleaved runs).
 declare -A walls cpus rss

@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include <exfilscan/exit_codes.h>
+#include <exfilscan/pipeline.h>
 #include <exfilscan/timestamp.h>
 
 #include <fmt/format.h>
@@ -201,7 +202,7 @@ int run_read(const RunConfig& c) {
     CanonicalWriter writer(c.writer, out);
     NormalizeSink sink(writer);
     try {
-      result = read_inputs(c.inputs, with_feedback(c, meter), sink, bad_lines);
+      result = read_inputs_parallel(c.inputs, with_feedback(c, meter), sink, bad_lines, c.threads);
       if (!writer.flush()) throw OutputClosed{};
     } catch (const OutputClosed&) {
       if (out != stdout) {
@@ -267,7 +268,7 @@ int run_read(const RunConfig& c) {
     log_rules(c);
     ScanSink sink(engine, *reporter);
     try {
-      result = read_inputs(c.inputs, reader, sink, bad_lines);
+      result = read_inputs_parallel(c.inputs, reader, sink, bad_lines, c.threads);
       if (result.failure == ReadFailure::none) {
         // In cron mode open windows are carried to the next run, not judged early.
         engine.finish(c.state.empty());
@@ -403,7 +404,7 @@ int run_explain(const RunConfig& c) {
   ReaderOptions reader = c.reader;
   reader.parser.read_prompt_text = engine.needs_prompt_text();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
-  ReadResult result = read_inputs(c.inputs, reader, engine, bad_lines);
+  ReadResult result = read_inputs_parallel(c.inputs, reader, engine, bad_lines, c.threads);
   if (result.failure == ReadFailure::none) engine.finish();
   std::string out;
   for (const AccountSummary& a : engine.ranking(SIZE_MAX)) {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -41,6 +42,10 @@ void add_input_flags(CLI::App& sub, Flags& f) {
   sub.add_flag("-q,--quiet", f.quiet, "Print nothing on stderr but errors");
   sub.add_flag("-v,--verbose", f.verbose,
                "Log what is being done (inputs, rules, state) on stderr");
+  sub.add_option("--threads", f.threads,
+                 "Threads: 1 reads and judges on one; 2 parses on a second (the default where "
+                 "there are 2 cores). The output is the same for every value")
+      ->check(CLI::Range(0u, 64u));
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -250,6 +255,9 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.report_jsonl = f.report_jsonl;
   c.summary_csv = f.summary_csv;
   c.quiet = f.quiet;
+  // Parsing is the one stage that runs beside the engine today: more than 2 adds nothing.
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  c.threads = std::min(f.threads == 0 ? cores : f.threads, 2u);
   c.verbose = f.verbose && !f.quiet;
   c.progress = !f.quiet && ::isatty(STDERR_FILENO);
   // Prompt text is read only where it is used: normalize --include-prompts, and scan's text

@@ -27,6 +27,7 @@ struct Flags {
   bool strict = false;
   bool quiet = false;
   bool verbose = false;
+  unsigned threads = 0;  // 0: as many as useful (2 on a machine with 2 cores or more)
   bool include_prompts = false;
   std::string output = "-";
   std::string group_by = "api_key";
@@ -64,6 +65,7 @@ struct RunConfig {
   std::string state;  // cron mode: carry the engine's state between runs
   bool state_reset = false;
   bool verbose = false;
+  unsigned threads = 1;
   bool progress = false;           // stderr is a terminal and not -q
   uint64_t rules_fingerprint = 0;  // what a state file must have been written with
   std::string explain_key;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 namespace exfilscan::test {
 
 /// Parses one line; the padded copy lives in the Parsed so the event's views stay valid.

@@ -1,0 +1,34 @@
+#pragma once
+/// Reading on its own thread: lines are parsed into batches of owned events while the caller's
+/// thread consumes them in input order, so the result is the same as reading on one thread.
+
+#include <exfilscan/reader.h>
+
+namespace exfilscan {
+
+/// Events that own their strings: a batch is filled by the parsing thread and handed over.
+class EventBatch {
+ public:
+  /// Copies the event; its views then point into the batch.
+  void add(const Event& event);
+  size_t size() const { return used_; }
+  const Event& operator[](size_t i) const { return events_[i]; }
+  /// Empties the batch, keeping its memory for the next fill.
+  void clear();
+
+ private:
+  std::string_view keep(std::string_view s);
+  std::vector<Event> events_;
+  size_t used_ = 0;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::vector<size_t> block_sizes_;
+  size_t block_ = 0;  // the block being filled
+  size_t offset_ = 0;
+};
+
+/// read_inputs with parsing on a second thread when `threads` > 1 (the engine, which keeps
+/// per-account state, stays on the calling thread). Same events, same order, same result.
+ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const ReaderOptions& options,
+                                EventSink& sink, BadLineLog& bad_lines, unsigned threads);
+
+}  // namespace exfilscan

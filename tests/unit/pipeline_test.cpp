@@ -1,0 +1,80 @@
+// Parsing on a second thread hands over the same events, in the same order, as reading on one.
+#include "test_util.h"
+
+#include <exfilscan/canonical_writer.h>
+#include <exfilscan/pipeline.h>
+
+#include <catch2/catch.hpp>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+
+namespace {
+/// Canonical text of each event (prompts included): equal text, equal events.
+struct TextSink : EventSink {
+  std::vector<std::string> lines;
+  void on_event(const Event& e) override {
+    std::string out;
+    CanonicalWriter::format(e, {true}, out);
+    lines.push_back(std::move(out));
+  }
+};
+}  // namespace
+
+TEST_CASE("a batch copy is the same event", "[pipeline]") {
+  auto p = parse_line(
+      R"({"timestamp":"2026-11-02T14:03:11.5Z","request_id":"r1","org_id":"o","project_id":"p","api_key_id":"k",)"
+      R"("user":"u","ip":"1.2.3.4","user_agent":"ua","endpoint":"/v1/completions","request":{"model":"m",)"
+      R"("prompt":["one","two"],"n":2,"temperature":0.5,"top_p":1,"max_tokens":3,"logprobs":4,"echo":true,)"
+      R"("best_of":5,"seed":6,"stream":false,"logit_bias":{"9":-1}},"response":{"status":201,)"
+      R"("usage":{"prompt_tokens":7,"completion_tokens":8,"completion_tokens_details":{"reasoning_tokens":9}}},"latency_ms":1.5})");
+  REQUIRE(p->ok);
+  EventBatch batch;
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the batch's memory
+    batch.clear();
+    batch.add(p->event);
+    std::string a, b;
+    CanonicalWriter::format(p->event, {true}, a);
+    CanonicalWriter::format(batch[0], {true}, b);
+    CHECK(a == b);
+    CHECK(batch[0].token_array_prompts == p->event.token_array_prompts);
+    CHECK(batch[0].params.logit_bias_hash == p->event.params.logit_bias_hash);
+  }
+}
+
+TEST_CASE("parallel reading gives the same events in the same order", "[pipeline]") {
+  std::string data;
+  for (int i = 0; i < 20000; ++i)
+    data += fmt::format(
+        R"({{"timestamp":{},"api_key_id":"k{}","request":{{"messages":[{{"role":"user","content":"prompt {} {}"}}]}}}})"
+        "\n",
+        1777622400 + i, i % 13, i, std::string(i % 50, 'x'));
+  data += "broken line\n";
+  TempFile f(data);
+  ReaderOptions options;
+  options.input.chunk_bytes = 64 * 1024;
+  TextSink one, two;
+  BadLineLog log1({}, nullptr), log2({}, nullptr);
+  ReadResult r1 = read_inputs_parallel({f.path()}, options, one, log1, 1);
+  ReadResult r2 = read_inputs_parallel({f.path()}, options, two, log2, 2);
+  CHECK(r1.stats.events == 20000);
+  CHECK(r2.stats.events == r1.stats.events);
+  CHECK(log2.total() == 1);
+  CHECK(two.lines == one.lines);
+}
+
+TEST_CASE("a consumer that stops ends the parsing thread and its error comes through",
+          "[pipeline]") {
+  std::string data;
+  for (int i = 0; i < 50000; ++i) data += fmt::format("{{\"timestamp\":{}}}\n", 1777622400 + i);
+  TempFile f(data);
+  struct Failing : EventSink {
+    int seen = 0;
+    void on_event(const Event&) override {
+      if (++seen == 3000) throw std::runtime_error("closed");
+    }
+  } sink;
+  BadLineLog log({}, nullptr);
+  CHECK_THROWS_WITH(read_inputs_parallel({f.path()}, {}, sink, log, 2), "closed");
+  CHECK(sink.seen == 3000);
+}
