@@ -9,6 +9,8 @@ namespace exfilscan::detail {
 
 namespace {
 
+constexpr uint64_t population_minimum = 200;  // account-windows before quantiles are trusted
+
 double clamp01(double x) {
   return std::clamp(x, 0.0, 1.0);
 }
@@ -57,7 +59,7 @@ int top_template(const Account& a) {
 }
 
 Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
-                              const LogHistogram& population) {
+                              const LogHistogram& population, int64_t population_since_ns) {
   Verdict v;
   const WindowStats& w = a.window;
   double completion = static_cast<double>(w.completion_tokens);
@@ -90,15 +92,20 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
     against =
         fmt::format("{:.0f}x its own baseline of {:.0f} per hour", completion / ceiling, ceiling);
   } else {
-    // New or dormant: judged against what accounts of this population do in an hour.
-    double q = population.count() >= 200 ? population.quantile(rule.new_account_quantile) : 0;
-    bar = std::max(q, static_cast<double>(rule.min_completion_tokens));
+    // New or dormant: judged against what the accounts of this population do in a window,
+    // once there is a population to judge against.
+    if (population.count() < population_minimum) return v;
+    double q = population.quantile(rule.new_account_quantile);
+    // In the input's first hours every account looks new: only a far larger excess says so.
+    bool warming_up = !dormant && a.first_seen_ns < population_since_ns + rule.warmup_ns;
+    double ratio = rule.new_account_ratio * (warming_up ? 3 : 1);
+    bar = std::max(q * ratio, static_cast<double>(rule.min_completion_tokens));
     v.metrics.push_back({"population_quantile_tokens", q});
-    against = dormant ? fmt::format("after {} quiet days, above the p{:.0f} of all accounts",
-                                    (w.start_ns - last_active) / 86'400'000'000'000LL,
-                                    rule.new_account_quantile * 100)
-                      : fmt::format("from a new account, above the p{:.0f} of all accounts",
-                                    rule.new_account_quantile * 100);
+    std::string above =
+        fmt::format("{:g}x the p{:.0f} of all accounts", ratio, rule.new_account_quantile * 100);
+    against = dormant ? fmt::format("after {} quiet days, {}",
+                                    (w.start_ns - last_active) / 86'400'000'000'000LL, above)
+                      : fmt::format("from a new account, {}", above);
   }
   double over = completion / bar;
   v.metrics.push_back({"ratio_to_bar", over});

@@ -16,8 +16,11 @@ struct Verdict {
   std::string template_text;
 };
 
+/// `population_since_ns`: when the population distribution became usable (200 account-windows).
+/// New accounts are judged only after it, and an account first seen within `warmup` of it cannot
+/// be told from an old one that the input caught mid-way.
 Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& account,
-                              const LogHistogram& population);
+                              const LogHistogram& population, int64_t population_since_ns);
 Verdict evaluate_templating(const TemplatingRule& rule, const Account& account);
 Verdict evaluate_sweep(const SweepRule& rule, const Account& account);
 Verdict evaluate_logit_probe(const LogitProbeRule& rule, const Account& account);

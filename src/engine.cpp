@@ -19,6 +19,7 @@ namespace {
 
 constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
 constexpr size_t max_history = 200;        // windows kept for an account's own baseline
+constexpr uint64_t full_analysis = 200;    // prompts a window analyses before it samples
 
 double severity_score(Severity s) {
   static const double scores[] = {0.2, 0.4, 0.6, 0.8, 0.95};
@@ -66,6 +67,7 @@ struct DetectionEngine::Impl {
   detail::LogHistogram population;  // completion tokens per account-window
   EngineStats stats;
   int64_t watermark = 0;
+  int64_t population_since = INT64_MAX;  // when the population had 200 account-windows
   int64_t next_tick = 0;
   std::string scratch;
 
@@ -176,10 +178,12 @@ struct DetectionEngine::Impl {
       if (part.role == PromptRole::user) last_user = part.text;
     if (last_user.empty() && !ev.prompt.empty()) last_user = ev.prompt.back().text;
     bool biased = p.logit_bias_entries.value_or(0) > 0;
-    // Prompt text is analysed from the analysis_gate-th request of a window on: the text
-    // detectors need hundreds of requests in a window to say anything, and most accounts never
-    // come close, so their prompts are not worth classifying and mining.
-    bool analyse = !last_user.empty() && w.requests > analysis_gate;
+    // Prompt text is analysed from the analysis_gate-th request of a window on (the text
+    // detectors need tens of prompts to say anything, and most accounts never get there), and
+    // past the first 200 of a window only every 4th: the shares the detectors use are estimated
+    // as well from a steady sample, and the busiest accounts cost a quarter.
+    bool analyse = !last_user.empty() && w.requests > analysis_gate &&
+                   (w.text_requests < full_analysis || w.requests % 4 == 0);
     uint64_t prompt_hash = 0;
     if (analyse || biased) {
       prompt_hash =
@@ -218,7 +222,8 @@ struct DetectionEngine::Impl {
 
   void evaluate(Account& a, int64_t now) {
     if (rules.volume_spike.enabled)
-      consider(a, "volume_spike", detail::evaluate_volume_spike(rules.volume_spike, a, population),
+      consider(a, "volume_spike",
+               detail::evaluate_volume_spike(rules.volume_spike, a, population, population_since),
                now);
     if (rules.prompt_templating.enabled)
       consider(a, "prompt_templating", detail::evaluate_templating(rules.prompt_templating, a),
@@ -359,7 +364,7 @@ struct DetectionEngine::Impl {
       options.explain(e);
     };
     report("volume_spike", rules.volume_spike.enabled,
-           detail::evaluate_volume_spike(rules.volume_spike, a, population));
+           detail::evaluate_volume_spike(rules.volume_spike, a, population, population_since));
     report("prompt_templating", rules.prompt_templating.enabled,
            detail::evaluate_templating(rules.prompt_templating, a));
     report("distillation_sweep", rules.distillation_sweep.enabled,
@@ -373,6 +378,7 @@ struct DetectionEngine::Impl {
       evaluate(a, a.window.last_ns);
       if (options.explain && a.key == options.explain_key) explain(a);
       population.add(static_cast<double>(a.window.completion_tokens));
+      if (population.count() == 200) population_since = a.window.last_ns;
       a.history.push_back({a.window.start_ns, a.window.requests, a.window.completion_tokens});
       if (a.history.size() > rules.volume_spike.baseline_hours)
         a.history.erase(
@@ -451,6 +457,7 @@ struct DetectionEngine::Impl {
   void save(StateWriter& w) const {
     w.i64(watermark);
     w.i64(next_tick);
+    w.i64(population_since);
     population.save(w);
     std::vector<const Account*> sorted;
     for (const auto& [k, a] : accounts) sorted.push_back(&a);
@@ -496,6 +503,7 @@ struct DetectionEngine::Impl {
   void load(StateReader& r) {
     watermark = r.i64();
     next_tick = r.i64();
+    population_since = r.i64();
     population.load(r);
     accounts.clear();
     size_t n = r.count(rules.settings.max_accounts + 1);

@@ -59,21 +59,20 @@ bool read_content_parts(Ctx& ctx, od::array& parts, Where where, PromptRole role
   return true;
 }
 
-/// `content`: a string or an array of parts.
-bool read_content(Ctx& ctx, od::value v, Where where, PromptRole role) {
-  return with_json(ctx, v, where, [&](od::value& content) {
-    od::json_type type;
-    if (auto e = content.type().get(type)) return ctx.fail_json(e, where);
-    if (type == od::json_type::array) {
-      od::array parts;
-      if (auto e = content.get_array().get(parts)) return ctx.fail_json(e, where);
-      return read_content_parts(ctx, parts, where, role);
-    }
-    std::string_view text;
-    if (!read_string(ctx, content, where, text)) return false;
-    add_part(ctx, role, text);
-    return true;
-  });
+/// `content`: a string or an array of parts. A string is always text, even one that starts
+/// with '{' or '[' (people paste JSON and code).
+bool read_content(Ctx& ctx, od::value content, Where where, PromptRole role) {
+  od::json_type type;
+  if (auto e = content.type().get(type)) return ctx.fail_json(e, where);
+  if (type == od::json_type::array) {
+    od::array parts;
+    if (auto e = content.get_array().get(parts)) return ctx.fail_json(e, where);
+    return read_content_parts(ctx, parts, where, role);
+  }
+  std::string_view text;
+  if (!read_string(ctx, content, where, text)) return false;
+  add_part(ctx, role, text);
+  return true;
 }
 
 /// One conversation item: {role, content} (OpenAI, Bedrock, Responses) or {role, parts}
@@ -130,7 +129,8 @@ bool read_message_array(Ctx& ctx, od::array& items, Where where) {
 bool read_system(Ctx& ctx, od::value v, Where where) {
   // A string (Anthropic, Responses `instructions`), [{text}] (Bedrock Converse) or
   // {parts:[{text}]} (Gemini systemInstruction).
-  return with_json(ctx, v, where, [&](od::value& sys) {
+  od::value sys = v;
+  {
     od::json_type type;
     if (auto e = sys.type().get(type)) return ctx.fail_json(e, where);
     size_t before = ctx.event.prompt.size();
@@ -162,7 +162,7 @@ bool read_system(Ctx& ctx, od::value v, Where where) {
     parts.resize(before);
     for (const PromptPart& p : tail) add_leading_system(ctx, p.text);
     return true;
-  });
+  }
 }
 
 bool read_logit_bias(Ctx& ctx, od::value v, Where where) {
@@ -199,27 +199,39 @@ bool read_logit_bias(Ctx& ctx, od::value v, Where where) {
 
 bool read_messages(Ctx& ctx, od::value v, Where where) {
   if (is_null(v)) return true;
-  return with_json(ctx, v, where, [&](od::value& inner) {
-    od::json_type type;
-    if (auto e = inner.type().get(type)) return ctx.fail_json(e, where);
-    if (type == od::json_type::object) return true;  // LiteLLM writes "{}" when not stored
-    if (type == od::json_type::string) {             // LiteLLM text completion: the prompt
-      if (!ctx.read_text) {
-        add_turn(ctx);
-        return true;
+  od::json_type type;
+  if (auto e = v.type().get(type)) return ctx.fail_json(e, where);
+  if (type == od::json_type::string) {
+    // LiteLLM: the messages as JSON in a string ("{}" when not stored), or a text completion's
+    // prompt. Text that merely starts with a bracket is still the prompt.
+    std::string_view text;
+    if (auto e = v.get_string().get(text)) return ctx.fail_json(e, where);
+    size_t i = text.find_first_not_of(" \t\r\n");
+    if (i != std::string_view::npos && (text[i] == '[' || text[i] == '{')) {
+      simdjson::error_code code;
+      od::document* doc = ctx.pool.parse(text, code);
+      od::json_type inner_type;
+      if (doc && !doc->type().get(inner_type)) {
+        if (inner_type == od::json_type::object) return true;
+        od::array items;
+        if (inner_type == od::json_type::array && !doc->get_array().get(items))
+          return read_message_array(ctx, items, where);
       }
-      std::string_view text;
-      if (!read_string(ctx, inner, where, text)) return false;
-      add_part(ctx, PromptRole::user, text);
-      if (!text.empty()) add_turn(ctx);
+    }
+    if (!ctx.read_text) {
+      add_turn(ctx);
       return true;
     }
-    if (type != od::json_type::array)
-      return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an array");
-    od::array items;
-    if (auto e = inner.get_array().get(items)) return ctx.fail_json(e, where);
-    return read_message_array(ctx, items, where);
-  });
+    add_part(ctx, PromptRole::user, text);
+    if (!text.empty()) add_turn(ctx);
+    return true;
+  }
+  if (type == od::json_type::object) return true;
+  if (type != od::json_type::array)
+    return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an array");
+  od::array items;
+  if (auto e = v.get_array().get(items)) return ctx.fail_json(e, where);
+  return read_message_array(ctx, items, where);
 }
 
 bool read_prompt_value(Ctx& ctx, od::value v, Where where) {

@@ -204,6 +204,8 @@ void read_detectors(TableReader r, RuleSet& rules) {
     v->get("min_baseline_hours", d.min_baseline_hours);
     v->get("ratio", d.ratio, 1, 1e6);
     v->get("new_account_quantile", d.new_account_quantile, 0.5, 1);
+    v->get("new_account_ratio", d.new_account_ratio, 1, 1e6);
+    v->duration("warmup", d.warmup_ns);
     v->duration("dormant_after", d.dormant_after_ns);
     v->get("max_score", d.max_score, 0, 1);
     if (d.baseline_hours < 24 || d.baseline_hours > 24 * 60)

@@ -50,14 +50,16 @@ std::string describe_rules(const RuleSet& r) {
                      params);
   };
   const VolumeSpikeRule& v = r.volume_spike;
-  detector("volume_spike", v.enabled,
-           "completion tokens in a window far above the account's own baseline and its peers",
-           fmt::format("min_requests={} min_completion_tokens={} baseline_hours={} "
-                       "min_baseline_hours={} ratio={} new_account_quantile={} dormant_after={} "
-                       "max_score={}",
-                       v.min_requests, v.min_completion_tokens, v.baseline_hours,
-                       v.min_baseline_hours, v.ratio, v.new_account_quantile,
-                       format_duration(v.dormant_after_ns), v.max_score));
+  detector(
+      "volume_spike", v.enabled,
+      "completion tokens in a window far above the account's own baseline and its peers",
+      fmt::format("min_requests={} min_completion_tokens={} baseline_hours={} "
+                  "min_baseline_hours={} ratio={} new_account_quantile={} new_account_ratio={} "
+                  "warmup={} dormant_after={} "
+                  "max_score={}",
+                  v.min_requests, v.min_completion_tokens, v.baseline_hours, v.min_baseline_hours,
+                  v.ratio, v.new_account_quantile, v.new_account_ratio,
+                  format_duration(v.warmup_ns), format_duration(v.dormant_after_ns), v.max_score));
   const TemplatingRule& t = r.prompt_templating;
   detector("prompt_templating", t.enabled,
            "most prompts stamped from one template with many distinct slot values",

@@ -43,21 +43,23 @@ struct AllowList {
 
 struct VolumeSpikeRule {
   bool enabled = true;
-  uint64_t min_requests = 200;
-  uint64_t min_completion_tokens = 200'000;
+  uint64_t min_requests = 30;
+  uint64_t min_completion_tokens = 20'000;
   uint64_t baseline_hours = 168;
   uint64_t min_baseline_hours = 12;
   double ratio = 10;
   double new_account_quantile = 0.99;
+  double new_account_ratio = 3;         // a new account must do this many times that quantile
+  int64_t warmup_ns = 6 * ns_per_hour;  // accounts first seen this early in the input: 3x more
   int64_t dormant_after_ns = 7 * ns_per_day;
   double max_score = 0.65;
 };
 
 struct TemplatingRule {
   bool enabled = true;
-  uint64_t min_requests = 100;
+  uint64_t min_requests = 20;
   double min_share = 0.5;
-  double min_distinct_fills = 60;
+  double min_distinct_fills = 15;
   int64_t long_completion_tokens = 300;
   double max_score_short_outputs = 0.55;
 };
@@ -69,7 +71,7 @@ struct SweepWeights {
 
 struct SweepRule {
   bool enabled = true;
-  uint64_t min_requests = 120;
+  uint64_t min_requests = 60;
   double min_score = 0.5;
   int64_t long_completion_tokens = 400;
   SweepWeights weights;

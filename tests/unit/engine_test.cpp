@@ -68,13 +68,15 @@ TEST_CASE("volume spike against the account's own baseline", "[engine][volume]")
   int64_t burst = t0 + 24 * ns_per_hour;
   for (int i = 0; i < 600; ++i) engine.on_event(s.event(burst + i * 6 * ns_per_second, "k", 800));
   engine.finish();
-  REQUIRE(rec.count("volume_spike") == 1);
+  // It may escalate once within the burst (low, then medium); never above medium.
+  REQUIRE(rec.count("volume_spike") >= 1);
+  CHECK(rec.count("volume_spike") <= 2);
+  for (const Finding& g : rec.findings) CHECK(g.severity <= Severity::medium);
   const Finding& f = *rec.first("volume_spike");
   CHECK(f.key == "k");
   CHECK(f.key_kind == "api_key");
   CHECK(f.detected_at_ns >= burst);
   CHECK(f.detected_at_ns < burst + ns_per_hour);
-  CHECK(f.severity <= Severity::medium);  // a spike alone is a launch as often as a campaign
   CHECK_THAT(f.reason, Catch::Contains("its own baseline"));
   CHECK(f.sample_request_ids.size() == 5);
 }

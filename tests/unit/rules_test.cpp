@@ -46,7 +46,7 @@ severity = "high"
 )",
               "mine.toml");
   CHECK(r.volume_spike.ratio == 4);
-  CHECK(r.volume_spike.min_requests == 200);  // untouched
+  CHECK(r.volume_spike.min_requests == 30);  // untouched
   CHECK(r.allow.keys == std::vector<std::string>{"key-ci"});
   REQUIRE(r.thresholds.size() == 4);
   CHECK(r.thresholds[0].inclusive);
