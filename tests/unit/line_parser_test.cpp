@@ -247,3 +247,21 @@ TEST_CASE("without prompt text, turns and parameters are still read", "[parser]"
   CHECK(*legacy->event.turns == 1);
   CHECK(*legacy->event.params.echo);
 }
+
+TEST_CASE("content that starts with a bracket is text, not JSON", "[parser][regression]") {
+  // Found on the peer kit's logs: pasted templates and code were parsed as JSON and the lines
+  // refused as wrong_type or bad_json.
+  auto p = parse_line(
+      R"({"timestamp":1793628191,"request":{"system":"{not json","messages":[)"
+      R"({"role":"user","content":"{{ item }}</span> and more"},{"role":"user","content":"[1, 2"},)"
+      R"({"role":"user","content":"{\"key\": \"value\"}"}]}})");
+  REQUIRE(p->ok);
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{
+                                      "S:{not json", "U:{{ item }}</span> and more", "U:[1, 2",
+                                      "U:{\"key\": \"value\"}"});
+  // LiteLLM: a text-completion prompt in `messages` that merely starts with a bracket.
+  auto l = parse_line(
+      R"({"call_type":"atext_completion","startTime":1777622400,"messages":"[draft] write a poem"})");
+  REQUIRE(l->ok);
+  CHECK(prompt_texts(l->event) == std::vector<std::string>{"U:[draft] write a poem"});
+}
