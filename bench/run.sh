@@ -3,15 +3,18 @@
 # the same file, in the same invocation, page cache warm. The ratio to the ceiling is the figure;
 # lone times mean little on a shared machine.
 #
-#   bench/run.sh [--lines N] [--runs R] [BUILD_DIR]
-# Generates bench/data/logs-<N>.jsonl (seeded) if absent. Prints a Markdown table.
+#   bench/run.sh [--lines N] [--runs R] [--peers] [BUILD_DIR]
+# Generates bench/data/logs-<N>.jsonl (seeded) if absent. Prints a Markdown table. --peers adds
+# DuckDB (its Node.js package, installed into bench/data/ from the npm registry) on 1 and 2
+# threads, doing the per (key, hour) group-by a simple detector needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lines=600000 runs=5 build=build
+lines=600000 runs=5 build=build peers=0
 while (($#)); do
   case "$1" in
     --lines) lines=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --peers) peers=1; shift ;;
     *) build=$1; shift ;;
   esac
 done
@@ -39,6 +42,17 @@ declare -A cmds=(
   [scan-gzip]="$build/exfilscan scan -q $gz"
 )
 order=(ceiling normalize scan-metadata scan-1t scan scan-stdin scan-gzip)
+if ((peers)); then
+  node_dir=bench/data/duckdb
+  if [[ ! -d $node_dir/node_modules/@duckdb/node-api ]]; then
+    mkdir -p "$node_dir" && cp bench/duckdb/package.json bench/duckdb/group_by.js "$node_dir/"
+    (cd "$node_dir" && npm install --no-audit --no-fund >/dev/null)
+  fi
+  cp bench/duckdb/group_by.js "$node_dir/"
+  cmds[duckdb-2t]="node $node_dir/group_by.js $data 2"
+  cmds[duckdb-1t]="node $node_dir/group_by.js $data 1"
+  order+=(duckdb-1t duckdb-2t)
+fi
 
 # One result a line: name wall cpu maxrss_kb (median wall of $runs, interleaved runs).
 declare -A walls cpus rss
