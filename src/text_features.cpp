@@ -177,10 +177,15 @@ constexpr std::array<Phrase, 30> phrases = {{
 struct PhraseIndex {
   std::array<std::array<uint8_t, 8>, 256> by_first{};
   std::array<uint8_t, 256> count{};
+  // The first four bytes of each phrase as one word: most candidates fail this one compare.
+  std::array<uint32_t, phrases.size()> head{};
   PhraseIndex() {
     for (size_t i = 0; i < phrases.size(); ++i) {
       auto c = static_cast<unsigned char>(phrases[i].text[0]);
       by_first[c][count[c]++] = static_cast<uint8_t>(i);
+      char four[4] = {0, 0, 0, 0};
+      std::memcpy(four, phrases[i].text.data(), std::min<size_t>(4, phrases[i].text.size()));
+      std::memcpy(&head[i], four, 4);
     }
   }
 };
@@ -204,10 +209,17 @@ void scan_cues(std::string_view s, std::array<bool, 3>& found) {
     auto c = static_cast<unsigned char>(s[i]);
     uint8_t n = phrase_index.count[c];
     if (n == 0 || (i > 0 && is_letter(s[i - 1]) && is_letter(s[i]))) continue;
+    size_t left = s.size() - i;
+    uint32_t here = 0;
+    std::memcpy(&here, s.data() + i, std::min<size_t>(4, left));
     for (uint8_t k = 0; k < n; ++k) {
-      const Phrase& p = phrases[phrase_index.by_first[c][k]];
-      if (s.size() - i >= p.text.size() &&
-          std::memcmp(s.data() + i, p.text.data(), p.text.size()) == 0)
+      uint8_t id = phrase_index.by_first[c][k];
+      const Phrase& p = phrases[id];
+      size_t len = p.text.size();
+      if (left < len) continue;
+      uint32_t mask = len >= 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+      if ((here & mask) != (phrase_index.head[id] & mask)) continue;
+      if (len <= 4 || std::memcmp(s.data() + i + 4, p.text.data() + 4, len - 4) == 0)
         found[p.kind] = true;
     }
   }
