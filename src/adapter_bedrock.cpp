@@ -42,21 +42,17 @@ bool read_identity(Ctx& ctx, od::object& identity) {
 }
 
 bool read_input(Ctx& ctx, od::object& input) {
-  for (auto f : input) {
-    od::field field;
-    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"input", "?"});
-    std::string_view key = key_of(field);
+  return for_each_field(ctx, input, {"input", "?"}, [&](std::string_view key, od::value v) {
     bool ok = true;
     if (key == "inputBodyJson") {
-      ok = with_object(ctx, field.value(), {"input", key}, [&](od::object& body) {
+      ok = with_object(ctx, v, {"input", key}, [&](od::object& body) {
         return read_request_body(ctx, body, "input.inputBodyJson");
       });
     } else if (key == "inputTokenCount") {
-      ok = read_int(ctx, field.value(), {"input", key}, ctx.event.prompt_tokens);
+      ok = read_int(ctx, v, {"input", key}, ctx.event.prompt_tokens);
     }
-    if (!ok) return false;
-  }
-  return true;
+    return ok;
+  });
 }
 
 bool read_output_body(Ctx& ctx, od::object& body) {
@@ -81,25 +77,20 @@ bool read_output_body(Ctx& ctx, od::object& body) {
 }
 
 bool read_output(Ctx& ctx, od::object& output) {
-  for (auto f : output) {
-    od::field field;
-    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"output", "?"});
-    std::string_view key = key_of(field);
+  return for_each_field(ctx, output, {"output", "?"}, [&](std::string_view key, od::value v) {
     bool ok = true;
     if (key == "outputTokenCount") {
-      ok = read_int(ctx, field.value(), {"output", key}, ctx.event.completion_tokens);
+      ok = read_int(ctx, v, {"output", key}, ctx.event.completion_tokens);
     } else if (key == "outputBodyJson") {
       // An object for Converse and InvokeModel; an array of chunks for streamed InvokeModel.
-      od::value v = field.value();
       od::json_type type;
       if (auto e = v.type().get(type)) return ctx.fail_json(e, {"output", key});
       if (type == od::json_type::object || type == od::json_type::string)
         ok = with_object(ctx, v, {"output", key},
                          [&](od::object& body) { return read_output_body(ctx, body); });
     }
-    if (!ok) return false;
-  }
-  return true;
+    return ok;
+  });
 }
 
 }  // namespace
@@ -108,12 +99,8 @@ bool read_bedrock(Ctx& ctx, od::object& root) {
   Event& ev = ctx.event;
   std::string_view error_code;
   bool has_output = false;
-  for (auto f : root) {
-    od::field field;
-    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"", "line"});
-    std::string_view key = key_of(field);
+  bool fields_ok = for_each_field(ctx, root, {"", "line"}, [&](std::string_view key, od::value v) {
     Where at{"", key};
-    od::value v = field.value();
     bool ok = true;
     if (key == "timestamp") {
       ok = read_timestamp(ctx, v, at, ev.timestamp_ns);
@@ -137,8 +124,9 @@ bool read_bedrock(Ctx& ctx, od::object& root) {
       if (has_output)
         ok = with_object(ctx, v, at, [&](od::object& out) { return read_output(ctx, out); });
     }
-    if (!ok) return false;
-  }
+    return ok;
+  });
+  if (!fields_ok) return false;
   // Bedrock logs an exception name on failure and nothing on success.
   if (!error_code.empty())
     ev.status = status_of_error(error_code);

@@ -40,39 +40,35 @@ bool read_error_information(Ctx& ctx, od::value v, LiteLLMFields& ll) {
 
 bool read_metadata(Ctx& ctx, od::object& meta, LiteLLMFields& ll) {
   Event& ev = ctx.event;
-  for (auto f : meta) {
-    od::field field;
-    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"metadata", "?"});
-    std::string_view key = key_of(field);
+  return for_each_field(ctx, meta, {"metadata", "?"}, [&](std::string_view key, od::value v) {
     Where at{"metadata", key};
     std::string_view s;
     bool ok = true;
     if (key == "user_api_key_hash" || key == "user_api_key") {
-      ok = read_string(ctx, field.value(), at, s);
+      ok = read_string(ctx, v, at, s);
       set_if_empty(ev.api_key, s);
     } else if (key == "user_api_key_org_id") {
-      ok = read_string(ctx, field.value(), at, s);
+      ok = read_string(ctx, v, at, s);
       set_if_empty(ev.org, s);
     } else if (key == "user_api_key_team_id") {
-      ok = read_string(ctx, field.value(), at, s);
+      ok = read_string(ctx, v, at, s);
       set_if_empty(ev.project, s);
     } else if (key == "user_api_key_end_user_id") {
-      ok = read_string(ctx, field.value(), at, s);
+      ok = read_string(ctx, v, at, s);
       set_if_empty(ev.end_user, s);
     } else if (key == "requester_ip_address") {
-      ok = read_string(ctx, field.value(), at, s);
+      ok = read_string(ctx, v, at, s);
       set_if_empty(ev.ip, s);
     } else if (key == "user_api_key_request_route") {
-      ok = read_string(ctx, field.value(), at, ll.route);
+      ok = read_string(ctx, v, at, ll.route);
     } else if (key == "error_information") {
-      ok = read_error_information(ctx, field.value(), ll);
+      ok = read_error_information(ctx, v, ll);
     } else if (key == "additional_usage_values" || key == "usage_object") {
-      ok = with_object(ctx, field.value(), at,
+      ok = with_object(ctx, v, at,
                        [&](od::object& usage) { return read_usage(ctx, usage, "metadata"); });
     }
-    if (!ok) return false;
-  }
-  return true;
+    return ok;
+  });
 }
 
 bool read_response_object(Ctx& ctx, od::object& response) {
@@ -97,12 +93,8 @@ bool read_response_object(Ctx& ctx, od::object& response) {
 bool read_litellm(Ctx& ctx, od::object& root) {
   Event& ev = ctx.event;
   LiteLLMFields ll;
-  for (auto f : root) {
-    od::field field;
-    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"", "line"});
-    std::string_view key = key_of(field);
+  bool fields_ok = for_each_field(ctx, root, {"", "line"}, [&](std::string_view key, od::value v) {
     Where at{"", key};
-    od::value v = field.value();
     bool ok = true;
     std::string_view s;
     if (key == "startTime") {
@@ -154,8 +146,9 @@ bool read_litellm(Ctx& ctx, od::object& root) {
     } else if (key == "error_information") {
       ok = read_error_information(ctx, v, ll);
     }
-    if (!ok) return false;
-  }
+    return ok;
+  });
+  if (!fields_ok) return false;
   // The route is the real endpoint; the call type is what LiteLLM made of it.
   ev.endpoint = !ll.route.empty() ? ll.route : ll.call_type;
   // model_group is the alias the client asked for; model is the deployment it was routed to.

@@ -72,6 +72,18 @@ bool read_bool(Ctx& ctx, od::value v, Where where, std::optional<bool>& out);
 /// A timestamp string or an epoch number; refuses null.
 bool read_timestamp(Ctx& ctx, od::value v, Where where, int64_t& ns);
 
+/// Calls fn(key, value) for each field of an object (key as key_of gives it), stopping at the
+/// first false; a malformed object is reported at `where`.
+template <typename Fn>
+bool for_each_field(Ctx& ctx, od::object& obj, Where where, Fn&& fn) {
+  for (auto f : obj) {
+    od::field field;
+    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, where);
+    if (!fn(key_of(field), field.value())) return false;
+  }
+  return true;
+}
+
 /// Calls fn(od::object&) for an object, or for a string holding one. Null and "" are skipped.
 template <typename Fn>
 bool with_object(Ctx& ctx, od::value v, Where where, Fn&& fn);

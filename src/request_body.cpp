@@ -259,12 +259,8 @@ bool read_prompt_value(Ctx& ctx, od::value v, Where where) {
 bool read_request_body(Ctx& ctx, od::object& body, std::string_view name) {
   Event& ev = ctx.event;
   RequestParams& p = ev.params;
-  for (auto f : body) {
-    od::field field;
-    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {name, "?"});
-    std::string_view key = key_of(field);
+  return for_each_field(ctx, body, {name, "?"}, [&](std::string_view key, od::value v) {
     Where at{name, key};
-    od::value v = field.value();
     bool ok = true;
     if (key == "model") {
       std::string_view model;
@@ -320,34 +316,29 @@ bool read_request_body(Ctx& ctx, od::object& body, std::string_view name) {
       ok = with_object(ctx, v, at,
                        [&](od::object& inner) { return read_request_body(ctx, inner, name); });
     }
-    if (!ok) return false;
-  }
-  return true;
+    return ok;
+  });
 }
 
 bool read_usage(Ctx& ctx, od::object& usage, std::string_view name) {
   Event& ev = ctx.event;
-  for (auto f : usage) {
-    od::field field;
-    if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {name, "?"});
-    std::string_view key = key_of(field);
+  return for_each_field(ctx, usage, {name, "?"}, [&](std::string_view key, od::value v) {
     Where at{name, key};
     bool ok = true;
     if (key == "prompt_tokens" || key == "input_tokens" || key == "inputTokens" ||
         key == "promptTokenCount") {
-      ok = read_int(ctx, field.value(), at, ev.prompt_tokens);
+      ok = read_int(ctx, v, at, ev.prompt_tokens);
     } else if (key == "completion_tokens" || key == "output_tokens" || key == "outputTokens" ||
                key == "candidatesTokenCount") {
-      ok = read_int(ctx, field.value(), at, ev.completion_tokens);
+      ok = read_int(ctx, v, at, ev.completion_tokens);
     } else if (key == "thoughtsTokenCount" || key == "reasoning_tokens") {
-      ok = read_int(ctx, field.value(), at, ev.reasoning_tokens);
+      ok = read_int(ctx, v, at, ev.reasoning_tokens);
     } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
-      ok = with_object(ctx, field.value(), at,
+      ok = with_object(ctx, v, at,
                        [&](od::object& details) { return read_usage(ctx, details, name); });
     }
-    if (!ok) return false;
-  }
-  return true;
+    return ok;
+  });
 }
 
 }  // namespace exfilscan::detail
