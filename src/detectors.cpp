@@ -138,6 +138,9 @@ Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
                  0.2 * clamp01(fills / (10 * std::max(1.0, rule.min_distinct_fills)));
   bool long_outputs = median_completion >= static_cast<double>(rule.long_completion_tokens);
   if (!long_outputs) score = std::min(score, rule.max_score_short_outputs);
+  // A few dozen templated prompts with long answers are also what content pipelines send:
+  // high needs three times the minimum evidence (or a second signal, through the risk).
+  if (w.text_requests < 3 * rule.min_requests) score = std::min(score, 0.7);
   v.score = score;
   v.reason = fmt::format(
       "{:.0f}% of {} prompts in {} fill one template with {:.0f} distinct values{}",
