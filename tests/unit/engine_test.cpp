@@ -185,9 +185,10 @@ TEST_CASE("templated prompts with long answers reach high, and allow-lists suppr
       REQUIRE(ranking.size() == 1);
       CHECK(ranking[0].suppressed_findings == engine.stats().suppressed);
     } else {
-      // It may first fire at medium and then escalate once; it ends high.
+      // It may first fire at medium and escalate (each finding more severe); it ends high.
       REQUIRE(rec.count("prompt_templating") >= 1);
-      CHECK(rec.count("prompt_templating") <= 2);
+      for (size_t i = 1; i < rec.findings.size(); ++i)
+        CHECK(rec.findings[i].severity > rec.findings[i - 1].severity);
       CHECK(rec.findings.back().severity >= Severity::high);
       CHECK_FALSE(rec.findings.back().sample_prompts.empty());
     }
