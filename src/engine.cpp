@@ -20,6 +20,7 @@ namespace {
 constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
 constexpr size_t max_history = 200;        // windows kept for an account's own baseline
 constexpr uint64_t full_analysis = 200;    // prompts a window analyses before it samples
+constexpr int64_t max_clock_jump = 30 * ns_per_day;
 
 double severity_score(Severity s) {
   static const double scores[] = {0.2, 0.4, 0.6, 0.8, 0.95};
@@ -84,7 +85,9 @@ struct DetectionEngine::Impl {
     }
     ++stats.events;
     int64_t ts = ev.timestamp_ns;
-    if (ts > watermark) watermark = ts;
+    // One event stamped far in the future (a bad clock) must not expire every account and stop
+    // the hourly upkeep: time runs on only by steps of at most max_clock_jump.
+    if (ts > watermark && (watermark == 0 || ts - watermark <= max_clock_jump)) watermark = ts;
     if (watermark >= next_tick) tick();
 
     for (detail::ThresholdTracker& t : thresholds) {

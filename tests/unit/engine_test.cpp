@@ -473,3 +473,15 @@ TEST_CASE("a damaged state is refused", "[engine][state]") {
   DetectionEngine other(default_rules(), {}, rec);
   CHECK_THROWS_AS(other.load_state(r), StateError);
 }
+
+TEST_CASE("one event from a broken clock does not expire everyone", "[engine]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("none"), {}, rec);
+  for (int i = 0; i < 10; ++i)
+    engine.on_event(s.event(t0 + i * ns_per_minute, fmt::format("k{}", i)));
+  engine.on_event(s.event(t0 + 365 * ns_per_day, "k0"));  // a year ahead
+  engine.on_event(s.event(t0 + 11 * ns_per_minute, "k1"));
+  CHECK(engine.stats().accounts_expired == 0);
+  CHECK(engine.stats().accounts_active == 10);
+}

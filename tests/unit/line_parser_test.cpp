@@ -256,9 +256,9 @@ TEST_CASE("content that starts with a bracket is text, not JSON", "[parser][regr
       R"({"role":"user","content":"{{ item }}</span> and more"},{"role":"user","content":"[1, 2"},)"
       R"({"role":"user","content":"{\"key\": \"value\"}"}]}})");
   REQUIRE(p->ok);
-  CHECK(prompt_texts(p->event) == std::vector<std::string>{
-                                      "S:{not json", "U:{{ item }}</span> and more", "U:[1, 2",
-                                      "U:{\"key\": \"value\"}"});
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"S:{not json",
+                                                           "U:{{ item }}</span> and more",
+                                                           "U:[1, 2", "U:{\"key\": \"value\"}"});
   // LiteLLM: a text-completion prompt in `messages` that merely starts with a bracket.
   auto l = parse_line(
       R"({"call_type":"atext_completion","startTime":1777622400,"messages":"[draft] write a poem"})");
