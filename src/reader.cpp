@@ -38,6 +38,8 @@ bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t
     ++line_no;
     ++stats.lines;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // A UTF-8 byte-order mark (Windows exports) starts the input, not the JSON.
+    if (offset == 0 && line.starts_with("\xEF\xBB\xBF")) line.remove_prefix(3);
     if (line.size() > max_line_bytes_) {
       if (!bad_lines.report(BadLine{input_name, line_no, offset, BadLineReason::line_too_long,
                                     fmt::format("{} bytes, over the limit of {} (--max-line-bytes)",
