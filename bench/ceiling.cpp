@@ -5,12 +5,12 @@
 //   ceiling FILE     prints "lines=N checksum=C" on stderr
 #include <simdjson.h>
 
-#include <cstdio>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cstdio>
+#include <cstring>
 
 using namespace simdjson;
 
@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   size_t total = (len + SIMDJSON_PADDING + page - 1) / page * page;
   // Zeroed anonymous pages under the file mapping give simdjson its padding past the end.
   void* base = mmap(nullptr, total, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (len && mmap(base, len, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd, 0) == MAP_FAILED) {
+  if (len &&
+      mmap(base, len, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd, 0) == MAP_FAILED) {
     std::perror("mmap");
     return 2;
   }

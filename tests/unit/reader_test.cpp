@@ -162,7 +162,8 @@ TEST_CASE("line-aligned byte ranges read on their own give the same events", "[r
 }
 
 TEST_CASE("a byte-order mark at the start of an input is skipped", "[reader]") {
-  TempFile f("\xEF\xBB\xBF{\"timestamp\":1777622400,\"api_key_id\":\"a\"}\n{\"timestamp\":1777622401}\n");
+  TempFile f(
+      "\xEF\xBB\xBF{\"timestamp\":1777622400,\"api_key_id\":\"a\"}\n{\"timestamp\":1777622401}\n");
   Run run = read({f.path()});
   CHECK(run.bad == 0);
   CHECK(run.result.stats.events == 2);
