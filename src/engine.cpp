@@ -202,7 +202,7 @@ struct DetectionEngine::Impl {
       if (style.instruction || style.benchmark) ++w.instruction;
       if (style.chain_of_thought) ++w.chain_of_thought;
       if (!a.miner) a.miner = std::make_unique<TemplateMiner>();
-      a.miner->add(last_user);
+      a.miner->add(last_user, prompt_hash);  // prompt_hash is hash_bytes(last_user) here
     }
 
     int64_t tiny = rules.logit_probe.max_completion_tokens;

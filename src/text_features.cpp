@@ -315,7 +315,7 @@ bool TemplateMiner::fits(const Template& t) const {
   return true;
 }
 
-int TemplateMiner::add(std::string_view text) {
+int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
   Ends& e = scratch;
   ends_of(text, options_.signature_tokens, e);
   if (e.total == 0) return -1;
@@ -365,7 +365,6 @@ int TemplateMiner::add(std::string_view text) {
   }
 
   // 3. A recent unmatched prompt with enough of the same fixed tokens: a new template.
-  uint64_t text_hash = hash_bytes(text);
   int partner = -1;
   size_t best_p = 0, best_s = 0;
   for (size_t i = 0; i < unmatched_.size(); ++i) {

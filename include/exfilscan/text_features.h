@@ -2,6 +2,7 @@
 /// Prompt text as detectors see it: tokens, style flags, templates, distinct-value sketches.
 /// Nothing here keeps raw prompt text except a template's fixed parts.
 
+#include <exfilscan/hash.h>
 #include <exfilscan/state.h>
 
 #include <array>
@@ -54,7 +55,9 @@ class TemplateMiner {
   explicit TemplateMiner(MinerOptions options = {}) : options_(options) {}
 
   /// Index of the template the prompt fits (learning one when it can), or -1.
-  int add(std::string_view text);
+  int add(std::string_view text) { return add(text, hash_bytes(text)); }
+  /// The same, with the text's hash_bytes already at hand.
+  int add(std::string_view text, uint64_t text_hash);
   size_t size() const { return templates_.size(); }
   /// The fixed text with the slot masked: "Translate into German: <*>".
   std::string masked(int index) const;
