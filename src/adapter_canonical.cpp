@@ -70,6 +70,21 @@ AdapterResult read_canonical(Ctx& ctx, od::object& root, bool sniffing, InputFor
     } else if (sniffing && key == "call_type") {
       other = InputFormat::litellm;
       return AdapterResult::other_format;
+    } else if (sniffing && key == "request_created_at") {
+      other = InputFormat::helicone;
+      return AdapterResult::other_format;
+    } else if (sniffing && (key == "usage_details" || key == "provided_model_name")) {
+      other = InputFormat::langfuse;
+      return AdapterResult::other_format;
+    } else if (sniffing && (key == "ai_org" || key == "req_units")) {
+      other = InputFormat::portkey;
+      return AdapterResult::other_format;
+    } else if (sniffing && key == "resultSignature") {
+      other = InputFormat::azure;
+      return AdapterResult::other_format;
+    } else if (sniffing && key == "isRequestSuccess") {
+      other = InputFormat::azure_apim;
+      return AdapterResult::other_format;
     }
     if (!ok) return AdapterResult::failed;
   }

@@ -7,6 +7,12 @@ namespace exfilscan::detail {
 
 namespace {
 
+void forget_prompt(Ctx& ctx) {
+  ctx.event.prompt.clear();
+  ctx.event.turns.reset();
+  ctx.leading_system_parts = 0;
+}
+
 std::string unescape_token(std::string_view t) {
   std::string out;
   for (size_t i = 0; i < t.size(); ++i) {
@@ -22,7 +28,7 @@ std::string unescape_token(std::string_view t) {
 
 }  // namespace
 
-MappedReader::MappedReader(const FieldMap& map) {
+MappedReader::MappedReader(const FieldMap& map, bool overlay) : overlay_(overlay) {
   for (const FieldMapping& m : map.entries) {
     Node* node = &root_;
     std::string_view rest = std::string_view(m.pointer).substr(1);
@@ -158,27 +164,89 @@ bool MappedReader::read_leaf(Ctx& ctx, od::value v, const Node& node) const {
     case MappedField::latency_ms:
       return read_double(ctx, v, at, ev.latency_ms);
     case MappedField::request:
-      // A mapped body replaces whatever prompt an adapter found.
-      ev.prompt.clear();
-      ev.turns.reset();
-      ctx.leading_system_parts = 0;
+      if (overlay_) forget_prompt(ctx);  // a mapped body replaces what the adapter found
       return with_object(
           ctx, v, at, [&](od::object& body) { return read_request_body(ctx, body, node.token); });
     case MappedField::usage:
       return with_object(ctx, v, at,
                          [&](od::object& usage) { return read_usage(ctx, usage, node.token); });
     case MappedField::messages:
-      ev.prompt.clear();
-      ev.turns.reset();
-      ctx.leading_system_parts = 0;
+      if (overlay_) forget_prompt(ctx);
       return read_messages(ctx, v, at);
     case MappedField::prompt:
-      ev.prompt.clear();
-      ev.turns.reset();
-      ctx.leading_system_parts = 0;
+      if (overlay_) forget_prompt(ctx);
       return read_prompt_value(ctx, v, at);
   }
   return true;
+}
+
+FieldMap preset_map(Preset preset) {
+  static const char* const helicone[] = {"timestamp=/request_created_at",
+                                         "request_id=/request_id",
+                                         "user=/request_user_id",
+                                         "endpoint=/request_path",
+                                         "model=/request_model",
+                                         "status=/response_status",
+                                         "latency_ms=/delay_ms",
+                                         "request=/request_body",
+                                         "usage=/response_body/usage",
+                                         "prompt_tokens=/prompt_tokens",
+                                         "completion_tokens=/completion_tokens"};
+  static const char* const langfuse[] = {"timestamp=/start_time",
+                                         "request_id=/id",
+                                         "project=/project_id",
+                                         "user=/user_id",
+                                         "api_key=/metadata/user_api_key_hash",
+                                         "ip=/metadata/requester_ip_address",
+                                         "endpoint=/type",
+                                         "model=/provided_model_name",
+                                         "messages=/input",
+                                         "request=/model_parameters",
+                                         "prompt_tokens=/usage_details/input",
+                                         "completion_tokens=/usage_details/output",
+                                         "reasoning_tokens=/usage_details/output_reasoning_tokens"};
+  static const char* const portkey[] = {
+      "timestamp=/created_at",     "request_id=/trace_id",       "api_key=/virtual_key",
+      "user=/metadata/_user",      "endpoint=/request_url",      "model=/ai_model",
+      "request=/request/body",     "usage=/response/body/usage", "status=/response_status_code",
+      "latency_ms=/response_time", "prompt_tokens=/req_units",   "completion_tokens=/res_units"};
+  static const char* const azure[] = {"timestamp=/time",          "org=/resourceId",
+                                      "ip=/callerIpAddress",      "request_id=/correlationId",
+                                      "latency_ms=/durationMs",   "status=/resultSignature",
+                                      "endpoint=/operationName",  "model=/properties/modelName",
+                                      "user=/properties/objectId"};
+  static const char* const azure_apim[] = {"timestamp=/time",
+                                           "org=/resourceId",
+                                           "api_key=/properties/apimSubscriptionId",
+                                           "ip=/callerIpAddress",
+                                           "request_id=/correlationId",
+                                           "latency_ms=/durationMs",
+                                           "status=/properties/responseCode",
+                                           "endpoint=/properties/operationId",
+                                           "request=/properties/requestBody",
+                                           "usage=/properties/responseBody/usage"};
+  FieldMap map;
+  auto add = [&](auto& entries) {
+    for (const char* e : entries) map.add(e, "built-in map");
+  };
+  switch (preset) {
+    case Preset::helicone:
+      add(helicone);
+      break;
+    case Preset::langfuse:
+      add(langfuse);
+      break;
+    case Preset::portkey:
+      add(portkey);
+      break;
+    case Preset::azure:
+      add(azure);
+      break;
+    case Preset::azure_apim:
+      add(azure_apim);
+      break;
+  }
+  return map;
 }
 
 }  // namespace exfilscan::detail

@@ -21,7 +21,9 @@ bool read_bedrock(Ctx& ctx, od::object& root);
 /// stays valid): the pointers are walked as a tree.
 class MappedReader {
  public:
-  explicit MappedReader(const FieldMap& map);
+  /// `overlay`: the map is read on top of an adapter, and a mapped request, messages or prompt
+  /// replaces the prompt the adapter found (otherwise the mapped ones add up).
+  explicit MappedReader(const FieldMap& map, bool overlay = false);
   bool read(Ctx& ctx, od::object& root) const;
   bool empty() const { return root_.children.empty(); }
 
@@ -35,6 +37,11 @@ class MappedReader {
   bool walk_value(Ctx& ctx, od::value v, const Node& node) const;
   bool read_leaf(Ctx& ctx, od::value v, const Node& node) const;
   Node root_;
+  bool overlay_ = false;
 };
+
+/// Gateway exports read through a built-in field map (docs/log-format.md lists the pointers).
+enum class Preset : uint8_t { helicone, langfuse, portkey, azure, azure_apim };
+FieldMap preset_map(Preset preset);
 
 }  // namespace exfilscan::detail

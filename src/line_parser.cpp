@@ -15,6 +15,16 @@ std::string_view to_string(InputFormat format) {
       return "litellm";
     case InputFormat::bedrock:
       return "bedrock";
+    case InputFormat::helicone:
+      return "helicone";
+    case InputFormat::langfuse:
+      return "langfuse";
+    case InputFormat::portkey:
+      return "portkey";
+    case InputFormat::azure:
+      return "azure";
+    case InputFormat::azure_apim:
+      return "azure-apim";
     case InputFormat::mapped:
       return "mapped";
     case InputFormat::auto_detect:
@@ -28,7 +38,7 @@ bool parse_input_format(std::string_view name, InputFormat& out) {
     std::string_view name;
     InputFormat format;
   };
-  static constexpr std::array<Entry, 8> names{{
+  static constexpr std::array<Entry, 13> names{{
       {"auto", InputFormat::auto_detect},
       {"canonical", InputFormat::canonical},
       {"litellm", InputFormat::litellm},
@@ -37,6 +47,11 @@ bool parse_input_format(std::string_view name, InputFormat& out) {
       {"bedrock", InputFormat::bedrock},
       {"mapped", InputFormat::mapped},
       {"openai", InputFormat::canonical},
+      {"helicone", InputFormat::helicone},
+      {"langfuse", InputFormat::langfuse},
+      {"portkey", InputFormat::portkey},
+      {"azure", InputFormat::azure},
+      {"azure-apim", InputFormat::azure_apim},
   }};
   for (const Entry& e : names) {
     if (e.name == name) {
@@ -48,13 +63,23 @@ bool parse_input_format(std::string_view name, InputFormat& out) {
 }
 
 struct LineParser::Impl {
-  explicit Impl(ParserOptions opts) : options(std::move(opts)), mapped(options.field_map) {
+  explicit Impl(ParserOptions opts)
+      : options(std::move(opts)),
+        mapped(options.field_map,
+               options.format != InputFormat::auto_detect && options.format != InputFormat::mapped),
+        helicone(detail::preset_map(detail::Preset::helicone)),
+        langfuse(detail::preset_map(detail::Preset::langfuse)),
+        portkey(detail::preset_map(detail::Preset::portkey)),
+        azure(detail::preset_map(detail::Preset::azure)),
+        azure_apim(detail::preset_map(detail::Preset::azure_apim)) {
     if (options.format == InputFormat::auto_detect && !options.field_map.empty())
       options.format = InputFormat::mapped;
   }
 
   ParserOptions options;
   detail::MappedReader mapped;
+  // Gateway exports with a built-in field map.
+  detail::MappedReader helicone, langfuse, portkey, azure, azure_apim;
   simdjson::ondemand::parser parser;
   detail::ReparsePool pool;
   InputFormat last = InputFormat::canonical;
@@ -116,7 +141,13 @@ struct LineParser::Impl {
       if (!mapped.read(ctx, copy_root)) return false;
     }
     if (!ctx.has_timestamp) {
-      std::string_view field = format == InputFormat::litellm ? "startTime" : "timestamp";
+      std::string_view field = format == InputFormat::litellm    ? "startTime"
+                               : format == InputFormat::helicone ? "request_created_at"
+                               : format == InputFormat::langfuse ? "start_time"
+                               : format == InputFormat::portkey  ? "created_at"
+                               : format == InputFormat::azure || format == InputFormat::azure_apim
+                                   ? "time"
+                                   : "timestamp";
       if (format == InputFormat::mapped) {
         bool mapped_ts = false;
         for (const FieldMapping& m : options.field_map.entries)
@@ -152,6 +183,16 @@ struct LineParser::Impl {
         return detail::read_litellm(ctx, root);
       case InputFormat::bedrock:
         return detail::read_bedrock(ctx, root);
+      case InputFormat::helicone:
+        return helicone.read(ctx, root);
+      case InputFormat::langfuse:
+        return langfuse.read(ctx, root);
+      case InputFormat::portkey:
+        return portkey.read(ctx, root);
+      case InputFormat::azure:
+        return azure.read(ctx, root);
+      case InputFormat::azure_apim:
+        return azure_apim.read(ctx, root);
       case InputFormat::mapped:
         return mapped.read(ctx, root);
       case InputFormat::auto_detect:

@@ -12,7 +12,18 @@
 namespace exfilscan {
 
 /// Log formats. `auto_detect` sniffs each line (docs/log-format.md has the rules).
-enum class InputFormat : uint8_t { auto_detect, canonical, litellm, bedrock, mapped };
+enum class InputFormat : uint8_t {
+  auto_detect,
+  canonical,
+  litellm,
+  bedrock,
+  helicone,    // Helicone request export
+  langfuse,    // Langfuse observations export
+  portkey,     // Portkey logs export
+  azure,       // Azure OpenAI resource logs (RequestResponse)
+  azure_apim,  // Azure API Management GatewayLogs in front of Azure OpenAI
+  mapped,
+};
 
 std::string_view to_string(InputFormat format);
 /// Accepts the names above plus aliases ("auto", "litellm-spendlogs", "litellm-payload").

@@ -25,9 +25,11 @@ void add_input_flags(CLI::App& sub, Flags& f) {
                  "Log files (JSON lines; gzip and zstd detected by their magic bytes). '-' or "
                  "nothing reads standard input.");
   sub.add_option("--input-format", f.input_format,
-                 "auto (sniff each line), canonical, litellm, bedrock or mapped")
+                 "auto (sniff each line), canonical, litellm, bedrock, helicone, langfuse, "
+                 "portkey, azure, azure-apim or mapped")
       ->check(CLI::IsMember({"auto", "canonical", "litellm", "litellm-spendlogs", "litellm-payload",
-                             "bedrock", "mapped"}));
+                             "bedrock", "helicone", "langfuse", "portkey", "azure", "azure-apim",
+                             "mapped"}));
   sub.add_option("--map", f.maps,
                  "FIELD=/json/pointer: read FIELD from that place (repeatable); alone it is the "
                  "whole schema, with --input-format it adds to the format's fields")

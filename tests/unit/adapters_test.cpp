@@ -241,3 +241,93 @@ TEST_CASE("malformed mappings are refused with where they came from", "[adapter]
   CHECK(from_file.entries.size() == 2);
   CHECK(from_file.entries[1].pointer == "/k");
 }
+
+TEST_CASE("Helicone exports are sniffed and read through their built-in map",
+          "[adapter][presets]") {
+  auto p = parse_line(
+      R"({"request_id":"hc-1","request_created_at":"2026-05-01 10:00:00.125","request_path":"/v1/chat/completions",)"
+      R"("request_user_id":"cust-7","request_model":"gpt-4o-mini","response_status":429,"delay_ms":640,)"
+      R"("prompt_tokens":28,"completion_tokens":0,"request_body":{"model":"gpt-4o-mini","messages":[)"
+      R"({"role":"user","content":"Name three rivers."}],"n":3,"logprobs":true},"response_body":{"error":"rate"}})");
+  REQUIRE(p->ok);
+  CHECK(p->parser->last_format() == InputFormat::helicone);
+  CHECK(p->event.timestamp_ns == 1777629600125000000LL);
+  CHECK(p->event.request_id == "hc-1");
+  CHECK(p->event.end_user == "cust-7");
+  CHECK(*p->event.status == 429);
+  CHECK(*p->event.latency_ms == 640);
+  CHECK(*p->event.params.n == 3);
+  CHECK(p->event.endpoint_kind == EndpointKind::chat);
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:Name three rivers."});
+}
+
+TEST_CASE("Langfuse observations: prompt and parameters held as JSON strings",
+          "[adapter][presets]") {
+  auto p = parse_line(
+      R"({"id":"obs-1","trace_id":"t-1","project_id":"proj-9","type":"GENERATION","start_time":"2026-05-01 10:00:00.500000",)"
+      R"("metadata":{"user_api_key_hash":"ab12","requester_ip_address":"192.0.2.4"},)"
+      R"("input":"[{\"role\":\"system\",\"content\":\"Be terse.\"},{\"role\":\"user\",\"content\":\"Why is the sky blue?\"}]",)"
+      R"("provided_model_name":"gpt-4o-mini","model_parameters":"{\"temperature\":0.0,\"n\":2,\"logprobs\":true}",)"
+      R"("usage_details":{"input":20,"output":300,"output_reasoning_tokens":40},"latency":1.5,"user_id":"cust-2"})");
+  REQUIRE(p->ok);
+  CHECK(p->parser->last_format() == InputFormat::langfuse);
+  CHECK(p->event.request_id == "obs-1");
+  CHECK(p->event.project == "proj-9");
+  CHECK(p->event.api_key == "ab12");
+  CHECK(p->event.ip == "192.0.2.4");
+  CHECK(p->event.end_user == "cust-2");
+  CHECK(p->event.model == "gpt-4o-mini");
+  CHECK(*p->event.prompt_tokens == 20);
+  CHECK(*p->event.completion_tokens == 300);
+  CHECK(*p->event.reasoning_tokens == 40);
+  CHECK(*p->event.params.n == 2);
+  CHECK(*p->event.params.logprobs);
+  CHECK(prompt_texts(p->event) ==
+        std::vector<std::string>{"S:Be terse.", "U:Why is the sky blue?"});
+}
+
+TEST_CASE("Portkey exports", "[adapter][presets]") {
+  auto p = parse_line(
+      R"({"created_at":"2026-05-01T10:00:00.000Z","trace_id":"pk-1","request":{"body":{"model":"gpt-4o",)"
+      R"("messages":[{"role":"user","content":"Summarise this."}],"max_tokens":900}},"response":{"body":{"usage":)"
+      R"({"prompt_tokens":9,"completion_tokens":800,"completion_tokens_details":{"reasoning_tokens":100}}}},)"
+      R"("is_success":1,"ai_org":"openai","ai_model":"gpt-4o","req_units":9,"res_units":800,)"
+      R"("request_url":"https://api.openai.com/v1/chat/completions","response_status_code":200,"response_time":2100,)"
+      R"("virtual_key":"openai-prod","metadata":{"_user":"cust-3"}})");
+  REQUIRE(p->ok);
+  CHECK(p->parser->last_format() == InputFormat::portkey);
+  CHECK(p->event.api_key == "openai-prod");
+  CHECK(p->event.end_user == "cust-3");
+  CHECK(*p->event.completion_tokens == 800);
+  CHECK(*p->event.reasoning_tokens == 100);
+  CHECK(*p->event.latency_ms == 2100);
+  CHECK(*p->event.params.max_tokens == 900);
+  CHECK(p->event.endpoint_kind == EndpointKind::chat);
+}
+
+TEST_CASE("Azure resource logs and API Management gateway logs", "[adapter][presets]") {
+  auto native = parse_line(
+      R"({"time":"2026-05-01T10:00:00.7310000Z","resourceId":"/SUBSCRIPTIONS/X/ACCOUNTS/AOAI","category":"RequestResponse",)"
+      R"("operationName":"ChatCompletions_Create","callerIpAddress":"203.0.113.***","correlationId":"c-1",)"
+      R"("durationMs":827,"resultSignature":"200","properties":{"modelName":"gpt-4o-mini","objectId":"oid-5"}})");
+  REQUIRE(native->ok);
+  CHECK(native->parser->last_format() == InputFormat::azure);
+  CHECK(native->event.timestamp_ns == 1777629600731000000LL);
+  CHECK(*native->event.status == 200);
+  CHECK(native->event.model == "gpt-4o-mini");
+  CHECK(native->event.end_user == "oid-5");
+  CHECK(native->event.endpoint_kind == EndpointKind::chat);
+
+  auto apim = parse_line(
+      R"({"time":"2026-05-01T10:00:00Z","resourceId":"/APIM","category":"GatewayLogs","callerIpAddress":"203.0.113.7",)"
+      R"("correlationId":"c-2","durationMs":851,"isRequestSuccess":true,"properties":{"operationId":"ChatCompletions_Create",)"
+      R"("apimSubscriptionId":"research-sub","requestBody":"{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"n\":2}",)"
+      R"("responseBody":"{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":5}}","responseCode":200}})");
+  REQUIRE(apim->ok);
+  CHECK(apim->parser->last_format() == InputFormat::azure_apim);
+  CHECK(apim->event.api_key == "research-sub");
+  CHECK(apim->event.ip == "203.0.113.7");
+  CHECK(*apim->event.params.n == 2);
+  CHECK(*apim->event.completion_tokens == 5);
+  CHECK(prompt_texts(apim->event) == std::vector<std::string>{"U:Hi"});
+}
