@@ -46,7 +46,10 @@ struct KeyHash {
 
 struct DetectionEngine::Impl {
   Impl(RuleSet r, EngineOptions o, FindingSink& s) : rules(std::move(r)), options(o), sink(s) {
-    for (const ThresholdRule& t : rules.thresholds) thresholds.emplace_back(t);
+    for (const ThresholdRule& t : rules.thresholds) {
+      thresholds.emplace_back(t);
+      if (!options.explain_key.empty()) thresholds.back().watch(options.explain_key);
+    }
     uint64_t least = UINT64_MAX;
     if (rules.prompt_templating.enabled)
       least = std::min(least, rules.prompt_templating.min_requests);
@@ -613,6 +616,17 @@ bool DetectionEngine::needs_prompt_text() const {
 
 const RuleSet& DetectionEngine::rules() const {
   return impl_->rules;
+}
+
+std::vector<std::pair<const ThresholdRule*, double>> DetectionEngine::threshold_peaks(
+    std::string_view key) const {
+  std::vector<std::pair<const ThresholdRule*, double>> out;
+  for (const detail::ThresholdTracker& t : impl_->thresholds)
+    out.emplace_back(
+        &t.rule(), t.rule().group_by == impl_->options.group_by && key == impl_->options.explain_key
+                       ? t.watched_peak()
+                       : -1);
+  return out;
 }
 
 }  // namespace exfilscan

@@ -94,6 +94,7 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
     for (const Slice& s : st.slices)
       if (s.index >= oldest) value += s.value;
   }
+  if (!watched_.empty() && key == watched_) watched_peak_ = std::max(watched_peak_, value);
   bool holds = rule_.inclusive ? value >= rule_.limit : value > rule_.limit;
   if (holds) return value;
   return std::nullopt;

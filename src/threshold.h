@@ -17,6 +17,10 @@ class ThresholdTracker {
   const ThresholdRule& rule() const { return rule_; }
   /// Counts the event under `key`; the window's value when the condition holds.
   std::optional<double> add(const Event& event, std::string_view key);
+  /// Follows one key for `explain`: the highest value its aggregate reaches in the run (-1 while
+  /// the key has not been seen), kept even when the key's window state expires.
+  void watch(std::string_view key) { watched_ = std::string(key); }
+  double watched_peak() const { return watched_peak_; }
   /// Forgets keys with no event in the last window.
   void expire(int64_t now_ns);
   size_t keys() const { return states_.size(); }
@@ -41,6 +45,8 @@ class ThresholdTracker {
     size_t operator()(std::string_view k) const;
   };
   ThresholdRule rule_;
+  std::string watched_;
+  double watched_peak_ = -1;
   int64_t slice_ns_;
   std::unordered_map<std::string, State, KeyHash, std::equal_to<>> states_;
 };

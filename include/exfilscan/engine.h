@@ -78,6 +78,9 @@ class DetectionEngine : public EventSink {
   /// Accounts with findings (by risk), then the `top_other` busiest others.
   std::vector<AccountSummary> ranking(size_t top_other) const;
   EngineStats stats() const;
+  /// For `explain`: each threshold rule, and the highest value its aggregate reached for the
+  /// explained key (-1 when the rule groups by another field or never saw the key).
+  std::vector<std::pair<const ThresholdRule*, double>> threshold_peaks(std::string_view key) const;
   /// True when a detector reads prompt text (the reader can skip it otherwise).
   bool needs_prompt_text() const;
   const RuleSet& rules() const;

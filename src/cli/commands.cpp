@@ -428,6 +428,21 @@ int run_explain(const RunConfig& c) {
         "findings as they fired):\n",
         printer.windows(), printer.windows() == 1 ? "" : "s");
     out += printer.text();
+    out += "\nthreshold rules:\n";
+    for (const auto& [rule, peak] : engine.threshold_peaks(c.explain_key)) {
+      if (peak < 0 && rule->group_by != c.engine.group_by) {
+        out += fmt::format("  {:<20} judged per {}: see explain --group-by {}\n", rule->id,
+                           to_string(rule->group_by), to_string(rule->group_by));
+        continue;
+      }
+      bool fired = peak >= 0 && (rule->inclusive ? peak >= rule->limit : peak > rule->limit);
+      std::string measure = rule->condition.substr(0, rule->condition.find('>'));
+      while (!measure.empty() && measure.back() == ' ') measure.pop_back();
+      out += fmt::format("  {:<20} {:<5} highest {} in {}: {} (fires at {} {})\n", rule->id,
+                         fired ? "FIRES" : "no", measure, format_duration(rule->window_ns),
+                         format_number(std::max(0.0, peak)), rule->inclusive ? ">=" : ">",
+                         format_number(rule->limit));
+    }
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);
   }
