@@ -52,6 +52,8 @@ void WindowStats::clear(int64_t start, int64_t window_ns) {
   requests = prompt_tokens = completion_tokens = 0;
   text_requests = instruction = chain_of_thought = single_turn = turns_known = sampling = 0;
   probe_requests = 0;
+  with_system = 0;
+  end_users.clear();
   completion.clear();
   prompts.clear();
   slices.reset();
@@ -81,14 +83,15 @@ void LogHistogram::load(StateReader& r) {
 
 void WindowStats::save(StateWriter& w) const {
   for (int64_t v : {start_ns, last_ns, slice_ns, last_gap_ns}) w.i64(v);
-  for (uint64_t v :
-       {requests, prompt_tokens, completion_tokens, text_requests, instruction, chain_of_thought,
-        single_turn, turns_known, sampling, probe_requests, throttled, client_errors, server_errors,
-        gaps, static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
+  for (uint64_t v : {requests, prompt_tokens, completion_tokens, text_requests, instruction,
+                     chain_of_thought, single_turn, turns_known, sampling, probe_requests,
+                     throttled, client_errors, server_errors, gaps, with_system,
+                     static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
     w.u64(v);
   for (double v : {min_temperature, max_temperature, gap_mean, gap_m2}) w.f64(v);
   completion.save(w);
   prompts.save(w);
+  end_users.save(w);
   std::vector<uint64_t> prompt_keys;
   for (const auto& [k, v] : biases_by_prompt) prompt_keys.push_back(k);
   std::sort(prompt_keys.begin(), prompt_keys.end());
@@ -105,15 +108,17 @@ void WindowStats::load(StateReader& r) {
   for (int64_t* v : {&start_ns, &last_ns, &slice_ns, &last_gap_ns}) *v = r.i64();
   if (slice_ns <= 0) throw StateError("a window's slice is out of range");
   uint64_t n_samples = 0, slice_bits = 0;
-  for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &text_requests, &instruction,
-                      &chain_of_thought, &single_turn, &turns_known, &sampling, &probe_requests,
-                      &throttled, &client_errors, &server_errors, &gaps, &n_samples, &slice_bits})
+  for (uint64_t* v :
+       {&requests, &prompt_tokens, &completion_tokens, &text_requests, &instruction,
+        &chain_of_thought, &single_turn, &turns_known, &sampling, &probe_requests, &throttled,
+        &client_errors, &server_errors, &gaps, &with_system, &n_samples, &slice_bits})
     *v = r.u64();
   samples = static_cast<size_t>(n_samples);
   slices = std::bitset<60>(slice_bits);
   for (double* v : {&min_temperature, &max_temperature, &gap_mean, &gap_m2}) *v = r.f64();
   completion.load(r);
   prompts.load(r);
+  end_users.load(r);
   biases_by_prompt.clear();
   size_t n = r.count(4096);
   for (size_t i = 0; i < n; ++i) {

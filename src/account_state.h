@@ -49,6 +49,8 @@ struct WindowStats {
   uint64_t turns_known = 0;           // requests whose turn count the log gives
   uint64_t sampling = 0;              // logprobs, n > 1 or best_of > 1
   uint64_t probe_requests = 0;        // logit_bias or echo+logprobs with a tiny completion
+  uint64_t with_system = 0;           // prompts analysed that carry a system prompt
+  DistinctSketch end_users;           // distinct end users (the `user` field) in the window
   LogHistogram completion;            // per-request completion tokens
   DistinctSketch prompts;             // distinct prompt texts
   int64_t slice_ns = 60'000'000'000;  // window / 60

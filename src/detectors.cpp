@@ -190,6 +190,10 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
                           sum
                     : 0;
   }
+  // Raw API use: the prompts carry no system prompt and the requests no end-user ids.
+  double no_system = w.text_requests ? 1 - share(w.with_system, w.text_requests) : 0;
+  bool anonymous = w.text_requests > 0 && no_system >= 0.9 && w.end_users.estimate() <= 1;
+  if (anonymous) score += rule.anonymous_bonus;
   v.metrics = {{"requests", static_cast<double>(w.requests)},
                {"instruction_share", f_instruction},
                {"diversity", f_diversity},
@@ -201,6 +205,8 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
                {"gap_variation", std::max(0.0, variation)},
                {"temperature_spread", temperature_spread},
                {"hours_of_day_active", static_cast<double>(a.hours_of_day.count())},
+               {"no_system_prompt", no_system},
+               {"end_users", w.end_users.estimate()},
                {"score", score}};
   if (w.requests < rule.min_requests || score < rule.min_score) return v;
   // A one-off eval is short; a harvest keeps going. Under half an hour of traffic, stay medium.

@@ -198,8 +198,14 @@ struct DetectionEngine::Impl {
               ? mix64(hash_bytes(ev.model) ^ static_cast<uint64_t>(ev.prompt_tokens.value_or(0)))
               : hash_bytes(last_user);
     }
+    if (!ev.end_user.empty()) w.end_users.add(hash_bytes(ev.end_user));
     if (analyse) {
       ++w.text_requests;
+      for (const PromptPart& part : ev.prompt)
+        if (part.role == PromptRole::system) {
+          ++w.with_system;
+          break;
+        }
       w.prompts.add(prompt_hash);
       PromptStyle style = classify_prompt(last_user);
       if (style.instruction || style.benchmark) ++w.instruction;

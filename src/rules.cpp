@@ -229,6 +229,7 @@ void read_detectors(TableReader r, RuleSet& rules) {
     s->get("min_requests", d.min_requests);
     s->get("min_score", d.min_score, 0, 1);
     s->get("long_completion_tokens", d.long_completion_tokens);
+    s->get("anonymous_bonus", d.anonymous_bonus, 0, 0.5);
     if (const toml::table* w = s->table("weights")) {
       TableReader wr(*w, r.source(), s->dotted("weights"));
       SweepWeights& x = d.weights;

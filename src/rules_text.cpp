@@ -68,14 +68,16 @@ std::string describe_rules(const RuleSet& r) {
                        t.min_requests, t.min_share, t.min_distinct_fills, t.long_completion_tokens,
                        t.max_score_short_outputs));
   const SweepRule& w = r.distillation_sweep;
-  detector("distillation_sweep", w.enabled,
-           "systematic instruction/benchmark coverage, reasoning asked for, long answers, steady",
-           fmt::format("min_requests={} min_score={} long_completion_tokens={} weights: "
-                       "instruction={} diversity={} chain_of_thought={} single_turn={} "
-                       "long_completion={} sampling={} cadence={}",
-                       w.min_requests, w.min_score, w.long_completion_tokens, w.weights.instruction,
-                       w.weights.diversity, w.weights.chain_of_thought, w.weights.single_turn,
-                       w.weights.long_completion, w.weights.sampling, w.weights.cadence));
+  detector(
+      "distillation_sweep", w.enabled,
+      "systematic instruction/benchmark coverage, reasoning asked for, long answers, steady",
+      fmt::format(
+          "min_requests={} min_score={} long_completion_tokens={} anonymous_bonus={} weights: "
+          "instruction={} diversity={} chain_of_thought={} single_turn={} "
+          "long_completion={} sampling={} cadence={}",
+          w.min_requests, w.min_score, w.long_completion_tokens, w.anonymous_bonus,
+          w.weights.instruction, w.weights.diversity, w.weights.chain_of_thought,
+          w.weights.single_turn, w.weights.long_completion, w.weights.sampling, w.weights.cadence));
   const LogitProbeRule& l = r.logit_probe;
   detector("logit_probe", l.enabled,
            "one prompt with many logit_bias maps and tiny completions (logit extraction)",

@@ -75,6 +75,9 @@ struct SweepRule {
   double min_score = 0.5;
   int64_t long_completion_tokens = 400;
   SweepWeights weights;
+  /// Added when nearly every prompt comes without a system prompt and without end-user ids:
+  /// raw API use, not an application serving people.
+  double anonymous_bonus = 0.1;
 };
 
 struct LogitProbeRule {

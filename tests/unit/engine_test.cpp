@@ -350,9 +350,26 @@ TEST_CASE("a steady instruction sweep with long answers is a distillation sweep"
   CHECK(metric("single_turn_share") == 1);
   CHECK(metric("long_completion") == 1);
   CHECK(metric("gap_variation") < 0.5);  // a machine's steady rate
-  // Instruction style, diversity, single turns, long answers and a steady rate: medium on their
-  // own (a writing product can look like this); reasoning asked for makes it high.
-  CHECK(rec.findings.back().severity == Severity::medium);
+  // Instruction style, diversity, single turns, long answers, a steady rate, and raw API use
+  // (no system prompt, no end users): high.
+  CHECK(rec.findings.back().severity >= Severity::high);
+  // The same from an application (a system prompt, many end users): medium on its own, as a
+  // writing product can look like this.
+  Recorder app_rec;
+  DetectionEngine app(only("distillation_sweep"), {}, app_rec);
+  std::vector<PromptPart> app_parts(2);
+  for (int i = 0; i < 900; ++i) {
+    Event e = s.event(t0 + i * 4 * ns_per_second, "app", 700);
+    app_parts[0] = {PromptRole::system, "You are the writing assistant of Acme Docs."};
+    app_parts[1] = {PromptRole::user,
+                    s.keep(fmt::format("{} {} {}", verbs[i % 6], topics[i % 13], forms[i % 7]))};
+    e.prompt = app_parts;
+    e.end_user = s.keep(fmt::format("user-{}", i % 37));
+    app.on_event(e);
+  }
+  app.finish();
+  REQUIRE_FALSE(app_rec.findings.empty());
+  CHECK(app_rec.findings.back().severity == Severity::medium);
   Recorder cot_rec;
   DetectionEngine cot_engine(only("distillation_sweep"), {}, cot_rec);
   for (int i = 0; i < 900; ++i) {
