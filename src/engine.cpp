@@ -620,10 +620,6 @@ bool DetectionEngine::needs_prompt_text() const {
                      [](const ThresholdRule& t) { return t.field == "prompt"; });
 }
 
-const RuleSet& DetectionEngine::rules() const {
-  return impl_->rules;
-}
-
 std::vector<std::pair<const ThresholdRule*, double>> DetectionEngine::threshold_peaks(
     std::string_view key) const {
   std::vector<std::pair<const ThresholdRule*, double>> out;

@@ -121,17 +121,6 @@ thread_local Ends scratch;
 
 }  // namespace
 
-void tokenize(std::string_view text, std::vector<uint64_t>& out) {
-  out.clear();
-  size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    size_t b = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
-    if (i > b) out.push_back(token_hash(text, b, i));
-  }
-}
-
 namespace {
 
 struct Phrase {

@@ -23,7 +23,6 @@ class ThresholdTracker {
   double watched_peak() const { return watched_peak_; }
   /// Forgets keys with no event in the last window.
   void expire(int64_t now_ns);
-  size_t keys() const { return states_.size(); }
   void save(StateWriter& w) const;
   void load(StateReader& r);
 

@@ -83,7 +83,6 @@ class DetectionEngine : public EventSink {
   std::vector<std::pair<const ThresholdRule*, double>> threshold_peaks(std::string_view key) const;
   /// True when a detector reads prompt text (the reader can skip it otherwise).
   bool needs_prompt_text() const;
-  const RuleSet& rules() const;
 
  private:
   struct Impl;

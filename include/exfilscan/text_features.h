@@ -13,10 +13,6 @@
 
 namespace exfilscan {
 
-/// Hashes of a prompt's whitespace-separated tokens; a token holding a digit hashes as one
-/// shared "<#>" value, so "Question 12:" and "Question 7:" agree.
-void tokenize(std::string_view text, std::vector<uint64_t>& out);
-
 /// What a prompt looks like, from its first few hundred bytes.
 struct PromptStyle {
   bool instruction = false;       // imperative task ("Write...", "Solve...", "Translate...")
