@@ -19,13 +19,15 @@ double share(uint64_t part, uint64_t whole) {
   return whole ? static_cast<double>(part) / static_cast<double>(whole) : 0.0;
 }
 
-/// Median + 3 MADs of the account's active windows: robust to the odd busy hour.
-double robust_ceiling(std::vector<double> v) {
+/// Median + 3 MADs of the account's active windows: robust to the odd busy hour. Sorts `v` and
+/// uses `dev` as scratch (both reused across calls: judging allocates nothing).
+double robust_ceiling(std::vector<double>& v, std::vector<double>& dev) {
   std::sort(v.begin(), v.end());
   double median = v[v.size() / 2];
-  std::vector<double> dev;
+  dev.clear();
   for (double x : v) dev.push_back(std::fabs(x - median));
-  std::sort(dev.begin(), dev.end());
+  std::nth_element(dev.begin(), dev.begin() + static_cast<std::ptrdiff_t>(dev.size() / 2),
+                   dev.end());
   return median + 3 * dev[dev.size() / 2];
 }
 
@@ -69,7 +71,8 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   if (w.requests < rule.min_requests || w.completion_tokens < rule.min_completion_tokens) return v;
 
   // The account's own baseline, from windows inside baseline_hours before this one.
-  std::vector<double> own;
+  thread_local std::vector<double> own, scratch;
+  own.clear();
   int64_t since = w.start_ns - static_cast<int64_t>(rule.baseline_hours) * 3'600'000'000'000LL;
   int64_t last_active = 0;
   for (const HistoryPoint& h : a.history) {
@@ -79,18 +82,17 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   }
   bool dormant = !own.empty() && w.start_ns - last_active > rule.dormant_after_ns;
   double bar;
-  std::string against;
+  size_t baseline_windows = own.size();
+  double ceiling = 0, ratio = 0;  // what the bar is: a multiple of the baseline or of a quantile
   if (own.size() >= rule.min_baseline_hours && !dormant) {
-    double ceiling = std::max(1.0, robust_ceiling(own));
+    ceiling = std::max(1.0, robust_ceiling(own, scratch));
     // Far above its own history, and above what most accounts do anyway: a small account
     // tripling to a still small volume is not news.
     double peers = population.count() >= 200 ? population.quantile(0.9) : 0;
     bar = std::max(ceiling * rule.ratio, peers);
     v.metrics.push_back({"population_p90_tokens", peers});
     v.metrics.push_back({"baseline_completion_tokens", ceiling});
-    v.metrics.push_back({"baseline_windows", static_cast<double>(own.size())});
-    against =
-        fmt::format("{:.0f}x its own baseline of {:.0f} per hour", completion / ceiling, ceiling);
+    v.metrics.push_back({"baseline_windows", static_cast<double>(baseline_windows)});
   } else {
     // New or dormant: judged against what the accounts of this population do in a window,
     // once there is a population to judge against.
@@ -98,14 +100,9 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
     double q = population.quantile(rule.new_account_quantile);
     // In the input's first hours every account looks new: only a far larger excess says so.
     bool warming_up = !dormant && a.first_seen_ns < population_since_ns + rule.warmup_ns;
-    double ratio = rule.new_account_ratio * (warming_up ? 3 : 1);
+    ratio = rule.new_account_ratio * (warming_up ? 3 : 1);
     bar = std::max(q * ratio, static_cast<double>(rule.min_completion_tokens));
     v.metrics.push_back({"population_quantile_tokens", q});
-    std::string above =
-        fmt::format("{:g}x the p{:.0f} of all accounts", ratio, rule.new_account_quantile * 100);
-    against = dormant ? fmt::format("after {} quiet days, {}",
-                                    (w.start_ns - last_active) / 86'400'000'000'000LL, above)
-                      : fmt::format("from a new account, {}", above);
   }
   double over = completion / bar;
   v.metrics.push_back({"ratio_to_bar", over});
@@ -113,6 +110,17 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   v.fired = true;
   // At the bar: 60 % of the cap; ten times over it: the cap.
   v.score = rule.max_score * (0.6 + 0.4 * clamp01(std::log10(over)));
+  std::string against;
+  if (ceiling > 0) {
+    against =
+        fmt::format("{:.0f}x its own baseline of {:.0f} per hour", completion / ceiling, ceiling);
+  } else {
+    std::string above =
+        fmt::format("{:g}x the p{:.0f} of all accounts", ratio, rule.new_account_quantile * 100);
+    against = dormant ? fmt::format("after {} quiet days, {}",
+                                    (w.start_ns - last_active) / 86'400'000'000'000LL, above)
+                      : fmt::format("from a new account, {}", above);
+  }
   v.reason = fmt::format("{:.0f} completion tokens in {} requests within {}, {}", completion,
                          w.requests, window_text(w), against);
   return v;

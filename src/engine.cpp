@@ -275,7 +275,7 @@ struct DetectionEngine::Impl {
     out.last_seen_ns = a.last_seen_ns;
     out.detected_at_ns = now;
     out.window_start_ns = a.window.start_ns;
-    out.metrics = std::move(v.metrics);
+    out.metrics = v.metrics.to_vector();
     out.reason = std::move(v.reason);
     out.template_text = std::move(v.template_text);
     for (size_t i = 0; i < std::min(a.window.samples, a.window.sample_ids.size()); ++i) {
@@ -370,7 +370,7 @@ struct DetectionEngine::Impl {
       e.window_end_ns = a.window.last_ns;
       e.fired = v.fired;
       e.score = v.score;
-      e.metrics = std::move(v.metrics);
+      e.metrics = v.metrics.to_vector();
       e.reason = std::move(v.reason);
       e.template_text = std::move(v.template_text);
       options.explain(e);

@@ -13,48 +13,135 @@ size_t ThresholdTracker::KeyHash::operator()(std::string_view k) const {
 
 ThresholdTracker::ThresholdTracker(const ThresholdRule& rule)
     : rule_(rule),
+      field_(field_of(rule.field)),
       slice_ns_(std::max<int64_t>(1, rule.window_ns / static_cast<int64_t>(slice_count))) {}
 
-namespace {
+ThresholdTracker::Field ThresholdTracker::field_of(std::string_view name) {
+  static constexpr std::pair<std::string_view, Field> names[] = {
+      {"prompt_tokens", Field::prompt_tokens},
+      {"completion_tokens", Field::completion_tokens},
+      {"reasoning_tokens", Field::reasoning_tokens},
+      {"total_tokens", Field::total_tokens},
+      {"latency_ms", Field::latency_ms},
+      {"api_key", Field::api_key},
+      {"org", Field::org},
+      {"project", Field::project},
+      {"user", Field::user},
+      {"ip", Field::ip},
+      {"model", Field::model},
+      {"user_agent", Field::user_agent},
+      {"logit_bias", Field::logit_bias},
+      {"prompt", Field::prompt}};
+  for (const auto& [n, f] : names)
+    if (n == name) return f;
+  return Field::none;
+}
 
-double sum_value(const Event& ev, std::string_view field) {
+double ThresholdTracker::sum_value(const Event& ev) const {
   auto v = [](const std::optional<int64_t>& x) { return static_cast<double>(x.value_or(0)); };
-  if (field == "prompt_tokens") return v(ev.prompt_tokens);
-  if (field == "completion_tokens") return v(ev.completion_tokens);
-  if (field == "reasoning_tokens") return v(ev.reasoning_tokens);
-  if (field == "total_tokens") return v(ev.prompt_tokens) + v(ev.completion_tokens);
-  if (field == "latency_ms") return ev.latency_ms.value_or(0);
-  return 0;
+  switch (field_) {
+    case Field::prompt_tokens:
+      return v(ev.prompt_tokens);
+    case Field::completion_tokens:
+      return v(ev.completion_tokens);
+    case Field::reasoning_tokens:
+      return v(ev.reasoning_tokens);
+    case Field::total_tokens:
+      return v(ev.prompt_tokens) + v(ev.completion_tokens);
+    case Field::latency_ms:
+      return ev.latency_ms.value_or(0);
+    default:
+      return 0;
+  }
 }
 
 /// Hash of the field's value; 0 when the event has none (not counted).
-uint64_t distinct_value(const Event& ev, std::string_view field) {
+uint64_t ThresholdTracker::distinct_value(const Event& ev) const {
   std::string_view s;
-  if (field == "api_key")
-    s = ev.api_key;
-  else if (field == "org")
-    s = ev.org;
-  else if (field == "project")
-    s = ev.project;
-  else if (field == "user")
-    s = ev.end_user;
-  else if (field == "ip")
-    s = ev.ip;
-  else if (field == "model")
-    s = ev.model;
-  else if (field == "user_agent")
-    s = ev.user_agent;
-  else if (field == "logit_bias")
-    return ev.params.logit_bias_hash;
-  else if (field == "prompt") {
-    uint64_t h = 0;
-    for (const PromptPart& p : ev.prompt) h = mix64(h ^ hash_bytes(p.text));
-    return h;
+  switch (field_) {
+    case Field::api_key:
+      s = ev.api_key;
+      break;
+    case Field::org:
+      s = ev.org;
+      break;
+    case Field::project:
+      s = ev.project;
+      break;
+    case Field::user:
+      s = ev.end_user;
+      break;
+    case Field::ip:
+      s = ev.ip;
+      break;
+    case Field::model:
+      s = ev.model;
+      break;
+    case Field::user_agent:
+      s = ev.user_agent;
+      break;
+    case Field::logit_bias:
+      return ev.params.logit_bias_hash;
+    case Field::prompt: {
+      uint64_t h = 0;
+      for (const PromptPart& p : ev.prompt) h = mix64(h ^ hash_bytes(p.text));
+      return h;
+    }
+    default:
+      break;
   }
   return s.empty() ? 0 : hash_bytes(s);
 }
 
-}  // namespace
+int64_t* ThresholdTracker::LastSeen::find_or_add(uint64_t h, size_t cap) {
+  if (cells_.empty()) cells_.resize(16);
+  for (;;) {
+    size_t mask = cells_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      auto& [key, seen] = cells_[i];
+      if (key == h) return &seen;
+      if (key != 0) continue;
+      if (size_ >= cap) return nullptr;
+      if (2 * (size_ + 1) > cells_.size()) break;  // at most half full: short probes
+      key = h;
+      seen = 0;
+      ++size_;
+      return &seen;
+    }
+    grow();
+  }
+}
+
+void ThresholdTracker::LastSeen::grow() {
+  std::vector<std::pair<uint64_t, int64_t>> old(cells_.size() * 2);
+  old.swap(cells_);
+  size_t mask = cells_.size() - 1;
+  for (const auto& cell : old) {
+    if (!cell.first) continue;
+    size_t i = cell.first & mask;
+    while (cells_[i].first) i = (i + 1) & mask;
+    cells_[i] = cell;
+  }
+}
+
+void ThresholdTracker::LastSeen::keep_after(int64_t cutoff) {
+  std::vector<std::pair<uint64_t, int64_t>> old;
+  old.swap(cells_);
+  size_t kept = 0;
+  for (const auto& cell : old) kept += cell.first && cell.second > cutoff;
+  size_t n = 16;
+  while (n < 2 * kept + 2) n *= 2;
+  cells_.assign(n, {0, 0});
+  size_ = 0;
+  size_t mask = n - 1;
+  for (const auto& cell : old) {
+    if (!cell.first || cell.second <= cutoff) continue;
+    size_t i = cell.first & mask;
+    while (cells_[i].first) i = (i + 1) & mask;
+    cells_[i] = cell;
+    ++size_;
+  }
+}
 
 std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view key) {
   auto it = states_.find(key);
@@ -67,18 +154,14 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
   if (index < oldest) return std::nullopt;  // older than the window: nothing to add
   double value = 0;
   if (rule_.aggregate == Aggregate::distinct) {
-    uint64_t h = distinct_value(ev, rule_.field);
+    uint64_t h = distinct_value(ev);
     if (h) {
-      if (st.distinct.size() < max_distinct || st.distinct.count(h)) {
-        int64_t& seen = st.distinct[h];
-        seen = std::max(seen, ts);
-      }
+      if (int64_t* seen = st.distinct.find_or_add(h, max_distinct)) *seen = std::max(*seen, ts);
     }
     // The map may hold values that have left the window: it is pruned when it grows, and
     // always before the condition is allowed to hold, so the count that fires is exact.
     auto prune = [&] {
-      std::erase_if(st.distinct,
-                    [&](const auto& kv) { return kv.second <= st.last_ns - rule_.window_ns; });
+      st.distinct.keep_after(st.last_ns - rule_.window_ns);
       st.prune_at = std::max<size_t>(1024, st.distinct.size() * 2);
     };
     if (st.distinct.size() >= st.prune_at) prune();
@@ -90,7 +173,7 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
   } else {
     Slice& slice = st.slices[static_cast<size_t>(index) % slice_count];
     if (slice.index != index) slice = Slice{index, 0};
-    slice.value += rule_.aggregate == Aggregate::count ? 1 : sum_value(ev, rule_.field);
+    slice.value += rule_.aggregate == Aggregate::count ? 1 : sum_value(ev);
     for (const Slice& s : st.slices)
       if (s.index >= oldest) value += s.value;
   }
@@ -109,7 +192,8 @@ void ThresholdTracker::save(StateWriter& w) const {
     const State& st = states_.find(*k)->second;
     w.str(*k);
     for (const Slice& slice : st.slices) w.i64(slice.index), w.f64(slice.value);
-    std::vector<std::pair<uint64_t, int64_t>> distinct(st.distinct.begin(), st.distinct.end());
+    std::vector<std::pair<uint64_t, int64_t>> distinct;
+    st.distinct.for_each([&](uint64_t h, int64_t seen) { distinct.emplace_back(h, seen); });
     std::sort(distinct.begin(), distinct.end());
     w.u64(distinct.size());
     for (auto [h, seen] : distinct) w.u64(h), w.i64(seen);
@@ -127,7 +211,8 @@ void ThresholdTracker::load(StateReader& r) {
     size_t d = r.count(max_distinct);
     for (size_t j = 0; j < d; ++j) {
       uint64_t h = r.u64();
-      st.distinct[h] = r.i64();
+      int64_t seen = r.i64();
+      if (int64_t* cell = h ? st.distinct.find_or_add(h, max_distinct) : nullptr) *cell = seen;
     }
     st.prune_at = r.u64();
     st.last_ns = r.i64();

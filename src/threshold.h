@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace exfilscan::detail {
 
@@ -29,13 +31,54 @@ class ThresholdTracker {
  private:
   static constexpr size_t slice_count = 60;  // the window slides in 1/60 steps
   static constexpr size_t max_distinct = 100'000;
+  /// Value hash -> when last seen, open addressing (hash 0 marks a free cell): one probe per
+  /// event, where a node map allocated and chased pointers.
+  class LastSeen {
+   public:
+    size_t size() const { return size_; }
+    /// The cell for h, added (seen 0) unless full: nullptr when it is absent and the table
+    /// holds `cap` values.
+    int64_t* find_or_add(uint64_t h, size_t cap);
+    /// Keeps the values seen after `cutoff`.
+    void keep_after(int64_t cutoff);
+    template <class F>
+    void for_each(F&& f) const {
+      for (const auto& [h, seen] : cells_)
+        if (h) f(h, seen);
+    }
+
+   private:
+    void grow();
+    std::vector<std::pair<uint64_t, int64_t>> cells_;
+    size_t size_ = 0;
+  };
+  enum class Field {
+    none,
+    prompt_tokens,
+    completion_tokens,
+    reasoning_tokens,
+    total_tokens,
+    latency_ms,
+    api_key,
+    org,
+    project,
+    user,
+    ip,
+    model,
+    user_agent,
+    logit_bias,
+    prompt
+  };
+  static Field field_of(std::string_view name);
+  double sum_value(const Event& ev) const;
+  uint64_t distinct_value(const Event& ev) const;
   struct Slice {
     int64_t index = -1;
     double value = 0;
   };
   struct State {
     std::array<Slice, slice_count> slices;
-    std::unordered_map<uint64_t, int64_t> distinct;  // value hash -> last seen
+    LastSeen distinct;
     size_t prune_at = 1024;
     int64_t last_ns = 0;
   };
@@ -44,6 +87,7 @@ class ThresholdTracker {
     size_t operator()(std::string_view k) const;
   };
   ThresholdRule rule_;
+  Field field_;
   std::string watched_;
   double watched_peak_ = -1;
   int64_t slice_ns_;
