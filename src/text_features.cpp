@@ -168,6 +168,10 @@ struct PhraseIndex {
   std::array<uint8_t, 256> count{};
   // The first four bytes of each phrase as one word: most candidates fail this one compare.
   std::array<uint32_t, phrases.size()> head{};
+  // A bit per hash of the first four bytes of each phrase of four or more bytes: a position
+  // whose next four bytes miss it starts no such phrase (one probe, no branch, per byte).
+  std::array<uint64_t, 64> head_bits{};
+  static uint32_t bit_of(uint32_t four) { return (four * 0x9E3779B1u) >> 20; }  // 12 bits
   PhraseIndex() {
     for (size_t i = 0; i < phrases.size(); ++i) {
       auto c = static_cast<unsigned char>(phrases[i].text[0]);
@@ -175,6 +179,10 @@ struct PhraseIndex {
       char four[4] = {0, 0, 0, 0};
       std::memcpy(four, phrases[i].text.data(), std::min<size_t>(4, phrases[i].text.size()));
       std::memcpy(&head[i], four, 4);
+      if (phrases[i].text.size() >= 4) {
+        uint32_t b = bit_of(head[i]);
+        head_bits[b >> 6] |= uint64_t{1} << (b & 63);
+      }
     }
   }
 };
@@ -192,25 +200,40 @@ bool is_letter(char c) {
   return c >= 'a' && c <= 'z';
 }
 
-/// Sets found[kind] for each cue that starts a word of s.
+/// Checks the phrases that begin with s[i] against the text there.
+void match_at(std::string_view s, size_t i, std::array<bool, 3>& found) {
+  auto c = static_cast<unsigned char>(s[i]);
+  size_t left = s.size() - i;
+  uint32_t here = 0;
+  std::memcpy(&here, s.data() + i, std::min<size_t>(4, left));
+  for (uint8_t k = 0; k < phrase_index.count[c]; ++k) {
+    uint8_t id = phrase_index.by_first[c][k];
+    const Phrase& p = phrases[id];
+    size_t len = p.text.size();
+    if (left < len) continue;
+    uint32_t mask = len >= 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+    if ((here & mask) != (phrase_index.head[id] & mask)) continue;
+    if (len <= 4 || std::memcmp(s.data() + i + 4, p.text.data() + 4, len - 4) == 0)
+      found[p.kind] = true;
+  }
+}
+
+/// Sets found[kind] for each cue that starts a word of s. `s` must be followed by three
+/// readable bytes (its buffer's padding): four bytes are read at every position.
 void scan_cues(std::string_view s, std::array<bool, 3>& found) {
+  // Phrases of four bytes or more are found through the hash of the four bytes at each
+  // position; the two shorter ones ("$", "```") start with characters checked directly.
+  bool prev_letter = false;
   for (size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    uint8_t n = phrase_index.count[c];
-    if (n == 0 || (i > 0 && is_letter(s[i - 1]) && is_letter(s[i]))) continue;
-    size_t left = s.size() - i;
-    uint32_t here = 0;
-    std::memcpy(&here, s.data() + i, std::min<size_t>(4, left));
-    for (uint8_t k = 0; k < n; ++k) {
-      uint8_t id = phrase_index.by_first[c][k];
-      const Phrase& p = phrases[id];
-      size_t len = p.text.size();
-      if (left < len) continue;
-      uint32_t mask = len >= 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
-      if ((here & mask) != (phrase_index.head[id] & mask)) continue;
-      if (len <= 4 || std::memcmp(s.data() + i + 4, p.text.data() + 4, len - 4) == 0)
-        found[p.kind] = true;
-    }
+    char c = s[i];
+    bool letter = is_letter(c);
+    uint32_t four;
+    std::memcpy(&four, s.data() + i, 4);
+    uint32_t b = PhraseIndex::bit_of(four);
+    bool hit = ((phrase_index.head_bits[b >> 6] >> (b & 63)) & 1) | (c == '$') | (c == '`');
+    // A phrase that begins with a letter must begin a word.
+    if (hit & !(prev_letter & letter)) match_at(s, i, found);
+    prev_letter = letter;
   }
 }
 
@@ -228,8 +251,9 @@ constexpr std::array<std::string_view, 52> imperative_verbs = {
 
 PromptStyle classify_prompt(std::string_view text) {
   // The style shows in the opening; a request for reasoning often comes at the very end.
-  std::array<char, 256> head;
-  std::string_view s(head.data(), lower_copy(text.substr(0, head.size()), head.data()));
+  // 4 bytes of padding after each copy: scan_cues reads four bytes at every position.
+  std::array<char, 256 + 4> head{};
+  std::string_view s(head.data(), lower_copy(text.substr(0, 256), head.data()));
   PromptStyle style;
 
   size_t b = 0;
@@ -249,10 +273,9 @@ PromptStyle classify_prompt(std::string_view text) {
 
   std::array<bool, 3> cue{};
   scan_cues(s, cue);
-  if (text.size() > head.size()) {
-    std::array<char, 200> tail;
-    std::string_view t =
-        text.substr(text.size() - std::min(tail.size(), text.size() - head.size()));
+  if (text.size() > 256) {
+    std::array<char, 200 + 4> tail{};
+    std::string_view t = text.substr(text.size() - std::min<size_t>(200, text.size() - 256));
     scan_cues(std::string_view(tail.data(), lower_copy(t, tail.data())), cue);
   }
 

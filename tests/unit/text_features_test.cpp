@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <string>
+#include <vector>
 
 using namespace exfilscan;
 
@@ -20,6 +22,36 @@ TEST_CASE("prompt styles", "[text]") {
   std::string long_tail = std::string(500, 'x') + " Show your work.";
   CHECK(classify_prompt(long_tail).chain_of_thought);
   CHECK_FALSE(classify_prompt("What's the weather like?").chain_of_thought);
+}
+
+TEST_CASE("prompt cues are found at every position of the head and tail, only at word starts",
+          "[text]") {
+  const std::vector<std::string> reasoning = {
+      "step by step",        "step-by-step",        "show your work",      "explain your reasoning",
+      "reason through",      "think through",       "let's think",         "chain of thought",
+      "show your reasoning", "justify your answer", "explain your answer", "think carefully",
+      "reasoning process",   "walk me through"};
+  for (const std::string& cue : reasoning) {
+    INFO(cue);
+    CHECK(classify_prompt(cue).chain_of_thought);
+    CHECK(classify_prompt("Now " + cue).chain_of_thought);
+    // Ending exactly at the last byte of the 256-byte head, and of the text.
+    CHECK(classify_prompt(std::string(256 - cue.size() - 1, 'a') + " " + cue).chain_of_thought);
+    CHECK(classify_prompt(std::string(600, 'a') + " " + cue).chain_of_thought);
+    // Straddling the head's end: neither the head nor the tail holds it whole.
+    CHECK_FALSE(classify_prompt(std::string(250, 'a') + " " + cue + std::string(400, 'b'))
+                    .chain_of_thought);
+    CHECK_FALSE(classify_prompt("x" + cue).chain_of_thought);  // inside a word
+    std::string upper = cue;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    CHECK(classify_prompt(upper).chain_of_thought);
+  }
+  for (std::string code : {"def f", "#include <x>", "a ```b", "class Foo", "return x", "python"}) {
+    INFO(code);
+    CHECK(classify_prompt(code).benchmark);
+  }
+  CHECK(classify_prompt("x$y 2 and 3").benchmark);  // a maths cue needs two numbers too
+  CHECK_FALSE(classify_prompt("redefine classical returns").benchmark);
 }
 
 TEST_CASE("distinct sketch is exact when small and close when large", "[text]") {
