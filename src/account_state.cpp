@@ -22,6 +22,11 @@ void LogHistogram::add(double value, uint64_t weight) {
   count_ += weight;
 }
 
+void LogHistogram::merge(const LogHistogram& other) {
+  for (size_t b = 0; b < bins; ++b) counts_[b] += other.counts_[b];
+  count_ += other.count_;
+}
+
 double LogHistogram::quantile(double q) const {
   if (count_ == 0) return 0;
   uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));

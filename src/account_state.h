@@ -23,6 +23,7 @@ namespace exfilscan::detail {
 class LogHistogram {
  public:
   void add(double value, uint64_t weight = 1);
+  void merge(const LogHistogram& other);
   double quantile(double q) const;
   uint64_t count() const { return count_; }
   void clear();

@@ -8,6 +8,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace exfilscan {
@@ -42,69 +47,172 @@ struct KeyHash {
   size_t operator()(std::string_view k) const { return hash_bytes(k); }
 };
 
+/// Where a finding falls in the order one shard alone would have emitted it: by event, then
+/// the hourly upkeep before the event's own rules, threshold rules in their order, the account's
+/// detectors last; upkeep closes windows in key order. `n` keeps one shard's own order.
+struct FindingOrder {
+  uint64_t seq = 0;    // the event
+  uint32_t phase = 0;  // 0 upkeep, 1 threshold rule, 2 the account's detectors
+  uint32_t rule = 0;   // threshold rule index
+  std::string key;     // upkeep: the account whose window closed
+  uint64_t n = 0;
+  bool operator<(const FindingOrder& o) const {
+    if (seq != o.seq) return seq < o.seq;
+    if (phase != o.phase) return phase < o.phase;
+    if (rule != o.rule) return rule < o.rule;
+    if (key != o.key) return key < o.key;
+    return n < o.n;
+  }
+};
+
+/// Runs one job on every shard at once, shard 0 on the calling thread, and waits for all.
+class ShardPool {
+ public:
+  explicit ShardPool(size_t shards) {
+    for (size_t i = 1; i < shards; ++i) workers_.emplace_back([this, i] { work(i); });
+  }
+  ~ShardPool() {
+    {
+      std::lock_guard lock(mutex_);
+      quit_ = true;
+    }
+    start_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  void run(const std::function<void(size_t)>& job) {
+    if (workers_.empty()) return job(0);
+    {
+      std::lock_guard lock(mutex_);
+      job_ = &job;
+      pending_ = workers_.size();
+      ++generation_;
+      error_ = nullptr;
+    }
+    start_.notify_all();
+    std::exception_ptr mine;
+    try {
+      job(0);
+    } catch (...) {
+      mine = std::current_exception();
+    }
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return pending_ == 0; });
+    if (mine) std::rethrow_exception(mine);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void work(size_t index) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(size_t)>* job;
+      {
+        std::unique_lock lock(mutex_);
+        start_.wait(lock, [&] { return quit_ || generation_ != seen; });
+        if (quit_) return;
+        seen = generation_;
+        job = job_;
+      }
+      std::exception_ptr error;
+      try {
+        (*job)(index);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      std::lock_guard lock(mutex_);
+      if (error && !error_) error_ = error;
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  const std::function<void(size_t)>* job_ = nullptr;
+  size_t pending_ = 0;
+  uint64_t generation_ = 0;
+  bool quit_ = false;
+  std::exception_ptr error_;
+};
+
 }  // namespace
 
-struct DetectionEngine::Impl {
-  Impl(RuleSet r, EngineOptions o, FindingSink& s) : rules(std::move(r)), options(o), sink(s) {
+/// What every shard reads and only the upkeep between jobs writes.
+struct SharedState {
+  RuleSet rules;
+  EngineOptions options;
+  uint64_t analysis_gate = 0;  // requests in a window before its prompts are analysed
+  /// Completion tokens per account-window, as of the last hourly upkeep: windows closed since
+  /// then count from the next one, so a verdict never depends on which shard closed first.
+  detail::LogHistogram population;
+  int64_t population_since = INT64_MAX;  // when the population had 200 account-windows
+  size_t shards = 1;
+  size_t owner(std::string_view key) const {
+    return shards == 1 ? 0 : static_cast<size_t>((hash_bytes(key) >> 32) % shards);
+  }
+};
+
+/// The accounts, threshold keys and firings whose keys hash to one shard: one writer each, no
+/// locks. With one shard this is the whole engine.
+struct Shard {
+  Shard(SharedState& s, FindingSink& sink, size_t index)
+      : shared(s),
+        rules(s.rules),
+        options(s.options),
+        population(s.population),
+        population_since(s.population_since),
+        sink(sink),
+        index(index) {
     for (const ThresholdRule& t : rules.thresholds) {
       thresholds.emplace_back(t);
       if (!options.explain_key.empty()) thresholds.back().watch(options.explain_key);
     }
-    uint64_t least = UINT64_MAX;
-    if (rules.prompt_templating.enabled)
-      least = std::min(least, rules.prompt_templating.min_requests);
-    if (rules.distillation_sweep.enabled)
-      least = std::min(least, rules.distillation_sweep.min_requests);
-    analysis_gate = least == UINT64_MAX ? UINT64_MAX : least / 4;
   }
 
-  RuleSet rules;
-  EngineOptions options;
-  uint64_t analysis_gate = 0;  // requests in a window before its prompts are analysed
+  SharedState& shared;
+  const RuleSet& rules;
+  const EngineOptions& options;
+  const detail::LogHistogram& population;
+  const int64_t& population_since;
   FindingSink& sink;
+  size_t index;
   std::unordered_map<std::string, Account, KeyHash, std::equal_to<>> accounts;
   std::vector<detail::ThresholdTracker> thresholds;
   /// Firing state of threshold rules, per (rule, key): their keys are not the engine's accounts.
   std::unordered_map<std::string, detail::RuleFiring, KeyHash, std::equal_to<>> threshold_fired;
   /// Summaries of flagged accounts that were expired or evicted, so the ranking keeps them.
   std::unordered_map<std::string, AccountSummary> retired;
-  detail::LogHistogram population;  // completion tokens per account-window
+  detail::LogHistogram population_added;  // windows closed since the last upkeep
   EngineStats stats;
-  int64_t watermark = 0;
-  int64_t population_since = INT64_MAX;  // when the population had 200 account-windows
-  int64_t next_tick = 0;
   std::string scratch;
+  /// With more than one shard, findings wait here for the ordered merge.
+  bool direct = true;
+  FindingOrder order;
+  std::vector<std::pair<FindingOrder, Finding>> pending;
 
   int64_t window_ns() const { return rules.settings.window_ns; }
 
-  bool text_detectors() const {
-    return rules.prompt_templating.enabled || rules.distillation_sweep.enabled;
-  }
-
-  void on_event(const Event& ev) {
-    if (ev.timestamp_ns < options.since_ns || ev.timestamp_ns >= options.until_ns) {
-      ++stats.events_out_of_range;
-      return;
-    }
-    ++stats.events;
+  /// The event's threshold rules and account, where their keys belong to this shard.
+  void on_event(const Event& ev, uint64_t seq) {
     int64_t ts = ev.timestamp_ns;
-    // One event stamped far in the future (a bad clock) must not expire every account and stop
-    // the hourly upkeep: time runs on only by steps of at most max_clock_jump.
-    if (ts > watermark && (watermark == 0 || ts - watermark <= max_clock_jump)) watermark = ts;
-    if (watermark >= next_tick) tick();
-
-    for (detail::ThresholdTracker& t : thresholds) {
+    order.seq = seq;
+    order.phase = 1;
+    for (size_t r = 0; r < thresholds.size(); ++r) {
+      detail::ThresholdTracker& t = thresholds[r];
       if (!t.rule().filter.matches(ev)) continue;
       std::string_view key = account_key(ev, t.rule().group_by, scratch);
-      if (key.empty()) continue;
+      if (key.empty() || shared.owner(key) != index) continue;
+      order.rule = static_cast<uint32_t>(r);
       if (auto value = t.add(ev, key)) fire_threshold(t.rule(), key, *value, ev);
     }
 
     std::string_view key = account_key(ev, options.group_by, scratch);
     if (key.empty()) {
-      ++stats.events_without_account;
+      if (index == 0) ++stats.events_without_account;
       return;
     }
+    if (shared.owner(key) != index) return;
+    order.phase = 2;
+    order.rule = 0;
     auto it = accounts.find(key);
     if (it == accounts.end()) {
       it = accounts.emplace(std::string(key), Account{}).first;
@@ -188,7 +296,7 @@ struct DetectionEngine::Impl {
     // detectors need tens of prompts to say anything, and most accounts never get there), and
     // past the first 200 of a window only every 4th: the shares the detectors use are estimated
     // as well from a steady sample, and the busiest accounts cost a quarter.
-    bool analyse = !last_user.empty() && w.requests > analysis_gate &&
+    bool analyse = !last_user.empty() && w.requests > shared.analysis_gate &&
                    (w.text_requests < full_analysis || w.requests % 4 == 0);
     uint64_t prompt_hash = 0;
     if (analyse || biased) {
@@ -357,7 +465,12 @@ struct DetectionEngine::Impl {
     }
     ++stats.findings;
     ++stats.by_severity[static_cast<size_t>(f.severity)];
-    sink.on_finding(f);
+    if (direct) {
+      sink.on_finding(f);
+    } else {
+      pending.emplace_back(order, f);
+      ++order.n;
+    }
   }
 
   void explain(const Account& a) {
@@ -389,8 +502,7 @@ struct DetectionEngine::Impl {
     if (a.window.requests > 0) {
       evaluate(a, a.window.last_ns);
       if (options.explain && a.key == options.explain_key) explain(a);
-      population.add(static_cast<double>(a.window.completion_tokens));
-      if (population.count() == 200) population_since = a.window.last_ns;
+      population_added.add(static_cast<double>(a.window.completion_tokens));
       a.history.push_back({a.window.start_ns, a.window.requests, a.window.completion_tokens});
       if (a.history.size() > rules.volume_spike.baseline_hours)
         a.history.erase(
@@ -401,18 +513,24 @@ struct DetectionEngine::Impl {
     a.window.clear(a.window.start_ns + window_ns(), window_ns());
   }
 
-  /// Once an hour of event time: close windows no event will reopen, forget idle accounts,
-  /// keep within max_accounts.
-  void tick() {
-    next_tick = (watermark / ns_per_hour + 1) * ns_per_hour;
+  /// This shard's part of the hourly upkeep (before event `seq`): close windows no event will
+  /// reopen, forget idle accounts and keys.
+  void upkeep(int64_t watermark, uint64_t seq) {
     int64_t settled = watermark - rules.settings.max_skew_ns;
     // Closing may fire findings: in key order, so the output does not depend on the hash map's
-    // layout (which differs after a state is loaded).
+    // layout (which differs after a state is loaded) nor on the number of shards.
     std::vector<Account*> due;
     for (auto& [k, a] : accounts)
       if (a.window.requests > 0 && a.window.start_ns + window_ns() <= settled) due.push_back(&a);
     std::sort(due.begin(), due.end(), [](Account* x, Account* y) { return x->key < y->key; });
-    for (Account* a : due) close_window(*a);
+    order.seq = seq;
+    order.phase = 0;
+    order.rule = 0;
+    for (Account* a : due) {
+      if (!direct) order.key = a->key;
+      close_window(*a);
+    }
+    order.key.clear();
     for (auto it = accounts.begin(); it != accounts.end();) {
       Account& a = it->second;
       if (a.last_seen_ns < watermark - rules.settings.idle_expiry_ns) {
@@ -421,19 +539,6 @@ struct DetectionEngine::Impl {
         it = accounts.erase(it);
       } else {
         ++it;
-      }
-    }
-    if (accounts.size() > rules.settings.max_accounts) {
-      std::vector<std::pair<int64_t, std::string>> by_age;
-      for (auto& [k, a] : accounts) by_age.emplace_back(a.last_seen_ns, k);
-      size_t excess = accounts.size() - rules.settings.max_accounts;
-      std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
-                       by_age.end());
-      for (size_t i = 0; i < excess; ++i) {
-        auto a = accounts.find(by_age[i].second);
-        retire(a->second);
-        accounts.erase(a);
-        ++stats.accounts_evicted;
       }
     }
     for (detail::ThresholdTracker& t : thresholds) t.expire(watermark);
@@ -465,35 +570,195 @@ struct DetectionEngine::Impl {
   void retire(const Account& a) {
     if (!a.fired.empty()) retired[a.key] = summarize(a);
   }
+};
+
+struct DetectionEngine::Impl {
+  Impl(RuleSet r, EngineOptions o, FindingSink& s) : sink(s) {
+    shared.rules = std::move(r);
+    shared.options = std::move(o);
+    const RuleSet& rules = shared.rules;
+    uint64_t least = UINT64_MAX;
+    if (rules.prompt_templating.enabled)
+      least = std::min(least, rules.prompt_templating.min_requests);
+    if (rules.distillation_sweep.enabled)
+      least = std::min(least, rules.distillation_sweep.min_requests);
+    shared.analysis_gate = least == UINT64_MAX ? UINT64_MAX : least / 4;
+    // `explain` follows one account through every window as it closes: one shard.
+    shared.shards = shared.options.explain ? 1 : std::max<size_t>(1, shared.options.shards);
+    for (size_t i = 0; i < shared.shards; ++i)
+      shards.push_back(std::make_unique<Shard>(shared, sink, i));
+    for (auto& sh : shards) sh->direct = shared.shards == 1;
+    if (shared.shards > 1) pool = std::make_unique<ShardPool>(shared.shards);
+  }
+
+  SharedState shared;
+  FindingSink& sink;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::unique_ptr<ShardPool> pool;
+  uint64_t events = 0;
+  uint64_t events_out_of_range = 0;
+  uint64_t seq = 0;  // events offered so far
+  int64_t watermark = 0;
+  int64_t next_tick = 0;
+  // Where the hourly upkeep falls in the batch being judged.
+  struct Tick {
+    size_t index;
+    int64_t watermark;
+  };
+  std::vector<Tick> ticks;
+  std::vector<uint8_t> in_range;
+
+  /// Event time and the hourly upkeep: one pass in input order before the shards judge, so
+  /// every shard sees the same clock. True when the event is judged (inside --since/--until).
+  bool advance_clock(const Event& ev, bool& tick) {
+    tick = false;
+    if (ev.timestamp_ns < shared.options.since_ns || ev.timestamp_ns >= shared.options.until_ns) {
+      ++events_out_of_range;
+      return false;
+    }
+    ++events;
+    int64_t ts = ev.timestamp_ns;
+    // One event stamped far in the future (a bad clock) must not expire every account and stop
+    // the hourly upkeep: time runs on only by steps of at most max_clock_jump.
+    if (ts > watermark && (watermark == 0 || ts - watermark <= max_clock_jump)) watermark = ts;
+    if (watermark >= next_tick) {
+      next_tick = (watermark / ns_per_hour + 1) * ns_per_hour;
+      tick = true;
+    }
+    return true;
+  }
+
+  /// The upkeep's global part, between shard jobs: the windows closed since the last upkeep
+  /// join the population, and accounts over max_accounts are evicted (least recently seen).
+  void merge_upkeep(int64_t at) {
+    bool usable = shared.population.count() >= 200;
+    for (auto& sh : shards) {
+      shared.population.merge(sh->population_added);
+      sh->population_added.clear();
+    }
+    if (!usable && shared.population.count() >= 200) shared.population_since = at;
+    size_t active = 0;
+    for (auto& sh : shards) active += sh->accounts.size();
+    const size_t max_accounts = shared.rules.settings.max_accounts;
+    if (active > max_accounts) {
+      std::vector<std::tuple<int64_t, std::string_view, Shard*>> by_age;
+      for (auto& sh : shards)
+        for (auto& [k, a] : sh->accounts) by_age.emplace_back(a.last_seen_ns, k, sh.get());
+      size_t excess = active - max_accounts;
+      std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
+                       by_age.end());
+      for (size_t i = 0; i < excess; ++i) {
+        Shard& sh = *std::get<2>(by_age[i]);
+        auto a = sh.accounts.find(std::get<1>(by_age[i]));
+        sh.retire(a->second);
+        sh.accounts.erase(a);
+        ++sh.stats.accounts_evicted;
+      }
+    }
+  }
+
+  void on_event(const Event& ev) {
+    bool tick;
+    if (advance_clock(ev, tick)) {
+      if (tick) upkeep(watermark);
+      if (shards.size() == 1)
+        shards[0]->on_event(ev, seq);
+      else
+        pool->run([&](size_t s) { shards[s]->on_event(ev, seq); });
+    }
+    ++seq;
+    flush();
+  }
+
+  void on_events(std::span<const Event> evs) {
+    if (shards.size() == 1) {
+      for (const Event& ev : evs) on_event(ev);
+      return;
+    }
+    ticks.clear();
+    in_range.assign(evs.size(), 0);
+    for (size_t i = 0; i < evs.size(); ++i) {
+      bool tick;
+      in_range[i] = advance_clock(evs[i], tick);
+      if (tick) ticks.push_back({i, watermark});
+    }
+    uint64_t first = seq;
+    auto judge = [&](size_t from, size_t to) {
+      if (from == to) return;
+      pool->run([&](size_t s) {
+        Shard& sh = *shards[s];
+        for (size_t i = from; i < to; ++i)
+          if (in_range[i]) sh.on_event(evs[i], first + i);
+      });
+    };
+    size_t from = 0;
+    for (const Tick& t : ticks) {
+      judge(from, t.index);
+      seq = first + t.index;
+      upkeep(t.watermark);
+      from = t.index;
+    }
+    judge(from, evs.size());
+    seq = first + evs.size();
+    flush();
+  }
+
+  void upkeep(int64_t at) {
+    if (shards.size() == 1)
+      shards[0]->upkeep(at, seq);
+    else
+      pool->run([&](size_t s) { shards[s]->upkeep(at, seq); });
+    merge_upkeep(at);
+  }
+
+  /// The shards' findings, in the order one shard would have emitted them.
+  void flush() {
+    if (shards.size() == 1) return;
+    std::vector<std::pair<FindingOrder, Finding>*> all;
+    for (auto& sh : shards)
+      for (auto& p : sh->pending) all.push_back(&p);
+    if (all.empty()) return;
+    std::sort(all.begin(), all.end(), [](auto* x, auto* y) { return x->first < y->first; });
+    for (auto* p : all) sink.on_finding(p->second);
+    for (auto& sh : shards) sh->pending.clear();
+  }
 
   void save(StateWriter& w) const {
     w.i64(watermark);
     w.i64(next_tick);
-    w.i64(population_since);
-    population.save(w);
+    w.i64(shared.population_since);
+    shared.population.save(w);
+    detail::LogHistogram added;  // since the last upkeep: joins the population at the next one
+    for (const auto& sh : shards) added.merge(sh->population_added);
+    added.save(w);
     std::vector<const Account*> sorted;
-    for (const auto& [k, a] : accounts) sorted.push_back(&a);
+    for (const auto& sh : shards)
+      for (const auto& [k, a] : sh->accounts) sorted.push_back(&a);
     std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) { return x->key < y->key; });
     w.u64(sorted.size());
     for (const Account* a : sorted) a->save(w);
-    w.u64(thresholds.size());
-    for (const detail::ThresholdTracker& t : thresholds) {
-      w.str(t.rule().id);
-      t.save(w);
+    w.u64(shared.rules.thresholds.size());
+    for (size_t r = 0; r < shared.rules.thresholds.size(); ++r) {
+      w.str(shared.rules.thresholds[r].id);
+      std::vector<const detail::ThresholdTracker*> parts;
+      for (const auto& sh : shards) parts.push_back(&sh->thresholds[r]);
+      detail::ThresholdTracker::save(w, parts);
     }
-    std::vector<std::pair<std::string, detail::RuleFiring>> fired(threshold_fired.begin(),
-                                                                  threshold_fired.end());
-    std::sort(fired.begin(), fired.end(), [](auto& x, auto& y) { return x.first < y.first; });
+    std::vector<std::pair<const std::string*, const detail::RuleFiring*>> fired;
+    for (const auto& sh : shards)
+      for (const auto& [id, f] : sh->threshold_fired) fired.emplace_back(&id, &f);
+    std::sort(fired.begin(), fired.end(), [](auto& x, auto& y) { return *x.first < *y.first; });
     w.u64(fired.size());
     for (const auto& [id, f] : fired) {
-      w.str(id);
-      w.str(f.rule);
-      w.f64(f.score);
-      w.i64(f.last_fired_ns);
-      w.f64(f.episode_score);
+      w.str(*id);
+      w.str(f->rule);
+      w.f64(f->score);
+      w.i64(f->last_fired_ns);
+      w.f64(f->episode_score);
     }
     std::vector<const AccountSummary*> gone;
-    for (const auto& [k, s] : retired) gone.push_back(&s);
+    for (const auto& sh : shards)
+      for (const auto& [k, s] : sh->retired) gone.push_back(&s);
     std::sort(gone.begin(), gone.end(), [](auto* x, auto* y) { return x->key < y->key; });
     w.u64(gone.size());
     for (const AccountSummary* s : gone) {
@@ -515,34 +780,45 @@ struct DetectionEngine::Impl {
   void load(StateReader& r) {
     watermark = r.i64();
     next_tick = r.i64();
-    population_since = r.i64();
-    population.load(r);
-    accounts.clear();
-    size_t n = r.count(rules.settings.max_accounts + 1);
+    shared.population_since = r.i64();
+    shared.population.load(r);
+    for (auto& sh : shards) sh->population_added.clear();
+    // Format 1 merged every closed window into the population at once.
+    if (r.version() >= 2) shards[0]->population_added.load(r);
+    for (auto& sh : shards) sh->accounts.clear();
+    size_t n = r.count(shared.rules.settings.max_accounts + 1);
     for (size_t i = 0; i < n; ++i) {
       Account a;
       a.load(r);
       std::string key = a.key;
-      accounts.emplace(std::move(key), std::move(a));
+      shards[shared.owner(key)]->accounts.emplace(std::move(key), std::move(a));
     }
-    if (r.count(thresholds.size()) != thresholds.size())
+    const auto& rules = shared.rules.thresholds;
+    if (r.count(rules.size()) != rules.size())
       throw StateError("the state's threshold rules are not the rules in force");
-    for (detail::ThresholdTracker& t : thresholds) {
-      if (r.str() != t.rule().id)
+    for (size_t t = 0; t < rules.size(); ++t) {
+      if (r.str() != rules[t].id)
         throw StateError("the state's threshold rules are not the rules in force");
-      t.load(r);
+      std::vector<detail::ThresholdTracker*> parts;
+      for (auto& sh : shards) parts.push_back(&sh->thresholds[t]);
+      detail::ThresholdTracker::load(r, parts,
+                                     [&](std::string_view key) { return shared.owner(key); });
     }
-    threshold_fired.clear();
+    for (auto& sh : shards) sh->threshold_fired.clear();
     size_t f = r.count(100'000'000);
     for (size_t i = 0; i < f; ++i) {
       std::string id = r.str();
-      detail::RuleFiring& firing = threshold_fired[id];
+      // (rule id, 0x1f, key): the key decides the shard.
+      size_t cut = id.find('\x1f');
+      std::string_view key =
+          cut == std::string::npos ? std::string_view(id) : std::string_view(id).substr(cut + 1);
+      detail::RuleFiring& firing = shards[shared.owner(key)]->threshold_fired[id];
       firing.rule = r.str();
       firing.score = r.f64();
       firing.last_fired_ns = r.i64();
       firing.episode_score = r.f64();
     }
-    retired.clear();
+    for (auto& sh : shards) sh->retired.clear();
     size_t g = r.count(100'000'000);
     for (size_t i = 0; i < g; ++i) {
       AccountSummary s;
@@ -558,18 +834,23 @@ struct DetectionEngine::Impl {
       s.top_rule = r.str();
       s.rules.resize(r.count(1000));
       for (std::string& rule : s.rules) rule = r.str();
-      retired[s.key] = std::move(s);
+      std::string key = s.key;
+      shards[shared.owner(key)]->retired[key] = std::move(s);
     }
     if (!r.at_end()) throw StateError("the state has bytes after its end");
   }
 };
 
 DetectionEngine::DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink)
-    : impl_(std::make_unique<Impl>(std::move(rules), options, sink)) {}
+    : impl_(std::make_unique<Impl>(std::move(rules), std::move(options), sink)) {}
 DetectionEngine::~DetectionEngine() = default;
 
 void DetectionEngine::on_event(const Event& event) {
   impl_->on_event(event);
+}
+
+void DetectionEngine::on_events(std::span<const Event> events) {
+  impl_->on_events(events);
 }
 
 void DetectionEngine::save_state(StateWriter& out) const {
@@ -581,20 +862,25 @@ void DetectionEngine::load_state(StateReader& in) {
 
 void DetectionEngine::finish(bool close_windows) {
   if (!close_windows) return;
-  std::vector<std::string> keys;
-  for (auto& [k, a] : impl_->accounts) keys.push_back(k);
-  std::sort(keys.begin(), keys.end());  // a stable order for the findings this may fire
-  for (const std::string& k : keys) impl_->close_window(impl_->accounts.at(k));
+  // On this thread, in key order over every shard: the order one shard would close them in.
+  std::vector<std::pair<std::string_view, Shard*>> keys;
+  for (auto& sh : impl_->shards)
+    for (auto& [k, a] : sh->accounts) keys.emplace_back(k, sh.get());
+  std::sort(keys.begin(), keys.end());
+  for (auto& sh : impl_->shards) sh->direct = true;
+  for (auto& [k, sh] : keys) sh->close_window(sh->accounts.find(k)->second);
 }
 
 std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
   std::vector<AccountSummary> flagged, others;
-  for (const auto& [k, a] : impl_->accounts) {
-    AccountSummary s = impl_->summarize(a);
-    (s.rules.empty() ? others : flagged).push_back(std::move(s));
+  for (const auto& sh : impl_->shards) {
+    for (const auto& [k, a] : sh->accounts) {
+      AccountSummary s = sh->summarize(a);
+      (s.rules.empty() ? others : flagged).push_back(std::move(s));
+    }
+    for (const auto& [k, s] : sh->retired)
+      if (!sh->accounts.count(k)) flagged.push_back(s);
   }
-  for (const auto& [k, s] : impl_->retired)
-    if (!impl_->accounts.count(k)) flagged.push_back(s);
   auto by_risk = [](const AccountSummary& a, const AccountSummary& b) {
     if (a.risk != b.risk) return a.risk > b.risk;
     if (a.completion_tokens != b.completion_tokens)
@@ -609,25 +895,42 @@ std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
 }
 
 EngineStats DetectionEngine::stats() const {
-  EngineStats s = impl_->stats;
-  s.accounts_active = impl_->accounts.size();
+  EngineStats s;
+  s.events = impl_->events;
+  s.events_out_of_range = impl_->events_out_of_range;
+  for (const auto& sh : impl_->shards) {
+    const EngineStats& x = sh->stats;
+    s.events_without_account += x.events_without_account;
+    s.late_events += x.late_events;
+    s.accounts_seen += x.accounts_seen;
+    s.accounts_active += sh->accounts.size();
+    s.accounts_expired += x.accounts_expired;
+    s.accounts_evicted += x.accounts_evicted;
+    s.findings += x.findings;
+    s.suppressed += x.suppressed;
+    for (size_t i = 0; i < s.by_severity.size(); ++i) s.by_severity[i] += x.by_severity[i];
+  }
   return s;
 }
 
 bool DetectionEngine::needs_prompt_text() const {
-  return impl_->text_detectors() ||
-         std::any_of(impl_->rules.thresholds.begin(), impl_->rules.thresholds.end(),
+  const RuleSet& rules = impl_->shared.rules;
+  return rules.prompt_templating.enabled || rules.distillation_sweep.enabled ||
+         std::any_of(rules.thresholds.begin(), rules.thresholds.end(),
                      [](const ThresholdRule& t) { return t.field == "prompt"; });
 }
 
 std::vector<std::pair<const ThresholdRule*, double>> DetectionEngine::threshold_peaks(
     std::string_view key) const {
   std::vector<std::pair<const ThresholdRule*, double>> out;
-  for (const detail::ThresholdTracker& t : impl_->thresholds)
-    out.emplace_back(
-        &t.rule(), t.rule().group_by == impl_->options.group_by && key == impl_->options.explain_key
-                       ? t.watched_peak()
-                       : -1);
+  const SharedState& shared = impl_->shared;
+  for (size_t r = 0; r < shared.rules.thresholds.size(); ++r) {
+    const ThresholdRule& rule = shared.rules.thresholds[r];
+    double peak = -1;
+    if (rule.group_by == shared.options.group_by && key == shared.options.explain_key)
+      for (const auto& sh : impl_->shards) peak = std::max(peak, sh->thresholds[r].watched_peak());
+    out.emplace_back(&rule, peak);
+  }
   return out;
 }
 

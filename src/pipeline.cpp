@@ -184,7 +184,7 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
   std::exception_ptr consumer_error;
   try {
     while (auto batch = queue.pop()) {
-      for (size_t i = 0; i < batch->size(); ++i) sink.on_event((*batch)[i]);
+      sink.on_events(batch->events());
       queue.recycle(std::move(batch));
     }
   } catch (...) {

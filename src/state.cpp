@@ -113,7 +113,7 @@ void write_state_file(const std::string& path, uint64_t fingerprint, std::string
   }
 }
 
-std::string read_state_file(const std::string& path, uint64_t fingerprint) {
+std::string read_state_file(const std::string& path, uint64_t fingerprint, uint32_t& version) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     struct stat st;
@@ -126,12 +126,13 @@ std::string read_state_file(const std::string& path, uint64_t fingerprint) {
   const std::string reset = " (it is left as it is; --state-reset starts over)";
   if (all.size() < header_size + 8 || std::string_view(all).substr(0, 8) != magic)
     throw StateError(fmt::format("{}: not an exfilscan state file{}", path, reset));
-  uint32_t version = 0;
+  version = 0;
   for (int i = 0; i < 4; ++i)
     version |= static_cast<uint32_t>(static_cast<unsigned char>(all[8 + i])) << (8 * i);
-  if (version != state_format_version)
-    throw StateError(fmt::format("{}: state format {} is not the {} this exfilscan reads{}", path,
-                                 version, state_format_version, reset));
+  if (version < oldest_state_format_version || version > state_format_version)
+    throw StateError(fmt::format("{}: state format {} is not one this exfilscan reads ({} to {}){}",
+                                 path, version, oldest_state_format_version, state_format_version,
+                                 reset));
   StateReader sum(std::string_view(all).substr(all.size() - 8));
   if (sum.u64() != hash_bytes(std::string_view(all).substr(0, all.size() - 8)))
     throw StateError(

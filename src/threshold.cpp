@@ -183,30 +183,33 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
   return std::nullopt;
 }
 
-void ThresholdTracker::save(StateWriter& w) const {
-  std::vector<const std::string*> keys;
-  for (const auto& [k, st] : states_) keys.push_back(&k);
-  std::sort(keys.begin(), keys.end(), [](auto* a, auto* b) { return *a < *b; });
+void ThresholdTracker::save(StateWriter& w, const std::vector<const ThresholdTracker*>& parts) {
+  std::vector<std::pair<const std::string*, const State*>> keys;
+  for (const ThresholdTracker* t : parts)
+    for (const auto& [k, st] : t->states_) keys.emplace_back(&k, &st);
+  std::sort(keys.begin(), keys.end(), [](auto& a, auto& b) { return *a.first < *b.first; });
   w.u64(keys.size());
-  for (const std::string* k : keys) {
-    const State& st = states_.find(*k)->second;
+  for (const auto& [k, st] : keys) {
     w.str(*k);
-    for (const Slice& slice : st.slices) w.i64(slice.index), w.f64(slice.value);
+    for (const Slice& slice : st->slices) w.i64(slice.index), w.f64(slice.value);
     std::vector<std::pair<uint64_t, int64_t>> distinct;
-    st.distinct.for_each([&](uint64_t h, int64_t seen) { distinct.emplace_back(h, seen); });
+    st->distinct.for_each([&](uint64_t h, int64_t seen) { distinct.emplace_back(h, seen); });
     std::sort(distinct.begin(), distinct.end());
     w.u64(distinct.size());
     for (auto [h, seen] : distinct) w.u64(h), w.i64(seen);
-    w.u64(st.prune_at);
-    w.i64(st.last_ns);
+    w.u64(st->prune_at);
+    w.i64(st->last_ns);
   }
 }
 
-void ThresholdTracker::load(StateReader& r) {
-  states_.clear();
+void ThresholdTracker::load(StateReader& r, const std::vector<ThresholdTracker*>& parts,
+                            const std::function<size_t(std::string_view)>& owner) {
+  for (ThresholdTracker* t : parts) t->states_.clear();
   size_t n = r.count(100'000'000);
   for (size_t i = 0; i < n; ++i) {
-    State& st = states_[r.str()];
+    std::string key = r.str();
+    ThresholdTracker& t = *parts[owner(key) % parts.size()];
+    State& st = t.states_[key];
     for (Slice& slice : st.slices) slice.index = r.i64(), slice.value = r.f64();
     size_t d = r.count(max_distinct);
     for (size_t j = 0; j < d; ++j) {

@@ -5,6 +5,7 @@
 #include <exfilscan/state.h>
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -25,8 +26,12 @@ class ThresholdTracker {
   double watched_peak() const { return watched_peak_; }
   /// Forgets keys with no event in the last window.
   void expire(int64_t now_ns);
-  void save(StateWriter& w) const;
-  void load(StateReader& r);
+  /// One rule's state over every shard's tracker, keys in order: the same bytes for any number
+  /// of shards.
+  static void save(StateWriter& w, const std::vector<const ThresholdTracker*>& parts);
+  /// Each key's state goes to the tracker of its shard, `owner(key)`.
+  static void load(StateReader& r, const std::vector<ThresholdTracker*>& parts,
+                   const std::function<size_t(std::string_view)>& owner);
 
  private:
   static constexpr size_t slice_count = 60;  // the window slides in 1/60 steps

@@ -11,6 +11,7 @@
 #include <climits>
 #include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace exfilscan {
@@ -46,6 +47,10 @@ struct EngineOptions {
   /// Events outside [since, until) of event time are counted and left out (--since/--until).
   int64_t since_ns = INT64_MIN;
   int64_t until_ns = INT64_MAX;
+  /// Accounts and threshold keys are split by key hash over this many shards, each judged on
+  /// its own thread; the findings, ranking and state are the same for every number. (`explain`
+  /// uses one.)
+  size_t shards = 1;
 };
 
 struct EngineStats {
@@ -67,6 +72,8 @@ class DetectionEngine : public EventSink {
   DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink);
   ~DetectionEngine() override;
   void on_event(const Event& event) override;
+  /// A run of events in input order: with several shards, judged by all of them at once.
+  void on_events(std::span<const Event> events) override;
   /// At the end of the input: closes every open window, judging it. With `close_windows` false
   /// (cron mode) they stay open, to be continued by the next run from the saved state.
   void finish(bool close_windows = true);

@@ -13,6 +13,7 @@ class EventBatch {
   void add(const Event& event);
   size_t size() const { return used_; }
   const Event& operator[](size_t i) const { return events_[i]; }
+  std::span<const Event> events() const { return {events_.data(), used_}; }
   /// Empties the batch, keeping its memory for the next fill.
   void clear();
 

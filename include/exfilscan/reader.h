@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,10 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void on_event(const Event& event) = 0;
+  /// Several events in input order (a parsed batch); a sink that can use them at once says so.
+  virtual void on_events(std::span<const Event> events) {
+    for (const Event& e : events) on_event(e);
+  }
 };
 
 /// Where reading is, for a progress display.

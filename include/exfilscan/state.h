@@ -16,6 +16,11 @@ class StateError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// 2: the population's windows closed since the last hourly upkeep are kept apart. Format 1 is
+/// still read.
+inline constexpr uint32_t state_format_version = 2;
+inline constexpr uint32_t oldest_state_format_version = 1;
+
 /// Little-endian fixed-width values and length-prefixed strings.
 class StateWriter {
  public:
@@ -32,7 +37,10 @@ class StateWriter {
 
 class StateReader {
  public:
-  explicit StateReader(std::string_view data) : data_(data) {}
+  /// `version`: the format the data was written in (older ones may lack later fields).
+  explicit StateReader(std::string_view data, uint32_t version = state_format_version)
+      : data_(data), version_(version) {}
+  uint32_t version() const { return version_; }
   uint8_t u8();
   uint64_t u64();
   int64_t i64() { return static_cast<int64_t>(u64()); }
@@ -45,10 +53,9 @@ class StateReader {
  private:
   void need(size_t n);
   std::string_view data_;
+  uint32_t version_;
   size_t pos_ = 0;
 };
-
-inline constexpr uint32_t state_format_version = 1;
 
 /// Writes `payload` under a header (magic, version, the rules' fingerprint, length) and a
 /// checksum, to a temporary file in the same directory, synced, then renamed over `path`: a
@@ -58,6 +65,7 @@ void write_state_file(const std::string& path, uint64_t rules_fingerprint,
 
 /// The payload of a state file; empty when the file does not exist (a first run). Throws
 /// StateError for anything else that is wrong with it, and the file is left as it is.
-std::string read_state_file(const std::string& path, uint64_t rules_fingerprint);
+/// `version` is set to the format it was written in.
+std::string read_state_file(const std::string& path, uint64_t rules_fingerprint, uint32_t& version);
 
 }  // namespace exfilscan

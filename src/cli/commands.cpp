@@ -33,6 +33,10 @@ class ScanSink : public EventSink {
     engine_.on_event(event);
     if (reporter_.failed()) throw OutputClosed{};
   }
+  void on_events(std::span<const Event> events) override {
+    engine_.on_events(events);
+    if (reporter_.failed()) throw OutputClosed{};
+  }
 
  private:
   DetectionEngine& engine_;
@@ -250,9 +254,10 @@ int run_read(const RunConfig& c) {
     DetectionEngine engine(c.rules, c.engine, *reporter);
     if (!c.state.empty() && !c.state_reset) {
       try {
-        std::string payload = read_state_file(c.state, c.rules_fingerprint);
+        uint32_t version = 0;
+        std::string payload = read_state_file(c.state, c.rules_fingerprint, version);
         if (!payload.empty()) {
-          StateReader in(payload);
+          StateReader in(payload, version);
           engine.load_state(in);
           if (c.verbose) spdlog::info("state: loaded {} ({} bytes)", c.state, payload.size());
         } else if (c.verbose) {

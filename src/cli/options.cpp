@@ -257,9 +257,12 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.report_jsonl = f.report_jsonl;
   c.summary_csv = f.summary_csv;
   c.quiet = f.quiet;
-  // Parsing is the one stage that runs beside the engine today: more than 2 adds nothing.
+  // 1: everything on one thread. N > 1: parsing on its own thread, and the engine's accounts
+  // split over N shards judged at once (their threads wait on each other and on the parser,
+  // so N + 1 threads share N cores well).
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  c.threads = std::min(f.threads == 0 ? cores : f.threads, 2u);
+  c.threads = f.threads == 0 ? cores : f.threads;
+  c.engine.shards = c.threads;
   c.verbose = f.verbose && !f.quiet;
   c.progress = !f.quiet && ::isatty(STDERR_FILENO);
   // Prompt text is read only where it is used: normalize --include-prompts, and scan's text
