@@ -4,15 +4,13 @@
 #include "account_state.h"
 #include "detectors.h"
 #include "threshold.h"
+#include "worker_pool.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <exception>
+#include <cstring>
 #include <functional>
-#include <mutex>
-#include <thread>
 #include <unordered_map>
 
 namespace exfilscan {
@@ -65,75 +63,6 @@ struct FindingOrder {
   }
 };
 
-/// Runs one job on every shard at once, shard 0 on the calling thread, and waits for all.
-class ShardPool {
- public:
-  explicit ShardPool(size_t shards) {
-    for (size_t i = 1; i < shards; ++i) workers_.emplace_back([this, i] { work(i); });
-  }
-  ~ShardPool() {
-    {
-      std::lock_guard lock(mutex_);
-      quit_ = true;
-    }
-    start_.notify_all();
-    for (std::thread& t : workers_) t.join();
-  }
-  void run(const std::function<void(size_t)>& job) {
-    if (workers_.empty()) return job(0);
-    {
-      std::lock_guard lock(mutex_);
-      job_ = &job;
-      pending_ = workers_.size();
-      ++generation_;
-      error_ = nullptr;
-    }
-    start_.notify_all();
-    std::exception_ptr mine;
-    try {
-      job(0);
-    } catch (...) {
-      mine = std::current_exception();
-    }
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [&] { return pending_ == 0; });
-    if (mine) std::rethrow_exception(mine);
-    if (error_) std::rethrow_exception(error_);
-  }
-
- private:
-  void work(size_t index) {
-    uint64_t seen = 0;
-    for (;;) {
-      const std::function<void(size_t)>* job;
-      {
-        std::unique_lock lock(mutex_);
-        start_.wait(lock, [&] { return quit_ || generation_ != seen; });
-        if (quit_) return;
-        seen = generation_;
-        job = job_;
-      }
-      std::exception_ptr error;
-      try {
-        (*job)(index);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      std::lock_guard lock(mutex_);
-      if (error && !error_) error_ = error;
-      if (--pending_ == 0) done_.notify_one();
-    }
-  }
-  std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable start_, done_;
-  const std::function<void(size_t)>* job_ = nullptr;
-  size_t pending_ = 0;
-  uint64_t generation_ = 0;
-  bool quit_ = false;
-  std::exception_ptr error_;
-};
-
 }  // namespace
 
 /// What every shard reads and only the upkeep between jobs writes.
@@ -146,8 +75,17 @@ struct SharedState {
   detail::LogHistogram population;
   int64_t population_since = INT64_MAX;  // when the population had 200 account-windows
   size_t shards = 1;
+  /// The shard a key belongs to. Every shard asks this of every event's keys, so it reads only
+  /// the key's first and last eight bytes and its length: ids differ there (counters, UUIDs,
+  /// hashes). Keys that differ only in the middle all land on one shard: slower, never wrong.
   size_t owner(std::string_view key) const {
-    return shards == 1 ? 0 : static_cast<size_t>((hash_bytes(key) >> 32) % shards);
+    if (shards == 1) return 0;
+    uint64_t head = 0, tail = 0;
+    size_t n = std::min<size_t>(8, key.size());
+    std::memcpy(&head, key.data(), n);
+    std::memcpy(&tail, key.data() + key.size() - n, n);
+    uint64_t h = mix64(head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ (key.size() << 56));
+    return static_cast<size_t>((h >> 32) % shards);
   }
 };
 
@@ -588,13 +526,13 @@ struct DetectionEngine::Impl {
     for (size_t i = 0; i < shared.shards; ++i)
       shards.push_back(std::make_unique<Shard>(shared, sink, i));
     for (auto& sh : shards) sh->direct = shared.shards == 1;
-    if (shared.shards > 1) pool = std::make_unique<ShardPool>(shared.shards);
+    if (shared.shards > 1) pool = std::make_unique<detail::WorkerPool>(shared.shards);
   }
 
   SharedState shared;
   FindingSink& sink;
   std::vector<std::unique_ptr<Shard>> shards;
-  std::unique_ptr<ShardPool> pool;
+  std::unique_ptr<detail::WorkerPool> pool;
   uint64_t events = 0;
   uint64_t events_out_of_range = 0;
   uint64_t seq = 0;  // events offered so far
@@ -607,6 +545,7 @@ struct DetectionEngine::Impl {
   };
   std::vector<Tick> ticks;
   std::vector<uint8_t> in_range;
+  std::vector<const Event*> flat;
 
   /// Event time and the hourly upkeep: one pass in input order before the shards judge, so
   /// every shard sees the same clock. True when the event is judged (inside --since/--until).
@@ -670,16 +609,22 @@ struct DetectionEngine::Impl {
     flush();
   }
 
-  void on_events(std::span<const Event> evs) {
+  void on_events(std::span<const std::span<const Event>> runs) {
     if (shards.size() == 1) {
-      for (const Event& ev : evs) on_event(ev);
+      for (std::span<const Event> run : runs)
+        for (const Event& ev : run) on_event(ev);
       return;
     }
+    // One job for all the runs, split only where the hourly upkeep falls: the shards wait on
+    // each other once per chunk, not once per piece.
+    flat.clear();
+    for (std::span<const Event> run : runs)
+      for (const Event& ev : run) flat.push_back(&ev);
     ticks.clear();
-    in_range.assign(evs.size(), 0);
-    for (size_t i = 0; i < evs.size(); ++i) {
+    in_range.assign(flat.size(), 0);
+    for (size_t i = 0; i < flat.size(); ++i) {
       bool tick;
-      in_range[i] = advance_clock(evs[i], tick);
+      in_range[i] = advance_clock(*flat[i], tick);
       if (tick) ticks.push_back({i, watermark});
     }
     uint64_t first = seq;
@@ -688,7 +633,7 @@ struct DetectionEngine::Impl {
       pool->run([&](size_t s) {
         Shard& sh = *shards[s];
         for (size_t i = from; i < to; ++i)
-          if (in_range[i]) sh.on_event(evs[i], first + i);
+          if (in_range[i]) sh.on_event(*flat[i], first + i);
       });
     };
     size_t from = 0;
@@ -698,8 +643,8 @@ struct DetectionEngine::Impl {
       upkeep(t.watermark);
       from = t.index;
     }
-    judge(from, evs.size());
-    seq = first + evs.size();
+    judge(from, flat.size());
+    seq = first + flat.size();
     flush();
   }
 
@@ -849,8 +794,8 @@ void DetectionEngine::on_event(const Event& event) {
   impl_->on_event(event);
 }
 
-void DetectionEngine::on_events(std::span<const Event> events) {
-  impl_->on_events(events);
+void DetectionEngine::on_events(std::span<const std::span<const Event>> runs) {
+  impl_->on_events(runs);
 }
 
 void DetectionEngine::save_state(StateWriter& out) const {

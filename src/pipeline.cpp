@@ -1,19 +1,18 @@
 #include <exfilscan/pipeline.h>
 
+#include "worker_pool.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <exception>
-#include <mutex>
-#include <thread>
 
 namespace exfilscan {
 
 namespace {
 constexpr size_t block_bytes = 1u << 20;
-constexpr size_t batch_events = 2048;
-constexpr size_t queue_batches = 4;  // bounds memory: at most this many batches in flight
+constexpr size_t piece_min_bytes = 32u << 10;
 }  // namespace
 
 std::string_view EventBatch::keep(std::string_view s) {
@@ -89,112 +88,135 @@ void EventBatch::clear() {
 
 namespace {
 
-/// Batches handed from the parsing thread to the consuming one, in order, at most a few at once.
-class BatchQueue {
- public:
-  /// Blocks while the queue is full; false when the consumer has stopped.
-  bool push(std::unique_ptr<EventBatch> b) {
-    std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [&] { return full_.size() < queue_batches || stopped_; });
-    if (stopped_) return false;
-    full_.push_back(std::move(b));
-    not_empty_.notify_one();
+/// One line-aligned piece of a chunk, parsed by whichever thread takes it; its events and bad
+/// lines wait here until the pieces before it are delivered.
+struct Piece : EventSink, BadLineSink {
+  struct Deferred {
+    BadLine bad;        // its line number counted from the piece's start
+    ReadStats before;   // the piece's counts up to this line, itself included (a strict stop)
+    size_t events = 0;  // events parsed before it
+  };
+  Chunk chunk;
+  EventBatch batch;
+  std::vector<Deferred> bad_lines;
+  ReadStats stats;
+  uint64_t lines = 0;
+
+  void on_event(const Event& e) override { batch.add(e); }
+  bool report(const BadLine& bad) override {
+    bad_lines.push_back({bad, stats, batch.size()});
     return true;
   }
-  /// Blocks until a batch or the end; nullptr at the end.
-  std::unique_ptr<EventBatch> pop() {
-    std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !full_.empty() || done_; });
-    if (full_.empty()) return nullptr;
-    auto b = std::move(full_.front());
-    full_.pop_front();
-    not_full_.notify_one();
-    return b;
+  void clear() {
+    batch.clear();
+    bad_lines.clear();
+    stats = {};
+    lines = 0;
   }
-  /// A used batch back for reuse.
-  void recycle(std::unique_ptr<EventBatch> b) {
-    b->clear();
-    std::lock_guard lock(mutex_);
-    spare_.push_back(std::move(b));
-  }
-  std::unique_ptr<EventBatch> spare() {
-    std::lock_guard lock(mutex_);
-    if (spare_.empty()) return std::make_unique<EventBatch>();
-    auto b = std::move(spare_.back());
-    spare_.pop_back();
-    return b;
-  }
-  void finish() {
-    std::lock_guard lock(mutex_);
-    done_ = true;
-    not_empty_.notify_all();
-  }
-  void stop() {
-    std::lock_guard lock(mutex_);
-    stopped_ = true;
-    not_full_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable not_full_, not_empty_;
-  std::deque<std::unique_ptr<EventBatch>> full_, spare_;
-  bool done_ = false, stopped_ = false;
 };
 
-struct Stopped {};  // the consumer went away: the parsing thread unwinds
+void add(ReadStats& to, const ReadStats& s) {
+  to.lines += s.lines;
+  to.blank_lines += s.blank_lines;
+  to.events += s.events;
+  to.bytes += s.bytes;
+}
 
-class BatchingSink : public EventSink {
- public:
-  explicit BatchingSink(BatchQueue& queue) : queue_(queue), batch_(queue.spare()) {}
-  void on_event(const Event& e) override {
-    batch_->add(e);
-    if (batch_->size() >= batch_events) flush();
+/// Cuts a chunk into pieces of about `target` bytes at line ends.
+size_t cut(const Chunk& chunk, size_t target, std::vector<std::unique_ptr<Piece>>& pieces) {
+  size_t n = 0, pos = 0, size = chunk.bytes.size();
+  const char* data = chunk.bytes.data();
+  while (pos < size) {
+    size_t end = size;
+    if (size - pos > target) {
+      const void* nl = std::memchr(data + pos + target, '\n', size - pos - target);
+      if (nl) end = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+    }
+    if (n == pieces.size()) pieces.push_back(std::make_unique<Piece>());
+    Piece& p = *pieces[n++];
+    p.clear();
+    p.chunk.bytes = chunk.bytes.substr(pos, end - pos);
+    p.chunk.offset = chunk.offset + pos;
+    p.chunk.oversized_line = false;
+    pos = end;
   }
-  void flush() {
-    if (batch_->size() == 0) return;
-    if (!queue_.push(std::move(batch_))) throw Stopped{};
-    batch_ = queue_.spare();
-  }
-
- private:
-  BatchQueue& queue_;
-  std::unique_ptr<EventBatch> batch_;
-};
+  return n;
+}
 
 }  // namespace
 
 ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const ReaderOptions& options,
                                 EventSink& sink, BadLineLog& bad_lines, unsigned threads) {
   if (threads <= 1) return read_inputs(paths, options, sink, bad_lines);
-  BatchQueue queue;
+  detail::WorkerPool pool(threads);
+  std::vector<std::unique_ptr<ChunkReader>> readers;
+  for (unsigned i = 0; i < threads; ++i)
+    readers.push_back(std::make_unique<ChunkReader>(options.parser, options.input.max_line_bytes));
+  std::vector<std::unique_ptr<Piece>> pieces;
+  std::vector<std::span<const Event>> runs;
   ReadResult result;
-  std::exception_ptr producer_error;
-  std::thread producer([&] {
+  Chunk chunk;
+  for (size_t index = 0; index < paths.size(); ++index) {
+    const std::string& path = paths[index];
+    ++result.stats.inputs;
+    uint64_t line_no = 0;
     try {
-      BatchingSink batches(queue);
-      result = read_inputs(paths, options, batches, bad_lines);
-      batches.flush();
-    } catch (const Stopped&) {
-    } catch (...) {
-      producer_error = std::current_exception();
+      auto source = open_input(path, options.input);
+      if (options.opened) options.opened(path, source->compression(), source->size_hint());
+      auto report = [&] {
+        if (options.progress)
+          options.progress(ReadProgress{path, index, paths.size(), source->bytes_consumed(),
+                                        source->size_hint(), result.stats.lines});
+      };
+      report();
+      while (source->next(chunk)) {
+        if (chunk.oversized_line) {  // nothing to parse: only the report
+          if (!readers[0]->read(chunk, path, line_no, sink, bad_lines, result.stats)) {
+            result.failure = ReadFailure::strict_bad_line;
+            return result;
+          }
+          continue;
+        }
+        // Enough pieces for the threads to even out, big enough to keep hand-overs rare.
+        size_t target = std::max<size_t>(piece_min_bytes, chunk.bytes.size() / (8 * threads));
+        size_t count = cut(chunk, target, pieces);
+        std::atomic<size_t> next{0};
+        pool.run([&](size_t worker) {
+          for (size_t i; (i = next.fetch_add(1)) < count;) {
+            Piece& p = *pieces[i];
+            readers[worker]->read(p.chunk, path, p.lines, p, p, p.stats);
+          }
+        });
+        // In input order: bad lines numbered and reported, then the events, all at once.
+        runs.clear();
+        for (size_t i = 0; i < count; ++i) {
+          Piece& p = *pieces[i];
+          for (Piece::Deferred& d : p.bad_lines) {
+            d.bad.line += line_no;
+            if (!bad_lines.report(d.bad)) {
+              add(result.stats, d.before);
+              // The whole chunk counts as read, as on one thread.
+              for (size_t j = i + 1; j < count; ++j)
+                result.stats.bytes += pieces[j]->chunk.bytes.size();
+              runs.push_back(p.batch.events().first(d.events));
+              sink.on_events(runs);
+              result.failure = ReadFailure::strict_bad_line;
+              return result;
+            }
+          }
+          line_no += p.lines;
+          add(result.stats, p.stats);
+          runs.push_back(p.batch.events());
+        }
+        sink.on_events(runs);
+        report();
+      }
+    } catch (const InputError& e) {
+      result.failure = ReadFailure::input_error;
+      result.error = line_no ? fmt::format("{} (after line {})", e.what(), line_no) : e.what();
+      return result;
     }
-    queue.finish();
-  });
-  std::exception_ptr consumer_error;
-  try {
-    while (auto batch = queue.pop()) {
-      sink.on_events(batch->events());
-      queue.recycle(std::move(batch));
-    }
-  } catch (...) {
-    consumer_error = std::current_exception();
-    queue.stop();
-    while (auto batch = queue.pop()) queue.recycle(std::move(batch));  // let the producer end
   }
-  producer.join();
-  if (consumer_error) std::rethrow_exception(consumer_error);
-  if (producer_error) std::rethrow_exception(producer_error);
   return result;
 }
 

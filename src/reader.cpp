@@ -17,7 +17,7 @@ bool is_blank(std::string_view line) {
 }  // namespace
 
 bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t& line_no,
-                       EventSink& sink, BadLineLog& bad_lines, ReadStats& stats) {
+                       EventSink& sink, BadLineSink& bad_lines, ReadStats& stats) {
   if (chunk.oversized_line) {
     ++line_no;
     ++stats.lines;

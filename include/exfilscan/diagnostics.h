@@ -40,13 +40,22 @@ struct BadLineLogOptions {
   bool strict = false;                // the first bad line is an error
 };
 
+/// Where the reader sends bad lines: the log that prints them, or a buffer that keeps a chunk's
+/// until the chunks before it are reported (parallel parsing).
+class BadLineSink {
+ public:
+  virtual ~BadLineSink() = default;
+  /// Returns false when the run must stop (strict mode).
+  virtual bool report(const BadLine& bad) = 0;
+};
+
 /// Counts bad lines by reason and prints the first few of each to a stream (stderr in the CLI).
-class BadLineLog {
+class BadLineLog : public BadLineSink {
  public:
   BadLineLog(BadLineLogOptions options, std::FILE* out) : options_(options), out_(out) {}
 
   /// Returns false when the run must stop (strict mode).
-  bool report(const BadLine& bad);
+  bool report(const BadLine& bad) override;
 
   uint64_t total() const { return total_; }
   uint64_t count(BadLineReason reason) const { return counts_[static_cast<size_t>(reason)]; }

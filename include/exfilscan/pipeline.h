@@ -1,12 +1,13 @@
 #pragma once
-/// Reading on its own thread: lines are parsed into batches of owned events while the caller's
-/// thread consumes them in input order, so the result is the same as reading on one thread.
+/// Parsing on several threads: each chunk of input is cut into pieces at line ends, the pieces
+/// are parsed at once into batches of owned events, and the sink gets them in input order (bad
+/// lines numbered and reported in order too), so the result is the same as reading on one thread.
 
 #include <exfilscan/reader.h>
 
 namespace exfilscan {
 
-/// Events that own their strings: a batch is filled by the parsing thread and handed over.
+/// Events that own their strings: a batch is filled by a parsing thread and handed over.
 class EventBatch {
  public:
   /// Copies the event; its views then point into the batch.
@@ -27,8 +28,9 @@ class EventBatch {
   size_t offset_ = 0;
 };
 
-/// read_inputs with parsing on a second thread when `threads` > 1 (the engine, which keeps
-/// per-account state, stays on the calling thread). Same events, same order, same result.
+/// read_inputs with the pieces of each chunk parsed on `threads` threads (the caller's among
+/// them); the sink is called on the caller's thread, a chunk's events at once. Same events,
+/// same order, same bad-line reports and totals as one thread, strict mode included.
 ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const ReaderOptions& options,
                                 EventSink& sink, BadLineLog& bad_lines, unsigned threads);
 

@@ -19,9 +19,11 @@ class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void on_event(const Event& event) = 0;
-  /// Several events in input order (a parsed batch); a sink that can use them at once says so.
-  virtual void on_events(std::span<const Event> events) {
-    for (const Event& e : events) on_event(e);
+  /// Runs of events, one after the other in input order (the parsed pieces of a chunk); a sink
+  /// that can use many at once says so.
+  virtual void on_events(std::span<const std::span<const Event>> runs) {
+    for (std::span<const Event> run : runs)
+      for (const Event& e : run) on_event(e);
   }
 };
 
@@ -75,7 +77,7 @@ class ChunkReader {
   ChunkReader(const ParserOptions& options, size_t max_line_bytes)
       : parser_(options), max_line_bytes_(max_line_bytes) {}
   bool read(const Chunk& chunk, std::string_view input_name, uint64_t& line_no, EventSink& sink,
-            BadLineLog& bad_lines, ReadStats& stats);
+            BadLineSink& bad_lines, ReadStats& stats);
 
  private:
   LineParser parser_;

@@ -33,8 +33,8 @@ class ScanSink : public EventSink {
     engine_.on_event(event);
     if (reporter_.failed()) throw OutputClosed{};
   }
-  void on_events(std::span<const Event> events) override {
-    engine_.on_events(events);
+  void on_events(std::span<const std::span<const Event>> runs) override {
+    engine_.on_events(runs);
     if (reporter_.failed()) throw OutputClosed{};
   }
 

@@ -45,8 +45,8 @@ void add_input_flags(CLI::App& sub, Flags& f) {
   sub.add_flag("-v,--verbose", f.verbose,
                "Log what is being done (inputs, rules, state) on stderr");
   sub.add_option("--threads", f.threads,
-                 "Threads: 1 reads and judges on one; 2 parses on a second (the default where "
-                 "there are 2 cores). The output is the same for every value")
+                 "Threads to parse and judge on (default: one per core). The output is the same "
+                 "for every value")
       ->check(CLI::Range(0u, 64u));
 }
 
@@ -257,9 +257,8 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.report_jsonl = f.report_jsonl;
   c.summary_csv = f.summary_csv;
   c.quiet = f.quiet;
-  // 1: everything on one thread. N > 1: parsing on its own thread, and the engine's accounts
-  // split over N shards judged at once (their threads wait on each other and on the parser,
-  // so N + 1 threads share N cores well).
+  // N threads take turns: all parse the pieces of a chunk, then all judge it, each the
+  // accounts of its shard.
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.threads = f.threads == 0 ? cores : f.threads;
   c.engine.shards = c.threads;

@@ -78,3 +78,64 @@ TEST_CASE("a consumer that stops ends the parsing thread and its error comes thr
   CHECK_THROWS_WITH(read_inputs_parallel({f.path()}, {}, sink, log, 2), "closed");
   CHECK(sink.seen == 3000);
 }
+
+namespace {
+
+/// What a read leaves behind: events, bad-line reports, totals.
+struct ReadRecord {
+  std::vector<std::string> events;
+  std::string reports;
+  std::string totals;
+};
+
+ReadRecord read_with(const std::string& path, unsigned threads, bool strict) {
+  ReaderOptions options;
+  options.input.chunk_bytes = 1 << 20;  // several chunks, each cut into several pieces
+  options.bad_lines.strict = strict;
+  options.bad_lines.max_reports_per_reason = 100;
+  char* text = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&text, &size);
+  BadLineLog log(options.bad_lines, out);
+  TextSink sink;
+  ReadResult r = read_inputs_parallel({path}, options, sink, log, threads);
+  std::fclose(out);
+  ReadRecord rec;
+  rec.events = std::move(sink.lines);
+  rec.reports.assign(text, size);
+  std::free(text);
+  rec.totals = fmt::format("{} {} {} {} {} {}", r.stats.lines, r.stats.blank_lines, r.stats.events,
+                           r.stats.bytes, log.total(), static_cast<int>(r.failure));
+  return rec;
+}
+
+}  // namespace
+
+TEST_CASE("parsing pieces in parallel reports bad lines in order with their line numbers",
+          "[pipeline]") {
+  std::string data;
+  for (int i = 0; i < 30000; ++i) {
+    if (i % 4099 == 17)
+      data += "{broken " + std::to_string(i) + "\n";
+    else if (i % 5003 == 5)
+      data += "   \n";
+    else
+      data += fmt::format(R"({{"timestamp":{},"api_key_id":"k{}","request":{{"prompt":"{}"}}}})"
+                          "\n",
+                          1777622400 + i, i % 7, std::string(i % 90, 'y'));
+  }
+  TempFile f(data);
+  for (bool strict : {false, true}) {
+    INFO("strict " << strict);
+    ReadRecord one = read_with(f.path(), 1, strict);
+    CHECK_FALSE(one.reports.empty());
+    for (unsigned threads : {2u, 3u}) {
+      ReadRecord many = read_with(f.path(), threads, strict);
+      CHECK(many.totals == one.totals);
+      CHECK(many.reports == one.reports);
+      CHECK(many.events == one.events);
+    }
+  }
+  // The reports carry the real line numbers: line 18 is the first broken one.
+  CHECK(read_with(f.path(), 2, true).reports.find(":18:") != std::string::npos);
+}
