@@ -9,9 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace exfilscan {
@@ -446,7 +451,112 @@ class MappedChunker final : public ChunkSource {
 
 }  // namespace
 
-std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOptions& options) {
+/// Runs another source on its own thread, one chunk ahead: while the caller parses a chunk, the
+/// next is read (or inflated) into the other of two buffers. Chunks, errors and their order are
+/// the other source's.
+class ReadAheadChunker final : public ChunkSource {
+ public:
+  explicit ReadAheadChunker(std::unique_ptr<ChunkSource> inner)
+      : inner_(std::move(inner)),
+        compression_(inner_->compression()),
+        size_hint_(inner_->size_hint()),
+        thread_([this] { run(); }) {}
+  ~ReadAheadChunker() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  Compression compression() const override { return compression_; }
+  uint64_t size_hint() const override { return size_hint_; }
+  uint64_t bytes_consumed() const override { return consumed_; }
+
+  bool next(Chunk& chunk) override {
+    std::unique_lock lock(mutex_);
+    if (handed_) {  // the caller is done with the chunk handed out last
+      handed_->full = false;
+      handed_ = nullptr;
+      changed_.notify_all();
+    }
+    Slot& slot = slots_[reading_];
+    changed_.wait(lock, [&] { return slot.full || done_; });
+    if (!slot.full) {
+      if (error_) std::rethrow_exception(error_);
+      return false;
+    }
+    handed_ = &slot;
+    reading_ ^= 1;
+    chunk.bytes = std::string_view(slot.buffer.data(), slot.chunk.bytes.size());
+    chunk.offset = slot.chunk.offset;
+    chunk.oversized_line = slot.chunk.oversized_line;
+    chunk.oversized_length = slot.chunk.oversized_length;
+    chunk.oversized_head = slot.chunk.oversized_head;
+    consumed_ = slot.consumed;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    Chunk chunk;               // its bytes point into the inner source, not to be read
+    std::vector<char> buffer;  // the copy handed out, with padding
+    uint64_t consumed = 0;
+    bool full = false;
+  };
+
+  void run() {
+    size_t filling = 0;
+    try {
+      for (;;) {
+        Slot& slot = slots_[filling];
+        {
+          std::unique_lock lock(mutex_);
+          changed_.wait(lock, [&] { return !slot.full || stop_; });
+          if (stop_) break;
+        }
+        // The slot is the thread's own until it is marked full.
+        if (!inner_->next(slot.chunk)) break;
+        size_t n = slot.chunk.bytes.size();
+        if (slot.buffer.size() < n + chunk_padding) slot.buffer.resize(n + chunk_padding);
+        std::memcpy(slot.buffer.data(), slot.chunk.bytes.data(), n);
+        std::memset(slot.buffer.data() + n, 0, chunk_padding);
+        slot.consumed = inner_->bytes_consumed();
+        {
+          std::lock_guard lock(mutex_);
+          slot.full = true;
+        }
+        changed_.notify_all();
+        filling ^= 1;
+      }
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      error_ = std::current_exception();
+    }
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    changed_.notify_all();
+  }
+
+  std::unique_ptr<ChunkSource> inner_;
+  Compression compression_;
+  uint64_t size_hint_;
+  std::array<Slot, 2> slots_;
+  size_t reading_ = 0;      // the slot the caller takes next
+  Slot* handed_ = nullptr;  // the slot the caller holds
+  uint64_t consumed_ = 0;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool done_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+namespace {
+
+std::unique_ptr<ChunkSource> open_stream(const std::string& path, const InputOptions& options) {
   int fd = 0;
   bool owned = false;
   uint64_t size = 0;
@@ -483,6 +593,15 @@ std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOpti
       break;
   }
   return std::make_unique<PlainChunker>(std::move(raw), options, size);
+}
+
+}  // namespace
+
+std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOptions& options) {
+  auto source = open_stream(path, options);
+  if (options.read_ahead && !dynamic_cast<MappedChunker*>(source.get()))
+    return std::make_unique<ReadAheadChunker>(std::move(source));
+  return source;
 }
 
 }  // namespace exfilscan

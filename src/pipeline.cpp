@@ -148,6 +148,8 @@ size_t cut(const Chunk& chunk, size_t target, std::vector<std::unique_ptr<Piece>
 ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const ReaderOptions& options,
                                 EventSink& sink, BadLineLog& bad_lines, unsigned threads) {
   if (threads <= 1) return read_inputs(paths, options, sink, bad_lines);
+  ReaderOptions with_read_ahead = options;
+  with_read_ahead.input.read_ahead = true;
   detail::WorkerPool pool(threads);
   std::vector<std::unique_ptr<ChunkReader>> readers;
   for (unsigned i = 0; i < threads; ++i)
@@ -161,7 +163,7 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
     ++result.stats.inputs;
     uint64_t line_no = 0;
     try {
-      auto source = open_input(path, options.input);
+      auto source = open_input(path, with_read_ahead.input);
       if (options.opened) options.opened(path, source->compression(), source->size_hint());
       auto report = [&] {
         if (options.progress)

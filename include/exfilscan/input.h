@@ -38,6 +38,9 @@ struct InputOptions {
   size_t chunk_bytes = 16u << 20;     // how much to read or map at a time
   size_t max_line_bytes = 64u << 20;  // longer lines are skipped and reported
   bool allow_mmap = true;             // plain regular files are mapped rather than read
+  /// Read and decompress streams (stdin, pipes, .gz, .zst) on a thread of their own, a chunk
+  /// ahead of the caller, who then gets copies in two alternating buffers.
+  bool read_ahead = false;
 };
 
 /// Produces chunks in input order. A chunk stays valid until the next call to next().

@@ -148,3 +148,42 @@ TEST_CASE("a line over the limit is skipped without buffering it", "[input]") {
     }
   }
 }
+
+TEST_CASE("reading ahead on a thread gives the same chunks, then the same errors", "[input]") {
+  std::string data = many_lines(40000);
+  std::string gz = gzip(data);
+  InputOptions plain, ahead;
+  plain.chunk_bytes = ahead.chunk_bytes = 8192;
+  plain.allow_mmap = ahead.allow_mmap = false;
+  ahead.read_ahead = true;
+  for (const std::string& contents : {data, gz, zstd(data)}) {
+    TempFile f(contents);
+    auto [all, chunks] = drain(f.path(), ahead);
+    CHECK(all == data);
+    CHECK(chunks == drain(f.path(), plain).second);
+  }
+  // A truncated stream: the lines decoded before the damage first, then the error.
+  TempFile cut(gz.substr(0, gz.size() / 2), ".gz");
+  std::string before;
+  try {
+    auto source = open_input(cut.path(), plain);
+    Chunk chunk;
+    while (source->next(chunk)) before.append(chunk.bytes);
+  } catch (const InputError&) {
+  }
+  std::string got;
+  auto source = open_input(cut.path(), ahead);
+  Chunk chunk;
+  CHECK_THROWS_WITH(
+      [&] {
+        while (source->next(chunk)) got.append(chunk.bytes);
+      }(),
+      Catch::Contains("truncated gzip stream"));
+  CHECK_FALSE(got.empty());
+  CHECK(got == before);
+  // Stopping early (the report's reader went away) ends the reading thread.
+  TempFile f(gz);
+  auto early = open_input(f.path(), ahead);
+  REQUIRE(early->next(chunk));
+  early.reset();
+}
