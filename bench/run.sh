@@ -35,13 +35,14 @@ cat "$data" > /dev/null  # warm the page cache
 declare -A cmds=(
   [ceiling]="$ceiling $data"
   [normalize]="$build/exfilscan normalize -q $data"
-  [scan]="$build/exfilscan scan -q $data"
-  [scan-metadata]="$build/exfilscan scan -q --threads 1 --rules bench/metadata-only.toml $data"
+  [scan-metadata-1t]="$build/exfilscan scan -q --threads 1 --rules bench/metadata-only.toml $data"
+  [scan-metadata]="$build/exfilscan scan -q --threads 2 --rules bench/metadata-only.toml $data"
   [scan-1t]="$build/exfilscan scan -q --threads 1 $data"
-  [scan-stdin]="$build/exfilscan scan -q - < $data"
-  [scan-gzip]="$build/exfilscan scan -q $gz"
+  [scan]="$build/exfilscan scan -q --threads 2 $data"
+  [scan-stdin]="$build/exfilscan scan -q --threads 2 - < $data"
+  [scan-gzip]="$build/exfilscan scan -q --threads 2 $gz"
 )
-order=(ceiling normalize scan-metadata scan-1t scan scan-stdin scan-gzip)
+order=(ceiling normalize scan-metadata-1t scan-metadata scan-1t scan scan-stdin scan-gzip)
 if ((peers)); then
   node_dir=bench/data/duckdb
   if [[ ! -d $node_dir/node_modules/@duckdb/node-api ]]; then

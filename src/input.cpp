@@ -1,7 +1,7 @@
 #include <exfilscan/input.h>
 
 #include <fmt/format.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 #include <zstd.h>
 
 #include <fcntl.h>
@@ -226,58 +226,83 @@ class StreamChunker : public ChunkSource {
   std::optional<std::string> pending_error_;
 };
 
+/// gzip through ISA-L's inflate: about twice zlib's speed, which is what bounds a scan of a .gz.
 class GzipChunker final : public StreamChunker {
  public:
   GzipChunker(std::unique_ptr<RawReader> raw, const InputOptions& options, uint64_t size_hint)
-      : StreamChunker(std::move(raw), options, size_hint), in_(1u << 20) {
-    std::memset(&z_, 0, sizeof z_);
-    if (inflateInit2(&z_, 15 + 32) != Z_OK)
-      throw InputError(fmt::format("{}: cannot start gzip decoder", raw_->name()));
+      : StreamChunker(std::move(raw), options, size_hint),
+        in_(1u << 20),
+        state_(std::make_unique<inflate_state>()) {
+    isal_inflate_init(state_.get());
   }
-  ~GzipChunker() override { inflateEnd(&z_); }
   Compression compression() const override { return Compression::gzip; }
 
  protected:
   size_t fill(char* dst, size_t cap) override {
-    z_.next_out = reinterpret_cast<Bytef*>(dst);
-    z_.avail_out = static_cast<uInt>(std::min<size_t>(cap, 1u << 30));
-    while (z_.avail_out > 0) {
-      if (z_.avail_in == 0) {
+    inflate_state& st = *state_;
+    st.next_out = reinterpret_cast<uint8_t*>(dst);
+    st.avail_out = static_cast<uint32_t>(std::min<size_t>(cap, 1u << 30));
+    uint32_t asked = st.avail_out;
+    while (st.avail_out > 0) {
+      if (st.avail_in == 0) {
         size_t n = raw_->read(in_.data(), in_.size());
         if (n == 0) {
-          if (in_member_ && cap == z_.avail_out)
+          if (in_member_ && st.avail_out == asked)
             return fail_after_decoded(fmt::format(
                 "{}: truncated gzip stream: input ends after {} compressed bytes, inside a member "
                 "({} bytes decompressed)",
-                raw_->name(), raw_->consumed(), z_.total_out + done_out_));
+                raw_->name(), raw_->consumed(), decoded_));
           break;
         }
-        z_.next_in = reinterpret_cast<Bytef*>(in_.data());
-        z_.avail_in = static_cast<uInt>(n);
+        st.next_in = reinterpret_cast<uint8_t*>(in_.data());
+        st.avail_in = static_cast<uint32_t>(n);
       }
       if (!in_member_) {
         // Concatenated members (cat a.gz b.gz) are one stream, as gzip -d treats them.
-        done_out_ += z_.total_out;
-        inflateReset(&z_);
+        uint8_t *next_in = st.next_in, *next_out = st.next_out;
+        uint32_t avail_in = st.avail_in, avail_out = st.avail_out;
+        isal_inflate_reset(&st);
+        st.crc_flag = ISAL_GZIP;
+        st.next_in = next_in;
+        st.avail_in = avail_in;
+        st.next_out = next_out;
+        st.avail_out = avail_out;
         in_member_ = true;
       }
-      int rc = inflate(&z_, Z_NO_FLUSH);
-      if (rc == Z_STREAM_END) {
-        in_member_ = false;
-      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      int rc = isal_inflate(&st);
+      if (rc < 0)
         throw InputError(fmt::format("{}: corrupt gzip data near compressed byte {}: {}",
-                                     raw_->name(), raw_->consumed() - z_.avail_in,
-                                     z_.msg ? z_.msg : "inflate failed"));
-      }
+                                     raw_->name(), raw_->consumed() - st.avail_in, why(rc)));
+      if (st.block_state == ISAL_BLOCK_FINISH) in_member_ = false;
     }
-    return cap - z_.avail_out;
+    size_t produced = asked - st.avail_out;
+    decoded_ += produced;
+    return produced;
   }
 
  private:
-  z_stream z_;
+  static const char* why(int rc) {
+    switch (rc) {
+      case ISAL_INVALID_BLOCK:
+        return "invalid deflate block";
+      case ISAL_INVALID_SYMBOL:
+        return "invalid code";
+      case ISAL_INVALID_LOOKBACK:
+        return "invalid distance";
+      case ISAL_INVALID_WRAPPER:
+        return "not a gzip member header";
+      case ISAL_UNSUPPORTED_METHOD:
+        return "unsupported compression method";
+      case ISAL_INCORRECT_CHECKSUM:
+        return "checksum mismatch";
+      default:
+        return "inflate failed";
+    }
+  }
   std::vector<char> in_;
+  std::unique_ptr<inflate_state> state_;  // large: kept off the stack and out of the object
   bool in_member_ = false;
-  uint64_t done_out_ = 0;
+  uint64_t decoded_ = 0;
 };
 
 class ZstdChunker final : public StreamChunker {
