@@ -87,7 +87,9 @@ bool read_message(Ctx& ctx, od::object& msg, Where where) {
     std::string_view key = key_of(field);
     if (key == "role") {
       if (!read_string(ctx, field.value(), {where.parent, "messages[].role"}, role)) return false;
-    } else if ((key == "content" || key == "parts") && ctx.read_text) {
+    } else if ((key == "content" || key == "parts") && ctx.read_text &&
+               !(role == "assistant" || role == "model" || role == "tool")) {
+      // (The role usually comes first: the answers in a history are then not even unescaped.)
       if (!read_content(ctx, field.value(), {where.parent, "messages[].content"}, PromptRole::user))
         return false;
     }

@@ -72,6 +72,19 @@ TEST_CASE("content as an array of parts keeps text and skips images", "[parser][
   CHECK(*p->event.turns == 2);
 }
 
+TEST_CASE("the API's own turns in a history are not read, whatever their shape",
+          "[parser][canonical]") {
+  // Tool results and structured answers come in every shape; none of it is the caller's prompt.
+  auto p = parse_line(
+      R"({"timestamp":"2026-11-02T14:03:11Z","request":{"messages":[)"
+      R"({"role":"user","content":"Weather?"},{"role":"assistant","content":null,"tool_calls":[]},)"
+      R"({"role":"tool","content":{"temp":21}},{"role":"assistant","content":42},)"
+      R"({"content":"Thanks","role":"user"}]}})");
+  REQUIRE(p->ok);
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:Weather?", "U:Thanks"});
+  CHECK(*p->event.turns == 2);
+}
+
 TEST_CASE("legacy completions: integer logprobs, echo, best_of, prompt lists",
           "[parser][canonical]") {
   auto p = parse_line(
