@@ -3,6 +3,7 @@
 
 #include "account_state.h"
 #include "detectors.h"
+#include "string_table.h"
 #include "threshold.h"
 #include "worker_pool.h"
 
@@ -39,11 +40,6 @@ double combined_risk(std::vector<double> scores) {
   if (scores.size() > 1) risk += (1 - risk) * 0.5 * scores[1];
   return std::min(risk, 1.0);
 }
-
-struct KeyHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view k) const { return hash_bytes(k); }
-};
 
 /// Where a finding falls in the order one shard alone would have emitted it: by event, then
 /// the hourly upkeep before the event's own rules, threshold rules in their order, the account's
@@ -113,10 +109,10 @@ struct Shard {
   const int64_t& population_since;
   FindingSink& sink;
   size_t index;
-  std::unordered_map<std::string, Account, KeyHash, std::equal_to<>> accounts;
+  detail::StringTable<Account> accounts;
   std::vector<detail::ThresholdTracker> thresholds;
   /// Firing state of threshold rules, per (rule, key): their keys are not the engine's accounts.
-  std::unordered_map<std::string, detail::RuleFiring, KeyHash, std::equal_to<>> threshold_fired;
+  detail::StringTable<detail::RuleFiring> threshold_fired;
   /// Summaries of flagged accounts that were expired or evicted, so the ranking keeps them.
   std::unordered_map<std::string, AccountSummary> retired;
   detail::LogHistogram population_added;  // windows closed since the last upkeep
@@ -151,16 +147,14 @@ struct Shard {
     if (shared.owner(key) != index) return;
     order.phase = 2;
     order.rule = 0;
-    auto it = accounts.find(key);
-    if (it == accounts.end()) {
-      it = accounts.emplace(std::string(key), Account{}).first;
-      Account& a = it->second;
+    auto [found, added] = accounts.try_emplace(key);
+    Account& a = *found;
+    if (added) {
       a.key = std::string(key);
       a.first_seen_ns = a.last_seen_ns = ts;
       a.window.clear(ts, window_ns());
       ++stats.accounts_seen;
     }
-    Account& a = it->second;
     if (ts < a.window.start_ns && a.last_seen_ns - ts > rules.settings.max_skew_ns) {
       ++stats.late_events;  // too late to change a window that is already judged
       return;
@@ -373,19 +367,17 @@ struct Shard {
          std::find(allow.orgs.begin(), allow.orgs.end(), out.key) != allow.orgs.end());
     // Threshold findings about the engine's own accounts count towards their risk.
     if (rule.group_by == options.group_by) {
-      auto a = accounts.find(out.key);
-      if (a != accounts.end()) {
-        auto fr = std::find_if(a->second.fired.begin(), a->second.fired.end(),
+      if (Account* a = accounts.find(out.key)) {
+        auto fr = std::find_if(a->fired.begin(), a->fired.end(),
                                [&](auto& x) { return x.rule == rule.id; });
-        if (fr == a->second.fired.end())
-          a->second.fired.push_back(detail::RuleFiring{rule.id, score, ev.timestamp_ns, score});
-        if (out.suppressed) ++a->second.suppressed;
+        if (fr == a->fired.end())
+          a->fired.push_back(detail::RuleFiring{rule.id, score, ev.timestamp_ns, score});
+        if (out.suppressed) ++a->suppressed;
       }
     }
     out.account_risk = score;
     if (rule.group_by == options.group_by) {
-      auto a = accounts.find(out.key);
-      if (a != accounts.end()) out.account_risk = risk_of(a->second);
+      if (const Account* a = accounts.find(out.key)) out.account_risk = risk_of(*a);
     }
     emit(out);
   }
@@ -469,19 +461,15 @@ struct Shard {
       close_window(*a);
     }
     order.key.clear();
-    for (auto it = accounts.begin(); it != accounts.end();) {
-      Account& a = it->second;
-      if (a.last_seen_ns < watermark - rules.settings.idle_expiry_ns) {
-        retire(a);
-        ++stats.accounts_expired;
-        it = accounts.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    accounts.erase_if([&](const std::string&, const Account& a) {
+      if (a.last_seen_ns >= watermark - rules.settings.idle_expiry_ns) return false;
+      retire(a);
+      ++stats.accounts_expired;
+      return true;
+    });
     for (detail::ThresholdTracker& t : thresholds) t.expire(watermark);
-    std::erase_if(threshold_fired, [&](const auto& kv) {
-      return kv.second.last_fired_ns < watermark - rules.settings.cooldown_ns;
+    threshold_fired.erase_if([&](const std::string&, const detail::RuleFiring& f) {
+      return f.last_fired_ns < watermark - rules.settings.cooldown_ns;
     });
   }
 
@@ -588,9 +576,9 @@ struct DetectionEngine::Impl {
                        by_age.end());
       for (size_t i = 0; i < excess; ++i) {
         Shard& sh = *std::get<2>(by_age[i]);
-        auto a = sh.accounts.find(std::get<1>(by_age[i]));
-        sh.retire(a->second);
-        sh.accounts.erase(a);
+        std::string_view key = std::get<1>(by_age[i]);
+        sh.retire(*sh.accounts.find(key));
+        sh.accounts.erase(key);
         ++sh.stats.accounts_evicted;
       }
     }
@@ -736,7 +724,7 @@ struct DetectionEngine::Impl {
       Account a;
       a.load(r);
       std::string key = a.key;
-      shards[shared.owner(key)]->accounts.emplace(std::move(key), std::move(a));
+      *shards[shared.owner(key)]->accounts.try_emplace(key).first = std::move(a);
     }
     const auto& rules = shared.rules.thresholds;
     if (r.count(rules.size()) != rules.size())
@@ -813,7 +801,7 @@ void DetectionEngine::finish(bool close_windows) {
     for (auto& [k, a] : sh->accounts) keys.emplace_back(k, sh.get());
   std::sort(keys.begin(), keys.end());
   for (auto& sh : impl_->shards) sh->direct = true;
-  for (auto& [k, sh] : keys) sh->close_window(sh->accounts.find(k)->second);
+  for (auto& [k, sh] : keys) sh->close_window(*sh->accounts.find(k));
 }
 
 std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
@@ -824,7 +812,7 @@ std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
       (s.rules.empty() ? others : flagged).push_back(std::move(s));
     }
     for (const auto& [k, s] : sh->retired)
-      if (!sh->accounts.count(k)) flagged.push_back(s);
+      if (!sh->accounts.contains(k)) flagged.push_back(s);
   }
   auto by_risk = [](const AccountSummary& a, const AccountSummary& b) {
     if (a.risk != b.risk) return a.risk > b.risk;

@@ -7,10 +7,6 @@
 
 namespace exfilscan::detail {
 
-size_t ThresholdTracker::KeyHash::operator()(std::string_view k) const {
-  return hash_bytes(k);
-}
-
 ThresholdTracker::ThresholdTracker(const ThresholdRule& rule)
     : rule_(rule),
       field_(field_of(rule.field)),
@@ -144,9 +140,7 @@ void ThresholdTracker::LastSeen::keep_after(int64_t cutoff) {
 }
 
 std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view key) {
-  auto it = states_.find(key);
-  if (it == states_.end()) it = states_.emplace(std::string(key), State{}).first;
-  State& st = it->second;
+  State& st = states_[key];
   int64_t ts = ev.timestamp_ns;
   st.last_ns = std::max(st.last_ns, ts);
   int64_t index = ts / slice_ns_;
@@ -223,8 +217,8 @@ void ThresholdTracker::load(StateReader& r, const std::vector<ThresholdTracker*>
 }
 
 void ThresholdTracker::expire(int64_t now_ns) {
-  std::erase_if(states_,
-                [&](const auto& kv) { return kv.second.last_ns < now_ns - rule_.window_ns; });
+  states_.erase_if(
+      [&](const std::string&, const State& st) { return st.last_ns < now_ns - rule_.window_ns; });
 }
 
 }  // namespace exfilscan::detail

@@ -4,6 +4,8 @@
 #include <exfilscan/rules.h>
 #include <exfilscan/state.h>
 
+#include "string_table.h"
+
 #include <array>
 #include <functional>
 #include <optional>
@@ -87,16 +89,12 @@ class ThresholdTracker {
     size_t prune_at = 1024;
     int64_t last_ns = 0;
   };
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view k) const;
-  };
   ThresholdRule rule_;
   Field field_;
   std::string watched_;
   double watched_peak_ = -1;
   int64_t slice_ns_;
-  std::unordered_map<std::string, State, KeyHash, std::equal_to<>> states_;
+  StringTable<State> states_;
 };
 
 }  // namespace exfilscan::detail
