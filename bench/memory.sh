@@ -15,7 +15,7 @@ big=bench/data/logs-6000000-d70.jsonl
 [[ -f $small ]] || python3 bench/gen_logs.py --lines 600000 --seed 1 --out "$small"
 [[ -f $big ]] || python3 bench/gen_logs.py --lines 6000000 --seed 1 --days 70 --out "$big"
 command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
-rss() { /usr/bin/time -f "%M" "$build/exfilscan" scan -q -o /dev/null --threads "$1" "$2" 2>&1 >/dev/null | tail -1; }
+rss() { /usr/bin/time -f "%M" "$build/exfilscan" scan -q -o /dev/null --threads "$1" "$2" 2>&1 >/dev/null | tail -1 || true; }
 echo "| threads | $(basename $small) MB | $(basename $big) MB | 10 GB / 1 GB |"
 echo "|---|---|---|---|"
 for t in 1 2; do

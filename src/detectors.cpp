@@ -60,8 +60,16 @@ int top_template(const Account& a) {
   return best;
 }
 
+void PopulationView::update(const LogHistogram& population, const VolumeSpikeRule& rule,
+                            int64_t since) {
+  windows = population.count();
+  p90 = population.quantile(0.9);
+  new_account_q = population.quantile(rule.new_account_quantile);
+  since_ns = since;
+}
+
 Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
-                              const LogHistogram& population, int64_t population_since_ns) {
+                              const PopulationView& population) {
   Verdict v;
   const WindowStats& w = a.window;
   double completion = static_cast<double>(w.completion_tokens);
@@ -88,7 +96,7 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
     ceiling = std::max(1.0, robust_ceiling(own, scratch));
     // Far above its own history, and above what most accounts do anyway: a small account
     // tripling to a still small volume is not news.
-    double peers = population.count() >= 200 ? population.quantile(0.9) : 0;
+    double peers = population.windows >= 200 ? population.p90 : 0;
     bar = std::max(ceiling * rule.ratio, peers);
     v.metrics.push_back({"population_p90_tokens", peers});
     v.metrics.push_back({"baseline_completion_tokens", ceiling});
@@ -96,10 +104,10 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   } else {
     // New or dormant: judged against what the accounts of this population do in a window,
     // once there is a population to judge against.
-    if (population.count() < population_minimum) return v;
-    double q = population.quantile(rule.new_account_quantile);
+    if (population.windows < population_minimum) return v;
+    double q = population.new_account_q;
     // In the input's first hours every account looks new: only a far larger excess says so.
-    bool warming_up = !dormant && a.first_seen_ns < population_since_ns + rule.warmup_ns;
+    bool warming_up = !dormant && a.first_seen_ns < population.since_ns + rule.warmup_ns;
     ratio = rule.new_account_ratio * (warming_up ? 3 : 1);
     bar = std::max(q * ratio, static_cast<double>(rule.min_completion_tokens));
     v.metrics.push_back({"population_quantile_tokens", q});

@@ -48,11 +48,21 @@ struct Verdict {
   std::string template_text;
 };
 
-/// `population_since_ns`: when the population distribution became usable (200 account-windows).
+/// What all accounts do in a window, as of the last hourly upkeep (it changes only there, so
+/// its quantiles are taken once then, not at every judgement).
+struct PopulationView {
+  uint64_t windows = 0;          // account-windows in the distribution
+  double p90 = 0;                // completion tokens per window
+  double new_account_q = 0;      // the quantile the volume_spike rule judges new accounts by
+  int64_t since_ns = INT64_MAX;  // when it reached 200 account-windows
+  void update(const LogHistogram& population, const VolumeSpikeRule& rule, int64_t since);
+};
+
+/// `population.since_ns`: when the population distribution became usable (200 account-windows).
 /// New accounts are judged only after it, and an account first seen within `warmup` of it cannot
 /// be told from an old one that the input caught mid-way.
 Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& account,
-                              const LogHistogram& population, int64_t population_since_ns);
+                              const PopulationView& population);
 Verdict evaluate_templating(const TemplatingRule& rule, const Account& account);
 Verdict evaluate_sweep(const SweepRule& rule, const Account& account);
 Verdict evaluate_logit_probe(const LogitProbeRule& rule, const Account& account);

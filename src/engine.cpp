@@ -69,7 +69,11 @@ struct SharedState {
   /// Completion tokens per account-window, as of the last hourly upkeep: windows closed since
   /// then count from the next one, so a verdict never depends on which shard closed first.
   detail::LogHistogram population;
-  int64_t population_since = INT64_MAX;  // when the population had 200 account-windows
+  int64_t population_since = INT64_MAX;    // when the population had 200 account-windows
+  detail::PopulationView population_view;  // its quantiles, taken at each upkeep
+  void population_changed() {
+    population_view.update(population, rules.volume_spike, population_since);
+  }
   size_t shards = 1;
   /// The shard a key belongs to. Every shard asks this of every event's keys, so it reads only
   /// the key's first and last eight bytes and its length: ids differ there (counters, UUIDs,
@@ -92,8 +96,7 @@ struct Shard {
       : shared(s),
         rules(s.rules),
         options(s.options),
-        population(s.population),
-        population_since(s.population_since),
+        population(s.population_view),
         sink(sink),
         index(index) {
     for (const ThresholdRule& t : rules.thresholds) {
@@ -105,8 +108,7 @@ struct Shard {
   SharedState& shared;
   const RuleSet& rules;
   const EngineOptions& options;
-  const detail::LogHistogram& population;
-  const int64_t& population_since;
+  const detail::PopulationView& population;
   FindingSink& sink;
   size_t index;
   detail::StringTable<Account> accounts;
@@ -274,8 +276,7 @@ struct Shard {
 
   void evaluate(Account& a, int64_t now) {
     if (rules.volume_spike.enabled)
-      consider(a, "volume_spike",
-               detail::evaluate_volume_spike(rules.volume_spike, a, population, population_since),
+      consider(a, "volume_spike", detail::evaluate_volume_spike(rules.volume_spike, a, population),
                now);
     if (rules.prompt_templating.enabled)
       consider(a, "prompt_templating", detail::evaluate_templating(rules.prompt_templating, a),
@@ -419,7 +420,7 @@ struct Shard {
       options.explain(e);
     };
     report("volume_spike", rules.volume_spike.enabled,
-           detail::evaluate_volume_spike(rules.volume_spike, a, population, population_since));
+           detail::evaluate_volume_spike(rules.volume_spike, a, population));
     report("prompt_templating", rules.prompt_templating.enabled,
            detail::evaluate_templating(rules.prompt_templating, a));
     report("distillation_sweep", rules.distillation_sweep.enabled,
@@ -564,6 +565,7 @@ struct DetectionEngine::Impl {
       sh->population_added.clear();
     }
     if (!usable && shared.population.count() >= 200) shared.population_since = at;
+    shared.population_changed();
     size_t active = 0;
     for (auto& sh : shards) active += sh->accounts.size();
     const size_t max_accounts = shared.rules.settings.max_accounts;
@@ -715,6 +717,7 @@ struct DetectionEngine::Impl {
     next_tick = r.i64();
     shared.population_since = r.i64();
     shared.population.load(r);
+    shared.population_changed();
     for (auto& sh : shards) sh->population_added.clear();
     // Format 1 merged every closed window into the population at once.
     if (r.version() >= 2) shards[0]->population_added.load(r);
