@@ -218,23 +218,70 @@ void match_at(std::string_view s, size_t i, std::array<bool, 3>& found) {
   }
 }
 
-/// Sets found[kind] for each cue that starts a word of s. `s` must be followed by three
-/// readable bytes (its buffer's padding): four bytes are read at every position.
-void scan_cues(std::string_view s, std::array<bool, 3>& found) {
-  // Phrases of four bytes or more are found through the hash of the four bytes at each
-  // position; the two shorter ones ("$", "```") start with characters checked directly.
-  bool prev_letter = false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    bool letter = is_letter(c);
-    uint32_t four;
-    std::memcpy(&four, s.data() + i, 4);
-    uint32_t b = PhraseIndex::bit_of(four);
-    bool hit = ((phrase_index.head_bits[b >> 6] >> (b & 63)) & 1) | (c == '$') | (c == '`');
-    // A phrase that begins with a letter must begin a word.
-    if (hit & !(prev_letter & letter)) match_at(s, i, found);
-    prev_letter = letter;
+/// The characters cue phrases begin with, for the block filter.
+struct FirstChars {
+  std::array<unsigned char, 32> list{};
+  size_t size = 0;
+  FirstChars() {
+    for (int c = 0; c < 256; ++c)
+      if (phrase_index.count[c]) list[size++] = static_cast<unsigned char>(c);
   }
+};
+const FirstChars first_chars;
+
+/// One position: the hashed probe of its four bytes, then the phrases.
+inline void probe(std::string_view s, size_t i, bool word_start, std::array<bool, 3>& found) {
+  char c = s[i];
+  uint32_t four;
+  std::memcpy(&four, s.data() + i, 4);
+  uint32_t b = PhraseIndex::bit_of(four);
+  bool hit = ((phrase_index.head_bits[b >> 6] >> (b & 63)) & 1) | (c == '$') | (c == '`');
+  // A phrase that begins with a letter must begin a word.
+  if (hit & (word_start | !is_letter(c))) match_at(s, i, found);
+}
+
+using Bytes32 = unsigned char __attribute__((vector_size(32)));
+
+/// Bit i set when byte i of the vector is 0xff (each byte is 0x00 or 0xff).
+uint32_t bits_of(Bytes32 v) {
+  uint32_t out = 0;
+  for (int w = 0; w < 4; ++w) {
+    uint64_t x;
+    std::memcpy(&x, reinterpret_cast<const char*>(&v) + 8 * w, 8);
+    out |= static_cast<uint32_t>(((x & 0x8080808080808080ULL) * 0x0002040810204081ULL) >> 56)
+           << (8 * w);
+  }
+  return out;
+}
+
+/// Sets found[kind] for each cue that starts a word of s. `s` must be followed by three
+/// readable bytes (its buffer's padding): four bytes are read at every position probed.
+void scan_cues(std::string_view s, std::array<bool, 3>& found) {
+  // Phrases of four bytes or more are found through the hash of the four bytes at a position;
+  // the two shorter ones ("$", "```") start with characters checked directly. Positions are
+  // first filtered 32 at a time (vector compares): a phrase's first character there, at a word
+  // start. Most positions fail that and are never probed.
+  size_t n = s.size();
+  if (n == 0) return;
+  probe(s, 0, true, found);
+  size_t i = 1;
+  for (; i + 32 <= n; i += 32) {
+    Bytes32 cur, prev;
+    std::memcpy(&cur, s.data() + i, 32);
+    std::memcpy(&prev, s.data() + i - 1, 32);
+    Bytes32 candidate = {};
+    for (size_t k = 0; k < first_chars.size; ++k)
+      candidate |= reinterpret_cast<Bytes32>(cur == first_chars.list[k]);
+    // Letters are a-z (the text is lower-cased): a letter after a letter starts no word.
+    Bytes32 cur_letter = reinterpret_cast<Bytes32>(static_cast<Bytes32>(cur - 'a') < 26);
+    Bytes32 prev_letter = reinterpret_cast<Bytes32>(static_cast<Bytes32>(prev - 'a') < 26);
+    candidate &= ~(cur_letter & prev_letter);
+    for (uint32_t m = bits_of(candidate); m; m &= m - 1) {
+      size_t at = i + static_cast<size_t>(__builtin_ctz(m));
+      probe(s, at, true, found);
+    }
+  }
+  for (; i < n; ++i) probe(s, i, !is_letter(s[i - 1]), found);
 }
 
 constexpr std::array<std::string_view, 52> imperative_verbs = {

@@ -54,6 +54,44 @@ TEST_CASE("prompt cues are found at every position of the head and tail, only at
   CHECK_FALSE(classify_prompt("redefine classical returns").benchmark);
 }
 
+TEST_CASE("the cue scan agrees with a plain search on random text", "[text]") {
+  // Random words with reasoning cues dropped in at random places, some glued to a word before
+  // them (then they are no cue): the fast scan must find exactly what a plain search finds.
+  // Every reasoning cue classify_prompt knows, for the plain search; a few to drop in.
+  const std::vector<std::string> all = {
+      "step by step",        "step-by-step",        "show your work",      "explain your reasoning",
+      "reason through",      "think through",       "let's think",         "chain of thought",
+      "show your reasoning", "justify your answer", "explain your answer", "think carefully",
+      "reasoning process",   "walk me through"};
+  const std::vector<std::string> cues = {"step by step",   "let's think",     "think carefully",
+                                         "show your work", "walk me through", "chain of thought"};
+  const std::vector<std::string> words = {"the", "steps", "thinking", "show", "walk", "a",  "chain",
+                                          "of",  "step",  "through",  "let",  "x1",   "(b)"};
+  uint64_t x = 12345;
+  auto next = [&] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x >> 33;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    while (text.size() < 20 + next() % 230) {
+      if (next() % 9 == 0) {
+        if (!text.empty() && next() % 3) text += ' ';
+        text += cues[next() % cues.size()];
+      } else {
+        text += ' ' + words[next() % words.size()];
+      }
+    }
+    text = text.substr(0, 256);
+    bool expected = false;
+    for (const std::string& cue : all)
+      for (size_t at = text.find(cue); at != std::string::npos; at = text.find(cue, at + 1))
+        if (at == 0 || !(text[at - 1] >= 'a' && text[at - 1] <= 'z')) expected = true;
+    INFO(text);
+    CHECK(classify_prompt(text).chain_of_thought == expected);
+  }
+}
+
 TEST_CASE("distinct sketch is exact when small and close when large", "[text]") {
   DistinctSketch s;
   for (int i = 0; i < 40; ++i) s.add(hash_bytes(std::to_string(i % 20)));
