@@ -20,10 +20,8 @@ struct Token {
   uint32_t begin, end;
 };
 
-uint64_t token_hash(std::string_view text, size_t b, size_t e) {
-  for (size_t i = b; i < e; ++i)
-    if (text[i] >= '0' && text[i] <= '9') return number_token;
-  return hash_bytes(text.substr(b, e - b));
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
 }
 
 /// The tokens at each end of a prompt and their count (huge for a long prompt: only its ends
@@ -44,9 +42,11 @@ void ends_of(std::string_view text, size_t n, Ends& e) {
   while (i < text.size() && front.size() <= 2 * n) {
     while (i < text.size() && is_space(text[i])) ++i;
     size_t b = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
+    bool digit = false;  // found while scanning: the token is not read a second time
+    for (; i < text.size() && !is_space(text[i]); ++i) digit |= is_digit(text[i]);
     if (i > b)
-      front.push_back({token_hash(text, b, i), static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+      front.push_back({digit ? number_token : hash_bytes(text.substr(b, i - b)),
+                       static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
   }
   if (front.size() <= 2 * n) {  // the whole prompt: head and tail may overlap
     e.total = front.size();
@@ -60,10 +60,11 @@ void ends_of(std::string_view text, size_t n, Ends& e) {
   while (j > 0 && e.tail.size() < n) {
     while (j > 0 && is_space(text[j - 1])) --j;
     size_t end = j;
-    while (j > 0 && !is_space(text[j - 1])) --j;
+    bool digit = false;
+    for (; j > 0 && !is_space(text[j - 1]); --j) digit |= is_digit(text[j - 1]);
     if (end > j)
-      e.tail.push_back(
-          {token_hash(text, j, end), static_cast<uint32_t>(j), static_cast<uint32_t>(end)});
+      e.tail.push_back({digit ? number_token : hash_bytes(text.substr(j, end - j)),
+                        static_cast<uint32_t>(j), static_cast<uint32_t>(end)});
   }
   std::reverse(e.tail.begin(), e.tail.end());
   e.total = SIZE_MAX / 2;
@@ -327,20 +328,36 @@ PromptStyle classify_prompt(std::string_view text) {
   }
 
   int digit_groups = 0, choice_lines = 0;
-  bool prev_digit = false;
-  for (size_t i = 0; i < s.size(); ++i) {
+  // Answer options: "\nA." "\nB)" "\nc:" or "(a)".
+  auto option_at = [&](size_t i) {
     char c = s[i];
-    // Counted without branches: digits come at random, a branch per byte would mispredict.
-    bool digit = static_cast<unsigned char>(c - '0') < 10;
-    digit_groups += digit & !prev_digit;
-    prev_digit = digit;
-    if ((c == '\n') | (c == '(')) {
-      // Answer options: "\nA." "\nB)" "\nc:" or "(a)".
-      bool option_letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
-      if (c == '\n' && option_letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
-        ++choice_lines;
-      if (c == '(' && option_letter && s[i + 2] == ')') ++choice_lines;
-    }
+    bool option_letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
+    if (c == '\n' && option_letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
+      ++choice_lines;
+    if (c == '(' && option_letter && s[i + 2] == ')') ++choice_lines;
+  };
+  // 32 bytes at a time: digit groups start where a digit follows a non-digit; option markers
+  // start at the rare '\n' and '(' (checked one by one).
+  size_t i = 0;
+  if (!s.empty()) {
+    digit_groups += is_digit(s[0]);
+    option_at(0);
+    i = 1;
+  }
+  for (; i + 32 <= s.size(); i += 32) {
+    Bytes32 cur, prev;
+    std::memcpy(&cur, s.data() + i, 32);
+    std::memcpy(&prev, s.data() + i - 1, 32);
+    Bytes32 digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(cur - '0') < 10);
+    Bytes32 prev_digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(prev - '0') < 10);
+    digit_groups += __builtin_popcount(bits_of(digit & ~prev_digit));
+    Bytes32 marker = reinterpret_cast<Bytes32>(cur == '\n') | reinterpret_cast<Bytes32>(cur == '(');
+    for (uint32_t m = bits_of(marker); m; m &= m - 1)
+      option_at(i + static_cast<size_t>(__builtin_ctz(m)));
+  }
+  for (; i < s.size(); ++i) {
+    digit_groups += is_digit(s[i]) && !is_digit(s[i - 1]);
+    if (s[i] == '\n' || s[i] == '(') option_at(i);
   }
   style.benchmark = choice_lines >= 2 || (digit_groups >= 2 && cue[0]) || cue[1];
   style.chain_of_thought = cue[2];

@@ -92,6 +92,35 @@ TEST_CASE("the cue scan agrees with a plain search on random text", "[text]") {
   }
 }
 
+TEST_CASE("numbers and answer options are counted as a plain count does", "[text]") {
+  // Text from a few characters only (no cue word can form), after "how many " half the time:
+  // it is a benchmark when two option lines, or two numbers after the maths cue, are there.
+  const std::string alphabet = "12 \n(ab).x";
+  uint64_t x = 777;
+  auto next = [&] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x >> 33;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    bool maths = next() % 2;
+    std::string text = maths ? "how many " : "";
+    size_t length = next() % 300;
+    while (text.size() < length) text += alphabet[next() % alphabet.size()];
+    std::string s = text.substr(0, 256);
+    int digit_groups = 0, choice_lines = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      bool digit = s[i] >= '0' && s[i] <= '9';
+      if (digit && (i == 0 || !(s[i - 1] >= '0' && s[i - 1] <= '9'))) ++digit_groups;
+      bool letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
+      if (s[i] == '\n' && letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
+        ++choice_lines;
+      if (s[i] == '(' && letter && s[i + 2] == ')') ++choice_lines;
+    }
+    INFO(text);
+    CHECK(classify_prompt(text).benchmark == (choice_lines >= 2 || (maths && digit_groups >= 2)));
+  }
+}
+
 TEST_CASE("distinct sketch is exact when small and close when large", "[text]") {
   DistinctSketch s;
   for (int i = 0; i < 40; ++i) s.add(hash_bytes(std::to_string(i % 20)));
