@@ -278,3 +278,15 @@ TEST_CASE("content that starts with a bracket is text, not JSON", "[parser][regr
   REQUIRE(l->ok);
   CHECK(prompt_texts(l->event) == std::vector<std::string>{"U:[draft] write a poem"});
 }
+
+TEST_CASE("keys with escapes and of every length are told apart", "[parser][canonical]") {
+  // Unknown keys with escaped quotes and backslashes, some eight bytes long, before the known
+  // ones: each key must end at its real closing quote.
+  auto p = parse_line(
+      R"({"a\"b":1,"x\\":2,"\\\"\"":3,"12345678":4,"api_key_\u0031":5,"timestamp_":6,)"
+      R"("timestamp":"2026-11-02T14:03:11Z","api_key_id":"k","org_id":"o","user_agent\\":"u"})");
+  REQUIRE(p->ok);
+  CHECK(p->event.api_key == "k");
+  CHECK(p->event.org == "o");
+  CHECK(p->event.user_agent.empty());
+}
