@@ -60,6 +60,7 @@ void WindowStats::clear(int64_t start, int64_t window_ns) {
   with_system = 0;
   end_users.clear();
   completion.clear();
+  median_at_ = UINT64_MAX;
   prompts.clear();
   slices.reset();
   biases_by_prompt.clear();
@@ -110,6 +111,7 @@ void WindowStats::save(StateWriter& w) const {
 }
 
 void WindowStats::load(StateReader& r) {
+  median_at_ = UINT64_MAX;
   for (int64_t* v : {&start_ns, &last_ns, &slice_ns, &last_gap_ns}) *v = r.i64();
   if (slice_ns <= 0) throw StateError("a window's slice is out of range");
   uint64_t n_samples = 0, slice_bits = 0;

@@ -75,6 +75,18 @@ struct WindowStats {
   /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 when
   /// there are too few.
   double gap_variation() const;
+  /// Median completion tokens per request, kept until the next request (two detectors ask).
+  double median_completion() const {
+    if (median_at_ != completion.count()) {
+      median_ = completion.quantile(0.5);
+      median_at_ = completion.count();
+    }
+    return median_;
+  }
+
+ private:
+  mutable double median_ = 0;
+  mutable uint64_t median_at_ = UINT64_MAX;  // completion.count() when median_ was taken
 };
 
 /// An account's completed window, for its own baseline.

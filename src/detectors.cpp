@@ -140,7 +140,7 @@ Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
   int t = top_template(a);
   double top_share = t >= 0 ? share(a.miner->matches(t), w.text_requests) : 0;
   double fills = t >= 0 ? std::round(a.miner->distinct_fills(t)) : 0;
-  double median_completion = w.completion.quantile(0.5);
+  double median_completion = w.median_completion();
   v.metrics = {{"prompts_analysed", static_cast<double>(w.text_requests)},
                {"top_template_share", top_share},
                {"distinct_fills", fills},
@@ -170,7 +170,7 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
   Verdict v;
   const WindowStats& w = a.window;
   const SweepWeights& wt = rule.weights;
-  double median_completion = w.completion.quantile(0.5);
+  double median_completion = w.median_completion();
   int64_t slices = slices_elapsed(w);
   int64_t minutes = minutes_elapsed(w);
   double f_single = share(w.single_turn, w.turns_known);

@@ -1,6 +1,8 @@
 // The detection engine on synthetic event streams: windows, detectors, episodes, rules.
 #include <exfilscan/engine.h>
 
+#include "account_state.h"
+
 #include <fmt/format.h>
 #include <catch2/catch.hpp>
 
@@ -667,4 +669,18 @@ TEST_CASE("a state in format 1 (before shards) still loads", "[engine][state]") 
   StateReader as_v2(v1);
   DetectionEngine wrong(default_rules(), {}, rec);
   CHECK_THROWS_AS(wrong.load_state(as_v2), StateError);
+}
+
+TEST_CASE("a window's median is its own, never the last window's", "[engine]") {
+  // The median is kept between requests; a new window with as many requests must not get the
+  // old one's.
+  exfilscan::detail::WindowStats w;
+  w.clear(0, ns_per_hour);
+  for (double v : {10.0, 10.0, 10.0}) w.completion.add(v);
+  double first = w.median_completion();
+  w.clear(ns_per_hour, ns_per_hour);
+  for (double v : {5000.0, 5000.0, 5000.0}) w.completion.add(v);
+  CHECK(w.median_completion() > 100 * first);
+  w.completion.add(5000);
+  CHECK(w.median_completion() > 100 * first);
 }
