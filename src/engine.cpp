@@ -118,6 +118,9 @@ struct Shard {
   /// Summaries of flagged accounts that were expired or evicted, so the ranking keeps them.
   std::unordered_map<std::string, AccountSummary> retired;
   detail::LogHistogram population_added;  // windows closed since the last upkeep
+  /// While the population has fewer than 200 windows: when each of those closed (the 200th
+  /// says since when the population is usable, whichever shard closed it).
+  std::vector<int64_t> closed_at;
   EngineStats stats;
   std::string scratch;
   /// With more than one shard, findings wait here for the ordered merge.
@@ -434,6 +437,7 @@ struct Shard {
       evaluate(a, a.window.last_ns);
       if (options.explain && a.key == options.explain_key) explain(a);
       population_added.add(static_cast<double>(a.window.completion_tokens));
+      if (population.windows < 200) closed_at.push_back(a.window.last_ns);
       a.history.push_back({a.window.start_ns, a.window.requests, a.window.completion_tokens});
       if (a.history.size() > rules.volume_spike.baseline_hours)
         a.history.erase(
@@ -559,12 +563,20 @@ struct DetectionEngine::Impl {
   /// The upkeep's global part, between shard jobs: the windows closed since the last upkeep
   /// join the population, and accounts over max_accounts are evicted (least recently seen).
   void merge_upkeep(int64_t at) {
-    bool usable = shared.population.count() >= 200;
+    uint64_t before = shared.population.count();
+    std::vector<int64_t> closes;
     for (auto& sh : shards) {
       shared.population.merge(sh->population_added);
       sh->population_added.clear();
+      closes.insert(closes.end(), sh->closed_at.begin(), sh->closed_at.end());
+      sh->closed_at.clear();
     }
-    if (!usable && shared.population.count() >= 200) shared.population_since = at;
+    if (before < 200 && shared.population.count() >= 200) {
+      // Usable since the 200th window closed, in event time (not since this upkeep).
+      std::sort(closes.begin(), closes.end());
+      size_t need = static_cast<size_t>(200 - before);
+      shared.population_since = need <= closes.size() ? closes[need - 1] : at;
+    }
     shared.population_changed();
     size_t active = 0;
     for (auto& sh : shards) active += sh->accounts.size();
@@ -664,8 +676,15 @@ struct DetectionEngine::Impl {
     w.i64(shared.population_since);
     shared.population.save(w);
     detail::LogHistogram added;  // since the last upkeep: joins the population at the next one
-    for (const auto& sh : shards) added.merge(sh->population_added);
+    std::vector<int64_t> closes;
+    for (const auto& sh : shards) {
+      added.merge(sh->population_added);
+      closes.insert(closes.end(), sh->closed_at.begin(), sh->closed_at.end());
+    }
     added.save(w);
+    std::sort(closes.begin(), closes.end());
+    w.u64(closes.size());
+    for (int64_t t : closes) w.i64(t);
     std::vector<const Account*> sorted;
     for (const auto& sh : shards)
       for (const auto& [k, a] : sh->accounts) sorted.push_back(&a);
@@ -718,9 +737,13 @@ struct DetectionEngine::Impl {
     shared.population_since = r.i64();
     shared.population.load(r);
     shared.population_changed();
-    for (auto& sh : shards) sh->population_added.clear();
+    for (auto& sh : shards) sh->population_added.clear(), sh->closed_at.clear();
     // Format 1 merged every closed window into the population at once.
-    if (r.version() >= 2) shards[0]->population_added.load(r);
+    if (r.version() >= 2) {
+      shards[0]->population_added.load(r);
+      shards[0]->closed_at.resize(r.count(100'000'000));
+      for (int64_t& t : shards[0]->closed_at) t = r.i64();
+    }
     for (auto& sh : shards) sh->accounts.clear();
     size_t n = r.count(shared.rules.settings.max_accounts + 1);
     for (size_t i = 0; i < n; ++i) {

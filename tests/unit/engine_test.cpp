@@ -657,9 +657,9 @@ TEST_CASE("a state in format 1 (before shards) still loads", "[engine][state]") 
   DetectionEngine fresh(default_rules(), {}, rec);
   StateWriter w;
   fresh.save_state(w);
-  // Format 2 added the windows closed since the last upkeep after the population (three
-  // times, then the population: both empty here, a zero count each).
-  std::string v1 = w.data().substr(0, 32) + w.data().substr(40);
+  // Format 2 added the windows closed since the last upkeep, and their close times, after the
+  // population (three times, then the population: all empty here, a zero count each).
+  std::string v1 = w.data().substr(0, 32) + w.data().substr(48);
   DetectionEngine loaded(default_rules(), {}, rec);
   StateReader in(v1, 1);
   loaded.load_state(in);
@@ -683,4 +683,30 @@ TEST_CASE("a window's median is its own, never the last window's", "[engine]") {
   CHECK(w.median_completion() > 100 * first);
   w.completion.add(5000);
   CHECK(w.median_completion() > 100 * first);
+}
+
+TEST_CASE("the population is usable from the close of its 200th window, in event time",
+          "[engine][volume]") {
+  // 300 accounts with one window each (10,000 tokens), starting 10 s apart: the 200th window
+  // closes at t0 + 1990 s. The first 6 hours after that are the warm-up, when a new account
+  // must do 9x the population's p99 rather than 3x. Two new accounts send 5x: the one first
+  // seen inside the warm-up is not a spike, the one after it is.
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("volume_spike"), {}, rec);
+  std::vector<Event> events;
+  for (int i = 0; i < 300; ++i)
+    events.push_back(s.event(t0 + i * 10 * ns_per_second, fmt::format("bg{}", i), 10'000));
+  int64_t since = t0 + 1990 * ns_per_second, warmup = 6 * ns_per_hour;
+  for (auto [key, first] : {std::pair{"inside", since + warmup - 10 * ns_per_minute},
+                            std::pair{"after", since + warmup + 10 * ns_per_minute}})
+    for (int i = 0; i < 40; ++i)  // 50,000 tokens in 40 requests within 4 minutes
+      events.push_back(s.event(first + i * 6 * ns_per_second, key, 1250));
+  std::sort(events.begin(), events.end(),
+            [](const Event& a, const Event& b) { return a.timestamp_ns < b.timestamp_ns; });
+  for (const Event& e : events) engine.on_event(e);
+  engine.finish();
+  CHECK(rec.count("volume_spike") == 1);
+  REQUIRE(rec.first("volume_spike"));
+  CHECK(rec.first("volume_spike")->key == "after");
 }
