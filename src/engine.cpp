@@ -812,6 +812,10 @@ void DetectionEngine::on_events(std::span<const std::span<const Event>> runs) {
   impl_->on_events(runs);
 }
 
+bool DetectionEngine::uses_threads() const {
+  return impl_->shards.size() > 1;
+}
+
 void DetectionEngine::save_state(StateWriter& out) const {
   impl_->save(out);
 }

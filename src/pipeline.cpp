@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 
 namespace exfilscan {
 
@@ -145,23 +146,67 @@ size_t cut(const Chunk& chunk, size_t target, std::vector<std::unique_ptr<Piece>
 
 }  // namespace
 
+namespace {
+
+/// The pieces of one chunk.
+struct ParsedChunk {
+  std::vector<std::unique_ptr<Piece>> pieces;
+  size_t count = 0;
+};
+
+}  // namespace
+
 ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const ReaderOptions& options,
                                 EventSink& sink, BadLineLog& bad_lines, unsigned threads) {
   if (threads <= 1) return read_inputs(paths, options, sink, bad_lines);
   ReaderOptions with_read_ahead = options;
   with_read_ahead.input.read_ahead = true;
-  detail::WorkerPool pool(threads);
+  // A sink with threads of its own (the sharded engine) gets the cores in turn with parsing:
+  // every thread parses a chunk, then the sink judges it. A sink that works on one thread
+  // (normalize's writer) works on chunk k while the others parse chunk k+1.
+  const bool overlap = !sink.uses_threads();
+  detail::WorkerPool pool(threads + 1);
   std::vector<std::unique_ptr<ChunkReader>> readers;
-  for (unsigned i = 0; i < threads; ++i)
+  for (unsigned i = 0; i <= threads; ++i)
     readers.push_back(std::make_unique<ChunkReader>(options.parser, options.input.max_line_bytes));
-  std::vector<std::unique_ptr<Piece>> pieces;
+  ParsedChunk sets[2];
   std::vector<std::span<const Event>> runs;
   ReadResult result;
   Chunk chunk;
+  uint64_t line_no = 0;
+
+  // In input order: bad lines numbered and reported, then the events, all at once. False when
+  // a bad line stops the run (strict mode): the events before it are delivered, no others.
+  auto deliver = [&](ParsedChunk& set) {
+    runs.clear();
+    for (size_t i = 0; i < set.count; ++i) {
+      Piece& p = *set.pieces[i];
+      for (Piece::Deferred& d : p.bad_lines) {
+        d.bad.line += line_no;
+        if (!bad_lines.report(d.bad)) {
+          add(result.stats, d.before);
+          // The whole chunk counts as read, as on one thread.
+          for (size_t j = i + 1; j < set.count; ++j)
+            result.stats.bytes += set.pieces[j]->chunk.bytes.size();
+          runs.push_back(p.batch.events().first(d.events));
+          sink.on_events(runs);
+          result.failure = ReadFailure::strict_bad_line;
+          return false;
+        }
+      }
+      line_no += p.lines;
+      add(result.stats, p.stats);
+      runs.push_back(p.batch.events());
+    }
+    sink.on_events(runs);
+    return true;
+  };
+
   for (size_t index = 0; index < paths.size(); ++index) {
     const std::string& path = paths[index];
     ++result.stats.inputs;
-    uint64_t line_no = 0;
+    line_no = 0;
+    ParsedChunk* ready = nullptr;  // parsed, not yet delivered (overlap mode)
     try {
       auto source = open_input(path, with_read_ahead.input);
       if (options.opened) options.opened(path, source->compression(), source->size_hint());
@@ -171,48 +216,59 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
                                         source->size_hint(), result.stats.lines});
       };
       report();
-      while (source->next(chunk)) {
-        if (chunk.oversized_line) {  // nothing to parse: only the report
+      for (;;) {
+        bool got;
+        try {
+          got = source->next(chunk);
+        } catch (const InputError&) {
+          if (ready && !deliver(*ready)) return result;  // what was read before the error
+          throw;
+        }
+        if (!got) break;
+        if (chunk.oversized_line) {  // nothing to parse: only the report, after what precedes
+          if (ready && !deliver(*ready)) return result;
+          ready = nullptr;
           if (!readers[0]->read(chunk, path, line_no, sink, bad_lines, result.stats)) {
             result.failure = ReadFailure::strict_bad_line;
             return result;
           }
           continue;
         }
+        ParsedChunk& set = ready == &sets[0] ? sets[1] : sets[0];
         // Enough pieces for the threads to even out, big enough to keep hand-overs rare.
         size_t target = std::max<size_t>(piece_min_bytes, chunk.bytes.size() / (8 * threads));
-        size_t count = cut(chunk, target, pieces);
+        set.count = cut(chunk, target, set.pieces);
         std::atomic<size_t> next{0};
-        pool.run([&](size_t worker) {
-          for (size_t i; (i = next.fetch_add(1)) < count;) {
-            Piece& p = *pieces[i];
+        // Overlap: the pool's own threads 1..threads parse. Otherwise the caller (0) and
+        // threads 1..threads-1 do, and the last one sits out.
+        std::function<void(size_t)> parse = [&](size_t worker) {
+          if (!overlap && worker == threads) return;
+          for (size_t i; (i = next.fetch_add(1)) < set.count;) {
+            Piece& p = *set.pieces[i];
             readers[worker]->read(p.chunk, path, p.lines, p, p, p.stats);
           }
-        });
-        // In input order: bad lines numbered and reported, then the events, all at once.
-        runs.clear();
-        for (size_t i = 0; i < count; ++i) {
-          Piece& p = *pieces[i];
-          for (Piece::Deferred& d : p.bad_lines) {
-            d.bad.line += line_no;
-            if (!bad_lines.report(d.bad)) {
-              add(result.stats, d.before);
-              // The whole chunk counts as read, as on one thread.
-              for (size_t j = i + 1; j < count; ++j)
-                result.stats.bytes += pieces[j]->chunk.bytes.size();
-              runs.push_back(p.batch.events().first(d.events));
-              sink.on_events(runs);
-              result.failure = ReadFailure::strict_bad_line;
-              return result;
-            }
-          }
-          line_no += p.lines;
-          add(result.stats, p.stats);
-          runs.push_back(p.batch.events());
+        };
+        if (!overlap) {
+          pool.run(parse);
+          if (!deliver(set)) return result;
+          report();
+          continue;
         }
-        sink.on_events(runs);
+        pool.start(parse);
+        bool go_on = true;
+        try {
+          if (ready) go_on = deliver(*ready);
+        } catch (...) {
+          pool.wait();  // the parsing threads use this frame's locals
+          throw;
+        }
+        pool.wait();
+        if (!go_on) return result;
+        ready = &set;
         report();
       }
+      if (ready && !deliver(*ready)) return result;
+      report();
     } catch (const InputError& e) {
       result.failure = ReadFailure::input_error;
       result.error = line_no ? fmt::format("{} (after line {})", e.what(), line_no) : e.what();

@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace exfilscan::detail {
@@ -35,6 +36,20 @@ class WorkerPool {
   /// exception thrown (the caller's first) is rethrown here.
   void run(const std::function<void(size_t)>& job) {
     if (workers_.empty()) return job(0);
+    start(job);
+    std::exception_ptr mine;
+    try {
+      job(0);
+    } catch (...) {
+      mine = std::current_exception();
+    }
+    wait();
+    if (mine) std::rethrow_exception(mine);
+  }
+
+  /// Starts job(i) for every i in [1, size()), the pool's own threads, and returns at once: the
+  /// caller does something else meanwhile, then wait()s. `job` must live until then.
+  void start(const std::function<void(size_t)>& job) {
     {
       std::lock_guard lock(mutex_);
       job_ = &job;
@@ -43,16 +58,12 @@ class WorkerPool {
       error_ = nullptr;
     }
     start_.notify_all();
-    std::exception_ptr mine;
-    try {
-      job(0);
-    } catch (...) {
-      mine = std::current_exception();
-    }
+  }
+  /// Waits for the job start() began; rethrows the first exception it threw.
+  void wait() {
     std::unique_lock lock(mutex_);
     done_.wait(lock, [&] { return pending_ == 0; });
-    if (mine) std::rethrow_exception(mine);
-    if (error_) std::rethrow_exception(error_);
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
  private:

@@ -75,6 +75,8 @@ class DetectionEngine : public EventSink {
   /// Runs of events in input order: with several shards, judged by all of them at once.
   void on_events(std::span<const std::span<const Event>> runs) override;
   void on_events(std::span<const Event> events) { on_events({&events, 1}); }
+  /// True with more than one shard.
+  bool uses_threads() const override;
   /// At the end of the input: closes every open window, judging it. With `close_windows` false
   /// (cron mode) they stay open, to be continued by the next run from the saved state.
   void finish(bool close_windows = true);

@@ -25,6 +25,10 @@ class EventSink {
     for (std::span<const Event> run : runs)
       for (const Event& e : run) on_event(e);
   }
+  /// True when the sink spreads its own work over threads. A parallel reader then lets it have
+  /// the cores in turn with parsing; otherwise the sink works on one thread while the next
+  /// chunk is parsed on the others.
+  virtual bool uses_threads() const { return false; }
 };
 
 /// Where reading is, for a progress display.

@@ -37,6 +37,7 @@ class ScanSink : public EventSink {
     engine_.on_events(runs);
     if (reporter_.failed()) throw OutputClosed{};
   }
+  bool uses_threads() const override { return engine_.uses_threads(); }
 
  private:
   DetectionEngine& engine_;

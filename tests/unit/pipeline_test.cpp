@@ -4,6 +4,7 @@
 #include <exfilscan/canonical_writer.h>
 #include <exfilscan/pipeline.h>
 
+#include <zstd.h>
 #include <catch2/catch.hpp>
 
 using namespace exfilscan;
@@ -13,6 +14,8 @@ namespace {
 /// Canonical text of each event (prompts included): equal text, equal events.
 struct TextSink : EventSink {
   std::vector<std::string> lines;
+  bool threads = false;  // as a sink with threads of its own says: parsing then takes turns
+  bool uses_threads() const override { return threads; }
   void on_event(const Event& e) override {
     std::string out;
     CanonicalWriter::format(e, {true}, out);
@@ -88,7 +91,8 @@ struct ReadRecord {
   std::string totals;
 };
 
-ReadRecord read_with(const std::string& path, unsigned threads, bool strict) {
+ReadRecord read_with(const std::string& path, unsigned threads, bool strict,
+                     bool sink_threads = false) {
   ReaderOptions options;
   options.input.chunk_bytes = 1 << 20;  // several chunks, each cut into several pieces
   options.bad_lines.strict = strict;
@@ -98,6 +102,7 @@ ReadRecord read_with(const std::string& path, unsigned threads, bool strict) {
   std::FILE* out = open_memstream(&text, &size);
   BadLineLog log(options.bad_lines, out);
   TextSink sink;
+  sink.threads = sink_threads;
   ReadResult r = read_inputs_parallel({path}, options, sink, log, threads);
   std::fclose(out);
   ReadRecord rec;
@@ -130,12 +135,41 @@ TEST_CASE("parsing pieces in parallel reports bad lines in order with their line
     ReadRecord one = read_with(f.path(), 1, strict);
     CHECK_FALSE(one.reports.empty());
     for (unsigned threads : {2u, 3u}) {
-      ReadRecord many = read_with(f.path(), threads, strict);
-      CHECK(many.totals == one.totals);
-      CHECK(many.reports == one.reports);
-      CHECK(many.events == one.events);
+      for (bool sink_threads : {false, true}) {
+        ReadRecord many = read_with(f.path(), threads, strict, sink_threads);
+        CHECK(many.totals == one.totals);
+        CHECK(many.reports == one.reports);
+        CHECK(many.events == one.events);
+      }
     }
   }
   // The reports carry the real line numbers: line 18 is the first broken one.
   CHECK(read_with(f.path(), 2, true).reports.find(":18:") != std::string::npos);
+}
+
+TEST_CASE("a truncated input delivers the same lines on any number of threads, then fails",
+          "[pipeline]") {
+  std::string data;
+  for (int i = 0; i < 60000; ++i)
+    data += fmt::format(R"({{"timestamp":{},"api_key_id":"k{}"}})"
+                        "\n",
+                        1777622400 + i, i % 11);
+  // A zstd frame cut in the middle: the decoder hands over what it decoded, then the error.
+  std::string packed(ZSTD_compressBound(data.size()), '\0');
+  packed.resize(ZSTD_compress(packed.data(), packed.size(), data.data(), data.size(), 1));
+  TempFile f(packed.substr(0, packed.size() * 2 / 3), ".zst");
+  ReaderOptions options;
+  options.input.chunk_bytes = 256 * 1024;
+  auto run = [&](unsigned threads, bool sink_threads) {
+    TextSink sink;
+    sink.threads = sink_threads;
+    BadLineLog log({}, nullptr);
+    ReadResult r = read_inputs_parallel({f.path()}, options, sink, log, threads);
+    CHECK(r.failure == ReadFailure::input_error);
+    return std::pair{sink.lines, r.error};
+  };
+  auto one = run(1, false);
+  CHECK(one.first.size() > 1000);
+  CHECK(run(2, false) == one);
+  CHECK(run(3, true) == one);
 }
