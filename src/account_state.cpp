@@ -18,13 +18,18 @@ double value_of(size_t b) {
 }  // namespace
 
 void LogHistogram::add(double value, uint64_t weight) {
-  counts_[bin_of(value)] += weight;
+  size_t b = bin_of(value);
+  counts_[b] += weight;
   count_ += weight;
+  lo_ = std::min(lo_, b);
+  hi_ = std::max(hi_, b + 1);
 }
 
 void LogHistogram::merge(const LogHistogram& other) {
-  for (size_t b = 0; b < bins; ++b) counts_[b] += other.counts_[b];
+  for (size_t b = other.lo_; b < other.hi_; ++b) counts_[b] += other.counts_[b];
   count_ += other.count_;
+  lo_ = std::min(lo_, other.lo_);
+  hi_ = std::max(hi_, other.hi_);
 }
 
 double LogHistogram::quantile(double q) const {
@@ -32,7 +37,7 @@ double LogHistogram::quantile(double q) const {
   uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));
   if (rank == 0) rank = 1;
   uint64_t seen = 0;
-  for (size_t b = 0; b < bins; ++b) {
+  for (size_t b = lo_; b < hi_; ++b) {
     seen += counts_[b];
     if (seen >= rank) return value_of(b);
   }
@@ -40,8 +45,15 @@ double LogHistogram::quantile(double q) const {
 }
 
 void LogHistogram::clear() {
-  counts_.fill(0);
+  // Only the bins used since the last clear: a window's requests fill a few of the 160.
+  if (lo_ < hi_) std::fill(counts_.begin() + lo_, counts_.begin() + hi_, 0);
   count_ = 0;
+  lo_ = bins;
+  hi_ = 0;
+}
+
+void WindowStats::restart(int64_t start) {
+  start_ns = last_ns = last_gap_ns = start;
 }
 
 void WindowStats::clear(int64_t start, int64_t window_ns) {
@@ -84,6 +96,8 @@ void LogHistogram::load(StateReader& r) {
     size_t b = r.count(bins - 1);
     counts_[b] = r.u64();
     count_ += counts_[b];
+    lo_ = std::min(lo_, b);
+    hi_ = std::max(hi_, b + 1);
   }
 }
 

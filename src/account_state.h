@@ -34,6 +34,7 @@ class LogHistogram {
   static constexpr size_t bins = 4 * 40;
   std::array<uint64_t, bins> counts_{};
   uint64_t count_ = 0;
+  size_t lo_ = bins, hi_ = 0;  // the bins used lie in [lo_, hi_)
 };
 
 /// One window (an hour from the account's first event in it) of an account's traffic.
@@ -70,6 +71,8 @@ struct WindowStats {
   std::array<std::string, 5> sample_prompts;  // only kept with --include-prompts
   size_t samples = 0;
   void clear(int64_t start, int64_t window_ns);
+  /// A window that is empty (just cleared) starts at `start` instead: its first request.
+  void restart(int64_t start);
   void save(StateWriter& w) const;
   void load(StateReader& r);
   /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 when

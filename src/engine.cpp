@@ -165,7 +165,7 @@ struct Shard {
       return;
     }
     if (a.window.requests > 0 && ts >= a.window.start_ns + window_ns()) close_window(a);
-    if (a.window.requests == 0) a.window.clear(ts, window_ns());
+    if (a.window.requests == 0) a.window.restart(ts);
     add_to_window(a, ev);
     a.first_seen_ns = std::min(a.first_seen_ns, ts);
     a.last_seen_ns = std::max(a.last_seen_ns, ts);
