@@ -121,6 +121,25 @@ TEST_CASE("numbers and answer options are counted as a plain count does", "[text
   }
 }
 
+TEST_CASE("hashes never change: state files and reports keep them", "[text]") {
+  // Values of this version's hash on every length path (short, 17-48, the 48-byte loop): a
+  // change here would make yesterday's state files mean something else.
+  const std::string text =
+      "The quick brown fox jumps over the lazy dog, again and again and again: 0123456789abcdef";
+  const std::pair<size_t, uint64_t> known[] = {
+      {0, 0x2fe26cef70c71ba5ULL},  {1, 0x99de311e80f44433ULL},  {3, 0xd40463b1b3f87a78ULL},
+      {4, 0x00feaca99dbdc31eULL},  {8, 0xdd892397327bcfceULL},  {15, 0x414559aa84ce4be8ULL},
+      {16, 0x7b76fdd20a6a54aaULL}, {17, 0x968b98765c0771c7ULL}, {32, 0x1370cc5268c1b5deULL},
+      {48, 0xeff343fd885d32c7ULL}, {49, 0x9eb39d400f5dcf64ULL}, {64, 0x09f1575756c8324cULL},
+      {88, 0x4c249b2ddbe35382ULL},
+  };
+  for (auto [n, h] : known) {
+    INFO(n);
+    CHECK(hash_bytes(std::string_view(text).substr(0, n)) == h);
+  }
+  CHECK(hash_bytes("key-00012", 7) == 0x0307d88dff15bbc5ULL);
+}
+
 TEST_CASE("distinct sketch is exact when small and close when large", "[text]") {
   DistinctSketch s;
   for (int i = 0; i < 40; ++i) s.add(hash_bytes(std::to_string(i % 20)));
