@@ -208,12 +208,9 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
     line_no = 0;
     ParsedChunk* ready = nullptr;  // parsed, not yet delivered (overlap mode)
     try {
-      auto source = open_input(path, with_read_ahead.input);
-      if (options.opened) options.opened(path, source->compression(), source->size_hint());
+      auto source = open_for_reading(paths, index, with_read_ahead);
       auto report = [&] {
-        if (options.progress)
-          options.progress(ReadProgress{path, index, paths.size(), source->bytes_consumed(),
-                                        source->size_hint(), result.stats.lines});
+        report_progress(paths, index, *source, result.stats.lines, with_read_ahead);
       };
       report();
       for (;;) {

@@ -64,6 +64,20 @@ bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t
   return true;
 }
 
+std::unique_ptr<ChunkSource> open_for_reading(const std::vector<std::string>& paths, size_t index,
+                                              const ReaderOptions& options) {
+  auto source = open_input(paths[index], options.input);
+  if (options.opened) options.opened(paths[index], source->compression(), source->size_hint());
+  return source;
+}
+
+void report_progress(const std::vector<std::string>& paths, size_t index, const ChunkSource& source,
+                     uint64_t lines, const ReaderOptions& options) {
+  if (options.progress)
+    options.progress(ReadProgress{paths[index], index, paths.size(), source.bytes_consumed(),
+                                  source.size_hint(), lines});
+}
+
 ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOptions& options,
                        EventSink& sink, BadLineLog& bad_lines) {
   ReadResult result;
@@ -74,13 +88,8 @@ ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOption
     ++result.stats.inputs;
     uint64_t line_no = 0;
     try {
-      auto source = open_input(path, options.input);
-      if (options.opened) options.opened(path, source->compression(), source->size_hint());
-      auto report = [&] {
-        if (options.progress)
-          options.progress(ReadProgress{path, index, paths.size(), source->bytes_consumed(),
-                                        source->size_hint(), result.stats.lines});
-      };
+      auto source = open_for_reading(paths, index, options);
+      auto report = [&] { report_progress(paths, index, *source, result.stats.lines, options); };
       report();
       while (source->next(chunk)) {
         if (!reader.read(chunk, path, line_no, sink, bad_lines, result.stats)) {

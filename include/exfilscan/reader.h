@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -67,6 +68,13 @@ struct ReadResult {
   ReadFailure failure = ReadFailure::none;
   std::string error;  // the message for input_error
 };
+
+/// Opens paths[index] for reading and tells `options.opened`; throws InputError.
+std::unique_ptr<ChunkSource> open_for_reading(const std::vector<std::string>& paths, size_t index,
+                                              const ReaderOptions& options);
+/// Tells `options.progress` where reading is.
+void report_progress(const std::vector<std::string>& paths, size_t index, const ChunkSource& source,
+                     uint64_t lines, const ReaderOptions& options);
 
 /// Reads the inputs in order. Bad lines go to `bad_lines`; an unreadable or truncated input
 /// stops the run (events already read from it have been delivered).
