@@ -883,6 +883,10 @@ bool DetectionEngine::needs_prompt_text() const {
                      [](const ThresholdRule& t) { return t.field == "prompt"; });
 }
 
+bool DetectionEngine::needs_turns() const {
+  return impl_->shared.rules.distillation_sweep.enabled;
+}
+
 std::vector<std::pair<const ThresholdRule*, double>> DetectionEngine::threshold_peaks(
     std::string_view key) const {
   std::vector<std::pair<const ThresholdRule*, double>> out;

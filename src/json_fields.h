@@ -52,6 +52,8 @@ struct Ctx {
   bool has_timestamp = false;
   /// False when the consumer needs no prompt text: strings are then skipped, not unescaped.
   bool read_text = true;
+  /// False when the consumer needs neither prompt text nor turns: conversations are skipped.
+  bool read_turns = true;
 
   bool fail(BadLineReason reason, std::string detail);
   /// Maps a simdjson error met at `where` to a reason and a detail.

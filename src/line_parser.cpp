@@ -92,6 +92,7 @@ struct LineParser::Impl {
     pool.reset();
     detail::Ctx ctx{event, error, pool};
     ctx.read_text = options.read_prompt_text;
+    ctx.read_turns = options.read_turns;
     od::document doc;
     if (auto e = parser.iterate(line.data(), line.size(), line.size() + chunk_padding).get(doc))
       return ctx.fail_json(e, {"", "line"});

@@ -200,6 +200,7 @@ bool read_logit_bias(Ctx& ctx, od::value v, Where where) {
 }  // namespace
 
 bool read_messages(Ctx& ctx, od::value v, Where where) {
+  if (!ctx.read_text && !ctx.read_turns) return true;  // left unread: nothing needs it
   if (is_null(v)) return true;
   od::json_type type;
   if (auto e = v.type().get(type)) return ctx.fail_json(e, where);
@@ -237,6 +238,7 @@ bool read_messages(Ctx& ctx, od::value v, Where where) {
 }
 
 bool read_prompt_value(Ctx& ctx, od::value v, Where where) {
+  if (!ctx.read_text && !ctx.read_turns) return true;
   od::json_type type;
   if (auto e = v.type().get(type)) return ctx.fail_json(e, where);
   if (type == od::json_type::null) return true;

@@ -93,6 +93,8 @@ class DetectionEngine : public EventSink {
   std::vector<std::pair<const ThresholdRule*, double>> threshold_peaks(std::string_view key) const;
   /// True when a detector reads prompt text (the reader can skip it otherwise).
   bool needs_prompt_text() const;
+  /// True when a detector uses conversation turns (distillation_sweep's single-turn share).
+  bool needs_turns() const;
 
  private:
   struct Impl;

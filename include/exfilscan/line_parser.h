@@ -37,6 +37,9 @@ struct ParserOptions {
   /// Fill Event::prompt. Without it prompt strings are skipped rather than unescaped, which is
   /// most of the parsing work on prompt-heavy logs; turns are still counted.
   bool read_prompt_text = true;
+  /// Count the conversation's turns. Without it and without prompt text, the conversation is
+  /// skipped whole (a metadata-only scan needs neither).
+  bool read_turns = true;
 };
 
 /// Why a line was refused, with a short human detail ("response.usage.prompt_tokens: expected

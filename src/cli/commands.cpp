@@ -271,6 +271,7 @@ int run_read(const RunConfig& c) {
     }
     ReaderOptions reader = with_feedback(c, meter);
     reader.parser.read_prompt_text = engine.needs_prompt_text();
+    reader.parser.read_turns = engine.needs_turns();
     log_rules(c);
     ScanSink sink(engine, *reporter);
     try {
@@ -409,6 +410,7 @@ int run_explain(const RunConfig& c) {
   DetectionEngine engine(c.rules, options, printer);
   ReaderOptions reader = c.reader;
   reader.parser.read_prompt_text = engine.needs_prompt_text();
+  reader.parser.read_turns = engine.needs_turns();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
   ReadResult result = read_inputs_parallel(c.inputs, reader, engine, bad_lines, c.threads);
   if (result.failure == ReadFailure::none) engine.finish();
