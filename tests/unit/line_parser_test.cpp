@@ -294,12 +294,12 @@ TEST_CASE("keys with escapes and of every length are told apart", "[parser][cano
 TEST_CASE("without prompt text or turns the conversation is skipped whole", "[parser][canonical]") {
   std::string line =
       R"({"timestamp":"2026-11-02T14:03:11Z","api_key_id":"k","request":{"model":"m",)"
-      R"("messages":[{"role":"user","content":"a"},{"role":7,"content":"b"}],"temperature":0.3},)"
+      R"("messages":[{"role":"user","content":"a"},{"role":["user"],"content":"b"}],"temperature":0.3},)"
       R"("response":{"usage":{"completion_tokens":9}}})";
   ParserOptions with_turns;
   with_turns.read_prompt_text = false;
   auto counted = parse_line(line, with_turns);
-  // Counting turns reads every message's role: the one with a number for a role is refused.
+  // Counting turns reads every message's role: the one with a list for a role is refused.
   CHECK_FALSE(counted->ok);
   ParserOptions neither = with_turns;
   neither.read_turns = false;
