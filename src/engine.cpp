@@ -25,6 +25,7 @@ constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing 
 constexpr size_t max_history = 200;        // windows kept for an account's own baseline
 constexpr uint64_t full_analysis = 200;    // prompts a window analyses before it samples
 constexpr int64_t max_clock_jump = 30 * ns_per_day;
+constexpr size_t max_shards = 64;
 
 double severity_score(Severity s) {
   static const double scores[] = {0.2, 0.4, 0.6, 0.8, 0.95};
@@ -129,6 +130,19 @@ struct Shard {
   std::vector<std::pair<FindingOrder, Finding>> pending;
 
   int64_t window_ns() const { return rules.settings.window_ns; }
+
+  /// The shards that need the event (bit s for shard s): its account's, and each threshold
+  /// rule's whose filter it passes. Shard 0 also counts events without an account.
+  uint64_t route(const Event& ev) {
+    uint64_t shards = 0;
+    for (const detail::ThresholdTracker& t : thresholds) {
+      if (!t.rule().filter.matches(ev)) continue;
+      std::string_view key = account_key(ev, t.rule().group_by, scratch);
+      if (!key.empty()) shards |= uint64_t{1} << shared.owner(key);
+    }
+    std::string_view key = account_key(ev, options.group_by, scratch);
+    return shards | (uint64_t{1} << (key.empty() ? 0 : shared.owner(key)));
+  }
 
   /// The event's threshold rules and account, where their keys belong to this shard.
   void on_event(const Event& ev, uint64_t seq) {
@@ -515,7 +529,9 @@ struct DetectionEngine::Impl {
       least = std::min(least, rules.distillation_sweep.min_requests);
     shared.analysis_gate = least == UINT64_MAX ? UINT64_MAX : least / 4;
     // `explain` follows one account through every window as it closes: one shard.
-    shared.shards = shared.options.explain ? 1 : std::max<size_t>(1, shared.options.shards);
+    // (At most 64: an event's route is a 64-bit set of shards.)
+    shared.shards =
+        shared.options.explain ? 1 : std::clamp<size_t>(shared.options.shards, 1, max_shards);
     for (size_t i = 0; i < shared.shards; ++i)
       shards.push_back(std::make_unique<Shard>(shared, sink, i));
     for (auto& sh : shards) sh->direct = shared.shards == 1;
@@ -539,6 +555,7 @@ struct DetectionEngine::Impl {
   std::vector<Tick> ticks;
   std::vector<uint8_t> in_range;
   std::vector<const Event*> flat;
+  std::vector<uint64_t> routes;  // per event: the shards that need it
 
   /// Event time and the hourly upkeep: one pass in input order before the shards judge, so
   /// every shard sees the same clock. True when the event is judged (inside --since/--until).
@@ -629,13 +646,26 @@ struct DetectionEngine::Impl {
       in_range[i] = advance_clock(*flat[i], tick);
       if (tick) ticks.push_back({i, watermark});
     }
+    // From 3 shards on, each event is routed once, every shard taking a slice: a shard then
+    // reads only the events it has a part in, where reading them all would cost each shard
+    // what routing costs all of them. With 2, each reading all is cheaper than one more wait.
+    bool routed = shards.size() > 2;
+    if (routed) {
+      routes.assign(flat.size(), 0);
+      pool->run([&](size_t s) {
+        size_t n = flat.size(), lo = n * s / shards.size(), hi = n * (s + 1) / shards.size();
+        for (size_t i = lo; i < hi; ++i)
+          if (in_range[i]) routes[i] = shards[s]->route(*flat[i]);
+      });
+    }
     uint64_t first = seq;
     auto judge = [&](size_t from, size_t to) {
       if (from == to) return;
       pool->run([&](size_t s) {
         Shard& sh = *shards[s];
+        uint64_t mine = uint64_t{1} << s;
         for (size_t i = from; i < to; ++i)
-          if (in_range[i]) sh.on_event(*flat[i], first + i);
+          if (routed ? (routes[i] & mine) != 0 : in_range[i] != 0) sh.on_event(*flat[i], first + i);
       });
     };
     size_t from = 0;

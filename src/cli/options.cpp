@@ -261,9 +261,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   // accounts of its shard.
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   c.threads = f.threads == 0 ? cores : f.threads;
-  // Every shard reads every event's keys to find its own: past 8 shards that reading costs
-  // more than the judging they split (parsing still uses every thread).
-  c.engine.shards = std::min(c.threads, 8u);
+  c.engine.shards = c.threads;
   c.verbose = f.verbose && !f.quiet;
   c.progress = !f.quiet && ::isatty(STDERR_FILENO);
   // Prompt text is read only where it is used: normalize --include-prompts, and scan's text

@@ -564,12 +564,14 @@ struct Outcome {
   std::string findings, ranking, stats, state;
 };
 
-Outcome run_sharded(const std::vector<Event>& events, size_t shards, size_t batch) {
+Outcome run_sharded(const std::vector<Event>& events, size_t shards, size_t batch,
+                    GroupBy group_by = GroupBy::api_key) {
   RuleSet rules = default_rules();
   rules.settings.idle_expiry_ns = 2 * ns_per_hour;
   rules.settings.max_accounts = 150;
   EngineOptions options;
   options.shards = shards;
+  options.group_by = group_by;
   Recorder rec;
   DetectionEngine engine(rules, options, rec);
   for (size_t i = 0; i < events.size(); i += batch)
@@ -582,9 +584,9 @@ Outcome run_sharded(const std::vector<Event>& events, size_t shards, size_t batc
   for (const AccountSummary& a : engine.ranking(1000))
     o.ranking += fmt::format("{} {:.6f} {} {}\n", a.key, a.risk, a.requests, a.top_rule);
   EngineStats st = engine.stats();
-  o.stats = fmt::format("{} {} {} {} {} {} {} {}", st.events, st.late_events, st.accounts_seen,
+  o.stats = fmt::format("{} {} {} {} {} {} {} {} {}", st.events, st.late_events, st.accounts_seen,
                         st.accounts_active, st.accounts_expired, st.accounts_evicted, st.findings,
-                        st.suppressed);
+                        st.suppressed, st.events_without_account);
   o.state = w.data();
   return o;
 }
@@ -611,6 +613,22 @@ TEST_CASE("findings, ranking, totals and state are the same for any number of sh
       CHECK(many.stats == one.stats);
       CHECK(many.state == one.state);
     }
+  }
+}
+
+TEST_CASE("grouped by org, events without one are counted once whatever the shards",
+          "[engine][shards]") {
+  Stream s;
+  std::vector<Event> events = busy_stream(s);  // the 429 storm and the fan-out carry no org
+  Outcome one = run_sharded(events, 1, 2048, GroupBy::org);
+  CHECK(one.stats.substr(one.stats.rfind(' ') + 1) != "0");
+  for (size_t shards : {2, 4, 7}) {
+    INFO("shards " << shards);
+    Outcome many = run_sharded(events, shards, 500, GroupBy::org);
+    CHECK(many.findings == one.findings);
+    CHECK(many.ranking == one.ranking);
+    CHECK(many.stats == one.stats);
+    CHECK(many.state == one.state);
   }
 }
 
