@@ -108,9 +108,19 @@ bool read_string(Ctx& ctx, od::value v, Where where, std::string_view& out) {
   od::json_type type;
   if (!type_of(ctx, v, where, type)) return false;
   switch (type) {
-    case od::json_type::string:
+    case od::json_type::string: {
+      // A string without escapes is its own bytes in the line: taken as they lie there (valid
+      // as long as the line is) instead of copied into the parser's buffer. Prompts mostly
+      // have no escape, and are most of a line.
+      std::string_view raw = trim(v.raw_json_token());
+      if (raw.size() >= 2 && raw.back() == '"' &&
+          std::memchr(raw.data() + 1, '\\', raw.size() - 2) == nullptr) {
+        out = raw.substr(1, raw.size() - 2);
+        return true;
+      }
       if (auto e = v.get_string().get(out)) return ctx.fail_json(e, where);
       return true;
+    }
     case od::json_type::number:
       // Numeric ids (Vertex request_id, account numbers) are kept as written.
       out = trim(v.raw_json_token());

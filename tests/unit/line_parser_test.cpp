@@ -310,3 +310,17 @@ TEST_CASE("without prompt text or turns the conversation is skipped whole", "[pa
   CHECK(*skipped->event.params.temperature == 0.3);  // the fields after it are still read
   CHECK(*skipped->event.completion_tokens == 9);
 }
+
+TEST_CASE("strings with and without escapes read the same as unescaped text",
+          "[parser][canonical]") {
+  // Strings without an escape are taken where they lie in the line; the others are unescaped.
+  auto p = parse_line(R"({ "timestamp" : "2026-11-02T14:03:11Z" , "api_key_id" : "plain key"  ,)"
+                      R"( "org_id":"o\u00e9\"x" , "request":{"messages":[)"
+                      R"({"role":"user","content":"line one\nline \"two\"\ttab"},)"
+                      R"({"role":"user","content" :  "no escapes at all, just text"   }]}})");
+  REQUIRE(p->ok);
+  CHECK(p->event.api_key == "plain key");
+  CHECK(p->event.org == "o\xC3\xA9\"x");
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:line one\nline \"two\"\ttab",
+                                                           "U:no escapes at all, just text"});
+}
