@@ -84,6 +84,10 @@ std::string_view key_of(od::field& field) {
 }
 
 bool is_null(od::value& v) {
+  // The type first: is_null() must not be asked of a document's root value (simdjson assumes
+  // a nested one there), and reparsed JSON strings hand over roots that are objects or arrays.
+  od::json_type type;
+  if (v.type().get(type) || type != od::json_type::null) return false;
   bool null = false;
   return !v.is_null().get(null) && null;
 }
