@@ -44,9 +44,15 @@ void ends_of(std::string_view text, size_t n, Ends& e) {
     size_t b = i;
     bool digit = false;  // found while scanning: the token is not read a second time
     for (; i < text.size() && !is_space(text[i]); ++i) digit |= is_digit(text[i]);
+    // Hashed below, once it is known to be kept: a long prompt keeps only the first n.
     if (i > b)
-      front.push_back({digit ? number_token : hash_bytes(text.substr(b, i - b)),
-                       static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+      front.push_back(
+          {digit ? number_token : 0, static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+  }
+  size_t kept = front.size() <= 2 * n ? front.size() : n;
+  for (size_t k = 0; k < kept; ++k) {
+    Token& t = front[k];
+    if (t.norm != number_token) t.norm = hash_bytes(text.substr(t.begin, t.end - t.begin));
   }
   if (front.size() <= 2 * n) {  // the whole prompt: head and tail may overlap
     e.total = front.size();
