@@ -22,7 +22,6 @@ using detail::Verdict;
 namespace {
 
 constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
-constexpr size_t max_history = 200;        // windows kept for an account's own baseline
 constexpr uint64_t full_analysis = 200;    // prompts a window analyses before it samples
 constexpr int64_t max_clock_jump = 30 * ns_per_day;
 constexpr size_t max_shards = 64;
@@ -76,9 +75,10 @@ struct SharedState {
     population_view.update(population, rules.volume_spike, population_since);
   }
   size_t shards = 1;
-  /// The shard a key belongs to. Every shard asks this of every event's keys, so it reads only
-  /// the key's first and last eight bytes and its length: ids differ there (counters, UUIDs,
-  /// hashes). Keys that differ only in the middle all land on one shard: slower, never wrong.
+  /// The shard a key belongs to. It is asked of every event's keys (by each shard, or once when
+  /// routing), so it reads only the key's first and last eight bytes and its length: ids differ
+  /// there (counters, UUIDs, hashes). Keys that differ only in the middle all land on one
+  /// shard: slower, never wrong.
   size_t owner(std::string_view key) const {
     if (shards == 1) return 0;
     uint64_t head = 0, tail = 0;
