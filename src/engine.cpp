@@ -616,16 +616,16 @@ struct DetectionEngine::Impl {
   }
 
   void on_event(const Event& ev) {
+    if (shards.size() > 1) {  // one event is a run of one
+      std::span<const Event> one(&ev, 1);
+      return on_events({&one, 1});
+    }
     bool tick;
     if (advance_clock(ev, tick)) {
       if (tick) upkeep(watermark);
-      if (shards.size() == 1)
-        shards[0]->on_event(ev, seq);
-      else
-        pool->run([&](size_t s) { shards[s]->on_event(ev, seq); });
+      shards[0]->on_event(ev, seq);
     }
     ++seq;
-    flush();
   }
 
   void on_events(std::span<const std::span<const Event>> runs) {
