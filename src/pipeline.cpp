@@ -2,8 +2,6 @@
 
 #include "worker_pool.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -267,8 +265,7 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
       if (ready && !deliver(*ready)) return result;
       report();
     } catch (const InputError& e) {
-      result.failure = ReadFailure::input_error;
-      result.error = line_no ? fmt::format("{} (after line {})", e.what(), line_no) : e.what();
+      record_input_error(result, e, line_no);
       return result;
     }
   }

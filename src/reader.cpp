@@ -78,6 +78,11 @@ void report_progress(const std::vector<std::string>& paths, size_t index, const 
                                   source.size_hint(), lines});
 }
 
+void record_input_error(ReadResult& result, const InputError& error, uint64_t line_no) {
+  result.failure = ReadFailure::input_error;
+  result.error = line_no ? fmt::format("{} (after line {})", error.what(), line_no) : error.what();
+}
+
 ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOptions& options,
                        EventSink& sink, BadLineLog& bad_lines) {
   ReadResult result;
@@ -99,8 +104,7 @@ ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOption
         report();
       }
     } catch (const InputError& e) {
-      result.failure = ReadFailure::input_error;
-      result.error = line_no ? fmt::format("{} (after line {})", e.what(), line_no) : e.what();
+      record_input_error(result, e, line_no);
       return result;
     }
   }

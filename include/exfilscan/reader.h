@@ -76,6 +76,9 @@ std::unique_ptr<ChunkSource> open_for_reading(const std::vector<std::string>& pa
 void report_progress(const std::vector<std::string>& paths, size_t index, const ChunkSource& source,
                      uint64_t lines, const ReaderOptions& options);
 
+/// Marks the read as stopped by `error`, saying after which line of the input.
+void record_input_error(ReadResult& result, const InputError& error, uint64_t line_no);
+
 /// Reads the inputs in order. Bad lines go to `bad_lines`; an unreadable or truncated input
 /// stops the run (events already read from it have been delivered).
 ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOptions& options,
