@@ -183,7 +183,9 @@ void Account::load(StateReader& r) {
   window.load(r);
   history.resize(r.count(100000));
   for (HistoryPoint& h : history)
-    h.start_ns = r.i64(), h.requests = r.u64(), h.completion_tokens = r.u64();
+    h.start_ns = r.i64(), h.requests = HistoryPoint::saturate(r.u64()),
+    h.completion_tokens = HistoryPoint::saturate(r.u64());
+  baseline = Baseline{};
   if (r.u8()) {
     miner = std::make_unique<TemplateMiner>();
     miner->load(r);

@@ -92,11 +92,24 @@ struct WindowStats {
   mutable uint64_t median_at_ = UINT64_MAX;  // completion.count() when median_ was taken
 };
 
-/// An account's completed window, for its own baseline.
+/// An account's completed window, for its own baseline. Counts saturate at 2^32 - 1 (an hour
+/// past four billion tokens is far above any bar anyway): 16 bytes a point, not 24.
 struct HistoryPoint {
   int64_t start_ns;
-  uint64_t requests;
-  uint64_t completion_tokens;
+  uint32_t requests;
+  uint32_t completion_tokens;
+  static uint32_t saturate(uint64_t n) {
+    return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
+  }
+};
+
+/// What volume_spike judges a window against, from the account's history: the same for every
+/// judgement of the window, so worked out once per window.
+struct Baseline {
+  int64_t window_start_ns = INT64_MIN;  // the window it is for (INT64_MIN: not worked out)
+  size_t windows = 0;                   // active windows inside baseline_hours
+  double ceiling = 0;                   // median + 3 MADs of their completion tokens
+  int64_t last_active_ns = 0;           // the latest of them
 };
 
 struct RuleFiring {
@@ -116,7 +129,10 @@ struct Account {
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   WindowStats window;
-  std::vector<HistoryPoint> history;     // oldest first, at most baseline_hours long
+  /// Oldest first: the windows that started inside baseline_hours before the current one (older
+  /// ones are never looked at again, so an account's history stops growing after a week).
+  std::vector<HistoryPoint> history;
+  mutable Baseline baseline;             // memo of the history's verdict for the current window
   std::unique_ptr<TemplateMiner> miner;  // only once the account sends prompt text
   std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
   std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score

@@ -31,6 +31,26 @@ double robust_ceiling(std::vector<double>& v, std::vector<double>& dev) {
   return median + 3 * dev[dev.size() / 2];
 }
 
+/// The account's own baseline, from windows inside baseline_hours before the current one. The
+/// history changes only when a window closes, so this is worked out once per window.
+const Baseline& baseline_of(const VolumeSpikeRule& rule, const Account& a) {
+  Baseline& b = a.baseline;
+  if (b.window_start_ns == a.window.start_ns) return b;
+  thread_local std::vector<double> own, scratch;
+  own.clear();
+  b = Baseline{};
+  b.window_start_ns = a.window.start_ns;
+  int64_t since = a.window.start_ns - static_cast<int64_t>(rule.baseline_hours) * ns_per_hour;
+  for (const HistoryPoint& h : a.history) {
+    if (h.start_ns < since || h.requests == 0) continue;
+    own.push_back(static_cast<double>(h.completion_tokens));
+    b.last_active_ns = std::max(b.last_active_ns, h.start_ns);
+  }
+  b.windows = own.size();
+  if (!own.empty()) b.ceiling = std::max(1.0, robust_ceiling(own, scratch));
+  return b;
+}
+
 /// Sixtieths of the window elapsed so far.
 int64_t slices_elapsed(const WindowStats& w) {
   return std::min<int64_t>(60, (w.last_ns - w.start_ns) / w.slice_ns + 1);
@@ -78,22 +98,14 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
                {"throttled_429", static_cast<double>(w.throttled)}};
   if (w.requests < rule.min_requests || w.completion_tokens < rule.min_completion_tokens) return v;
 
-  // The account's own baseline, from windows inside baseline_hours before this one.
-  thread_local std::vector<double> own, scratch;
-  own.clear();
-  int64_t since = w.start_ns - static_cast<int64_t>(rule.baseline_hours) * 3'600'000'000'000LL;
-  int64_t last_active = 0;
-  for (const HistoryPoint& h : a.history) {
-    if (h.start_ns < since || h.requests == 0) continue;
-    own.push_back(static_cast<double>(h.completion_tokens));
-    last_active = std::max(last_active, h.start_ns);
-  }
-  bool dormant = !own.empty() && w.start_ns - last_active > rule.dormant_after_ns;
+  const Baseline& base = baseline_of(rule, a);
+  int64_t last_active = base.last_active_ns;
+  bool dormant = base.windows > 0 && w.start_ns - last_active > rule.dormant_after_ns;
   double bar;
-  size_t baseline_windows = own.size();
+  size_t baseline_windows = base.windows;
   double ceiling = 0, ratio = 0;  // what the bar is: a multiple of the baseline or of a quantile
-  if (own.size() >= rule.min_baseline_hours && !dormant) {
-    ceiling = std::max(1.0, robust_ceiling(own, scratch));
+  if (base.windows >= rule.min_baseline_hours && !dormant) {
+    ceiling = base.ceiling;
     // Far above its own history, and above what most accounts do anyway: a small account
     // tripling to a still small volume is not news.
     double peers = population.windows >= 200 ? population.p90 : 0;

@@ -446,17 +446,36 @@ struct Shard {
            detail::evaluate_logit_probe(rules.logit_probe, a));
   }
 
+  /// The closing window joins the account's history, and the points no later window can look at
+  /// leave it: memory per account stops growing once its history spans baseline_hours.
+  void add_history(Account& a) {
+    const detail::WindowStats& w = a.window;
+    auto& h = a.history;
+    size_t cap = rules.volume_spike.baseline_hours;
+    if (h.size() == h.capacity()) h.reserve(std::min(std::max<size_t>(8, 2 * h.size()), cap + 1));
+    h.push_back({w.start_ns, detail::HistoryPoint::saturate(w.requests),
+                 detail::HistoryPoint::saturate(w.completion_tokens)});
+    // A later window starts at this one's end, or (an event up to max_skew late reopening it)
+    // no earlier than max_skew before the latest event seen.
+    int64_t next_start =
+        std::min(w.start_ns + window_ns(), a.last_seen_ns - rules.settings.max_skew_ns);
+    int64_t oldest_used = next_start - static_cast<int64_t>(cap) * ns_per_hour;
+    auto used = std::find_if(h.begin(), h.end(), [&](const detail::HistoryPoint& p) {
+      return p.start_ns >= oldest_used;
+    });
+    if (h.end() - used > static_cast<std::ptrdiff_t>(cap))
+      used = h.end() - static_cast<std::ptrdiff_t>(cap);
+    h.erase(h.begin(), used);
+    a.baseline = detail::Baseline{};
+  }
+
   void close_window(Account& a) {
     if (a.window.requests > 0) {
       evaluate(a, a.window.last_ns);
       if (options.explain && a.key == options.explain_key) explain(a);
       population_added.add(static_cast<double>(a.window.completion_tokens));
       if (population.windows < 200) closed_at.push_back(a.window.last_ns);
-      a.history.push_back({a.window.start_ns, a.window.requests, a.window.completion_tokens});
-      if (a.history.size() > rules.volume_spike.baseline_hours)
-        a.history.erase(
-            a.history.begin(),
-            a.history.end() - static_cast<std::ptrdiff_t>(rules.volume_spike.baseline_hours));
+      add_history(a);
     }
     if (a.miner) a.miner->reset_counts();
     a.window.clear(a.window.start_ns + window_ns(), window_ns());

@@ -83,6 +83,28 @@ TEST_CASE("volume spike against the account's own baseline", "[engine][volume]")
   CHECK(f.sample_request_ids.size() == 5);
 }
 
+TEST_CASE("an account's history keeps only what its baseline can use", "[engine][volume][state]") {
+  // A key busy 8 hours a day: a week of it is 56 windows, well under the 168 kept at most. The
+  // saved state after 10 days and after 20 has the same size (only times and ids differ).
+  auto state_after = [](int days) {
+    Stream s;
+    Recorder rec;
+    DetectionEngine engine(only("volume_spike"), {}, rec);
+    for (int d = 0; d < days; ++d)
+      for (int h = 9; h < 17; ++h)
+        for (int i = 0; i < 10; ++i)
+          engine.on_event(s.event(t0 + d * ns_per_day + h * ns_per_hour + i * 5 * ns_per_minute,
+                                  "office", 100 + 10 * (d % 3)));
+    StateWriter w;
+    engine.save_state(w);
+    return w.data().size();
+  };
+  // (Under 25 days: the population, this one account's windows, is still short of 200.)
+  size_t ten_days = state_after(10);
+  CHECK(state_after(20) == ten_days);
+  CHECK(state_after(5) < ten_days);  // not yet a week of history
+}
+
 TEST_CASE("a steady heavy account is not a spike", "[engine][volume]") {
   Stream s;
   Recorder rec;
