@@ -168,8 +168,15 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
     Slice& slice = st.slices[static_cast<size_t>(index) % slice_count];
     if (slice.index != index) slice = Slice{index, 0};
     slice.value += rule_.aggregate == Aggregate::count ? 1 : sum_value(ev);
-    for (const Slice& s : st.slices)
-      if (s.index >= oldest) value += s.value;
+    int64_t head = st.last_ns / slice_ns_;
+    if (head != st.head || index != head) {
+      st.head = head;
+      st.settled = 0;
+      for (const Slice& s : st.slices)
+        if (s.index >= oldest && s.index != head) st.settled += s.value;
+    }
+    const Slice& newest = st.slices[static_cast<size_t>(head) % slice_count];
+    value = st.settled + (newest.index == head ? newest.value : 0);
   }
   if (!watched_.empty() && key == watched_) watched_peak_ = std::max(watched_peak_, value);
   bool holds = rule_.inclusive ? value >= rule_.limit : value > rule_.limit;

@@ -85,6 +85,11 @@ class ThresholdTracker {
   };
   struct State {
     std::array<Slice, slice_count> slices;
+    /// The sum of the window's slices before the newest (index `head`): worked out again when
+    /// the newest slice moves on or an event lands behind it, not at every event. A function of
+    /// the slices alone, so a loaded state sums exactly as one never saved.
+    int64_t head = INT64_MIN;
+    double settled = 0;
     LastSeen distinct;
     size_t prune_at = 1024;
     int64_t last_ns = 0;
