@@ -61,9 +61,12 @@ bool EventFilter::matches(const Event& ev) const {
     return false;
   if (!status_classes.empty()) {
     if (!ev.status) return false;
-    std::string cls = fmt::format("{}xx", *ev.status / 100);
-    if (std::find(status_classes.begin(), status_classes.end(), cls) == status_classes.end())
-      return false;
+    // "4xx" names the statuses from 400 to 499: compared by the first digit, nothing formatted.
+    int64_t hundreds = *ev.status / 100;
+    auto in_class = [&](const std::string& c) {
+      return !c.empty() && c[0] >= '0' && c[0] <= '9' && c[0] - '0' == hundreds && *ev.status >= 0;
+    };
+    if (std::none_of(status_classes.begin(), status_classes.end(), in_class)) return false;
   }
   if (!endpoints.empty() &&
       std::find(endpoints.begin(), endpoints.end(), ev.endpoint_kind) == endpoints.end())

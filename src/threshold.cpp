@@ -3,6 +3,7 @@
 #include <exfilscan/hash.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace exfilscan::detail {
@@ -10,7 +11,8 @@ namespace exfilscan::detail {
 ThresholdTracker::ThresholdTracker(const ThresholdRule& rule)
     : rule_(rule),
       field_(field_of(rule.field)),
-      slice_ns_(std::max<int64_t>(1, rule.window_ns / static_cast<int64_t>(slice_count))) {}
+      slice_ns_(std::max<int64_t>(1, rule.window_ns / static_cast<int64_t>(slice_count))),
+      scale_(rule.aggregate == Aggregate::sum && field_ == Field::latency_ms ? 1000 : 1) {}
 
 ThresholdTracker::Field ThresholdTracker::field_of(std::string_view name) {
   static constexpr std::pair<std::string_view, Field> names[] = {
@@ -33,8 +35,33 @@ ThresholdTracker::Field ThresholdTracker::field_of(std::string_view name) {
   return Field::none;
 }
 
-double ThresholdTracker::sum_value(const Event& ev) const {
-  auto v = [](const std::optional<int64_t>& x) { return static_cast<double>(x.value_or(0)); };
+namespace {
+
+/// Saturating: a log with absurd values must not overflow a sum.
+int64_t add_units(int64_t a, int64_t b) {
+  int64_t out;
+  if (!__builtin_add_overflow(a, b, &out)) return out;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+int64_t sub_units(int64_t a, int64_t b) {
+  int64_t out;
+  if (!__builtin_sub_overflow(a, b, &out)) return out;
+  return b < 0 ? INT64_MAX : INT64_MIN;
+}
+
+int64_t clamp_units(double v) {
+  constexpr double limit = 1e15;  // far beyond any real value, well inside int64
+  if (!(v > -limit)) return v != v ? 0 : static_cast<int64_t>(-limit);  // NaN adds nothing
+  if (v > limit) return static_cast<int64_t>(limit);
+  return std::llround(v);
+}
+
+}  // namespace
+
+int64_t ThresholdTracker::units_of(const Event& ev) const {
+  if (rule_.aggregate == Aggregate::count) return 1;
+  auto v = [](const std::optional<int64_t>& x) { return x.value_or(0); };
   switch (field_) {
     case Field::prompt_tokens:
       return v(ev.prompt_tokens);
@@ -43,12 +70,25 @@ double ThresholdTracker::sum_value(const Event& ev) const {
     case Field::reasoning_tokens:
       return v(ev.reasoning_tokens);
     case Field::total_tokens:
-      return v(ev.prompt_tokens) + v(ev.completion_tokens);
+      return add_units(v(ev.prompt_tokens), v(ev.completion_tokens));
     case Field::latency_ms:
-      return ev.latency_ms.value_or(0);
+      return clamp_units(ev.latency_ms.value_or(0) * scale_);
     default:
       return 0;
   }
+}
+
+void ThresholdTracker::State::advance(int64_t to) {
+  if (to - head >= static_cast<int64_t>(slice_count) || head == INT64_MIN) {
+    total = 0;  // every slice held has left the window
+  } else {
+    for (int64_t leaving = head - static_cast<int64_t>(slice_count) + 1;
+         leaving <= to - static_cast<int64_t>(slice_count); ++leaving) {
+      const Slice& s = slices[static_cast<size_t>(leaving) % slice_count];
+      if (s.index == leaving) total = sub_units(total, s.units);
+    }
+  }
+  head = to;
 }
 
 /// Hash of the field's value; 0 when the event has none (not counted).
@@ -165,18 +205,15 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
       value = static_cast<double>(st.distinct.size());
     }
   } else {
+    int64_t head = st.last_ns / slice_ns_;
+    if (head != st.head) st.advance(head);
+    // A slot holding an older slice: that slice has left the window (and the total) already.
     Slice& slice = st.slices[static_cast<size_t>(index) % slice_count];
     if (slice.index != index) slice = Slice{index, 0};
-    slice.value += rule_.aggregate == Aggregate::count ? 1 : sum_value(ev);
-    int64_t head = st.last_ns / slice_ns_;
-    if (head != st.head || index != head) {
-      st.head = head;
-      st.settled = 0;
-      for (const Slice& s : st.slices)
-        if (s.index >= oldest && s.index != head) st.settled += s.value;
-    }
-    const Slice& newest = st.slices[static_cast<size_t>(head) % slice_count];
-    value = st.settled + (newest.index == head ? newest.value : 0);
+    int64_t units = units_of(ev);
+    slice.units = add_units(slice.units, units);
+    st.total = add_units(st.total, units);
+    value = value_of(st.total);
   }
   if (!watched_.empty() && key == watched_) watched_peak_ = std::max(watched_peak_, value);
   bool holds = rule_.inclusive ? value >= rule_.limit : value > rule_.limit;
@@ -192,7 +229,8 @@ void ThresholdTracker::save(StateWriter& w, const std::vector<const ThresholdTra
   w.u64(keys.size());
   for (const auto& [k, st] : keys) {
     w.str(*k);
-    for (const Slice& slice : st->slices) w.i64(slice.index), w.f64(slice.value);
+    for (const Slice& slice : st->slices)
+      w.i64(slice.index), w.f64(parts.front()->value_of(slice.units));
     std::vector<std::pair<uint64_t, int64_t>> distinct;
     st->distinct.for_each([&](uint64_t h, int64_t seen) { distinct.emplace_back(h, seen); });
     std::sort(distinct.begin(), distinct.end());
@@ -211,7 +249,8 @@ void ThresholdTracker::load(StateReader& r, const std::vector<ThresholdTracker*>
     std::string key = r.str();
     ThresholdTracker& t = *parts[owner(key) % parts.size()];
     State& st = t.states_[key];
-    for (Slice& slice : st.slices) slice.index = r.i64(), slice.value = r.f64();
+    for (Slice& slice : st.slices)
+      slice.index = r.i64(), slice.units = clamp_units(r.f64() * t.scale_);
     size_t d = r.count(max_distinct);
     for (size_t j = 0; j < d; ++j) {
       uint64_t h = r.u64();
@@ -220,6 +259,11 @@ void ThresholdTracker::load(StateReader& r, const std::vector<ThresholdTracker*>
     }
     st.prune_at = r.u64();
     st.last_ns = r.i64();
+    st.head = st.last_ns / t.slice_ns_;
+    st.total = 0;
+    for (const Slice& slice : st.slices)
+      if (slice.index > st.head - static_cast<int64_t>(slice_count) && slice.index <= st.head)
+        st.total = add_units(st.total, slice.units);
   }
 }
 

@@ -77,28 +77,33 @@ class ThresholdTracker {
     prompt
   };
   static Field field_of(std::string_view name);
-  double sum_value(const Event& ev) const;
+  /// What the event adds to a count or sum, in units: exact integers, so a running total equals
+  /// a recount of the slices in any order (latency_ms is kept to the microsecond).
+  int64_t units_of(const Event& ev) const;
+  double value_of(int64_t units) const { return static_cast<double>(units) / scale_; }
   uint64_t distinct_value(const Event& ev) const;
   struct Slice {
     int64_t index = -1;
-    double value = 0;
+    int64_t units = 0;
   };
   struct State {
     std::array<Slice, slice_count> slices;
-    /// The sum of the window's slices before the newest (index `head`): worked out again when
-    /// the newest slice moves on or an event lands behind it, not at every event. A function of
-    /// the slices alone, so a loaded state sums exactly as one never saved.
+    /// The sum of the slices from head - 59 to head, the newest (updated as slices leave the
+    /// window, not re-added at every event).
     int64_t head = INT64_MIN;
-    double settled = 0;
+    int64_t total = 0;
     LastSeen distinct;
     size_t prune_at = 1024;
     int64_t last_ns = 0;
+    /// Moves the newest slice to `to`, dropping from the total the slices that leave the window.
+    void advance(int64_t to);
   };
   ThresholdRule rule_;
   Field field_;
   std::string watched_;
   double watched_peak_ = -1;
   int64_t slice_ns_;
+  double scale_;  // units per unit of the field
   StringTable<State> states_;
 };
 

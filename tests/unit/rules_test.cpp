@@ -104,8 +104,14 @@ TEST_CASE("event filters", "[rules]") {
   e.status = 404;
   e.endpoint_kind = EndpointKind::chat;
   CHECK(f.matches(e));
-  e.status = 200;
-  CHECK_FALSE(f.matches(e));
+  for (int64_t in : {400, 429, 499}) {
+    e.status = in;
+    CHECK(f.matches(e));
+  }
+  for (int64_t out : {200, 399, 500, 4000, -404, 4}) {
+    e.status = out;
+    CHECK_FALSE(f.matches(e));
+  }
   e.status.reset();
   CHECK_FALSE(f.matches(e));
 }
