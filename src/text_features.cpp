@@ -1,6 +1,8 @@
 #include <exfilscan/hash.h>
 #include <exfilscan/text_features.h>
 
+#include "prompt_ends.h"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -9,71 +11,16 @@ namespace exfilscan {
 
 namespace {
 
-constexpr uint64_t number_token = 0x6e756d626572ULL;  // every token with a digit hashes as this
+using detail::number_token;
+using detail::Token;
+using Ends = detail::PromptEnds;
 
 bool is_space(char c) {
   return c == ' ' || c == '\n' || c == '\t' || c == '\r';
 }
 
-struct Token {
-  uint64_t norm;
-  uint32_t begin, end;
-};
-
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
-}
-
-/// The tokens at each end of a prompt and their count (huge for a long prompt: only its ends
-/// are read, and its middle is always slot).
-struct Ends {
-  std::vector<Token> head, tail;
-  size_t total = 0;
-};
-
-void ends_of(std::string_view text, size_t n, Ends& e) {
-  e.head.clear();
-  e.tail.clear();
-  // Tokens are found from the front until there are more than both ends can hold; past that
-  // the exact count never matters (a slot exists between the ends), so the middle of a long
-  // prompt is not even scanned.
-  size_t i = 0;
-  std::vector<Token>& front = e.head;
-  while (i < text.size() && front.size() <= 2 * n) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    size_t b = i;
-    bool digit = false;  // found while scanning: the token is not read a second time
-    for (; i < text.size() && !is_space(text[i]); ++i) digit |= is_digit(text[i]);
-    // Hashed below, once it is known to be kept: a long prompt keeps only the first n.
-    if (i > b)
-      front.push_back(
-          {digit ? number_token : 0, static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
-  }
-  size_t kept = front.size() <= 2 * n ? front.size() : n;
-  for (size_t k = 0; k < kept; ++k) {
-    Token& t = front[k];
-    if (t.norm != number_token) t.norm = hash_bytes(text.substr(t.begin, t.end - t.begin));
-  }
-  if (front.size() <= 2 * n) {  // the whole prompt: head and tail may overlap
-    e.total = front.size();
-    size_t from = front.size() > n ? front.size() - n : 0;
-    e.tail.assign(front.begin() + static_cast<std::ptrdiff_t>(from), front.end());
-    if (front.size() > n) front.resize(n);
-    return;
-  }
-  front.resize(n);
-  size_t j = text.size();
-  while (j > 0 && e.tail.size() < n) {
-    while (j > 0 && is_space(text[j - 1])) --j;
-    size_t end = j;
-    bool digit = false;
-    for (; j > 0 && !is_space(text[j - 1]); --j) digit |= is_digit(text[j - 1]);
-    if (end > j)
-      e.tail.push_back({digit ? number_token : hash_bytes(text.substr(j, end - j)),
-                        static_cast<uint32_t>(j), static_cast<uint32_t>(end)});
-  }
-  std::reverse(e.tail.begin(), e.tail.end());
-  e.total = SIZE_MAX / 2;
 }
 
 /// The fixed text of a template, token by token, numbers shown as <#>.
@@ -405,7 +352,7 @@ bool TemplateMiner::fits(const Template& t) const {
 
 int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
   Ends& e = scratch;
-  ends_of(text, options_.signature_tokens, e);
+  detail::prompt_ends(text, options_.signature_tokens, e);
   if (e.total == 0) return -1;
   ++clock_;
 
@@ -597,5 +544,66 @@ void TemplateMiner::reset_counts() {
     t.fills.clear();
   }
 }
+
+namespace detail {
+
+namespace {
+
+/// The token ending just before `j` (spaces before it skipped), not reaching below `floor`; its
+/// begin and end, or end == begin when there is none.
+Token token_before(std::string_view text, size_t j, size_t floor) {
+  while (j > floor && is_space(text[j - 1])) --j;
+  size_t end = j;
+  bool digit = false;
+  for (; j > floor && !is_space(text[j - 1]); --j) digit |= is_digit(text[j - 1]);
+  uint64_t norm = end == j ? 0 : digit ? number_token : hash_bytes(text.substr(j, end - j));
+
+  return {norm, static_cast<uint32_t>(j), static_cast<uint32_t>(end)};
+}
+
+}  // namespace
+
+void prompt_ends(std::string_view text, size_t n, PromptEnds& e) {
+  e.head.clear();
+  e.tail.clear();
+  // The first n tokens from the front, then up to n from the back down to where the head ends:
+  // if the back reaches it, the prompt is these tokens and its count is exact; if not, more
+  // than 2n tokens leave a slot between the ends whose size never matters.
+  size_t i = 0;
+  while (i < text.size() && e.head.size() < n) {
+    while (i < text.size() && is_space(text[i])) ++i;
+    size_t b = i;
+    bool digit = false;  // found while scanning: the token is not read a second time
+    for (; i < text.size() && !is_space(text[i]); ++i) digit |= is_digit(text[i]);
+    if (i > b)
+      e.head.push_back({digit ? number_token : hash_bytes(text.substr(b, i - b)),
+                        static_cast<uint32_t>(b), static_cast<uint32_t>(i)});
+  }
+  size_t head_end = i;
+  size_t j = text.size();
+  std::vector<Token>& back = e.tail;  // last token first until reversed
+  while (back.size() < n) {
+    Token t = token_before(text, j, head_end);
+    if (t.end == t.begin) break;
+    back.push_back(t);
+    j = t.begin;
+  }
+  bool more = false;  // a token left between the ends
+  for (size_t k = j; back.size() == n && k > head_end && !more; --k) more = !is_space(text[k - 1]);
+  std::reverse(back.begin(), back.end());
+  if (more) {
+    e.total = SIZE_MAX / 2;
+    return;
+  }
+  // The whole prompt is head + back: the tail is its last n tokens (shared with the head when
+  // there are fewer than 2n).
+  e.total = e.head.size() + back.size();
+  if (back.size() < n) {
+    size_t from_head = std::min(n - back.size(), e.head.size());
+    back.insert(back.begin(), e.head.end() - static_cast<std::ptrdiff_t>(from_head), e.head.end());
+  }
+}
+
+}  // namespace detail
 
 }  // namespace exfilscan

@@ -1,6 +1,8 @@
 #include <exfilscan/hash.h>
 #include <exfilscan/text_features.h>
 
+#include "prompt_ends.h"
+
 #include <catch2/catch.hpp>
 
 #include <cctype>
@@ -89,6 +91,50 @@ TEST_CASE("the cue scan agrees with a plain search on random text", "[text]") {
         if (at == 0 || !(text[at - 1] >= 'a' && text[at - 1] <= 'z')) expected = true;
     INFO(text);
     CHECK(classify_prompt(text).chain_of_thought == expected);
+  }
+}
+
+TEST_CASE("a prompt's ends are those of a plain split into tokens", "[text]") {
+  // The miner reads only a prompt's ends: they must be the first and last n tokens of a plain
+  // whitespace split, and the count exact up to 2n, for any length and spacing.
+  const std::vector<std::string> words = {"a", "the", "x1", "42", "Translate", "é", "(b)", "q:"};
+  const std::string spaces[] = {" ", "  ", "\n", "\t", " \r\n"};
+  uint64_t x = 99;
+  auto next = [&] {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x >> 33;
+  };
+  detail::PromptEnds got;
+  for (int round = 0; round < 20000; ++round) {
+    size_t n = next() % 14;
+    size_t count = next() % (3 * n + 4);
+    std::string text = next() % 3 ? "" : spaces[next() % 5];
+    std::vector<std::string> tokens;
+    for (size_t t = 0; t < count; ++t) {
+      std::string tok = words[next() % words.size()];
+      if (next() % 4 == 0) tok += words[next() % words.size()];
+      tokens.push_back(tok);
+      text += tok;
+      if (t + 1 < count || next() % 2) text += spaces[next() % 5];
+    }
+    auto norm = [](const std::string& t) {
+      bool digit = std::any_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+      return digit ? detail::number_token : hash_bytes(t);
+    };
+    detail::prompt_ends(text, n, got);
+    INFO(text << " n=" << n);
+    CHECK(got.total == (count <= 2 * n ? count : SIZE_MAX / 2));
+    size_t ends = std::min(n, count);
+    REQUIRE(got.head.size() == ends);
+    REQUIRE(got.tail.size() == ends);
+    for (size_t k = 0; k < ends; ++k) {
+      const detail::Token& h = got.head[k];
+      const detail::Token& t = got.tail[k];
+      CHECK(text.substr(h.begin, h.end - h.begin) == tokens[k]);
+      CHECK(h.norm == norm(tokens[k]));
+      CHECK(text.substr(t.begin, t.end - t.begin) == tokens[count - ends + k]);
+      CHECK(t.norm == norm(tokens[count - ends + k]));
+    }
   }
 }
 
