@@ -82,11 +82,18 @@ struct SharedState {
   size_t owner(std::string_view key) const {
     if (shards == 1) return 0;
     uint64_t head = 0, tail = 0;
-    size_t n = std::min<size_t>(8, key.size());
-    std::memcpy(&head, key.data(), n);
-    std::memcpy(&tail, key.data() + key.size() - n, n);
+    if (key.size() >= 8) {
+      std::memcpy(&head, key.data(), 8);
+      std::memcpy(&tail, key.data() + key.size() - 8, 8);
+    } else {
+      for (size_t i = 0; i < key.size(); ++i)
+        head |= uint64_t{static_cast<unsigned char>(key[i])} << (8 * i);
+      tail = head;
+    }
     uint64_t h = mix64(head ^ (tail * 0x9E3779B97F4A7C15ULL) ^ (key.size() << 56));
-    return static_cast<size_t>((h >> 32) % shards);
+    // The top 32 bits scaled to [0, shards): a multiply, where % divided (every shard asks this
+    // of every event's keys).
+    return static_cast<size_t>(((h >> 32) * shards) >> 32);
   }
 };
 
