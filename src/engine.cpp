@@ -459,7 +459,10 @@ struct Shard {
     const detail::WindowStats& w = a.window;
     auto& h = a.history;
     size_t cap = rules.volume_spike.baseline_hours;
-    if (h.size() == h.capacity()) h.reserve(std::min(std::max<size_t>(8, 2 * h.size()), cap + 1));
+    // Growing by a quarter: most accounts' histories settle well below the cap, and doubling
+    // left a third of the memory unused.
+    if (h.size() == h.capacity())
+      h.reserve(std::min(std::max<size_t>(8, h.size() + h.size() / 4), cap + 1));
     h.push_back({w.start_ns, detail::HistoryPoint::saturate(w.requests),
                  detail::HistoryPoint::saturate(w.completion_tokens)});
     // A later window starts at this one's end, or (an event up to max_skew late reopening it)
@@ -484,7 +487,10 @@ struct Shard {
       if (population.windows < 200) closed_at.push_back(a.window.last_ns);
       add_history(a);
     }
-    if (a.miner) a.miner->reset_counts();
+    if (a.miner) {
+      a.miner->reset_counts(a.window.start_ns);
+      if (a.miner->empty()) a.miner.reset();  // no text analysed for a week
+    }
     a.window.clear(a.window.start_ns + window_ns(), window_ns());
   }
 

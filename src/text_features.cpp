@@ -501,6 +501,7 @@ void TemplateMiner::save(StateWriter& w) const {
     w.u64(t.matches);
     t.fills.save(w);
     w.u64(t.last_used);
+    w.i64(t.matched_ns);
   }
   w.u64(unmatched_.size());
   for (const Signature& u : unmatched_) {
@@ -508,6 +509,7 @@ void TemplateMiner::save(StateWriter& w) const {
     save_hashes(w, u.tail);
     w.u64(u.length);
     w.u64(u.text_hash);
+    w.i64(u.added_ns);
   }
   w.u64(unmatched_next_);
   w.u64(clock_);
@@ -524,6 +526,7 @@ void TemplateMiner::load(StateReader& r) {
     t.matches = r.u64();
     t.fills.load(r);
     t.last_used = r.u64();
+    t.matched_ns = r.version() >= 3 ? r.i64() : unknown_time;  // the clock starts at the load
   }
   unmatched_.resize(r.count(options_.unmatched_memory));
   for (Signature& u : unmatched_) {
@@ -531,6 +534,7 @@ void TemplateMiner::load(StateReader& r) {
     load_hashes(r, u.tail);
     u.length = r.u64();
     u.text_hash = r.u64();
+    u.added_ns = r.version() >= 3 ? r.i64() : unknown_time;
   }
   unmatched_next_ = r.u64();
   if (unmatched_next_ > unmatched_.size())
@@ -538,11 +542,29 @@ void TemplateMiner::load(StateReader& r) {
   clock_ = r.u64();
 }
 
-void TemplateMiner::reset_counts() {
+void TemplateMiner::reset_counts(int64_t window_start_ns) {
+  bool expired = false;
+  for (Signature& u : unmatched_) {
+    if (u.added_ns == unknown_time) u.added_ns = window_start_ns;
+    expired |= window_start_ns - u.added_ns > options_.forget_after_ns;
+  }
+  if (expired) {  // keep the rest oldest first: the ring is no longer full
+    std::vector<Signature> kept;
+    for (size_t i = 0; i < unmatched_.size(); ++i) {
+      Signature& u = unmatched_[(unmatched_next_ + i) % unmatched_.size()];
+      if (window_start_ns - u.added_ns <= options_.forget_after_ns) kept.push_back(std::move(u));
+    }
+    unmatched_ = std::move(kept);
+    unmatched_next_ = 0;
+  }
   for (Template& t : templates_) {
+    if (t.matches > 0 || t.matched_ns == unknown_time) t.matched_ns = window_start_ns;
     t.matches = 0;
     t.fills.clear();
   }
+  std::erase_if(templates_, [&](const Template& t) {
+    return window_start_ns - t.matched_ns > options_.forget_after_ns;
+  });
 }
 
 namespace detail {
@@ -557,7 +579,6 @@ Token token_before(std::string_view text, size_t j, size_t floor) {
   bool digit = false;
   for (; j > floor && !is_space(text[j - 1]); --j) digit |= is_digit(text[j - 1]);
   uint64_t norm = end == j ? 0 : digit ? number_token : hash_bytes(text.substr(j, end - j));
-
   return {norm, static_cast<uint32_t>(j), static_cast<uint32_t>(end)};
 }
 

@@ -41,6 +41,10 @@ struct MinerOptions {
   size_t unmatched_memory = 32;  // recent prompts kept (as hashes) to find new templates in
   size_t min_fixed_tokens = 3;   // prefix + suffix tokens a template needs
   size_t signature_tokens = 12;  // tokens of each end compared (and longest fixed part)
+  /// A template none of whose prompts came for this long is forgotten (relearnt from two
+  /// prompts if it comes back): an account's templates are those of its last week, so its
+  /// memory stops growing once it has a week of traffic.
+  int64_t forget_after_ns = 7 * 86'400'000'000'000LL;
 };
 
 /// Finds prompts stamped from one template: a fixed prefix and/or suffix around a variable slot
@@ -60,17 +64,23 @@ class TemplateMiner {
   /// Prompts matched and distinct slot values since the last reset_counts().
   uint64_t matches(int index) const { return templates_[index].matches; }
   double distinct_fills(int index) const { return templates_[index].fills.estimate(); }
-  /// Starts a new window: counts and fill sketches restart, templates stay.
-  void reset_counts();
+  /// Ends the window that began at `window_start_ns`: counts and fill sketches restart;
+  /// templates stay, but those unmatched for forget_after_ns are forgotten, and so are recent
+  /// prompts older than that.
+  void reset_counts(int64_t window_start_ns);
+  /// Holds nothing (no template, no recent prompt): the owner may drop it.
+  bool empty() const { return templates_.empty() && unmatched_.empty(); }
   void save(StateWriter& w) const;
   void load(StateReader& r);
 
  private:
+  static constexpr int64_t unknown_time = INT64_MIN;  // not yet set, or from a format 2 state
   /// A recent prompt that fit no template, kept only as token hashes of its two ends.
   struct Signature {
     std::vector<uint64_t> head, tail;
-    size_t length = 0;       // tokens
-    uint64_t text_hash = 0;  // of the whole text: tells repeats from stamped prompts
+    size_t length = 0;                // tokens
+    uint64_t text_hash = 0;           // of the whole text: tells repeats from stamped prompts
+    int64_t added_ns = unknown_time;  // start of the window it came in (set when that closes)
   };
   struct Template {
     std::vector<uint64_t> prefix, suffix;
@@ -79,13 +89,14 @@ class TemplateMiner {
     uint64_t matches = 0;
     DistinctSketch fills;
     uint64_t last_used = 0;
+    int64_t matched_ns = unknown_time;  // start of the latest window with a match
   };
   bool fits(const Template& t) const;
   MinerOptions options_;
   std::vector<Template> templates_;
   std::vector<Signature> unmatched_;
   size_t unmatched_next_ = 0;
-  uint64_t clock_ = 0;
+  uint64_t clock_ = 0;  // prompts added
 };
 
 }  // namespace exfilscan

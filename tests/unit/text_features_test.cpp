@@ -3,6 +3,8 @@
 
 #include "prompt_ends.h"
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 
 #include <cctype>
@@ -255,10 +257,88 @@ TEST_CASE("counts restart per window, templates stay", "[text]") {
   for (int i = 0; i < 4; ++i)
     t = miner.add("Summarize the following review: item " + std::string(1, 'a' + i) + " okay");
   REQUIRE(t >= 0);
-  miner.reset_counts();
+  miner.reset_counts(0);
   CHECK(miner.matches(t) == 0);
   CHECK(miner.add("Summarize the following review: something else entirely") == t);
   CHECK(miner.matches(t) == 1);
+}
+
+TEST_CASE("a template unmatched for a week is forgotten, one in use stays", "[text]") {
+  constexpr int64_t hour = 3'600'000'000'000LL;
+  TemplateMiner miner;
+  for (int i = 0; i < 4; ++i) {
+    miner.add(fmt::format("Summarize the following review: item {} okay", i));
+    miner.add(fmt::format("Translate into German: the {} house is big", i * 7));
+  }
+  REQUIRE(miner.size() == 2);
+  miner.reset_counts(0);
+  // Only the German one comes back, a little every day for eight days.
+  int german = -1;
+  for (int h = 1; h <= 8 * 24; ++h) {
+    german = miner.add(fmt::format("Translate into German: the {} garden is small", h));
+    miner.reset_counts(h * hour);
+    CHECK(miner.size() == (h * hour > 7 * 24 * hour ? 1u : 2u));
+  }
+  REQUIRE(miner.size() == 1);
+  CHECK_THAT(miner.masked(0), Catch::StartsWith("Translate into German"));
+  CHECK(german >= 0);
+}
+
+TEST_CASE("recent prompts are forgotten after a week: a quiet miner holds nothing", "[text]") {
+  constexpr int64_t day = 86'400'000'000'000LL;
+  TemplateMiner miner;
+  miner.add("Write a poem about the sea and the sky at dawn");
+  miner.add("What is the capital of Peru, and why there?");
+  CHECK_FALSE(miner.empty());  // two recent prompts, no template
+  miner.reset_counts(0);
+  miner.reset_counts(3 * day);
+  CHECK_FALSE(miner.empty());
+  miner.add("Tell me a joke about cats that is not mean");
+  miner.reset_counts(4 * day);
+  miner.reset_counts(11 * day);
+  CHECK_FALSE(miner.empty());  // the last prompt came in the window of day 4
+  miner.reset_counts(11 * day + 1);
+  CHECK(miner.empty());
+
+  // A template is learnt from a prompt of the last week, not from an older one.
+  for (int64_t gap : {6 * day, 8 * day}) {
+    TemplateMiner m;
+    m.add("Summarize the following review: item a okay");
+    m.add("What is the capital of Peru, and why there?");
+    m.reset_counts(0);
+    m.add("Tell me a joke about cats that is not mean");
+    m.reset_counts(gap - day);
+    m.reset_counts(gap);
+    int t = m.add("Summarize the following review: item b okay");
+    CHECK((t >= 0) == (gap < 7 * day));
+    CHECK_FALSE(m.empty());  // the joke, a day old, stays
+  }
+}
+
+TEST_CASE("templates saved in format 2 load, their week starting at the load", "[text][state]") {
+  TemplateMiner miner;
+  for (int i = 0; i < 4; ++i)
+    miner.add(fmt::format("Summarize the following review: item {} okay", i));
+  REQUIRE(miner.size() == 1);
+  miner.reset_counts(0);
+  StateWriter w;
+  miner.save(w);
+  // Format 2 had no match time: the last template's 8 bytes before the (empty) list of
+  // unmatched prompts, its position and the clock.
+  const std::string& v3 = w.data();
+  std::string v2 = v3.substr(0, v3.size() - 32) + v3.substr(v3.size() - 24);
+  TemplateMiner loaded;
+  StateReader in(v2, 2);
+  loaded.load(in);
+  CHECK(in.at_end());
+  REQUIRE(loaded.size() == 1);
+  constexpr int64_t day = 86'400'000'000'000LL;
+  loaded.reset_counts(100 * day);  // the first window after the load starts its clock
+  CHECK(loaded.size() == 1);
+  loaded.reset_counts(106 * day);
+  CHECK(loaded.size() == 1);
+  loaded.reset_counts(108 * day);
+  CHECK(loaded.size() == 0);
 }
 
 TEST_CASE("long prompts are matched by their ends", "[text]") {
