@@ -419,7 +419,7 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
           t.suffix.empty() ? text.size() : e.tail[e.tail.size() - t.suffix.size()].begin;
       t.fills.add(hash_bytes(text.substr(slot_begin, slot_end - slot_begin)));
     } else {
-      t.fills.add(hash_bytes(text));  // the numbers are the fill
+      t.fills.add(text_hash);  // the numbers are the fill: the whole text, hashed already
     }
     ++t.matches;
     t.last_used = clock_;
