@@ -73,12 +73,28 @@ size=$(stat -c %s "$data")
 base=$(echo "${walls[ceiling]}" | median)
 echo "file: $data ($((size / 1000000)) MB, $lines lines), median of $runs runs"
 echo
-echo "| program | wall s | CPU s | MB/s | peak RSS MB | × ceiling |"
-echo "|---|---|---|---|---|---|"
+# With --peers, each exfilscan variant is also given against DuckDB on as many threads: both
+# are compute-bound, so that ratio moves less than the ceiling's when the machine's speed does.
+if ((peers)); then
+  d1=$(echo "${walls[duckdb-1t]}" | median) d2=$(echo "${walls[duckdb-2t]}" | median)
+  echo "| program | wall s | CPU s | MB/s | peak RSS MB | × ceiling | × DuckDB, same threads |"
+  echo "|---|---|---|---|---|---|---|"
+else
+  echo "| program | wall s | CPU s | MB/s | peak RSS MB | × ceiling |"
+  echo "|---|---|---|---|---|---|"
+fi
 for name in "${order[@]}"; do
   w=$(echo "${walls[$name]}" | median)
   c=$(echo "${cpus[$name]}" | median)
-  printf "| %s | %.2f | %.2f | %.0f | %.0f | %.2f |\n" "$name" "$w" "$c" \
+  row=$(printf "| %s | %.2f | %.2f | %.0f | %.0f | %.2f |" "$name" "$w" "$c" \
     "$(echo "$size / 1000000 / $w" | bc -l)" "$(echo "${rss[$name]} / 1024" | bc -l)" \
-    "$(echo "$w / $base" | bc -l)"
+    "$(echo "$w / $base" | bc -l)")
+  if ((peers)); then
+    case $name in
+      scan*-1t) row+=$(printf " %.2f |" "$(echo "$w / $d1" | bc -l)") ;;
+      scan*) row+=$(printf " %.2f |" "$(echo "$w / $d2" | bc -l)") ;;
+      *) row+=" |" ;;
+    esac
+  fi
+  echo "$row"
 done
