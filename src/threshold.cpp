@@ -79,7 +79,7 @@ int64_t ThresholdTracker::units_of(const Event& ev) const {
 }
 
 void ThresholdTracker::State::advance(int64_t to) {
-  if (to - head >= static_cast<int64_t>(slice_count) || head == INT64_MIN) {
+  if (head == INT64_MIN || to - head >= static_cast<int64_t>(slice_count)) {
     total = 0;  // every slice held has left the window
   } else {
     for (int64_t leaving = head - static_cast<int64_t>(slice_count) + 1;
