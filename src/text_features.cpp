@@ -7,10 +7,6 @@
 #include <array>
 #include <cstring>
 
-#ifdef __AVX2__
-#include <immintrin.h>
-#endif
-
 namespace exfilscan {
 
 namespace {
@@ -176,46 +172,13 @@ void match_at(std::string_view s, size_t i, std::array<bool, 3>& found) {
   }
 }
 
-constexpr int distinct_high_nibbles() {
-  bool seen[16] = {};
-  int n = 0;
-  for (const Phrase& p : phrases) {
-    int h = static_cast<unsigned char>(p.text[0]) >> 4;
-    n += !seen[h];
-    seen[h] = true;
-  }
-  return n;
-}
-static_assert(distinct_high_nibbles() <= 8, "the first-character filter has a bit per high nibble");
-
 /// The characters cue phrases begin with, for the block filter.
 struct FirstChars {
   std::array<unsigned char, 32> list{};
   size_t size = 0;
-#ifdef __AVX2__
-  // Nibble tables (both 16-byte halves the same, as the shuffle works per half): each high
-  // nibble in use gets a bit of its own, set in its high_bits entry and in the low_bits entry of
-  // each low nibble it pairs with, so low & high is nonzero exactly for the set's characters.
-  __m256i low_bits, high_bits;
-#endif
   FirstChars() {
     for (int c = 0; c < 256; ++c)
       if (phrase_index.count[c]) list[size++] = static_cast<unsigned char>(c);
-#ifdef __AVX2__
-    alignas(32) uint8_t low[32] = {}, high[32] = {};
-    uint8_t bit_of_high[16] = {};
-    int next_bit = 0;
-    for (size_t k = 0; k < size; ++k) {
-      int h = list[k] >> 4, l = list[k] & 15;
-      if (!bit_of_high[h]) bit_of_high[h] = static_cast<uint8_t>(1u << next_bit++);
-      for (int half : {0, 16}) {
-        high[half + h] = bit_of_high[h];
-        low[half + l] |= bit_of_high[h];
-      }
-    }
-    low_bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(low));
-    high_bits = _mm256_load_si256(reinterpret_cast<const __m256i*>(high));
-#endif
   }
 };
 const FirstChars first_chars;
@@ -235,9 +198,6 @@ using Bytes32 = unsigned char __attribute__((vector_size(32)));
 
 /// Bit i set when byte i of the vector is 0xff (each byte is 0x00 or 0xff).
 uint32_t bits_of(Bytes32 v) {
-#ifdef __AVX2__
-  return static_cast<uint32_t>(_mm256_movemask_epi8(reinterpret_cast<__m256i>(v)));
-#else
   uint32_t out = 0;
   for (int w = 0; w < 4; ++w) {
     uint64_t x;
@@ -246,7 +206,6 @@ uint32_t bits_of(Bytes32 v) {
            << (8 * w);
   }
   return out;
-#endif
 }
 
 /// Sets found[kind] for each cue that starts a word of s. `s` must be followed by three
@@ -264,28 +223,14 @@ void scan_cues(std::string_view s, std::array<bool, 3>& found) {
     Bytes32 cur, prev;
     std::memcpy(&cur, s.data() + i, 32);
     std::memcpy(&prev, s.data() + i - 1, 32);
-    // Letters are a-z (the text is lower-cased): a letter after a letter starts no word.
-    Bytes32 cur_letter = reinterpret_cast<Bytes32>(static_cast<Bytes32>(cur - 'a') < 26);
-    Bytes32 prev_letter = reinterpret_cast<Bytes32>(static_cast<Bytes32>(prev - 'a') < 26);
-    Bytes32 word_start = ~(cur_letter & prev_letter);
-#ifdef __AVX2__
-    // A phrase's first character, by two nibble-table lookups (one shuffle each): the bits of
-    // the low nibble's entry and the high nibble's meet only for the characters in the set.
-    __m256i v = reinterpret_cast<__m256i>(cur);
-    __m256i low = _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
-    __m256i high = _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
-    __m256i both = _mm256_and_si256(_mm256_shuffle_epi8(first_chars.low_bits, low),
-                                    _mm256_shuffle_epi8(first_chars.high_bits, high));
-    __m256i none = _mm256_cmpeq_epi8(both, _mm256_setzero_si256());
-    uint32_t first = ~static_cast<uint32_t>(_mm256_movemask_epi8(none));
-    for (uint32_t m = first & bits_of(word_start); m; m &= m - 1) {
-#else
     Bytes32 candidate = {};
     for (size_t k = 0; k < first_chars.size; ++k)
       candidate |= reinterpret_cast<Bytes32>(cur == first_chars.list[k]);
-    candidate &= word_start;
+    // Letters are a-z (the text is lower-cased): a letter after a letter starts no word.
+    Bytes32 cur_letter = reinterpret_cast<Bytes32>(static_cast<Bytes32>(cur - 'a') < 26);
+    Bytes32 prev_letter = reinterpret_cast<Bytes32>(static_cast<Bytes32>(prev - 'a') < 26);
+    candidate &= ~(cur_letter & prev_letter);
     for (uint32_t m = bits_of(candidate); m; m &= m - 1) {
-#endif
       size_t at = i + static_cast<size_t>(__builtin_ctz(m));
       probe(s, at, true, found);
     }
