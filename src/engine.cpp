@@ -41,6 +41,13 @@ double combined_risk(std::vector<double> scores) {
   return std::min(risk, 1.0);
 }
 
+/// The ranking's order: risk, then completion tokens, then key (a total order).
+bool ranks_above(const AccountSummary& a, const AccountSummary& b) {
+  if (a.risk != b.risk) return a.risk > b.risk;
+  if (a.completion_tokens != b.completion_tokens) return a.completion_tokens > b.completion_tokens;
+  return a.key < b.key;
+}
+
 /// Where a finding falls in the order one shard alone would have emitted it: by event, then
 /// the hourly upkeep before the event's own rules, threshold rules in their order, the account's
 /// detectors last; upkeep closes windows in key order. `n` keeps one shard's own order.
@@ -131,6 +138,7 @@ struct Shard {
   std::vector<int64_t> closed_at;
   EngineStats stats;
   std::string scratch;
+  std::string account_scratch;  // the account's key, while `scratch` serves the rules' keys
   /// With more than one shard, findings wait here for the ordered merge.
   bool direct = true;
   FindingOrder order;
@@ -155,32 +163,38 @@ struct Shard {
   void on_event(const Event& ev, uint64_t seq) {
     int64_t ts = ev.timestamp_ns;
     order.seq = seq;
+    // The account first (a new one is only created here, nothing judged): a threshold rule that
+    // fires on a key's first event then counts towards that account's risk.
+    std::string_view key = account_key(ev, options.group_by, account_scratch);
+    Account* account = nullptr;
+    if (!key.empty() && shared.owner(key) == index) {
+      auto [found, added] = accounts.try_emplace(key);
+      account = found;
+      if (added) {
+        account->key = std::string(key);
+        account->first_seen_ns = account->last_seen_ns = ts;
+        account->window.clear(ts, window_ns());
+        ++stats.accounts_seen;
+      }
+    }
     order.phase = 1;
     for (size_t r = 0; r < thresholds.size(); ++r) {
       detail::ThresholdTracker& t = thresholds[r];
       if (!t.rule().filter.matches(ev)) continue;
-      std::string_view key = account_key(ev, t.rule().group_by, scratch);
-      if (key.empty() || shared.owner(key) != index) continue;
+      std::string_view rule_key = account_key(ev, t.rule().group_by, scratch);
+      if (rule_key.empty() || shared.owner(rule_key) != index) continue;
       order.rule = static_cast<uint32_t>(r);
-      if (auto value = t.add(ev, key)) fire_threshold(t.rule(), key, *value, ev);
+      if (auto value = t.add(ev, rule_key)) fire_threshold(t.rule(), rule_key, *value, ev);
     }
 
-    std::string_view key = account_key(ev, options.group_by, scratch);
     if (key.empty()) {
       if (index == 0) ++stats.events_without_account;
       return;
     }
-    if (shared.owner(key) != index) return;
+    if (!account) return;
     order.phase = 2;
     order.rule = 0;
-    auto [found, added] = accounts.try_emplace(key);
-    Account& a = *found;
-    if (added) {
-      a.key = std::string(key);
-      a.first_seen_ns = a.last_seen_ns = ts;
-      a.window.clear(ts, window_ns());
-      ++stats.accounts_seen;
-    }
+    Account& a = *account;
     if (ts < a.window.start_ns && a.last_seen_ns - ts > rules.settings.max_skew_ns) {
       ++stats.late_events;  // too late to change a window that is already judged
       return;
@@ -645,6 +659,31 @@ struct DetectionEngine::Impl {
         ++sh.stats.accounts_evicted;
       }
     }
+    drop_summaries_over(max_accounts);
+  }
+
+  /// Flagged accounts that went idle keep a summary for the ranking; over `cap` of them (a
+  /// long cron chain under key rotation flags and forgets keys without end) those that would
+  /// rank lowest are dropped, counted. The set is the same at every upkeep for any number of
+  /// shards, and so is what is dropped.
+  void drop_summaries_over(size_t cap) {
+    size_t total = 0;
+    for (auto& sh : shards) total += sh->retired.size();
+    if (total <= cap) return;
+    std::vector<std::pair<const AccountSummary*, Shard*>> all;
+    for (auto& sh : shards)
+      for (const auto& [k, summary] : sh->retired) all.emplace_back(&summary, sh.get());
+    auto ranks_before = [](const auto& x, const auto& y) {
+      return ranks_above(*x.first, *y.first);
+    };
+    std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(cap), all.end(),
+                     ranks_before);
+    std::vector<std::pair<std::string, Shard*>> gone;
+    for (size_t i = cap; i < all.size(); ++i) gone.emplace_back(all[i].first->key, all[i].second);
+    for (auto& [key, sh] : gone) {
+      sh->retired.erase(key);
+      ++sh->stats.summaries_dropped;
+    }
   }
 
   void on_event(const Event& ev) {
@@ -906,14 +945,8 @@ std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
     for (const auto& [k, s] : sh->retired)
       if (!sh->accounts.contains(k)) flagged.push_back(s);
   }
-  auto by_risk = [](const AccountSummary& a, const AccountSummary& b) {
-    if (a.risk != b.risk) return a.risk > b.risk;
-    if (a.completion_tokens != b.completion_tokens)
-      return a.completion_tokens > b.completion_tokens;
-    return a.key < b.key;
-  };
-  std::sort(flagged.begin(), flagged.end(), by_risk);
-  std::sort(others.begin(), others.end(), by_risk);
+  std::sort(flagged.begin(), flagged.end(), ranks_above);
+  std::sort(others.begin(), others.end(), ranks_above);
   if (others.size() > top_other) others.resize(top_other);
   flagged.insert(flagged.end(), others.begin(), others.end());
   return flagged;
@@ -931,6 +964,7 @@ EngineStats DetectionEngine::stats() const {
     s.accounts_active += sh->accounts.size();
     s.accounts_expired += x.accounts_expired;
     s.accounts_evicted += x.accounts_evicted;
+    s.summaries_dropped += x.summaries_dropped;
     s.findings += x.findings;
     s.suppressed += x.suppressed;
     for (size_t i = 0; i < s.by_severity.size(); ++i) s.by_severity[i] += x.by_severity[i];

@@ -62,6 +62,8 @@ struct EngineStats {
   uint64_t accounts_active = 0;
   uint64_t accounts_expired = 0;  // idle longer than idle_expiry
   uint64_t accounts_evicted = 0;  // over max_accounts
+  /// Summaries of flagged accounts gone idle, dropped from the ranking over max_accounts.
+  uint64_t summaries_dropped = 0;
   uint64_t findings = 0;
   uint64_t suppressed = 0;  // allow-listed
   std::array<uint64_t, 5> by_severity{};

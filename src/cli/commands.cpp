@@ -135,6 +135,9 @@ std::string engine_totals(const EngineStats& e) {
     out += fmt::format(", {} idle expired", counted(e.accounts_expired, "account"));
   if (e.accounts_evicted)
     out += fmt::format(", {} evicted (max_accounts)", counted(e.accounts_evicted, "account"));
+  if (e.summaries_dropped)
+    out += fmt::format(", {} dropped from the ranking (max_accounts)",
+                       counted(e.summaries_dropped, "idle flagged account"));
   return out;
 }
 

@@ -307,6 +307,58 @@ TEST_CASE("idle accounts expire and the account cap evicts, both counted", "[eng
   CHECK(engine.stats().accounts_seen == 32);
 }
 
+TEST_CASE("a threshold rule firing on a key's first event counts towards its account",
+          "[engine][threshold]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("none");
+  merge_rules(rules, R"([[threshold]]
+id = "huge_answer"
+condition = "sum(completion_tokens) > 50000"
+severity = "medium"
+)",
+              "test");
+  DetectionEngine engine(rules, {}, rec);
+  engine.on_event(s.event(t0, "k", 60000));  // the account is new at this very event
+  REQUIRE(rec.count("huge_answer") == 1);
+  CHECK(rec.findings[0].account_risk > 0);
+  auto ranking = engine.ranking(0);
+  REQUIRE(ranking.size() == 1);
+  CHECK(ranking[0].key == "k");
+  CHECK(ranking[0].rules == std::vector<std::string>{"huge_answer"});
+}
+
+TEST_CASE("summaries of idle flagged accounts stay within max_accounts, counted",
+          "[engine][shards]") {
+  // Keys flagged once and then forgotten (key rotation under a cron chain) must not grow the
+  // state without end: over max_accounts, the summaries that would rank lowest go.
+  for (size_t shards : {1, 3}) {
+    Stream s;
+    Recorder rec;
+    RuleSet rules = only("none");
+    merge_rules(rules, R"([[threshold]]
+id = "any"
+window = "10m"
+condition = "count > 0"
+severity = "low"
+)",
+                "test");
+    rules.settings.idle_expiry_ns = 2 * ns_per_hour;
+    rules.settings.max_accounts = 3;
+    EngineOptions options;
+    options.shards = shards;
+    DetectionEngine engine(rules, options, rec);
+    for (int i = 0; i < 10; ++i)  // the same score: more completion tokens rank higher
+      engine.on_event(s.event(t0 + i * ns_per_second, fmt::format("k{}", i), 100 * (i + 1)));
+    engine.on_event(s.event(t0 + 5 * ns_per_hour, "later"));
+    engine.finish();
+    CHECK(engine.stats().summaries_dropped == 7);
+    std::vector<std::string> ranked;
+    for (const AccountSummary& a : engine.ranking(0)) ranked.push_back(a.key);
+    CHECK(ranked == std::vector<std::string>{"k9", "k8", "k7", "later"});
+  }
+}
+
 TEST_CASE("events without the group-by field are counted, not attributed", "[engine]") {
   Stream s;
   Recorder rec;
