@@ -55,6 +55,13 @@ RuleSet only(std::string_view detector) {
   return r;
 }
 
+/// No detectors, and the threshold rules written in `toml`.
+RuleSet only_thresholds(const std::string& toml) {
+  RuleSet r = only("none");
+  merge_rules(r, toml, "test");
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("volume spike against the account's own baseline", "[engine][volume]") {
@@ -311,14 +318,12 @@ TEST_CASE("a threshold rule firing on a key's first event counts towards its acc
           "[engine][threshold]") {
   Stream s;
   Recorder rec;
-  RuleSet rules = only("none");
-  merge_rules(rules, R"([[threshold]]
+  DetectionEngine engine(only_thresholds(R"([[threshold]]
 id = "huge_answer"
 condition = "sum(completion_tokens) > 50000"
 severity = "medium"
-)",
-              "test");
-  DetectionEngine engine(rules, {}, rec);
+)"),
+                         {}, rec);
   engine.on_event(s.event(t0, "k", 60000));  // the account is new at this very event
   REQUIRE(rec.count("huge_answer") == 1);
   CHECK(rec.findings[0].account_risk > 0);
@@ -335,14 +340,12 @@ TEST_CASE("summaries of idle flagged accounts stay within max_accounts, counted"
   for (size_t shards : {1, 3}) {
     Stream s;
     Recorder rec;
-    RuleSet rules = only("none");
-    merge_rules(rules, R"([[threshold]]
+    RuleSet rules = only_thresholds(R"([[threshold]]
 id = "any"
 window = "10m"
 condition = "count > 0"
 severity = "low"
-)",
-                "test");
+)");
     rules.settings.idle_expiry_ns = 2 * ns_per_hour;
     rules.settings.max_accounts = 3;
     EngineOptions options;
