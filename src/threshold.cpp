@@ -78,6 +78,14 @@ int64_t ThresholdTracker::units_of(const Event& ev) const {
   }
 }
 
+void ThresholdTracker::State::recount(int64_t newest) {
+  head = newest;
+  total = 0;
+  for (const Slice& s : slices)
+    if (s.index > head - static_cast<int64_t>(slice_count) && s.index <= head)
+      total = add_units(total, s.units);
+}
+
 void ThresholdTracker::State::advance(int64_t to) {
   if (head == INT64_MIN || to - head >= static_cast<int64_t>(slice_count)) {
     total = 0;  // every slice held has left the window
@@ -184,8 +192,9 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
   int64_t ts = ev.timestamp_ns;
   st.last_ns = std::max(st.last_ns, ts);
   int64_t index = ts / slice_ns_;
-  int64_t oldest = st.last_ns / slice_ns_ - static_cast<int64_t>(slice_count) + 1;
-  if (index < oldest) return std::nullopt;  // older than the window: nothing to add
+  int64_t head = st.last_ns / slice_ns_;  // the newest slice
+  if (index <= head - static_cast<int64_t>(slice_count))
+    return std::nullopt;  // older than the window: nothing to add
   double value = 0;
   if (rule_.aggregate == Aggregate::distinct) {
     uint64_t h = distinct_value(ev);
@@ -205,7 +214,6 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
       value = static_cast<double>(st.distinct.size());
     }
   } else {
-    int64_t head = st.last_ns / slice_ns_;
     if (head != st.head) st.advance(head);
     // A slot holding an older slice: that slice has left the window (and the total) already.
     Slice& slice = st.slices[static_cast<size_t>(index) % slice_count];
@@ -259,11 +267,7 @@ void ThresholdTracker::load(StateReader& r, const std::vector<ThresholdTracker*>
     }
     st.prune_at = r.u64();
     st.last_ns = r.i64();
-    st.head = st.last_ns / t.slice_ns_;
-    st.total = 0;
-    for (const Slice& slice : st.slices)
-      if (slice.index > st.head - static_cast<int64_t>(slice_count) && slice.index <= st.head)
-        st.total = add_units(st.total, slice.units);
+    st.recount(st.last_ns / t.slice_ns_);
   }
 }
 

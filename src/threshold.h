@@ -97,6 +97,8 @@ class ThresholdTracker {
     int64_t last_ns = 0;
     /// Moves the newest slice to `to`, dropping from the total the slices that leave the window.
     void advance(int64_t to);
+    /// The total added up afresh, the newest slice being `newest` (a state just loaded).
+    void recount(int64_t newest);
   };
   ThresholdRule rule_;
   Field field_;
