@@ -8,7 +8,7 @@ namespace exfilscan::detail {
 namespace {
 
 void forget_prompt(Ctx& ctx) {
-  ctx.event.prompt.clear();
+  ctx.prompt.clear();
   ctx.event.turns.reset();
   ctx.leading_system_parts = 0;
 }

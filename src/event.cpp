@@ -42,12 +42,9 @@ EndpointKind classify_endpoint(std::string_view e) {
 }
 
 void Event::clear() {
-  std::vector<PromptPart> keep_prompt = std::move(prompt);
   std::string keep_bias = std::move(params.logit_bias_json);
   *this = Event{};
-  keep_prompt.clear();
   keep_bias.clear();
-  prompt = std::move(keep_prompt);
   params.logit_bias_json = std::move(keep_bias);
 }
 

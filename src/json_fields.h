@@ -47,6 +47,8 @@ struct Ctx {
   Event& event;
   ParseError& error;
   ReparsePool& pool;
+  /// The event's prompt parts as they are read (event.prompt views them once the line is read).
+  std::vector<PromptPart>& prompt;
   /// Prompt parts inserted before the conversation so far (system text given beside it).
   size_t leading_system_parts = 0;
   bool has_timestamp = false;

@@ -82,6 +82,7 @@ struct LineParser::Impl {
   detail::MappedReader helicone, langfuse, portkey, azure, azure_apim;
   simdjson::ondemand::parser parser;
   detail::ReparsePool pool;
+  std::vector<PromptPart> prompt;  // the parts of the line being read
   InputFormat last = InputFormat::canonical;
   std::string last_endpoint;
   EndpointKind last_kind = EndpointKind::unknown;
@@ -90,7 +91,8 @@ struct LineParser::Impl {
     namespace od = simdjson::ondemand;
     event.clear();
     pool.reset();
-    detail::Ctx ctx{event, error, pool};
+    prompt.clear();
+    detail::Ctx ctx{event, error, pool, prompt};
     ctx.read_text = options.read_prompt_text;
     ctx.read_turns = options.read_turns;
     od::document doc;
@@ -117,6 +119,7 @@ struct LineParser::Impl {
           format = other;
           event.clear();
           pool.reset();
+          prompt.clear();
           ctx.has_timestamp = false;
           ctx.leading_system_parts = 0;
           doc.rewind();
@@ -170,6 +173,7 @@ struct LineParser::Impl {
       last_kind = classify_endpoint(event.endpoint);
     }
     event.endpoint_kind = last_kind;
+    event.prompt = prompt;
     last = format;
     return true;
   }

@@ -14,45 +14,56 @@ constexpr size_t block_bytes = 1u << 20;
 constexpr size_t piece_min_bytes = 32u << 10;
 }  // namespace
 
-std::string_view EventBatch::keep(std::string_view s) {
-  if (s.empty()) return {};
+template <typename T>
+T* EventBatch::Blocks<T>::take(size_t n) {
   for (;;) {
-    if (block_ == blocks_.size()) {
-      size_t size = std::max(block_bytes, s.size());
-      blocks_.push_back(std::make_unique<char[]>(size));
-      block_sizes_.push_back(size);
-      offset_ = 0;
+    if (block == blocks.size()) {
+      size_t size = std::max(block_bytes / sizeof(T), n);
+      blocks.push_back(std::make_unique<T[]>(size));
+      sizes.push_back(size);
+      used = 0;
     }
-    if (block_sizes_[block_] - offset_ >= s.size()) break;
-    ++block_;
-    offset_ = 0;
+    if (sizes[block] - used >= n) break;
+    ++block;
+    used = 0;
   }
-  char* at = blocks_[block_].get() + offset_;
-  std::memcpy(at, s.data(), s.size());
-  offset_ += s.size();
-  return {at, s.size()};
+  T* at = blocks[block].get() + used;
+  used += n;
+  return at;
+}
+
+std::string_view EventBatch::keep(std::string_view s, std::string_view stable) {
+  if (s.empty()) return {};
+  // s lies inside `stable`: one unsigned compare each way (as integers: the pointers need not
+  // point into one array).
+  auto at = reinterpret_cast<uintptr_t>(s.data()),
+       from = reinterpret_cast<uintptr_t>(stable.data());
+  if (at - from <= stable.size() && at + s.size() - from <= stable.size()) return s;
+  char* copy = text_.take(s.size());
+  std::memcpy(copy, s.data(), s.size());
+  return {copy, s.size()};
 }
 
 // EventBatch::add copies Event field by field: a new field must be added there too. This
 // fails to compile when Event's layout changes, as a reminder.
-static_assert(sizeof(Event) == 480, "Event changed: update EventBatch::add");
+static_assert(sizeof(Event) == 472, "Event changed: update EventBatch::add");
 
-void EventBatch::add(const Event& e) {
+void EventBatch::add(const Event& e, std::string_view stable) {
   if (used_ == events_.size()) events_.emplace_back();
   Event& out = events_[used_++];
-  // Field by field rather than `out = e`: the prompt vector and the logit_bias string keep the
-  // capacity of earlier batches, so a warm batch allocates nothing.
+  // Field by field rather than `out = e`: the logit_bias string keeps the capacity of earlier
+  // batches, so a warm batch allocates nothing.
   out.timestamp_ns = e.timestamp_ns;
-  out.request_id = keep(e.request_id);
-  out.org = keep(e.org);
-  out.project = keep(e.project);
-  out.api_key = keep(e.api_key);
-  out.end_user = keep(e.end_user);
-  out.ip = keep(e.ip);
-  out.user_agent = keep(e.user_agent);
-  out.endpoint = keep(e.endpoint);
+  out.request_id = keep(e.request_id, stable);
+  out.org = keep(e.org, stable);
+  out.project = keep(e.project, stable);
+  out.api_key = keep(e.api_key, stable);
+  out.end_user = keep(e.end_user, stable);
+  out.ip = keep(e.ip, stable);
+  out.user_agent = keep(e.user_agent, stable);
+  out.endpoint = keep(e.endpoint, stable);
   out.endpoint_kind = e.endpoint_kind;
-  out.model = keep(e.model);
+  out.model = keep(e.model, stable);
   out.status = e.status;
   out.prompt_tokens = e.prompt_tokens;
   out.completion_tokens = e.completion_tokens;
@@ -75,14 +86,16 @@ void EventBatch::add(const Event& e) {
   q.best_of = p.best_of;
   q.seed = p.seed;
   q.stream = p.stream;
-  out.prompt.clear();
-  for (const PromptPart& part : e.prompt) out.prompt.push_back({part.role, keep(part.text)});
+  PromptPart* parts = parts_.take(e.prompt.size());
+  for (size_t i = 0; i < e.prompt.size(); ++i)
+    parts[i] = {e.prompt[i].role, keep(e.prompt[i].text, stable)};
+  out.prompt = {parts, e.prompt.size()};
 }
 
 void EventBatch::clear() {
   used_ = 0;
-  block_ = 0;
-  offset_ = 0;
+  text_.clear();
+  parts_.clear();
 }
 
 namespace {
@@ -101,7 +114,12 @@ struct Piece : EventSink, BadLineSink {
   ReadStats stats;
   uint64_t lines = 0;
 
-  void on_event(const Event& e) override { batch.add(e); }
+  /// True when the chunk's bytes outlive the events' delivery: views into them are not copied.
+  bool stable = false;
+
+  void on_event(const Event& e) override {
+    batch.add(e, stable ? chunk.bytes : std::string_view{});
+  }
   bool report(const BadLine& bad) override {
     bad_lines.push_back({bad, stats, batch.size()});
     return true;
@@ -122,7 +140,8 @@ void add(ReadStats& to, const ReadStats& s) {
 }
 
 /// Cuts a chunk into pieces of about `target` bytes at line ends.
-size_t cut(const Chunk& chunk, size_t target, std::vector<std::unique_ptr<Piece>>& pieces) {
+size_t cut(const Chunk& chunk, size_t target, bool stable,
+           std::vector<std::unique_ptr<Piece>>& pieces) {
   size_t n = 0, pos = 0, size = chunk.bytes.size();
   const char* data = chunk.bytes.data();
   while (pos < size) {
@@ -134,6 +153,7 @@ size_t cut(const Chunk& chunk, size_t target, std::vector<std::unique_ptr<Piece>
     if (n == pieces.size()) pieces.push_back(std::make_unique<Piece>());
     Piece& p = *pieces[n++];
     p.clear();
+    p.stable = stable;
     p.chunk.bytes = chunk.bytes.substr(pos, end - pos);
     p.chunk.offset = chunk.offset + pos;
     p.chunk.oversized_line = false;
@@ -232,7 +252,8 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
         ParsedChunk& set = ready == &sets[0] ? sets[1] : sets[0];
         // Enough pieces for the threads to even out, big enough to keep hand-overs rare.
         size_t target = std::max<size_t>(piece_min_bytes, chunk.bytes.size() / (8 * threads));
-        set.count = cut(chunk, target, set.pieces);
+        // Without overlap a chunk is delivered before the next is read: its bytes stay put.
+        set.count = cut(chunk, target, !overlap, set.pieces);
         std::atomic<size_t> next{0};
         // Overlap: the pool's own threads 1..threads parse. Otherwise the caller (0) and
         // threads 1..threads-1 do, and the last one sits out.

@@ -10,13 +10,13 @@ namespace {
 
 void add_part(Ctx& ctx, PromptRole role, std::string_view text) {
   if (text.empty()) return;
-  ctx.event.prompt.push_back({role, text});
+  ctx.prompt.push_back({role, text});
 }
 
 /// System text given beside the conversation goes before it, whichever key came first.
 void add_leading_system(Ctx& ctx, std::string_view text) {
   if (text.empty()) return;
-  auto& parts = ctx.event.prompt;
+  auto& parts = ctx.prompt;
   parts.insert(parts.begin() + static_cast<std::ptrdiff_t>(ctx.leading_system_parts),
                {PromptRole::system, text});
   ++ctx.leading_system_parts;
@@ -78,7 +78,7 @@ bool read_content(Ctx& ctx, od::value content, Where where, PromptRole role) {
 /// One conversation item: {role, content} (OpenAI, Bedrock, Responses) or {role, parts}
 /// (Gemini). Role may follow content, so parts are tagged once the item is read.
 bool read_message(Ctx& ctx, od::object& msg, Where where) {
-  auto& parts = ctx.event.prompt;
+  auto& parts = ctx.prompt;
   size_t first = parts.size();
   std::string_view role;
   for (auto f : msg) {
@@ -135,7 +135,7 @@ bool read_system(Ctx& ctx, od::value v, Where where) {
   {
     od::json_type type;
     if (auto e = sys.type().get(type)) return ctx.fail_json(e, where);
-    size_t before = ctx.event.prompt.size();
+    size_t before = ctx.prompt.size();
     if (type == od::json_type::string) {
       std::string_view text;
       if (!read_string(ctx, sys, where, text)) return false;
@@ -159,7 +159,7 @@ bool read_system(Ctx& ctx, od::value v, Where where) {
     } else if (type != od::json_type::null) {
       return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected text");
     }
-    auto& parts = ctx.event.prompt;
+    auto& parts = ctx.prompt;
     std::vector<PromptPart> tail(parts.begin() + static_cast<std::ptrdiff_t>(before), parts.end());
     parts.resize(before);
     for (const PromptPart& p : tail) add_leading_system(ctx, p.text);

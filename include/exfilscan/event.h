@@ -3,9 +3,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace exfilscan {
 
@@ -45,8 +45,8 @@ struct RequestParams {
   std::optional<bool> stream;
 };
 
-/// One request. Strings are views valid only until the parser reads its next line: a consumer
-/// that keeps anything copies it. Empty string means absent.
+/// One request. Strings and the prompt parts are views valid only until the parser reads its
+/// next line: a consumer that keeps anything copies it. Empty string means absent.
 struct Event {
   int64_t timestamp_ns = 0;  // UTC, nanoseconds since the Unix epoch
   std::string_view request_id;
@@ -68,8 +68,9 @@ struct Event {
   /// User turns in the conversation (1 for a plain prompt string).
   std::optional<int64_t> turns;
   /// System and user text, in conversation order; system text given beside the messages
-  /// (`instructions`, Bedrock `system`) comes first.
-  std::vector<PromptPart> prompt;
+  /// (`instructions`, Bedrock `system`) comes first. A view like the strings: the parts live
+  /// where the event's producer keeps them (a copy of an event copies no parts).
+  std::span<const PromptPart> prompt;
   /// Prompt items sent as token ids rather than text (legacy completions, embeddings).
   int64_t token_array_prompts = 0;
 

@@ -17,7 +17,12 @@ constexpr int64_t t0 = 1793577600LL * ns_per_second;  // 2026-11-02T00:00:00Z
 /// Events whose strings live as long as the builder.
 struct Stream {
   std::deque<std::string> strings;
+  std::deque<std::vector<PromptPart>> part_lists;
   std::string_view keep(std::string s) { return strings.emplace_back(std::move(s)); }
+  /// For events kept beyond the next one: an event's prompt views its parts.
+  std::span<const PromptPart> keep_parts(std::vector<PromptPart> parts) {
+    return part_lists.emplace_back(std::move(parts));
+  }
   Event event(int64_t ts, std::string_view key, int64_t completion = 100) {
     Event e;
     e.timestamp_ns = ts;
@@ -621,7 +626,7 @@ std::vector<Event> busy_stream(Stream& s) {
                 s.keep(burst ? fmt::format("Translate into French, step by step: sentence {}",
                                            next() % 100000)
                              : fmt::format("hello {} how are you {}", next() % 50, k))};
-    e.prompt = parts;
+    e.prompt = s.keep_parts(parts);
     out.push_back(e);
   }
   return out;

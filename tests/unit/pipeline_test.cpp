@@ -45,25 +45,72 @@ TEST_CASE("a batch copy is the same event", "[pipeline]") {
   }
 }
 
+TEST_CASE("a batch keeps views into stable bytes and copies the rest, prompt parts included",
+          "[pipeline]") {
+  auto p = parse_line(
+      R"({"timestamp":1777622400,"api_key_id":"plain-key","request_id":"esc\"aped",)"
+      R"("request":{"system":"be brief","messages":[{"role":"user","content":"first"},)"
+      R"({"role":"assistant","content":"skipped"},{"role":"user","content":"sec\nond"}]}})");
+  REQUIRE(p->ok);
+  std::string_view line = p->buffer;
+  auto inside = [&](std::string_view s) {
+    return s.data() >= line.data() && s.data() + s.size() <= line.data() + line.size();
+  };
+  EventBatch batch;
+  std::string before;
+  CanonicalWriter::format(p->event, {true}, before);
+  for (bool stable : {false, true}) {
+    batch.clear();
+    batch.add(p->event, stable ? line : std::string_view{});
+    const Event& e = batch[0];
+    CHECK(inside(e.api_key) == stable);
+    CHECK_FALSE(inside(e.request_id));  // unescaped into the parser's buffer: always copied
+    REQUIRE(e.prompt.size() == 3);
+    CHECK(e.prompt.data() != p->event.prompt.data());
+    CHECK(inside(e.prompt[0].text) == stable);  // "be brief"
+    CHECK_FALSE(inside(e.prompt[2].text));      // "sec\nond", unescaped
+  }
+  // The parser moves on (its buffers and parts are reused): the batch's event stays whole.
+  batch.clear();
+  batch.add(p->event, line);
+  Event next;
+  ParseError error;
+  std::string other =
+      R"({"timestamp":1777622401,"api_key_id":"k2","request_id":"o\"ther","request":{"messages":)"
+      R"([{"role":"user","content":"x\ty"},{"role":"user","content":"z\tw"},{"role":"user","content":"q"}]}})";
+  other.append(chunk_padding, '\0');
+  REQUIRE(p->parser->parse({other.data(), other.size() - chunk_padding}, next, error));
+  std::string after;
+  CanonicalWriter::format(batch[0], {true}, after);
+  CHECK(after == before);
+}
+
 TEST_CASE("parallel reading gives the same events in the same order", "[pipeline]") {
   std::string data;
   for (int i = 0; i < 20000; ++i)
     data += fmt::format(
-        R"({{"timestamp":{},"api_key_id":"k{}","request":{{"messages":[{{"role":"user","content":"prompt {} {}"}}]}}}})"
+        R"({{"timestamp":{},"api_key_id":"k{}","request":{{"messages":[{{"role":"user","content":"prompt {}{} {}"}}]}}}})"
         "\n",
-        1777622400 + i, i % 13, i, std::string(i % 50, 'x'));
+        1777622400 + i, i % 13, i, i % 2 ? "\\n" : "", std::string(i % 50, 'x'));
   data += "broken line\n";
   TempFile f(data);
   ReaderOptions options;
   options.input.chunk_bytes = 64 * 1024;
-  TextSink one, two;
-  BadLineLog log1({}, nullptr), log2({}, nullptr);
+  TextSink one;
+  BadLineLog log1({}, nullptr);
   ReadResult r1 = read_inputs_parallel({f.path()}, options, one, log1, 1);
-  ReadResult r2 = read_inputs_parallel({f.path()}, options, two, log2, 2);
   CHECK(r1.stats.events == 20000);
-  CHECK(r2.stats.events == r1.stats.events);
-  CHECK(log2.total() == 1);
-  CHECK(two.lines == one.lines);
+  // A sink with threads of its own gets each chunk's events before the next chunk is read
+  // (views into the chunk are kept); one without works while the next is parsed (copied).
+  for (bool threads : {false, true}) {
+    TextSink two;
+    two.threads = threads;
+    BadLineLog log2({}, nullptr);
+    ReadResult r2 = read_inputs_parallel({f.path()}, options, two, log2, 2);
+    CHECK(r2.stats.events == r1.stats.events);
+    CHECK(log2.total() == 1);
+    CHECK(two.lines == one.lines);
+  }
 }
 
 TEST_CASE("a consumer that stops ends the parsing thread and its error comes through",
