@@ -10,8 +10,8 @@ namespace exfilscan {
 /// Events that own their strings: a batch is filled by a parsing thread and handed over.
 class EventBatch {
  public:
-  /// Copies the event; its views then point into the batch, or stay in `stable` where they lie
-  /// in it (memory that outlives the batch's use: the chunk being parsed).
+  /// Copies the event; its views then point into the batch, or, for long text that lies in
+  /// `stable` (memory that outlives the batch's use: the chunk being parsed), stay there.
   void add(const Event& event, std::string_view stable = {});
   size_t size() const { return used_; }
   const Event& operator[](size_t i) const { return events_[i]; }

@@ -45,11 +45,10 @@ TEST_CASE("a batch copy is the same event", "[pipeline]") {
   }
 }
 
-TEST_CASE("a batch keeps views into stable bytes and copies the rest, prompt parts included",
-          "[pipeline]") {
+TEST_CASE("a batch keeps views of long text in stable bytes and copies the rest", "[pipeline]") {
   auto p = parse_line(
       R"({"timestamp":1777622400,"api_key_id":"plain-key","request_id":"esc\"aped",)"
-      R"("request":{"system":"be brief","messages":[{"role":"user","content":"first"},)"
+      R"("request":{"system":"be brief, and answer in the language of the question unless told otherwise","messages":[{"role":"user","content":"first"},)"
       R"({"role":"assistant","content":"skipped"},{"role":"user","content":"sec\nond"}]}})");
   REQUIRE(p->ok);
   std::string_view line = p->buffer;
@@ -63,11 +62,11 @@ TEST_CASE("a batch keeps views into stable bytes and copies the rest, prompt par
     batch.clear();
     batch.add(p->event, stable ? line : std::string_view{});
     const Event& e = batch[0];
-    CHECK(inside(e.api_key) == stable);
+    CHECK_FALSE(inside(e.api_key));     // short: copied, to lie beside the other keys
     CHECK_FALSE(inside(e.request_id));  // unescaped into the parser's buffer: always copied
     REQUIRE(e.prompt.size() == 3);
     CHECK(e.prompt.data() != p->event.prompt.data());
-    CHECK(inside(e.prompt[0].text) == stable);  // "be brief"
+    CHECK(inside(e.prompt[0].text) == stable);  // long text
     CHECK_FALSE(inside(e.prompt[2].text));      // "sec\nond", unescaped
   }
   // The parser moves on (its buffers and parts are reused): the batch's event stays whole.
