@@ -102,7 +102,7 @@ class RawReader {
 };
 
 /// Cuts a byte stream into line-aligned chunks in one reused buffer that grows only up to the
-/// longest line allowed.
+/// longest line allowed; or in two, taken in turn, for a reader a chunk ahead of its caller.
 class StreamChunker : public ChunkSource {
  public:
   StreamChunker(std::unique_ptr<RawReader> raw, const InputOptions& options, uint64_t size_hint)
@@ -111,21 +111,34 @@ class StreamChunker : public ChunkSource {
         max_line_(options.max_line_bytes),
         size_hint_(size_hint) {
     cap_ = chunk_bytes_;
-    buf_.resize(cap_ + chunk_padding);
+    bufs_[0].resize(cap_ + chunk_padding);
   }
+
+  /// From now on a chunk stays valid until the second call to next() after it: each chunk is
+  /// cut in the other of two buffers. (A read-ahead then hands chunks out without a copy.)
+  void keep_previous_chunk() { two_buffers_ = true; }
 
   bool next(Chunk& chunk) override {
     chunk.oversized_line = false;
     chunk.oversized_head.clear();
     if (consumed_) {
-      std::memmove(buf_.data(), buf_.data() + consumed_, have_ - consumed_);
-      have_ -= consumed_;
+      size_t left = have_ - consumed_;
+      if (two_buffers_) {
+        const std::vector<char>& from = bufs_[current_];
+        current_ ^= 1;
+        std::vector<char>& to = bufs_[current_];
+        if (to.size() < cap_ + chunk_padding) to.resize(cap_ + chunk_padding);
+        std::memcpy(to.data(), from.data() + consumed_, left);
+      } else {
+        std::memmove(buf().data(), buf().data() + consumed_, left);
+      }
+      have_ = left;
       offset_ += consumed_;
       consumed_ = 0;
     }
     for (;;) {
       while (!eof_ && have_ < cap_) {
-        size_t n = fill(buf_.data() + have_, cap_ - have_);
+        size_t n = fill(buf().data() + have_, cap_ - have_);
         if (n == 0)
           eof_ = true;
         else
@@ -138,32 +151,32 @@ class StreamChunker : public ChunkSource {
       if (eof_ && pending_error_) {
         // Hand over the whole lines decoded before the damage; the broken last line is dropped
         // and the error raised on the next call.
-        const void* nl = memrchr(buf_.data(), '\n', have_);
+        const void* nl = memrchr(buf().data(), '\n', have_);
         if (!nl) throw InputError(*pending_error_);
-        have_ = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) + 1;
-        chunk.bytes = std::string_view(buf_.data(), have_);
+        have_ = static_cast<size_t>(static_cast<const char*>(nl) - buf().data()) + 1;
+        chunk.bytes = std::string_view(buf().data(), have_);
         chunk.offset = offset_;
         consumed_ = have_;
         return true;
       }
       if (eof_) {
-        std::memset(buf_.data() + have_, 0, chunk_padding);
-        chunk.bytes = std::string_view(buf_.data(), have_);
+        std::memset(buf().data() + have_, 0, chunk_padding);
+        chunk.bytes = std::string_view(buf().data(), have_);
         chunk.offset = offset_;
         consumed_ = have_;
         return true;
       }
-      const void* nl = memrchr(buf_.data(), '\n', have_);
+      const void* nl = memrchr(buf().data(), '\n', have_);
       if (nl) {
-        size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data()) + 1;
-        chunk.bytes = std::string_view(buf_.data(), end);
+        size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf().data()) + 1;
+        chunk.bytes = std::string_view(buf().data(), end);
         chunk.offset = offset_;
         consumed_ = end;
         return true;
       }
       if (have_ <= max_line_) {  // a long line that is still allowed: make room for it
         cap_ = std::min(cap_ * 2, max_line_ + 1);
-        buf_.resize(cap_ + chunk_padding);
+        buf().resize(cap_ + chunk_padding);
         continue;
       }
       skip_oversized_line(chunk);
@@ -189,20 +202,20 @@ class StreamChunker : public ChunkSource {
     chunk.oversized_line = true;
     chunk.offset = offset_;
     chunk.bytes = {};
-    chunk.oversized_head.assign(buf_.data(), std::min(have_, head_bytes));
+    chunk.oversized_head.assign(buf().data(), std::min(have_, head_bytes));
     uint64_t length = have_;
     have_ = 0;
     for (;;) {
-      size_t n = fill(buf_.data(), cap_);
+      size_t n = fill(buf().data(), cap_);
       if (n == 0) {
         eof_ = true;
         break;
       }
-      const void* nl = std::memchr(buf_.data(), '\n', n);
+      const void* nl = std::memchr(buf().data(), '\n', n);
       if (nl) {
-        size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf_.data());
+        size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf().data());
         length += at;
-        std::memmove(buf_.data(), buf_.data() + at + 1, n - at - 1);
+        std::memmove(buf().data(), buf().data() + at + 1, n - at - 1);
         have_ = n - at - 1;
         offset_ += length + 1;
         chunk.oversized_length = length;
@@ -217,7 +230,10 @@ class StreamChunker : public ChunkSource {
   size_t chunk_bytes_;
   size_t max_line_;
   uint64_t size_hint_;
-  std::vector<char> buf_;
+  std::vector<char>& buf() { return bufs_[current_]; }
+  std::vector<char> bufs_[2];  // the second only with two_buffers_
+  size_t current_ = 0;         // the buffer being cut
+  bool two_buffers_ = false;
   size_t cap_ = 0;
   size_t have_ = 0;
   size_t consumed_ = 0;
@@ -476,13 +492,14 @@ class MappedChunker final : public ChunkSource {
 
 }  // namespace
 
-/// Runs another source on its own thread, one chunk ahead: while the caller parses a chunk, the
-/// next is read (or inflated) into the other of two buffers. Chunks, errors and their order are
-/// the other source's.
+/// Runs a stream on its own thread, one chunk ahead: while the caller parses a chunk, the next
+/// is read (or inflated) into the stream's other buffer. Chunks, errors and their order are the
+/// stream's. (It used to copy each chunk into buffers of its own: a gigabyte of copying per
+/// gigabyte read, and a third buffer.)
 class ReadAheadChunker final : public ChunkSource {
  public:
-  explicit ReadAheadChunker(std::unique_ptr<ChunkSource> inner)
-      : inner_(std::move(inner)),
+  explicit ReadAheadChunker(std::unique_ptr<StreamChunker> inner)
+      : inner_((inner->keep_previous_chunk(), std::move(inner))),
         compression_(inner_->compression()),
         size_hint_(inner_->size_hint()),
         thread_([this] { run(); }) {}
@@ -513,19 +530,17 @@ class ReadAheadChunker final : public ChunkSource {
     }
     handed_ = &slot;
     reading_ ^= 1;
-    chunk.bytes = std::string_view(slot.buffer.data(), slot.chunk.bytes.size());
-    chunk.offset = slot.chunk.offset;
-    chunk.oversized_line = slot.chunk.oversized_line;
-    chunk.oversized_length = slot.chunk.oversized_length;
-    chunk.oversized_head = slot.chunk.oversized_head;
+    chunk = slot.chunk;
     consumed_ = slot.consumed;
     return true;
   }
 
  private:
+  // A slot is filled (the stream's next chunk) only once the caller gave back the chunk before
+  // it, two calls earlier: the stream keeps a chunk valid that long, so the caller's chunk is
+  // never the buffer being filled.
   struct Slot {
-    Chunk chunk;               // its bytes point into the inner source, not to be read
-    std::vector<char> buffer;  // the copy handed out, with padding
+    Chunk chunk;
     uint64_t consumed = 0;
     bool full = false;
   };
@@ -542,10 +557,6 @@ class ReadAheadChunker final : public ChunkSource {
         }
         // The slot is the thread's own until it is marked full.
         if (!inner_->next(slot.chunk)) break;
-        size_t n = slot.chunk.bytes.size();
-        if (slot.buffer.size() < n + chunk_padding) slot.buffer.resize(n + chunk_padding);
-        std::memcpy(slot.buffer.data(), slot.chunk.bytes.data(), n);
-        std::memset(slot.buffer.data() + n, 0, chunk_padding);
         slot.consumed = inner_->bytes_consumed();
         {
           std::lock_guard lock(mutex_);
@@ -565,7 +576,7 @@ class ReadAheadChunker final : public ChunkSource {
     changed_.notify_all();
   }
 
-  std::unique_ptr<ChunkSource> inner_;
+  std::unique_ptr<StreamChunker> inner_;
   Compression compression_;
   uint64_t size_hint_;
   std::array<Slot, 2> slots_;
@@ -624,8 +635,12 @@ std::unique_ptr<ChunkSource> open_stream(const std::string& path, const InputOpt
 
 std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOptions& options) {
   auto source = open_stream(path, options);
-  if (options.read_ahead && !dynamic_cast<MappedChunker*>(source.get()))
-    return std::make_unique<ReadAheadChunker>(std::move(source));
+  if (options.read_ahead) {
+    if (auto* stream = dynamic_cast<StreamChunker*>(source.get())) {
+      source.release();
+      return std::make_unique<ReadAheadChunker>(std::unique_ptr<StreamChunker>(stream));
+    }
+  }
   return source;
 }
 

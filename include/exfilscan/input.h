@@ -39,7 +39,7 @@ struct InputOptions {
   size_t max_line_bytes = 64u << 20;  // longer lines are skipped and reported
   bool allow_mmap = true;             // plain regular files are mapped rather than read
   /// Read and decompress streams (stdin, pipes, .gz, .zst) on a thread of their own, a chunk
-  /// ahead of the caller, who then gets copies in two alternating buffers.
+  /// ahead of the caller (in two buffers taken in turn).
   bool read_ahead = false;
 };
 
