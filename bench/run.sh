@@ -30,6 +30,8 @@ if [[ ! -x $ceiling || bench/ceiling.cpp -nt $ceiling ]]; then
 fi
 gz=$data.gz
 [[ -f $gz ]] || gzip -1 -c "$data" > "$gz"
+zst=$data.zst
+if [[ ! -f $zst ]] && command -v zstd >/dev/null; then zstd -q -3 -T0 -c "$data" > "$zst"; fi
 cat "$data" > /dev/null  # warm the page cache
 
 declare -A cmds=(
@@ -43,6 +45,10 @@ declare -A cmds=(
   [scan-gzip]="$build/exfilscan scan -q --threads 2 $gz"
 )
 order=(ceiling normalize scan-metadata-1t scan-metadata scan-1t scan scan-stdin scan-gzip)
+if [[ -f $zst ]]; then
+  cmds[scan-zstd]="$build/exfilscan scan -q --threads 2 $zst"
+  order+=(scan-zstd)
+fi
 if ((peers)); then
   node_dir=bench/data/duckdb
   if [[ ! -d $node_dir/node_modules/@duckdb/node-api ]]; then

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 
 namespace exfilscan {
 
 namespace {
-constexpr size_t block_bytes = 1u << 20;
+constexpr size_t text_block_bytes = 1u << 20;
+constexpr size_t parts_block_bytes = 64u << 10;
 constexpr size_t piece_min_bytes = 32u << 10;
 constexpr size_t copied_bytes = 64;  // strings up to this long are copied into a batch
 }  // namespace
@@ -19,8 +21,10 @@ template <typename T>
 T* EventBatch::Blocks<T>::take(size_t n) {
   for (;;) {
     if (block == blocks.size()) {
-      size_t size = std::max(block_bytes / sizeof(T), n);
-      blocks.push_back(std::make_unique<T[]>(size));
+      // Left uninitialised (char) or small (parts): pages a batch never uses stay untouched.
+      size_t size =
+          std::max((std::is_same_v<T, char> ? text_block_bytes : parts_block_bytes) / sizeof(T), n);
+      blocks.push_back(std::make_unique_for_overwrite<T[]>(size));
       sizes.push_back(size);
       used = 0;
     }
