@@ -166,6 +166,32 @@ TEST_CASE("numeric ids and numbers written as strings are accepted", "[parser][c
   CHECK(*p->event.status == 429);
 }
 
+TEST_CASE("integers: plain digits and every other spelling JSON allows", "[parser][canonical]") {
+  auto tokens = [](const std::string& value) {
+    return parse_line(R"({"timestamp":1793628191,"response":{"usage":{"completion_tokens":)" +
+                      value + "}}}");
+  };
+  auto read = [&](const std::string& value) -> std::optional<int64_t> {
+    auto p = tokens(value);
+    REQUIRE(p->ok);
+    return p->event.completion_tokens;
+  };
+  CHECK(read("0") == 0);
+  CHECK(read("7") == 7);
+  CHECK(read(" 169 ") == 169);
+  CHECK(read("999999999999999999") == 999999999999999999);  // 18 digits
+  CHECK(read("9223372036854775807") == INT64_MAX);          // 19: the parser's way
+  CHECK(read("-3") == -3);
+  CHECK(read("5.0") == 5);
+  CHECK(read("1e3") == 1000);
+  CHECK(read("\"12\"") == 12);
+  CHECK_FALSE(read("null"));
+  for (std::string bad : {"0169", "12x", "1.5", "9223372036854775808", "true", "[1]"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(tokens(bad)->ok);
+  }
+}
+
 TEST_CASE("null means absent", "[parser][canonical]") {
   auto p = parse_line(
       R"({"timestamp":1793628191,"api_key_id":null,"request":{"n":null,"messages":null},"response":null,"latency_ms":null})");
@@ -289,6 +315,16 @@ TEST_CASE("keys with escapes and of every length are told apart", "[parser][cano
   CHECK(p->event.api_key == "k");
   CHECK(p->event.org == "o");
   CHECK(p->event.user_agent.empty());
+  // Keys around and past 32 bytes (the block a key's end is searched in), an escape beyond the
+  // first block, and a backslash in the value right after a key.
+  auto q = parse_line(
+      R"({"0123456789012345678901234567890":1,"01234567890123456789012345678901":2,)"
+      R"("012345678901234567890123456789012":3,"long_key_with_an_escape_after_32_bytes\"x":4,)"
+      R"("timestamp":"2026-11-02T14:03:11Z","org_id":"o\\","api_key_id":"k\"q",)"
+      R"("an_unknown_key_well_over_thirty_two_bytes_long_api_key_id":"no"})");
+  REQUIRE(q->ok);
+  CHECK(q->event.org == "o\\");
+  CHECK(q->event.api_key == "k\"q");
 }
 
 TEST_CASE("without prompt text or turns the conversation is skipped whole", "[parser][canonical]") {
