@@ -124,7 +124,7 @@ struct Piece : EventSink, BadLineSink {
   ReadStats stats;
   uint64_t lines = 0;
 
-  /// True when the chunk's bytes outlive the events' delivery: views into them are not copied.
+  /// True when the chunk's bytes outlive the events' delivery: long text in them is not copied.
   bool stable = false;
 
   void on_event(const Event& e) override {

@@ -7,7 +7,9 @@
 
 namespace exfilscan {
 
-/// Events that own their strings: a batch is filled by a parsing thread and handed over.
+/// Events whose views outlive the parser's next line (copied into the batch, or long text left
+/// in a chunk that outlives the batch's use): a batch is filled by a parsing thread and handed
+/// over.
 class EventBatch {
  public:
   /// Copies the event; its views then point into the batch, or, for long text that lies in
