@@ -13,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build-sanitizers}
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+# Built for x86-64-v2 (no AVX2): the release build takes the AVX2 paths (a key's end, escapes,
+# byte masks), so the tests run here through the portable ones they fall back to.
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
+  -DEXFILSCAN_ARCH=x86-64-v2 -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
 if ! cmake --build "$dir" -j2 > "$dir/build.log" 2>&1; then
   tail -40 "$dir/build.log" >&2
   echo "sanitizers: the build failed (whole log: $dir/build.log)" >&2

@@ -7,6 +7,10 @@
 #include <array>
 #include <cstring>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace exfilscan {
 
 namespace {
@@ -198,6 +202,9 @@ using Bytes32 = unsigned char __attribute__((vector_size(32)));
 
 /// Bit i set when byte i of the vector is 0xff (each byte is 0x00 or 0xff).
 uint32_t bits_of(Bytes32 v) {
+#if defined(__AVX2__)
+  return static_cast<uint32_t>(_mm256_movemask_epi8(reinterpret_cast<__m256i>(v)));
+#else
   uint32_t out = 0;
   for (int w = 0; w < 4; ++w) {
     uint64_t x;
@@ -206,6 +213,7 @@ uint32_t bits_of(Bytes32 v) {
            << (8 * w);
   }
   return out;
+#endif
 }
 
 /// Sets found[kind] for each cue that starts a word of s. `s` must be followed by three
