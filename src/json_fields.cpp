@@ -18,7 +18,9 @@ namespace exfilscan::detail {
 od::document* ReparsePool::parse(std::string_view text, simdjson::error_code& error) {
   if (used_ == slots_.size()) slots_.push_back(std::make_unique<Slot>());
   Slot& slot = *slots_[used_];
-  slot.buffer.resize(text.size() + simdjson::SIMDJSON_PADDING);
+  // Grown, never shrunk: a resize back up would zero the bytes again on every line.
+  if (slot.buffer.size() < text.size() + simdjson::SIMDJSON_PADDING)
+    slot.buffer.resize(text.size() + simdjson::SIMDJSON_PADDING);
   std::memcpy(slot.buffer.data(), text.data(), text.size());
   std::memset(slot.buffer.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
   error = slot.parser.iterate(slot.buffer.data(), text.size(), slot.buffer.size()).get(slot.doc);
