@@ -151,18 +151,9 @@ bool read_string(Ctx& ctx, od::value v, Where where, std::string_view& out) {
   od::json_type type;
   if (!type_of(ctx, v, where, type)) return false;
   switch (type) {
-    case od::json_type::string: {
-      // A string without escapes is its own bytes in the line: taken as they lie there (valid
-      // as long as the line is) instead of copied into the parser's buffer. Prompts mostly
-      // have no escape, and are most of a line.
-      std::string_view raw = trim(v.raw_json_token());
-      if (raw.size() >= 2 && raw.back() == '"' && !has_backslash(raw.data() + 1, raw.size() - 2)) {
-        out = raw.substr(1, raw.size() - 2);
-        return true;
-      }
+    case od::json_type::string:
       if (auto e = v.get_string().get(out)) return ctx.fail_json(e, where);
       return true;
-    }
     case od::json_type::number:
       // Numeric ids (Vertex request_id, account numbers) are kept as written.
       out = trim(v.raw_json_token());
@@ -172,6 +163,22 @@ bool read_string(Ctx& ctx, od::value v, Where where, std::string_view& out) {
     default:
       return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected a string");
   }
+}
+
+bool read_text(Ctx& ctx, od::value v, Where where, std::string_view& out) {
+  od::json_type type;
+  if (!type_of(ctx, v, where, type)) return false;
+  if (type != od::json_type::string) return read_string(ctx, v, where, out);
+  // Prompts mostly have no escape and are most of a line: taken as they lie there instead of
+  // copied into the parser's buffer. (Finding the token's end and searching it costs more
+  // than simdjson's copy for a short string: ids and keys go through read_string.)
+  std::string_view raw = trim(v.raw_json_token());
+  if (raw.size() >= 2 && raw.back() == '"' && !has_backslash(raw.data() + 1, raw.size() - 2)) {
+    out = raw.substr(1, raw.size() - 2);
+    return true;
+  }
+  if (auto e = v.get_string().get(out)) return ctx.fail_json(e, where);
+  return true;
 }
 
 bool read_int(Ctx& ctx, od::value v, Where where, std::optional<int64_t>& out) {

@@ -70,6 +70,9 @@ bool is_null(od::value& v);
 
 // Each reader returns false with ctx.error set; a null value leaves the output unset.
 bool read_string(Ctx& ctx, od::value v, Where where, std::string_view& out);
+/// read_string for prompt text: without an escape it is taken where it lies in the line (valid
+/// as long as the line is) instead of copied. Short strings (ids, keys) are cheaper copied.
+bool read_text(Ctx& ctx, od::value v, Where where, std::string_view& out);
 bool read_int(Ctx& ctx, od::value v, Where where, std::optional<int64_t>& out);
 bool read_double(Ctx& ctx, od::value v, Where where, std::optional<double>& out);
 bool read_bool(Ctx& ctx, od::value v, Where where, std::optional<bool>& out);

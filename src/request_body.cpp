@@ -36,7 +36,7 @@ bool read_content_parts(Ctx& ctx, od::array& parts, Where where, PromptRole role
     if (auto e = part.type().get(type)) return ctx.fail_json(e, where);
     if (type == od::json_type::string) {  // a bare string among the parts
       std::string_view text;
-      if (!read_string(ctx, part, where, text)) return false;
+      if (!read_text(ctx, part, where, text)) return false;
       add_part(ctx, role, text);
       continue;
     }
@@ -49,7 +49,7 @@ bool read_content_parts(Ctx& ctx, od::array& parts, Where where, PromptRole role
       if (auto e = std::move(f).get(field)) return ctx.fail_json(e, where);
       std::string_view key = key_of(field);
       if (key == "text") {
-        if (!read_string(ctx, field.value(), where, text)) return false;
+        if (!read_text(ctx, field.value(), where, text)) return false;
       } else if (key == "type") {
         if (!read_string(ctx, field.value(), where, kind)) return false;
       }
@@ -70,7 +70,7 @@ bool read_content(Ctx& ctx, od::value content, Where where, PromptRole role) {
     return read_content_parts(ctx, parts, where, role);
   }
   std::string_view text;
-  if (!read_string(ctx, content, where, text)) return false;
+  if (!read_text(ctx, content, where, text)) return false;
   add_part(ctx, role, text);
   return true;
 }
@@ -118,7 +118,7 @@ bool read_message_array(Ctx& ctx, od::array& items, Where where) {
     } else if (type == od::json_type::string) {  // prompt lists: ["text", "text"]
       if (!ctx.read_text) continue;
       std::string_view text;
-      if (!read_string(ctx, v, where, text)) return false;
+      if (!read_text(ctx, v, where, text)) return false;
       add_part(ctx, PromptRole::user, text);
     } else if (type == od::json_type::number || type == od::json_type::array) {
       ++ctx.event.token_array_prompts;                 // token ids: counted, not readable as text
@@ -138,7 +138,7 @@ bool read_system(Ctx& ctx, od::value v, Where where) {
     size_t before = ctx.prompt.size();
     if (type == od::json_type::string) {
       std::string_view text;
-      if (!read_string(ctx, sys, where, text)) return false;
+      if (!read_text(ctx, sys, where, text)) return false;
       add_leading_system(ctx, text);
       return true;
     }
@@ -246,7 +246,7 @@ bool read_prompt_value(Ctx& ctx, od::value v, Where where) {
     if (!ctx.event.turns) ctx.event.turns = 1;
     if (!ctx.read_text) return true;
     std::string_view text;
-    if (!read_string(ctx, v, where, text)) return false;
+    if (!read_text(ctx, v, where, text)) return false;
     add_part(ctx, PromptRole::user, text);
     return true;
   }
