@@ -121,9 +121,9 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// True when the n bytes at p hold a backslash. Short strings (most values but prompts) are
-/// searched inline, 32 bytes at a time, reading up to 31 bytes past them: they lie in a line
-/// or document followed by its padding.
+/// True when the n bytes at p hold a backslash. Up to 64 bytes are searched inline, 32 at a
+/// time, reading up to 31 bytes past them (they lie in a line or document followed by its
+/// padding); longer text by memchr.
 bool has_backslash(const char* p, size_t n) {
 #if defined(__AVX2__)
   if (n <= 64) {
