@@ -1,5 +1,7 @@
 #include "json_fields.h"
 
+#include "byte_mask.h"
+
 #include <exfilscan/diagnostics.h>
 #include <exfilscan/timestamp.h>
 
@@ -8,10 +10,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace exfilscan::detail {
 
@@ -71,24 +69,19 @@ inline uint64_t bytes_equal(uint64_t word, unsigned char c) {
 }  // namespace
 
 std::string_view key_of(od::field& field) {
-  // To the closing quote, 32 bytes (or 8) at a time. Reading past it is safe: a key is followed
-  // by at least its value and the padding simdjson requires after every document.
+  // To the closing quote, 32 bytes at a time (8 past an escape). Reading past it is safe: a key is
+  // followed by at least its value and the padding simdjson requires after every document.
   const char* raw = field.key().raw();
   size_t n = 0;
-#if defined(__AVX2__)
   // Keys are short: one compare of 32 bytes finds most of them. A backslash (rare in keys)
   // hands over to the loop below, which steps over escapes.
-  const __m256i quote = _mm256_set1_epi8('"'), backslash = _mm256_set1_epi8('\\');
   for (;; n += 32) {
-    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(raw + n));
-    auto quotes = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, quote)));
-    auto escapes = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash)));
+    uint32_t quotes = equal_bits(raw + n, '"'), escapes = equal_bits(raw + n, '\\');
     // The closing quote unless a backslash comes first (the bytes after a key are its value).
     uint32_t before_escape = escapes ? (escapes & (0u - escapes)) - 1 : ~0u;
     if (quotes & before_escape) return {raw, n + static_cast<size_t>(__builtin_ctz(quotes))};
     if (escapes) break;
   }
-#endif
   for (;;) {
     uint64_t word;
     std::memcpy(&word, raw + n, 8);
@@ -125,19 +118,13 @@ std::string_view trim(std::string_view s) {
 /// time, reading up to 31 bytes past them (they lie in a line or document followed by its
 /// padding); longer text by memchr.
 bool has_backslash(const char* p, size_t n) {
-#if defined(__AVX2__)
-  if (n <= 64) {
-    const __m256i backslash = _mm256_set1_epi8('\\');
-    for (size_t i = 0; i < n; i += 32) {
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-      auto hits = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, backslash)));
-      if (n - i < 32) hits &= (1u << (n - i)) - 1;
-      if (hits) return true;
-    }
-    return false;
+  if (n > 64) return std::memchr(p, '\\', n) != nullptr;
+  for (size_t i = 0; i < n; i += 32) {
+    uint32_t hits = equal_bits(p + i, '\\');
+    if (n - i < 32) hits &= (1u << (n - i)) - 1;
+    if (hits) return true;
   }
-#endif
-  return std::memchr(p, '\\', n) != nullptr;
+  return false;
 }
 
 bool type_of(Ctx& ctx, od::value& v, Where where, od::json_type& type) {

@@ -1,15 +1,12 @@
 #include <exfilscan/hash.h>
 #include <exfilscan/text_features.h>
 
+#include "byte_mask.h"
 #include "prompt_ends.h"
 
 #include <algorithm>
 #include <array>
 #include <cstring>
-
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace exfilscan {
 
@@ -198,23 +195,9 @@ inline void probe(std::string_view s, size_t i, bool word_start, std::array<bool
   if (hit & (word_start | !is_letter(c))) match_at(s, i, found);
 }
 
-using Bytes32 = unsigned char __attribute__((vector_size(32)));
-
-/// Bit i set when byte i of the vector is 0xff (each byte is 0x00 or 0xff).
-uint32_t bits_of(Bytes32 v) {
-#if defined(__AVX2__)
-  return static_cast<uint32_t>(_mm256_movemask_epi8(reinterpret_cast<__m256i>(v)));
-#else
-  uint32_t out = 0;
-  for (int w = 0; w < 4; ++w) {
-    uint64_t x;
-    std::memcpy(&x, reinterpret_cast<const char*>(&v) + 8 * w, 8);
-    out |= static_cast<uint32_t>(((x & 0x8080808080808080ULL) * 0x0002040810204081ULL) >> 56)
-           << (8 * w);
-  }
-  return out;
-#endif
-}
+using detail::bits_of;
+using detail::Bytes32;
+using detail::load32;
 
 /// Sets found[kind] for each cue that starts a word of s. `s` must be followed by three
 /// readable bytes (its buffer's padding): four bytes are read at every position probed.
@@ -228,9 +211,7 @@ void scan_cues(std::string_view s, std::array<bool, 3>& found) {
   probe(s, 0, true, found);
   size_t i = 1;
   for (; i + 32 <= n; i += 32) {
-    Bytes32 cur, prev;
-    std::memcpy(&cur, s.data() + i, 32);
-    std::memcpy(&prev, s.data() + i - 1, 32);
+    Bytes32 cur = load32(s.data() + i), prev = load32(s.data() + i - 1);
     Bytes32 candidate = {};
     for (size_t k = 0; k < first_chars.size; ++k)
       candidate |= reinterpret_cast<Bytes32>(cur == first_chars.list[k]);
@@ -306,9 +287,7 @@ PromptStyle classify_prompt(std::string_view text) {
     i = 1;
   }
   for (; i + 32 <= s.size(); i += 32) {
-    Bytes32 cur, prev;
-    std::memcpy(&cur, s.data() + i, 32);
-    std::memcpy(&prev, s.data() + i - 1, 32);
+    Bytes32 cur = load32(s.data() + i), prev = load32(s.data() + i - 1);
     Bytes32 digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(cur - '0') < 10);
     Bytes32 prev_digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(prev - '0') < 10);
     digit_groups += __builtin_popcount(bits_of(digit & ~prev_digit));
