@@ -19,6 +19,17 @@ constexpr size_t copied_bytes = 64;  // strings up to this long are copied into 
 
 template <typename T>
 T* EventBatch::Blocks<T>::take(size_t n) {
+  // Inline: a batch takes room for some ten strings an event.
+  if (block < sizes.size() && sizes[block] - used >= n) [[likely]] {
+    T* at = blocks[block].get() + used;
+    used += n;
+    return at;
+  }
+  return take_next(n);
+}
+
+template <typename T>
+T* EventBatch::Blocks<T>::take_next(size_t n) {
   for (;;) {
     if (block == blocks.size()) {
       // Left uninitialised (char) or small (parts): pages a batch never uses stay untouched.
@@ -37,6 +48,31 @@ T* EventBatch::Blocks<T>::take(size_t n) {
   return at;
 }
 
+namespace {
+
+/// memcpy for up to copied_bytes, as two overlapping moves of a fixed size: a call to memcpy
+/// costs more than the copy for the ids and keys a batch copies.
+void copy_short(char* to, const char* from, size_t n) {
+  static_assert(copied_bytes == 64);
+  if (n >= 32) {
+    std::memcpy(to, from, 32);
+    std::memcpy(to + n - 32, from + n - 32, 32);
+  } else if (n >= 16) {
+    std::memcpy(to, from, 16);
+    std::memcpy(to + n - 16, from + n - 16, 16);
+  } else if (n >= 8) {
+    std::memcpy(to, from, 8);
+    std::memcpy(to + n - 8, from + n - 8, 8);
+  } else if (n >= 4) {
+    std::memcpy(to, from, 4);
+    std::memcpy(to + n - 4, from + n - 4, 4);
+  } else {
+    for (size_t i = 0; i < n; ++i) to[i] = from[i];
+  }
+}
+
+}  // namespace
+
 std::string_view EventBatch::keep(std::string_view s, std::string_view stable) {
   if (s.empty()) return {};
   // Short strings (keys, ids, addresses) are copied all the same: every shard reads every
@@ -50,7 +86,10 @@ std::string_view EventBatch::keep(std::string_view s, std::string_view stable) {
       at + s.size() - from <= stable.size())
     return s;
   char* copy = text_.take(s.size());
-  std::memcpy(copy, s.data(), s.size());
+  if (s.size() <= copied_bytes)
+    copy_short(copy, s.data(), s.size());
+  else
+    std::memcpy(copy, s.data(), s.size());
   return {copy, s.size()};
 }
 

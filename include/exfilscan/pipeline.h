@@ -26,6 +26,7 @@ class EventBatch {
   template <typename T>
   struct Blocks {
     T* take(size_t n);
+    T* take_next(size_t n);  // when the block being filled has no room for n
     void clear() { block = used = 0; }
     std::vector<std::unique_ptr<T[]>> blocks;
     std::vector<size_t> sizes;

@@ -84,6 +84,30 @@ TEST_CASE("a batch keeps views of long text in stable bytes and copies the rest"
   CHECK(after == before);
 }
 
+TEST_CASE("a batch copies strings of every length up to and past the short-copy limit",
+          "[pipeline]") {
+  // Short strings are copied in fixed-size moves that overlap: every length from 0 to past 64
+  // must come out whole, and the neighbours copied after it must not overwrite it.
+  std::string text;
+  for (int i = 0; i < 200; ++i)
+    text += static_cast<char>('a' + i % 26) + std::string(1, 'A' + i % 7);
+  Event e;
+  EventBatch batch;
+  for (size_t n = 0; n <= 80; ++n) {
+    e.request_id = std::string_view(text).substr(1, n);
+    e.api_key = std::string_view(text).substr(100 - n / 2, n);
+    e.model = std::string_view(text).substr(3, 80 - n);
+    batch.add(e);
+  }
+  for (size_t n = 0; n <= 80; ++n) {
+    INFO("length " << n);
+    CHECK(batch[n].request_id == std::string_view(text).substr(1, n));
+    CHECK(batch[n].api_key == std::string_view(text).substr(100 - n / 2, n));
+    CHECK(batch[n].model == std::string_view(text).substr(3, 80 - n));
+    CHECK(batch[n].request_id.data() != text.data() + 1);
+  }
+}
+
 TEST_CASE("parallel reading gives the same events in the same order", "[pipeline]") {
   std::string data;
   for (int i = 0; i < 20000; ++i)
