@@ -25,6 +25,9 @@ constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing 
 constexpr uint64_t full_analysis = 200;    // prompts a window analyses before it samples
 constexpr int64_t max_clock_jump = 30 * ns_per_day;
 constexpr size_t max_shards = 64;
+// Fewer events (a small file's) are judged shard after shard on the calling thread: waking the
+// others costs more. Each shard still has one writer at a time, so nothing else changes.
+constexpr size_t parallel_min_events = 16;
 
 double severity_score(Severity s) {
   static const double scores[] = {0.2, 0.4, 0.6, 0.8, 0.95};
@@ -721,9 +724,15 @@ struct DetectionEngine::Impl {
     // reads only the events it has a part in, where reading them all would cost each shard
     // what routing costs all of them. With 2, each reading all is cheaper than one more wait.
     bool routed = shards.size() > 2;
+    auto run = [&](size_t events, const std::function<void(size_t)>& job) {
+      if (events < parallel_min_events)
+        pool->run_here(job);
+      else
+        pool->run(job);
+    };
     if (routed) {
       routes.assign(flat.size(), 0);
-      pool->run([&](size_t s) {
+      run(flat.size(), [&](size_t s) {
         size_t n = flat.size(), lo = n * s / shards.size(), hi = n * (s + 1) / shards.size();
         for (size_t i = lo; i < hi; ++i)
           if (in_range[i]) routes[i] = shards[s]->route(*flat[i]);
@@ -732,7 +741,7 @@ struct DetectionEngine::Impl {
     uint64_t first = seq;
     auto judge = [&](size_t from, size_t to) {
       if (from == to) return;
-      pool->run([&](size_t s) {
+      run(to - from, [&](size_t s) {
         Shard& sh = *shards[s];
         uint64_t mine = uint64_t{1} << s;
         for (size_t i = from; i < to; ++i)

@@ -314,7 +314,13 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
           }
         };
         if (!overlap) {
-          pool.run(parse);
+          // One piece (a small file, one of many) is parsed on this thread: waking the others
+          // for it cost more than the parse (20,000 one-line files took 2.6 times as long on
+          // two threads as on one).
+          if (set.count == 1)
+            pool.run_here(parse);
+          else
+            pool.run(parse);
           if (!deliver(set)) return result;
           report();
           continue;

@@ -47,6 +47,12 @@ class WorkerPool {
     if (mine) std::rethrow_exception(mine);
   }
 
+  /// Runs job(i) for every i in [0, size()) one after the other on the calling thread: for a
+  /// job too small to be worth waking the threads for.
+  void run_here(const std::function<void(size_t)>& job) {
+    for (size_t i = 0; i < size(); ++i) job(i);
+  }
+
   /// Starts job(i) for every i in [1, size()), the pool's own threads, and returns at once: the
   /// caller does something else meanwhile, then wait()s. `job` must live until then.
   void start(const std::function<void(size_t)>& job) {

@@ -38,9 +38,15 @@ struct InputOptions {
   size_t chunk_bytes = 16u << 20;     // how much to read or map at a time
   size_t max_line_bytes = 64u << 20;  // longer lines are skipped and reported
   bool allow_mmap = true;             // plain regular files are mapped rather than read
+  /// Smaller plain files are read: mapping and unmapping one costs more than reading it (20,000
+  /// one-line files, as S3 loggers write them, spent more time in the kernel than parsing).
+  uint64_t mmap_min_bytes = 1u << 20;
   /// Read and decompress streams (stdin, pipes, .gz, .zst) on a thread of their own, a chunk
   /// ahead of the caller (in two buffers taken in turn).
   bool read_ahead = false;
+  /// Files smaller than this as stored are not read ahead: a thread for them costs more than
+  /// it saves.
+  uint64_t read_ahead_min_bytes = 256u << 10;
 };
 
 /// Produces chunks in input order. A chunk stays valid until the next call to next().

@@ -1,6 +1,7 @@
 // Chunking: every input form yields the same whole lines, within bounded buffers.
 #include "test_util.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -84,12 +85,49 @@ TEST_CASE("small windows and buffers cut only at line boundaries", "[input]") {
   std::string data = many_lines(3000);
   InputOptions small;
   small.chunk_bytes = 4096;
+  small.mmap_min_bytes = 0;  // mapped however small
   for (bool mmap : {true, false}) {
     small.allow_mmap = mmap;
     TempFile f(data);
     auto [all, chunks] = drain(f.path(), small);
     CHECK(all == data);
     CHECK(chunks > 5);
+  }
+}
+
+TEST_CASE("a stream's chunks start small and grow to the chunk size", "[input]") {
+  // A small input (one of thousands of files from an S3 export) must not cost full-size
+  // buffers: reading starts at 64 KiB or the file's size as stored, whichever is more, doubles
+  // while the input goes on, and stops at chunk_bytes.
+  std::string data = many_lines(200000);  // about 5 MB
+  InputOptions o;
+  o.chunk_bytes = 1 << 20;
+  for (const std::string& contents : {gzip(data), zstd(data)}) {
+    TempFile f(contents);
+    auto source = open_input(f.path(), o);
+    Chunk chunk;
+    std::vector<size_t> sizes;
+    std::string all;
+    while (source->next(chunk)) {
+      sizes.push_back(chunk.bytes.size());
+      all.append(chunk.bytes);
+    }
+    CHECK(all == data);
+    REQUIRE(sizes.size() > 5);
+    CHECK(sizes[0] <= std::max<size_t>(64u << 10, contents.size() + 1));
+    CHECK(sizes[0] < sizes[1]);
+    CHECK(*std::max_element(sizes.begin(), sizes.end()) <= (1u << 20));
+    CHECK(sizes[sizes.size() - 2] > (1u << 19));
+  }
+  // A plain file that fits in a chunk is read whole, in one chunk, mapped or not.
+  TempFile small(data.substr(0, 200000));
+  for (uint64_t mmap_min : {uint64_t{0}, uint64_t{1} << 20}) {
+    o.mmap_min_bytes = mmap_min;
+    auto source = open_input(small.path(), o);
+    Chunk chunk;
+    REQUIRE(source->next(chunk));
+    CHECK(chunk.bytes == data.substr(0, 200000));
+    CHECK_FALSE(source->next(chunk));
   }
 }
 
@@ -128,6 +166,7 @@ TEST_CASE("a line over the limit is skipped without buffering it", "[input]") {
   InputOptions o;
   o.chunk_bytes = 4096;
   o.max_line_bytes = 10000;
+  o.mmap_min_bytes = 0;  // mapped however small
   for (bool mmap : {true, false}) {
     o.allow_mmap = mmap;
     for (const std::string& contents : {data, gzip(data)}) {
@@ -159,6 +198,7 @@ TEST_CASE("reading ahead on a thread gives the same chunks, then the same errors
   plain.chunk_bytes = ahead.chunk_bytes = 8192;
   plain.allow_mmap = ahead.allow_mmap = false;
   ahead.read_ahead = true;
+  ahead.read_ahead_min_bytes = 0;  // read ahead however small
   for (const std::string& contents : {data, gz, zstd(data)}) {
     TempFile f(contents);
     auto [all, chunks] = drain(f.path(), ahead);
@@ -207,6 +247,7 @@ TEST_CASE("a chunk read ahead stays intact until the next call, long and oversiz
   o.max_line_bytes = 50000;
   o.allow_mmap = false;
   o.read_ahead = true;
+  o.read_ahead_min_bytes = 0;
   for (const std::string& contents : {data, gzip(data), zstd(data)}) {
     TempFile f(contents);
     auto source = open_input(f.path(), o);

@@ -217,6 +217,48 @@ TEST_CASE("parsing pieces in parallel reports bad lines in order with their line
   CHECK(read_with(f.path(), 2, true).reports.find(":18:") != std::string::npos);
 }
 
+TEST_CASE("many small inputs give the same events and reports on any number of threads",
+          "[pipeline]") {
+  // Each file is one piece, parsed on the calling thread, and its few events are judged there
+  // too: the order of events and the files' own line numbers must not change.
+  auto zstd = [](const std::string& data) {
+    std::string out(ZSTD_compressBound(data.size()), '\0');
+    out.resize(ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 1));
+    return out;
+  };
+  std::vector<std::unique_ptr<TempFile>> files;
+  std::vector<std::string> paths;
+  for (int f = 0; f < 60; ++f) {
+    std::string data;
+    for (int i = 0; i < f % 4 + 1; ++i)
+      data += f % 17 == 3 && i == 1 ? std::string("{broken\n")
+                                    : fmt::format(R"({{"timestamp":{},"api_key_id":"k{}"}})"
+                                                  "\n",
+                                                  1777622400 + f * 10 + i, f % 5);
+    files.push_back(
+        std::make_unique<TempFile>(f % 3 ? data : zstd(data), f % 3 ? ".jsonl" : ".zst"));
+    paths.push_back(files.back()->path());
+  }
+  auto run = [&](unsigned threads) {
+    TextSink sink;
+    char* text = nullptr;
+    size_t size = 0;
+    std::FILE* out = open_memstream(&text, &size);
+    BadLineLog log({}, out);
+    ReadResult r = read_inputs_parallel(paths, {}, sink, log, threads);
+    std::fclose(out);
+    std::string reports(text, size);
+    std::free(text);
+    CHECK(r.failure == ReadFailure::none);
+    return std::pair{sink.lines, reports};
+  };
+  auto one = run(1);
+  CHECK(one.first.size() > 100);
+  CHECK_THAT(one.second, Catch::Contains(paths[3] + ":2: bad_json"));
+  CHECK(run(2) == one);
+  CHECK(run(3) == one);
+}
+
 TEST_CASE("a truncated input delivers the same lines on any number of threads, then fails",
           "[pipeline]") {
   std::string data;

@@ -104,6 +104,7 @@ TEST_CASE("an over-long line is reported and the next line still read", "[reader
   ReaderOptions o;
   o.input.max_line_bytes = 1000;
   o.input.chunk_bytes = 4096;
+  o.input.mmap_min_bytes = 0;  // mapped however small
   for (bool mmap : {true, false}) {
     o.input.allow_mmap = mmap;
     Run run = read({f.path()}, o);
