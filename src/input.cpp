@@ -284,7 +284,7 @@ class GzipChunker final : public StreamChunker {
  public:
   GzipChunker(std::unique_ptr<RawReader> raw, const InputOptions& options, uint64_t size_hint)
       : StreamChunker(std::move(raw), options, size_hint),
-        state_(std::make_unique<inflate_state>()) {
+        state_(std::make_unique_for_overwrite<inflate_state>()) {  // set up by isal_inflate_init
     in_.reserve(compressed_read_bytes(size_hint, 1u << 20), 0);
     isal_inflate_init(state_.get());
   }
