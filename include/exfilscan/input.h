@@ -1,6 +1,6 @@
 #pragma once
-/// Input bytes: files (mapped a window at a time), stdin, gzip and zstd, cut into line-aligned
-/// chunks that the parser reads in place.
+/// Input bytes: files (big ones mapped a window at a time), stdin, gzip and zstd, cut into
+/// line-aligned chunks that the parser reads in place.
 
 #include <cstdint>
 #include <memory>
