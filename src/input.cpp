@@ -175,6 +175,9 @@ class StreamChunker : public ChunkSource {
         else
           have_ += n;
       }
+      // What follows the bytes read is never read as input, but it is read (simdjson's
+      // padding, word-at-a-time scans): zeroed, never left as it was allocated.
+      std::memset(buf().data() + have_, 0, chunk_padding);
       if (have_ == 0) {
         if (pending_error_) throw InputError(*pending_error_);
         return false;
@@ -191,7 +194,6 @@ class StreamChunker : public ChunkSource {
         return true;
       }
       if (eof_) {
-        std::memset(buf().data() + have_, 0, chunk_padding);
         chunk.bytes = std::string_view(buf().data(), have_);
         chunk.offset = offset_;
         consumed_ = have_;
