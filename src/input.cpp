@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -670,6 +671,35 @@ std::unique_ptr<ChunkSource> open_stream(const std::string& path, const InputOpt
 }
 
 }  // namespace
+
+std::vector<std::string> expand_inputs(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> out;
+  for (const std::string& path : paths) {
+    std::error_code ec;
+    if (path == "-" || !fs::is_directory(path, ec)) {
+      out.push_back(path);  // opening it says what is wrong with it, if anything
+      continue;
+    }
+    std::vector<std::string> files;
+    try {
+      for (auto it = fs::recursive_directory_iterator(path);
+           it != fs::recursive_directory_iterator(); ++it) {
+        if (it->path().filename().string().starts_with('.')) {
+          if (it->is_directory()) it.disable_recursion_pending();
+          continue;
+        }
+        if (it->is_regular_file()) files.push_back(it->path().string());
+      }
+    } catch (const fs::filesystem_error& e) {
+      throw InputError(fmt::format("{}: cannot list: {}", e.path1().string(), e.code().message()));
+    }
+    if (files.empty()) throw InputError(fmt::format("{}: no files in this directory", path));
+    std::sort(files.begin(), files.end());
+    out.insert(out.end(), files.begin(), files.end());
+  }
+  return out;
+}
 
 std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOptions& options) {
   auto source = open_stream(path, options);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace exfilscan {
 
@@ -64,5 +65,11 @@ class ChunkSource {
 
 /// Opens a path ("-" for stdin) and sniffs its compression. Throws InputError.
 std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOptions& options);
+
+/// The inputs as given, with each directory replaced by the files beneath it, at any depth, in
+/// path order (S3 exports: trees of small objects, more than a command line holds; their paths
+/// sort by time). Names starting with '.' are left out. Throws InputError for a directory that
+/// cannot be listed or holds no file.
+std::vector<std::string> expand_inputs(const std::vector<std::string>& paths);
 
 }  // namespace exfilscan

@@ -2,6 +2,7 @@
 
 #include <exfilscan/field_map.h>
 #include <exfilscan/hash.h>
+#include <exfilscan/input.h>
 #include <exfilscan/timestamp.h>
 
 #include <sys/ioctl.h>
@@ -22,8 +23,8 @@ namespace {
 
 void add_input_flags(CLI::App& sub, Flags& f) {
   sub.add_option("inputs", f.inputs,
-                 "Log files (JSON lines; gzip and zstd detected by their magic bytes). '-' or "
-                 "nothing reads standard input.");
+                 "Log files or directories (every file beneath, in path order; JSON lines, gzip "
+                 "and zstd detected by their magic bytes). '-' or nothing reads standard input.");
   sub.add_option("--input-format", f.input_format,
                  "auto (sniff each line), canonical, litellm, bedrock, helicone, langfuse, "
                  "portkey, azure, azure-apim or mapped")
@@ -182,6 +183,11 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     if (stdin_is_terminal)
       throw CLI::ValidationError("inputs", "no input files (give files, or '-' for stdin)");
     c.inputs.push_back("-");
+  }
+  try {
+    c.inputs = expand_inputs(c.inputs);
+  } catch (const InputError& e) {
+    throw CLI::ValidationError(e.what());
   }
   if (!parse_input_format(f.input_format, c.reader.parser.format))
     throw CLI::ValidationError("--input-format", "unknown format " + f.input_format);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <zlib.h>
@@ -129,6 +131,35 @@ TEST_CASE("a stream's chunks start small and grow to the chunk size", "[input]")
     CHECK(chunk.bytes == data.substr(0, 200000));
     CHECK_FALSE(source->next(chunk));
   }
+}
+
+TEST_CASE("a directory stands for the files beneath it, in path order", "[input]") {
+  namespace fs = std::filesystem;
+  char name[] = "/tmp/exfilscan-dir-XXXXXX";
+  REQUIRE(mkdtemp(name));
+  fs::path root = name;
+  auto write = [](const fs::path& p) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p) << "{}\n";
+  };
+  write(root / "2026/11/30/10/b.json.gz");
+  write(root / "2026/11/30/09/z.json.gz");
+  write(root / "2026/11/29/23/a.json.gz");
+  write(root / ".hidden/x.json");  // dot names are left out, directories and files
+  write(root / "2026/.DS_Store");
+  fs::create_directories(root / "empty");
+  TempFile file("{}\n");
+  auto got = expand_inputs({"-", file.path(), root.string(), "/nonexistent.jsonl"});
+  std::vector<std::string> want = {"-",
+                                   file.path(),
+                                   (root / "2026/11/29/23/a.json.gz").string(),
+                                   (root / "2026/11/30/09/z.json.gz").string(),
+                                   (root / "2026/11/30/10/b.json.gz").string(),
+                                   "/nonexistent.jsonl"};
+  CHECK(got == want);
+  CHECK_THROWS_WITH(expand_inputs({(root / "empty").string()}),
+                    Catch::Contains("empty: no files in this directory"));
+  fs::remove_all(root);
 }
 
 TEST_CASE("concatenated gzip members read as one stream", "[input]") {
