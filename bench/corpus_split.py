@@ -93,10 +93,8 @@ def main():
                     raw.write((json.dumps({"kind": kind, "text": text}, ensure_ascii=False) + "\n").encode())
         return
     print("| file | tuning | held out |\n|---|---|---|")
-    for name in sorted(n for names in KINDS.values() for n in names):
+    for name in sorted(f[:-6] for f in os.listdir(a.corpus) if f.endswith(".jsonl")):
         path = os.path.join(a.corpus, name + ".jsonl")
-        if not os.path.exists(path):
-            continue
         counts = {"tuning": 0, "heldout": 0}
         with open(path, encoding="utf-8") as f:
             for line in f:

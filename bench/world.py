@@ -116,6 +116,7 @@ class World:
     def __init__(self, seed, part, pools, days=6.0, bg_keys=1200, bg_lines_per_day=40000,
                  start="2026-11-02T00:00:00", world_id="w0"):
         self.rng = random.Random(seed)
+        self.seed = seed
         self.part = part
         self.prompts = Prompts(pools, random.Random(seed + 1))
         self.wrap = wr.HELDOUT if part == "heldout" else wr.TUNING
@@ -160,15 +161,22 @@ class World:
             line["latency_ms"] = int(self.rng.uniform(20, 200))
         self.lines.append((t, json.dumps(line, ensure_ascii=False, separators=(",", ":"))))
 
+    def reseed(self, name):
+        self.rng = random.Random(f"{self.seed}:{name}")
+        self.prompts.rng = random.Random(f"{self.seed}:{name}:prompts")
+
     def label(self, key, spec, kind, start):
         self.labels.append({"key": key, "label": spec["id"], "kind": kind, "type": spec["type"],
                             "cell": spec.get("cell", {}), "start": start, "world": self.id})
 
     def write(self, path, labels_path):
         self.background()
+        # Each spec draws from a generator of its own, so adding one leaves the others as they were.
         for spec in self.negatives:
+            self.reseed(spec["id"])
             getattr(self, "neg_" + spec["type"])(spec)
         for spec in self.campaigns:
+            self.reseed(spec["id"])
             self.campaign(spec)
         self.lines.sort(key=lambda r: r[0])
         with open(path, "w", encoding="utf-8") as f:
