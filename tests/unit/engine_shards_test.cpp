@@ -4,31 +4,129 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
+
 using namespace exfilscan;
 using namespace exfilscan::test;
 
-TEST_CASE("the same input gives the same findings", "[engine]") {
-  auto run = [] {
-    Stream s;
-    Recorder rec;
-    DetectionEngine engine(default_rules(), {}, rec);
+namespace {
+
+/// Two keys sending numbered step-by-step problems with long answers: the detectors that read
+/// prompts fire, and their evidence keeps request ids and prompt text.
+struct Problem {
+  std::string key, request_id, prompt;
+  int64_t ts, completion;
+};
+Problem problem(int i) {
+  return {i % 3 ? "a" : "b", fmt::format("r{}", i),
+          fmt::format("Explain step by step: problem {} of kind {}", i, i % 11),
+          t0 + i * 4 * ns_per_second, 500 + i % 300};
+}
+/// The problem's event, its strings viewed where the caller keeps them.
+Event as_event(const Problem& p, std::string_view key, std::string_view request_id,
+               std::span<const PromptPart> prompt) {
+  Event e;
+  e.timestamp_ns = p.ts;
+  e.api_key = key;
+  e.request_id = request_id;
+  e.prompt = prompt;
+  e.prompt_tokens = 50;
+  e.completion_tokens = p.completion;
+  e.status = 200;
+  e.turns = 1;
+  return e;
+}
+
+struct Run {
+  std::string findings, ranking;
+};
+Run outcome(const Recorder& rec, const DetectionEngine& engine) {
+  Run r;
+  for (const Finding& f : rec.findings) {
+    r.findings += describe(f);
+    for (const std::string& p : f.sample_prompts) r.findings += "  prompt: " + p + "\n";
+  }
+  for (const AccountSummary& a : engine.ranking(10))
+    r.ranking += fmt::format("{} {:.6f} {} {} {}\n", a.key, a.risk, a.requests, a.completion_tokens,
+                             fmt::join(a.rules, ","));
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("the findings do not depend on how the events are handed to the engine",
+          "[engine][shards][state]") {
+  constexpr int n = 2000, cut = 333;
+  EngineOptions with_prompts;
+  with_prompts.include_prompts = true;
+
+  // One at a time, each in buffers the next event overwrites (views die after on_event).
+  Recorder one_rec;
+  DetectionEngine one(default_rules(), with_prompts, one_rec);
+  {
+    std::string key, id, prompt;
     std::vector<PromptPart> parts(1);
-    for (int i = 0; i < 2000; ++i) {
-      Event e = s.event(t0 + i * 4 * ns_per_second, i % 3 ? "a" : "b", 500 + i % 300);
-      parts[0] = {PromptRole::user,
-                  s.keep(fmt::format("Explain step by step: problem {} of kind {}", i, i % 11))};
-      e.prompt = parts;
-      engine.on_event(e);
+    for (int i = 0; i < n; ++i) {
+      Problem p = problem(i);
+      key = p.key, id = p.request_id, prompt = p.prompt;
+      parts[0] = {PromptRole::user, prompt};
+      one.on_event(as_event(p, key, id, parts));
+      for (std::string* b : {&key, &id, &prompt}) b->assign(b->size(), '#');
     }
-    engine.finish();
-    std::string out;
-    for (const Finding& f : rec.findings)
-      out += fmt::format("{} {} {} {:.4f}\n", f.rule, f.key, f.detected_at_ns, f.score);
-    return out;
-  };
-  std::string first = run();
-  CHECK_FALSE(first.empty());
-  CHECK(run() == first);
+  }
+  one.finish();
+  Run by_one = outcome(one_rec, one);
+
+  // All kept, in uneven batches of two runs each, over three shards.
+  Stream s;
+  std::vector<Event> events;
+  std::vector<PromptPart> part(1);
+  for (int i = 0; i < n; ++i) {
+    Problem p = problem(i);
+    part[0] = {PromptRole::user, s.keep(p.prompt)};
+    events.push_back(as_event(p, s.keep(p.key), s.keep(p.request_id), s.keep_parts(part)));
+  }
+  EngineOptions three = with_prompts;
+  three.shards = 3;
+  Recorder batch_rec;
+  DetectionEngine batched(default_rules(), three, batch_rec);
+  std::span<const Event> all(events);
+  for (size_t at = 0, k = 0; at < all.size(); ++k) {
+    size_t first = std::min<size_t>(std::array{1, 7, 300, 64}[k % 4], all.size() - at);
+    size_t second = std::min<size_t>(k % 3 * 50, all.size() - at - first);
+    std::array runs{all.subspan(at, first), all.subspan(at + first, second)};
+    batched.on_events(runs);
+    at += first + second;
+  }
+  batched.finish();
+  Run by_batch = outcome(batch_rec, batched);
+
+  // Stopped part-way with one shard, saved, loaded with two and finished.
+  Recorder before_rec, after_rec;
+  DetectionEngine before(default_rules(), with_prompts, before_rec);
+  before.on_events(all.first(cut));
+  before.finish(false);
+  StateWriter saved;
+  before.save_state(saved);
+  EngineOptions two = with_prompts;
+  two.shards = 2;
+  DetectionEngine after(default_rules(), two, after_rec);
+  StateReader in(saved.data());
+  after.load_state(in);
+  after.on_events(all.subspan(cut));
+  after.finish();
+  Run resumed = outcome(after_rec, after);
+  resumed.findings = outcome(before_rec, before).findings + resumed.findings;
+
+  INFO(by_one.findings);
+  REQUIRE(one_rec.findings.size() >= 2);
+  CHECK_FALSE(before_rec.findings.empty());  // the cut falls after some findings, before others
+  CHECK_FALSE(after_rec.findings.empty());
+  CHECK(by_one.findings.find("  prompt: Explain step by step") != std::string::npos);
+  CHECK(by_batch.findings == by_one.findings);
+  CHECK(by_batch.ranking == by_one.ranking);
+  CHECK(resumed.findings == by_one.findings);
+  CHECK(resumed.ranking == by_one.ranking);
 }
 
 TEST_CASE("saving and loading mid-stream equals never stopping", "[engine][state]") {
