@@ -42,10 +42,7 @@ struct Run {
 };
 Run outcome(const Recorder& rec, const DetectionEngine& engine) {
   Run r;
-  for (const Finding& f : rec.findings) {
-    r.findings += describe(f);
-    for (const std::string& p : f.sample_prompts) r.findings += "  prompt: " + p + "\n";
-  }
+  for (const Finding& f : rec.findings) r.findings += describe(f);
   for (const AccountSummary& a : engine.ranking(10))
     r.ranking += fmt::format("{} {:.6f} {} {} {}\n", a.key, a.risk, a.requests, a.completion_tokens,
                              fmt::join(a.rules, ","));

@@ -70,12 +70,13 @@ inline RuleSet only_thresholds(const std::string& toml) {
 
 /// Every field of a finding, to compare runs by.
 inline std::string describe(const Finding& f) {
-  std::string out =
-      fmt::format("{} {} {} {} {:.6f} {} {} {} {:.6f} {} [{}] {}", f.rule, f.key, f.key_kind,
-                  to_string(f.severity), f.score, f.detected_at_ns, f.window_start_ns,
-                  f.first_seen_ns, f.account_risk, f.suppressed, f.template_text, f.reason);
+  std::string out = fmt::format("{} {} {} {} {:.6f} {} {} {} {} {:.6f} {} [{}] {}", f.rule, f.key,
+                                f.key_kind, to_string(f.severity), f.score, f.detected_at_ns,
+                                f.window_start_ns, f.first_seen_ns, f.last_seen_ns, f.account_risk,
+                                f.suppressed, f.template_text, f.reason);
   for (const Metric& m : f.metrics) out += fmt::format(" {}={:.6f}", m.name, m.value);
   for (const std::string& id : f.sample_request_ids) out += " " + id;
+  for (const std::string& p : f.sample_prompts) out += "\n  prompt: " + p;
   return out + "\n";
 }
 
