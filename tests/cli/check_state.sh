@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Cron mode, end to end: chained runs with --state equal one run over the whole input, and every
-# way a state file can be wrong is a clear error that leaves the file alone.
+# Cron mode, end to end: chained runs with --state equal one run over the whole input, every
+# way a state file can be wrong is a clear error that leaves the file alone, and --state-reset
+# over any file equals a first run.
 #   tests/cli/check_state.sh BINARY
 set -u
 bin=$(realpath "$1")
@@ -12,6 +13,7 @@ check() {  # name, then a command that must succeed
   local name=$1; shift
   if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
 }
+not() { ! "$@"; }
 
 zstd -dc samples/campaigns.jsonl.zst > "$tmp/all.jsonl"
 # Three "days", cut at event-time boundaries that fall inside campaign windows.
@@ -59,9 +61,40 @@ check "other options: exit 2" test $? = 2
 check "other options: says so" grep -q "other rules or options" "$tmp/err"
 check "other options: file left as it was" cmp -s "$tmp/rules.state" "$tmp/before"
 
-"$bin" scan -q --format jsonl --state "$tmp/corrupt.state" --state-reset "$tmp/day1.jsonl" > /dev/null 2>&1
-"$bin" scan -q --format jsonl --state "$tmp/corrupt.state" "$tmp/day2.jsonl" > /dev/null 2>&1
-check "--state-reset starts over and replaces the file" test $? != 2
+# --state-reset ignores what the file holds, whatever it is, and replaces it at the end: the run
+# and the file it leaves equal a first run, with a state file that did not exist yet. Held: three
+# days of baselines (loading them would change the findings and the file), a corrupt file and
+# one from other options (reading either is exit 2).
+"$bin" scan -q --format jsonl --group-by org --state "$tmp/org.state" "$tmp/day1.jsonl" > /dev/null
+"$bin" scan -q --format jsonl --state "$tmp/fresh.state" "$tmp/day2.jsonl" > "$tmp/fresh.out"
+fresh_code=$?
+cp "$tmp/fresh.state" "$tmp/fresh-next.state"
+"$bin" scan -q --format jsonl --state "$tmp/fresh-next.state" "$tmp/day3.jsonl" > "$tmp/fresh-next.out"
+check "--state-reset: a first run has findings to compare" grep -q '"type":"finding"' "$tmp/fresh.out"
+cp "$tmp/chain.state" "$tmp/loaded.state"
+"$bin" scan -q --format jsonl --state "$tmp/loaded.state" "$tmp/day2.jsonl" > "$tmp/loaded.out"
+check "--state-reset: loading the three days instead would change the output" \
+  not cmp -s "$tmp/loaded.out" "$tmp/fresh.out"
+check "--state-reset: ... and the file" not cmp -s "$tmp/loaded.state" "$tmp/fresh.state"
+for held in chain corrupt org; do
+  cp "$tmp/$held.state" "$tmp/reset.state"
+  "$bin" scan -q --format jsonl --state "$tmp/reset.state" --state-reset "$tmp/day2.jsonl" \
+    > "$tmp/reset.out" 2> /dev/null
+  code=$?
+  check "--state-reset over the $held state: exit as a first run" test "$code" = "$fresh_code"
+  check "--state-reset over the $held state: the output of a first run" \
+    cmp -s "$tmp/reset.out" "$tmp/fresh.out"
+  check "--state-reset over the $held state: the file holds only this run" \
+    cmp -s "$tmp/reset.state" "$tmp/fresh.state"
+  "$bin" scan -q --format jsonl --state "$tmp/reset.state" "$tmp/day3.jsonl" > "$tmp/reset-next.out"
+  check "--state-reset over the $held state: the next run goes on from it" \
+    cmp -s "$tmp/reset-next.out" "$tmp/fresh-next.out"
+done
+cp "$tmp/chain.state" "$tmp/reset.state"
+"$bin" scan -q --format jsonl --state "$tmp/reset.state" --state-reset "$tmp/day2.jsonl" \
+  samples/bad/truncated.jsonl.gz > /dev/null 2> "$tmp/err"
+check "--state-reset with an input error leaves the file as it was" \
+  cmp -s "$tmp/reset.state" "$tmp/chain.state"
 
 cp "$tmp/chain.state" "$tmp/kept.state"
 cp "$tmp/kept.state" "$tmp/before"
