@@ -199,8 +199,8 @@ void Account::load(StateReader& r) {
   }
 }
 
-double WindowStats::gap_variation() const {
-  if (gaps < 10 || gap_mean <= 0) return -1;
+double WindowStats::gap_variation(uint64_t min_gaps) const {
+  if (gaps < min_gaps || gap_mean <= 0) return -1;
   return std::sqrt(gap_m2 / static_cast<double>(gaps)) / gap_mean;
 }
 

@@ -75,9 +75,9 @@ struct WindowStats {
   void restart(int64_t start);
   void save(StateWriter& w) const;
   void load(StateReader& r);
-  /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 when
-  /// there are too few.
-  double gap_variation() const;
+  /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 under
+  /// `min_gaps` of them.
+  double gap_variation(uint64_t min_gaps) const;
   /// Median completion tokens per request, kept until the next request (two detectors ask).
   double median_completion() const {
     if (median_at_ != completion.count()) {

@@ -22,7 +22,6 @@ using detail::Verdict;
 namespace {
 
 constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
-constexpr uint64_t full_analysis = 200;    // prompts a window analyses before it samples
 constexpr int64_t max_clock_jump = 30 * ns_per_day;
 constexpr size_t max_shards = 64;
 // Fewer events (a small file's) are judged shard after shard on the calling thread: waking the
@@ -79,7 +78,7 @@ struct SharedState {
   /// Completion tokens per account-window, as of the last hourly upkeep: windows closed since
   /// then count from the next one, so a verdict never depends on which shard closed first.
   detail::LogHistogram population;
-  int64_t population_since = INT64_MAX;    // when the population had 200 account-windows
+  int64_t population_since = INT64_MAX;    // when it had min_population_windows of them
   detail::PopulationView population_view;  // its quantiles, taken at each upkeep
   void population_changed() {
     population_view.update(population, rules.volume_spike, population_since);
@@ -136,8 +135,8 @@ struct Shard {
   /// Summaries of flagged accounts that were expired or evicted, so the ranking keeps them.
   std::unordered_map<std::string, AccountSummary> retired;
   detail::LogHistogram population_added;  // windows closed since the last upkeep
-  /// While the population has fewer than 200 windows: when each of those closed (the 200th
-  /// says since when the population is usable, whichever shard closed it).
+  /// While the population has fewer than min_population_windows windows: when each of those
+  /// closed (the last of them says since when it is usable, whichever shard closed it).
   std::vector<int64_t> closed_at;
   EngineStats stats;
   std::string scratch;
@@ -267,12 +266,15 @@ struct Shard {
       if (part.role == PromptRole::user) last_user = part.text;
     if (last_user.empty() && !ev.prompt.empty()) last_user = ev.prompt.back().text;
     bool biased = p.logit_bias_entries.value_or(0) > 0;
-    // Prompt text is analysed from the analysis_gate-th request of a window on (the text
+    // Prompt text is analysed past the analysis_gate-th request of a window (the text
     // detectors need tens of prompts to say anything, and most accounts never get there), and
-    // past the first 200 of a window only every 4th: the shares the detectors use are estimated
-    // as well from a steady sample, and the busiest accounts cost a quarter.
+    // past the first text_full_analysis of a window only every text_sample_every-th: the shares
+    // the detectors use are estimated as well from a steady sample, and the busiest accounts
+    // cost a fraction.
+    const Settings& settings = rules.settings;
     bool analyse = !last_user.empty() && w.requests > shared.analysis_gate &&
-                   (w.text_requests < full_analysis || w.requests % 4 == 0);
+                   (w.text_requests < settings.text_full_analysis ||
+                    w.requests % settings.text_sample_every == 0);
     uint64_t prompt_hash = 0;
     if (analyse || biased) {
       prompt_hash =
@@ -501,7 +503,8 @@ struct Shard {
       evaluate(a, a.window.last_ns);
       if (options.explain && a.key == options.explain_key) explain(a);
       population_added.add(static_cast<double>(a.window.completion_tokens));
-      if (population.windows < 200) closed_at.push_back(a.window.last_ns);
+      if (population.windows < rules.volume_spike.min_population_windows)
+        closed_at.push_back(a.window.last_ns);
       add_history(a);
     }
     if (a.miner) {
@@ -576,7 +579,10 @@ struct DetectionEngine::Impl {
       least = std::min(least, rules.prompt_templating.min_requests);
     if (rules.distillation_sweep.enabled)
       least = std::min(least, rules.distillation_sweep.min_requests);
-    shared.analysis_gate = least == UINT64_MAX ? UINT64_MAX : least / 4;
+    shared.analysis_gate = least == UINT64_MAX
+                               ? UINT64_MAX
+                               : static_cast<uint64_t>(static_cast<double>(least) *
+                                                       rules.settings.text_analysis_start);
     // `explain` follows one account through every window as it closes: one shard.
     // (At most 64: an event's route is a 64-bit set of shards.)
     shared.shards =
@@ -637,10 +643,11 @@ struct DetectionEngine::Impl {
       closes.insert(closes.end(), sh->closed_at.begin(), sh->closed_at.end());
       sh->closed_at.clear();
     }
-    if (before < 200 && shared.population.count() >= 200) {
-      // Usable since the 200th window closed, in event time (not since this upkeep).
+    const uint64_t minimum = shared.rules.volume_spike.min_population_windows;
+    if (before < minimum && shared.population.count() >= minimum) {
+      // Usable since the minimum-th window closed, in event time (not since this upkeep).
       std::sort(closes.begin(), closes.end());
-      size_t need = static_cast<size_t>(200 - before);
+      size_t need = static_cast<size_t>(minimum - before);
       shared.population_since = need <= closes.size() ? closes[need - 1] : at;
     }
     shared.population_changed();

@@ -112,6 +112,14 @@ class TableReader {
       out = static_cast<uint64_t>(n->as_integer()->get());
     }
   }
+  void get(std::string_view key, uint64_t& out, uint64_t lo, uint64_t hi) {
+    if (auto* n = find(key)) {
+      int64_t v = n->is_integer() ? n->as_integer()->get() : -1;
+      if (v < 0 || static_cast<uint64_t>(v) < lo || static_cast<uint64_t>(v) > hi)
+        fail(*n, key, fmt::format("expected a whole number from {} to {}", lo, hi));
+      out = static_cast<uint64_t>(v);
+    }
+  }
   void get(std::string_view key, int64_t& out) {
     uint64_t v = static_cast<uint64_t>(out);
     get(key, v);
@@ -183,6 +191,9 @@ void read_settings(TableReader r, Settings& s) {
   r.duration("max_skew", s.max_skew_ns);
   r.duration("idle_expiry", s.idle_expiry_ns);
   r.get("max_accounts", s.max_accounts);
+  r.get("text_analysis_start", s.text_analysis_start, 0, 1);
+  r.get("text_full_analysis", s.text_full_analysis);
+  r.get("text_sample_every", s.text_sample_every, 1, 1'000'000);
   r.finish();
 }
 
@@ -205,12 +216,17 @@ void read_detectors(TableReader r, RuleSet& rules) {
     v->get("min_completion_tokens", d.min_completion_tokens);
     v->get("baseline_hours", d.baseline_hours);
     v->get("min_baseline_hours", d.min_baseline_hours);
+    v->get("baseline_mads", d.baseline_mads, 0, 100);
     v->get("ratio", d.ratio, 1, 1e6);
+    v->get("peer_quantile", d.peer_quantile, 0.5, 1);
+    v->get("min_population_windows", d.min_population_windows, 1, 1'000'000'000);
     v->get("new_account_quantile", d.new_account_quantile, 0.5, 1);
     v->get("new_account_ratio", d.new_account_ratio, 1, 1e6);
     v->duration("warmup", d.warmup_ns);
+    v->get("warmup_ratio", d.warmup_ratio, 1, 1e6);
     v->duration("dormant_after", d.dormant_after_ns);
     v->get("max_score", d.max_score, 0, 1);
+    v->get("full_score_ratio", d.full_score_ratio, 1.1, 1e6);
     if (d.baseline_hours < 24 || d.baseline_hours > 24 * 60)
       throw RulesError(
           fmt::format("{}: detectors.volume_spike.baseline_hours: from 24 to 1440", r.source()));
@@ -222,8 +238,11 @@ void read_detectors(TableReader r, RuleSet& rules) {
     t->get("min_requests", d.min_requests);
     t->get("min_share", d.min_share, 0, 1);
     t->get("min_distinct_fills", d.min_distinct_fills, 0, 1e12);
+    t->get("fills_full_ratio", d.fills_full_ratio, 1, 1e6);
     t->get("long_completion_tokens", d.long_completion_tokens);
     t->get("max_score_short_outputs", d.max_score_short_outputs, 0, 1);
+    t->get("full_evidence_ratio", d.full_evidence_ratio, 1, 1e6);
+    t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);
     t->finish();
   }
   if (auto s = sub("distillation_sweep")) {
@@ -232,7 +251,16 @@ void read_detectors(TableReader r, RuleSet& rules) {
     s->get("min_requests", d.min_requests);
     s->get("min_score", d.min_score, 0, 1);
     s->get("long_completion_tokens", d.long_completion_tokens);
+    s->get("sampling_full_share", d.sampling_full_share, 0.01, 1);
+    s->get("chain_of_thought_full_share", d.chain_of_thought_full_share, 0.01, 1);
+    s->get("cadence_min_slices", d.cadence_min_slices, 1, 60);
+    s->get("cadence_min_gaps", d.cadence_min_gaps, 1, 1'000'000);
+    s->get("metadata_only_weight", d.metadata_only_weight, 0, 1);
+    s->duration("short_sweep", d.short_sweep_ns);
+    s->get("max_score_short_sweep", d.max_score_short_sweep, 0, 1);
     s->get("anonymous_bonus", d.anonymous_bonus, 0, 0.5);
+    s->get("anonymous_no_system_share", d.anonymous_no_system_share, 0, 1);
+    s->get("anonymous_max_end_users", d.anonymous_max_end_users);
     if (const toml::table* w = s->table("weights")) {
       TableReader wr(*w, r.source(), s->dotted("weights"));
       SweepWeights& x = d.weights;
@@ -256,6 +284,9 @@ void read_detectors(TableReader r, RuleSet& rules) {
     l->get("enabled", d.enabled);
     l->get("min_distinct_biases", d.min_distinct_biases);
     l->get("max_completion_tokens", d.max_completion_tokens);
+    l->get("full_score_ratio", d.full_score_ratio, 1, 1e6);
+    l->get("echo_min_ratio", d.echo_min_ratio, 1, 1e6);
+    l->get("echo_full_score_ratio", d.echo_full_score_ratio, 1, 1e6);
     l->finish();
   }
   r.finish();

@@ -35,6 +35,12 @@ struct Settings {
   int64_t max_skew_ns = 5 * ns_per_minute;
   int64_t idle_expiry_ns = 8 * ns_per_day;
   uint64_t max_accounts = 1'000'000;
+  /// Prompt text is analysed past this share of the smallest min_requests of the text detectors,
+  /// in full for the first text_full_analysis prompts of a window, then every text_sample_every-th
+  /// request's.
+  double text_analysis_start = 0.25;
+  uint64_t text_full_analysis = 200;
+  uint64_t text_sample_every = 4;
 };
 
 struct AllowList {
@@ -47,12 +53,17 @@ struct VolumeSpikeRule {
   uint64_t min_completion_tokens = 20'000;
   uint64_t baseline_hours = 168;
   uint64_t min_baseline_hours = 12;
+  double baseline_mads = 3;  // the baseline: median window + this many MADs
   double ratio = 10;
+  double peer_quantile = 0.9;             // and above this quantile of all account-windows
+  uint64_t min_population_windows = 200;  // before the population's quantiles are trusted
   double new_account_quantile = 0.99;
   double new_account_ratio = 3;         // a new account must do this many times that quantile
-  int64_t warmup_ns = 6 * ns_per_hour;  // accounts first seen this early in the input: 3x more
+  int64_t warmup_ns = 6 * ns_per_hour;  // accounts first seen this early in the input...
+  double warmup_ratio = 3;              // ...must do this many times more again
   int64_t dormant_after_ns = 7 * ns_per_day;
   double max_score = 0.65;
+  double full_score_ratio = 10;  // max_score at this many times the bar
 };
 
 struct TemplatingRule {
@@ -60,8 +71,11 @@ struct TemplatingRule {
   uint64_t min_requests = 20;
   double min_share = 0.5;
   double min_distinct_fills = 15;
+  double fills_full_ratio = 10;  // the score's fill part is full at this many times the minimum
   int64_t long_completion_tokens = 300;
   double max_score_short_outputs = 0.55;
+  double full_evidence_ratio = 3;          // prompts, in times min_requests, before high...
+  double max_score_little_evidence = 0.7;  // ...below which the score stays under it
 };
 
 struct SweepWeights {
@@ -74,16 +88,28 @@ struct SweepRule {
   uint64_t min_requests = 60;
   double min_score = 0.5;
   int64_t long_completion_tokens = 400;
+  double sampling_full_share = 0.2;          // of requests with logprobs / n>1 / best_of>1
+  double chain_of_thought_full_share = 0.5;  // of prompts asking for written-out reasoning
+  uint64_t cadence_min_slices = 10;          // sixtieths elapsed before coverage counts
+  uint64_t cadence_min_gaps = 10;            // gaps between requests before regularity counts
   SweepWeights weights;
+  double metadata_only_weight = 0.7;            // what the score is worth without prompt text
+  int64_t short_sweep_ns = 30 * ns_per_minute;  // traffic shorter than this...
+  double max_score_short_sweep = 0.7;           // ...scores at most this (a one-off eval)
   /// Added when nearly every prompt comes without a system prompt and without end-user ids:
   /// raw API use, not an application serving people.
   double anonymous_bonus = 0.1;
+  double anonymous_no_system_share = 0.9;  // "nearly every prompt"
+  uint64_t anonymous_max_end_users = 1;    // end-user ids in the window at most
 };
 
 struct LogitProbeRule {
   bool enabled = true;
   uint64_t min_distinct_biases = 20;
   int64_t max_completion_tokens = 5;
+  double full_score_ratio = 5;        // score 1 at this many times min_distinct_biases
+  double echo_min_ratio = 10;         // echo+logprobs probes, in times min_distinct_biases
+  double echo_full_score_ratio = 50;  // and score 1 at this many times
 };
 
 /// Which events a threshold rule counts. Empty lists match everything.

@@ -85,6 +85,54 @@ TEST_CASE("a wrong rules file names the file, line and key", "[rules]") {
   CHECK_THROWS_WITH(merge_rules_file(r, "/nonexistent.toml"), Catch::Contains("cannot read"));
 }
 
+TEST_CASE("the detectors' and the engine's thresholds are checked like every parameter",
+          "[rules]") {
+  RuleSet r = default_rules();
+  auto check = [&](const std::string& toml) {
+    RuleSet copy = r;
+    merge_rules(copy, toml, "x.toml");
+  };
+  CHECK_THROWS_WITH(check("[settings]\ntext_sample_every = 0\n"),
+                    "x.toml:2: settings.text_sample_every: expected a whole number from 1 to "
+                    "1000000");
+  CHECK_THROWS_WITH(check("[settings]\n\ntext_analysis_start = 2\n"),
+                    "x.toml:3: settings.text_analysis_start: expected a number from 0 to 1");
+  CHECK_THROWS_WITH(
+      check("[detectors.volume_spike]\nmin_population_windows = \"many\"\n"),
+      "x.toml:2: detectors.volume_spike.min_population_windows: expected a whole number from 1 "
+      "to 1000000000");
+  CHECK_THROWS_WITH(check("[detectors.volume_spike]\nwarmup_ratio = 0.5\n"),
+                    Catch::StartsWith("x.toml:2: detectors.volume_spike.warmup_ratio: expected a "
+                                      "number from 1 to"));
+  CHECK_THROWS_WITH(check("[detectors.volume_spike]\nfull_score_ratio = 1\n"),
+                    Catch::StartsWith("x.toml:2: detectors.volume_spike.full_score_ratio: "));
+  CHECK_THROWS_WITH(check("[detectors.prompt_templating]\nmax_score_little_evidence = 1.5\n"),
+                    Catch::StartsWith("x.toml:2: detectors.prompt_templating."
+                                      "max_score_little_evidence: expected a number from 0 to 1"));
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nsampling_full_share = 0\n"),
+                    "x.toml:2: detectors.distillation_sweep.sampling_full_share: expected a "
+                    "number from 0.01 to 1");
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\ncadence_min_slices = 61\n"),
+                    "x.toml:2: detectors.distillation_sweep.cadence_min_slices: expected a whole "
+                    "number from 1 to 60");
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nshort_sweep = 30\n"),
+                    Catch::StartsWith("x.toml:2: detectors.distillation_sweep.short_sweep: "
+                                      "expected a duration"));
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nanonymous_max_end_users = -1\n"),
+                    "x.toml:2: detectors.distillation_sweep.anonymous_max_end_users: expected a "
+                    "whole number >= 0");
+  CHECK_THROWS_WITH(check("[detectors.logit_probe]\necho_min_ratio = \"10x\"\n"),
+                    "x.toml:2: detectors.logit_probe.echo_min_ratio: expected a number");
+  // In range, they are taken.
+  merge_rules(r,
+              "[settings]\ntext_full_analysis = 0\n[detectors.distillation_sweep]\n"
+              "short_sweep = \"45m\"\n[detectors.logit_probe]\necho_full_score_ratio = 20\n",
+              "x.toml");
+  CHECK(r.settings.text_full_analysis == 0);
+  CHECK(r.distillation_sweep.short_sweep_ns == 45 * ns_per_minute);
+  CHECK(r.logit_probe.echo_full_score_ratio == 20);
+}
+
 TEST_CASE("durations", "[rules]") {
   CHECK(*parse_duration("30s") == 30 * ns_per_second);
   CHECK(*parse_duration("10m") == 10 * ns_per_minute);
