@@ -80,11 +80,12 @@ bool EventFilter::matches(const Event& ev) const {
 namespace {
 
 /// Reads one TOML table strictly: every key must be known and of the right type; errors name
-/// the file, line and dotted key.
+/// the file, line and dotted key. A `complete` table must also give every key asked for.
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string_view source, std::string path)
-      : table_(table), source_(source), path_(std::move(path)) {}
+  TableReader(const toml::table& table, std::string_view source, std::string path,
+              bool complete = false)
+      : table_(table), source_(source), path_(std::move(path)), complete_(complete) {}
 
   [[noreturn]] void fail(const toml::node& node, std::string_view key,
                          std::string_view message) const {
@@ -95,6 +96,13 @@ class TableReader {
     return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
   }
   const toml::node* find(std::string_view key) {
+    seen_.insert(std::string(key));
+    const toml::node* n = table_.get(key);
+    if (!n && complete_ && missing_.empty()) missing_ = key;
+    return n;
+  }
+  /// A key that may be left out even of a complete table.
+  const toml::node* find_optional(std::string_view key) {
     seen_.insert(std::string(key));
     return table_.get(key);
   }
@@ -168,18 +176,27 @@ class TableReader {
     }
     return nullptr;
   }
-  /// Unknown keys are errors: a typo must not silently leave a default in force.
+  /// Unknown keys are errors: a typo must not silently leave a default in force. So is a key
+  /// left out of a complete table: there is no default to leave in force.
   void finish() const {
     for (auto&& [k, v] : table_)
       if (!seen_.count(std::string(k.str()))) fail(v, k.str(), "unknown key");
+    if (!missing_.empty())
+      fail(table_, missing_, "missing (the built-in rules give every parameter)");
   }
   std::string_view source() const { return source_; }
   const std::string& path() const { return path_; }
+  bool complete() const { return complete_; }
+  TableReader sub(const toml::table& table, std::string_view key) const {
+    return TableReader(table, source_, dotted(key), complete_);
+  }
 
  private:
   const toml::table& table_;
   std::string_view source_;
   std::string path_;
+  bool complete_;
+  std::string missing_;  // the first key asked for and not there, in a complete table
   std::set<std::string> seen_;
 };
 
@@ -206,7 +223,7 @@ void read_allow(TableReader r, AllowList& a) {
 
 void read_detectors(TableReader r, RuleSet& rules) {
   auto sub = [&](std::string_view name) -> std::optional<TableReader> {
-    if (const toml::table* t = r.table(name)) return TableReader(*t, r.source(), r.dotted(name));
+    if (const toml::table* t = r.table(name)) return r.sub(*t, name);
     return std::nullopt;
   };
   if (auto v = sub("volume_spike")) {
@@ -262,7 +279,7 @@ void read_detectors(TableReader r, RuleSet& rules) {
     s->get("anonymous_no_system_share", d.anonymous_no_system_share, 0, 1);
     s->get("anonymous_max_end_users", d.anonymous_max_end_users);
     if (const toml::table* w = s->table("weights")) {
-      TableReader wr(*w, r.source(), s->dotted("weights"));
+      TableReader wr = s->sub(*w, "weights");
       SweepWeights& x = d.weights;
       wr.get("instruction", x.instruction, 0, 1);
       wr.get("diversity", x.diversity, 0, 1);
@@ -415,21 +432,21 @@ void read_threshold(TableReader r, const toml::node& node, std::vector<Threshold
 
 }  // namespace
 
-void merge_rules(RuleSet& rules, std::string_view text, std::string_view source) {
+namespace {
+
+void merge(RuleSet& rules, std::string_view text, std::string_view source, bool complete) {
   toml::table root;
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     throw RulesError(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
   }
-  TableReader r(root, source, "");
+  TableReader r(root, source, "", complete);
   if (const toml::table* t = r.table("settings"))
-    read_settings(TableReader(*t, source, "settings"), rules.settings);
-  if (const toml::table* t = r.table("allow"))
-    read_allow(TableReader(*t, source, "allow"), rules.allow);
-  if (const toml::table* t = r.table("detectors"))
-    read_detectors(TableReader(*t, source, "detectors"), rules);
-  if (const toml::node* n = r.find("threshold")) {
+    read_settings(r.sub(*t, "settings"), rules.settings);
+  if (const toml::table* t = r.table("allow")) read_allow(r.sub(*t, "allow"), rules.allow);
+  if (const toml::table* t = r.table("detectors")) read_detectors(r.sub(*t, "detectors"), rules);
+  if (const toml::node* n = r.find_optional("threshold")) {
     if (!n->is_array_of_tables()) r.fail(*n, "threshold", "expected [[threshold]] tables");
     size_t i = 0;
     for (const toml::node& item : *n->as_array())
@@ -437,6 +454,18 @@ void merge_rules(RuleSet& rules, std::string_view text, std::string_view source)
                      rules.thresholds);
   }
   r.finish();
+}
+
+}  // namespace
+
+void merge_rules(RuleSet& rules, std::string_view text, std::string_view source) {
+  merge(rules, text, source, false);
+}
+
+RuleSet compile_complete_rules(std::string_view text, std::string_view source) {
+  RuleSet rules;
+  merge(rules, text, source, true);
+  return rules;
 }
 
 void merge_rules_file(RuleSet& rules, const std::string& path) {
@@ -448,19 +477,18 @@ void merge_rules_file(RuleSet& rules, const std::string& path) {
 }
 
 RuleSet empty_rules() {
-  RuleSet rules;
+  RuleSet rules = default_rules();
   rules.volume_spike.enabled = false;
   rules.prompt_templating.enabled = false;
   rules.distillation_sweep.enabled = false;
   rules.logit_probe.enabled = false;
+  rules.allow = {};
+  rules.thresholds.clear();
   return rules;
 }
 
 RuleSet default_rules() {
-  RuleSet rules;
-  rules.thresholds.clear();
-  merge_rules(rules, default_rules_text(), "<built-in rules>");
-  return rules;
+  return compile_complete_rules(default_rules_text(), "<built-in rules>");
 }
 
 }  // namespace exfilscan
