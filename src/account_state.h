@@ -108,8 +108,7 @@ struct HistoryPoint {
 struct Baseline {
   int64_t window_start_ns = INT64_MIN;  // the window it is for (INT64_MIN: not worked out)
   size_t windows = 0;                   // active windows inside baseline_hours
-  double ceiling = 0;                   // median + 3 MADs of their completion tokens
-  int64_t last_active_ns = 0;           // the latest of them
+  double ceiling = 0;                   // median + baseline_mads MADs of their completion tokens
 };
 
 struct RuleFiring {
@@ -124,6 +123,9 @@ struct Account {
   std::string org;  // latest org seen, for the org allow-list
   int64_t first_seen_ns = 0;
   int64_t last_seen_ns = 0;
+  /// The last event before the current window (0: none). Dormancy is measured from it: it
+  /// outlives the history's horizon.
+  int64_t active_before_ns = 0;
   int64_t last_evaluated_minute = -1;
   uint64_t requests = 0;
   uint64_t prompt_tokens = 0;

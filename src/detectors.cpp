@@ -42,7 +42,6 @@ const Baseline& baseline_of(const VolumeSpikeRule& rule, const Account& a) {
   for (const HistoryPoint& h : a.history) {
     if (h.start_ns < since || h.requests == 0) continue;
     own.push_back(static_cast<double>(h.completion_tokens));
-    b.last_active_ns = std::max(b.last_active_ns, h.start_ns);
   }
   b.windows = own.size();
   if (!own.empty()) b.ceiling = std::max(1.0, robust_ceiling(own, scratch, rule.baseline_mads));
@@ -97,8 +96,11 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   if (w.requests < rule.min_requests || w.completion_tokens < rule.min_completion_tokens) return v;
 
   const Baseline& base = baseline_of(rule, a);
-  int64_t last_active = base.last_active_ns;
-  bool dormant = base.windows > 0 && w.start_ns - last_active > rule.dormant_after_ns;
+  // Quiet since its last event before this window: not from the history, which holds only the
+  // windows of the last baseline_hours (as long as dormant_after by default: none would be old
+  // enough).
+  int64_t last_active = a.active_before_ns;
+  bool dormant = last_active > 0 && w.start_ns - last_active > rule.dormant_after_ns;
   double bar;
   size_t baseline_windows = base.windows;
   double ceiling = 0, ratio = 0;  // what the bar is: a multiple of the baseline or of a quantile

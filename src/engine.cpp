@@ -506,6 +506,7 @@ struct Shard {
       if (population.windows < rules.volume_spike.min_population_windows)
         closed_at.push_back(a.window.last_ns);
       add_history(a);
+      a.active_before_ns = std::max(a.active_before_ns, a.window.last_ns);
     }
     if (a.miner) {
       a.miner->reset_counts(a.window.start_ns);
