@@ -124,7 +124,8 @@ struct Account {
   int64_t first_seen_ns = 0;
   int64_t last_seen_ns = 0;
   /// The last event before the current window (0: none). Dormancy is measured from it: it
-  /// outlives the history's horizon.
+  /// outlives the history's horizon, and a key that comes back after it was forgotten gets it
+  /// from the forgotten keys.
   int64_t active_before_ns = 0;
   int64_t last_evaluated_minute = -1;
   uint64_t requests = 0;

@@ -98,7 +98,7 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   const Baseline& base = baseline_of(rule, a);
   // Quiet since its last event before this window: not from the history, which holds only the
   // windows of the last baseline_hours (as long as dormant_after by default: none would be old
-  // enough).
+  // enough), nor lost when idle expiry forgot the key (the engine remembers when it was seen).
   int64_t last_active = a.active_before_ns;
   bool dormant = last_active > 0 && w.start_ns - last_active > rule.dormant_after_ns;
   double bar;

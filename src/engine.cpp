@@ -3,6 +3,7 @@
 
 #include "account_state.h"
 #include "detectors.h"
+#include "forgotten_keys.h"
 #include "string_table.h"
 #include "threshold.h"
 #include "worker_pool.h"
@@ -80,6 +81,7 @@ struct SharedState {
   detail::LogHistogram population;
   int64_t population_since = INT64_MAX;    // when it had min_population_windows of them
   detail::PopulationView population_view;  // its quantiles, taken at each upkeep
+  detail::ForgottenKeys forgotten;         // keys expired or evicted, until they come back
   void population_changed() {
     population_view.update(population, rules.volume_spike, population_since);
   }
@@ -138,6 +140,9 @@ struct Shard {
   /// While the population has fewer than min_population_windows windows: when each of those
   /// closed (the last of them says since when it is usable, whichever shard closed it).
   std::vector<int64_t> closed_at;
+  /// For the forgotten keys, at the next upkeep: those that came back, those just forgotten.
+  std::vector<uint64_t> returned;
+  std::vector<detail::ForgottenKeys::Entry> forgotten_now;
   EngineStats stats;
   std::string scratch;
   std::string account_scratch;  // the account's key, while `scratch` serves the rules' keys
@@ -177,6 +182,11 @@ struct Shard {
         account->first_seen_ns = account->last_seen_ns = ts;
         account->window.clear(ts, window_ns());
         ++stats.accounts_seen;
+        if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
+          uint64_t h = hash_bytes(key);
+          account->active_before_ns = shared.forgotten.last_seen(h);
+          if (account->active_before_ns != 0) returned.push_back(h);
+        }
       }
     }
     order.phase = 1;
@@ -533,9 +543,10 @@ struct Shard {
       close_window(*a);
     }
     order.key.clear();
-    accounts.erase_if([&](const std::string&, const Account& a) {
+    accounts.erase_if([&](const std::string& key, const Account& a) {
       if (a.last_seen_ns >= watermark - rules.settings.idle_expiry_ns) return false;
       retire(a);
+      forgotten_now.push_back({hash_bytes(key), a.last_seen_ns});
       ++stats.accounts_expired;
       return true;
     });
@@ -600,6 +611,7 @@ struct DetectionEngine::Impl {
   std::unique_ptr<detail::WorkerPool> pool;
   uint64_t events = 0;
   uint64_t events_out_of_range = 0;
+  uint64_t forgotten_dropped = 0;
   uint64_t seq = 0;  // events offered so far
   int64_t watermark = 0;
   int64_t next_tick = 0;
@@ -655,6 +667,7 @@ struct DetectionEngine::Impl {
     size_t active = 0;
     for (auto& sh : shards) active += sh->accounts.size();
     const size_t max_accounts = shared.rules.settings.max_accounts;
+    std::vector<detail::ForgottenKeys::Entry> forgotten;
     if (active > max_accounts) {
       std::vector<std::tuple<int64_t, std::string_view, Shard*>> by_age;
       for (auto& sh : shards)
@@ -666,10 +679,19 @@ struct DetectionEngine::Impl {
         Shard& sh = *std::get<2>(by_age[i]);
         std::string_view key = std::get<1>(by_age[i]);
         sh.retire(*sh.accounts.find(key));
+        forgotten.push_back({hash_bytes(key), std::get<0>(by_age[i])});
         sh.accounts.erase(key);
         ++sh.stats.accounts_evicted;
       }
     }
+    std::vector<uint64_t> returned;
+    for (auto& sh : shards) {
+      forgotten.insert(forgotten.end(), sh->forgotten_now.begin(), sh->forgotten_now.end());
+      sh->forgotten_now.clear();
+      returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
+      sh->returned.clear();
+    }
+    forgotten_dropped += shared.forgotten.update(returned, forgotten, max_accounts);
     drop_summaries_over(max_accounts);
   }
 
@@ -847,6 +869,11 @@ struct DetectionEngine::Impl {
       w.u64(s->rules.size());
       for (const std::string& r : s->rules) w.str(r);
     }
+    std::vector<uint64_t> returned;  // since the last upkeep: no longer forgotten
+    for (const auto& sh : shards)
+      returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
+    std::sort(returned.begin(), returned.end());
+    shared.forgotten.save(w, returned);
   }
 
   void load(StateReader& r) {
@@ -914,6 +941,9 @@ struct DetectionEngine::Impl {
       std::string key = s.key;
       shards[shared.owner(key)]->retired[key] = std::move(s);
     }
+    for (auto& sh : shards) sh->returned.clear(), sh->forgotten_now.clear();
+    shared.forgotten = {};
+    if (r.version() >= 4) shared.forgotten.load(r, shared.rules.settings.max_accounts);
     if (!r.at_end()) throw StateError("the state has bytes after its end");
   }
 };
@@ -973,6 +1003,7 @@ EngineStats DetectionEngine::stats() const {
   EngineStats s;
   s.events = impl_->events;
   s.events_out_of_range = impl_->events_out_of_range;
+  s.forgotten_dropped = impl_->forgotten_dropped;
   for (const auto& sh : impl_->shards) {
     const EngineStats& x = sh->stats;
     s.events_without_account += x.events_without_account;

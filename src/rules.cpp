@@ -434,6 +434,32 @@ void read_threshold(TableReader r, const toml::node& node, std::vector<Threshold
 
 namespace {
 
+/// A key forgotten before it counts as dormant would come back as a new account: in the input's
+/// first hours held to the warm-up's bar, not the dormant one. With volume_spike on, idle_expiry
+/// must be at least dormant_after, so that every key that comes back from being forgotten is
+/// dormant. The error names the key this file set.
+void check_expiry(const RuleSet& rules, const toml::table& root, std::string_view source) {
+  const Settings& s = rules.settings;
+  const VolumeSpikeRule& v = rules.volume_spike;
+  if (!v.enabled || s.idle_expiry_ns >= v.dormant_after_ns) return;
+  std::string idle = format_duration(s.idle_expiry_ns);
+  std::string dormant = format_duration(v.dormant_after_ns);
+  const std::pair<const char*, std::string> said[] = {
+      {"settings.idle_expiry",
+       fmt::format("{} is shorter than detectors.volume_spike.dormant_after ({})", idle, dormant)},
+      {"detectors.volume_spike.dormant_after",
+       fmt::format("{} is longer than settings.idle_expiry ({})", dormant, idle)},
+      {"detectors.volume_spike.enabled",
+       fmt::format("settings.idle_expiry ({}) is shorter than dormant_after ({})", idle, dormant)},
+  };
+  const char* why = ": a key forgotten sooner would come back as a new account, not a dormant one";
+  for (const auto& [key, what] : said)
+    if (const toml::node* n = root.at_path(key).node())
+      throw RulesError(
+          fmt::format("{}:{}: {}: {}{}", source, n->source().begin.line, key, what, why));
+  throw RulesError(fmt::format("{}: {}: {}{}", source, said[0].first, said[0].second, why));
+}
+
 void merge(RuleSet& rules, std::string_view text, std::string_view source, bool complete) {
   toml::table root;
   try {
@@ -454,6 +480,7 @@ void merge(RuleSet& rules, std::string_view text, std::string_view source, bool 
                      rules.thresholds);
   }
   r.finish();
+  check_expiry(rules, root, source);
 }
 
 }  // namespace
