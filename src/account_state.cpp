@@ -153,7 +153,7 @@ void WindowStats::load(StateReader& r) {
 void Account::save(StateWriter& w) const {
   w.str(key);
   w.str(org);
-  for (int64_t v : {first_seen_ns, last_seen_ns, last_evaluated_minute}) w.i64(v);
+  for (int64_t v : {first_seen_ns, last_seen_ns, last_evaluated_minute, active_before_ns}) w.i64(v);
   for (uint64_t v : {requests, prompt_tokens, completion_tokens, suppressed,
                      static_cast<uint64_t>(hours_of_day.to_ulong())})
     w.u64(v);
@@ -176,6 +176,7 @@ void Account::load(StateReader& r) {
   key = r.str();
   org = r.str();
   for (int64_t* v : {&first_seen_ns, &last_seen_ns, &last_evaluated_minute}) *v = r.i64();
+  active_before_ns = r.version() >= 4 ? r.i64() : 0;
   uint64_t hours = 0;
   for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &suppressed, &hours})
     *v = r.u64();
@@ -186,6 +187,14 @@ void Account::load(StateReader& r) {
     h.start_ns = r.i64(), h.requests = HistoryPoint::saturate(r.u64()),
     h.completion_tokens = HistoryPoint::saturate(r.u64());
   baseline = Baseline{};
+  if (r.version() < 4) {
+    // Older states did not keep it. Between windows it is the last event; inside one, the
+    // latest window of the history comes closest.
+    if (window.requests == 0)
+      active_before_ns = last_seen_ns;
+    else if (!history.empty())
+      active_before_ns = history.back().start_ns;
+  }
   if (r.u8()) {
     miner = std::make_unique<TemplateMiner>();
     miner->load(r);
@@ -199,8 +208,8 @@ void Account::load(StateReader& r) {
   }
 }
 
-double WindowStats::gap_variation() const {
-  if (gaps < 10 || gap_mean <= 0) return -1;
+double WindowStats::gap_variation(uint64_t min_gaps) const {
+  if (gaps < min_gaps || gap_mean <= 0) return -1;
   return std::sqrt(gap_m2 / static_cast<double>(gaps)) / gap_mean;
 }
 

@@ -75,9 +75,9 @@ struct WindowStats {
   void restart(int64_t start);
   void save(StateWriter& w) const;
   void load(StateReader& r);
-  /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 when
-  /// there are too few.
-  double gap_variation() const;
+  /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 under
+  /// `min_gaps` of them.
+  double gap_variation(uint64_t min_gaps) const;
   /// Median completion tokens per request, kept until the next request (two detectors ask).
   double median_completion() const {
     if (median_at_ != completion.count()) {
@@ -108,8 +108,7 @@ struct HistoryPoint {
 struct Baseline {
   int64_t window_start_ns = INT64_MIN;  // the window it is for (INT64_MIN: not worked out)
   size_t windows = 0;                   // active windows inside baseline_hours
-  double ceiling = 0;                   // median + 3 MADs of their completion tokens
-  int64_t last_active_ns = 0;           // the latest of them
+  double ceiling = 0;                   // median + baseline_mads MADs of their completion tokens
 };
 
 struct RuleFiring {
@@ -124,6 +123,10 @@ struct Account {
   std::string org;  // latest org seen, for the org allow-list
   int64_t first_seen_ns = 0;
   int64_t last_seen_ns = 0;
+  /// The last event before the current window (0: none). Dormancy is measured from it: it
+  /// outlives the history's horizon, and a key that comes back after it was forgotten gets it
+  /// from the forgotten keys.
+  int64_t active_before_ns = 0;
   int64_t last_evaluated_minute = -1;
   uint64_t requests = 0;
   uint64_t prompt_tokens = 0;

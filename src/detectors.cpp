@@ -9,8 +9,6 @@ namespace exfilscan::detail {
 
 namespace {
 
-constexpr uint64_t population_minimum = 200;  // account-windows before quantiles are trusted
-
 double clamp01(double x) {
   return std::clamp(x, 0.0, 1.0);
 }
@@ -19,16 +17,16 @@ double share(uint64_t part, uint64_t whole) {
   return whole ? static_cast<double>(part) / static_cast<double>(whole) : 0.0;
 }
 
-/// Median + 3 MADs of the account's active windows: robust to the odd busy hour. Sorts `v` and
-/// uses `dev` as scratch (both reused across calls: judging allocates nothing).
-double robust_ceiling(std::vector<double>& v, std::vector<double>& dev) {
+/// Median + `mads` MADs of the account's active windows: robust to the odd busy hour. Sorts `v`
+/// and uses `dev` as scratch (both reused across calls: judging allocates nothing).
+double robust_ceiling(std::vector<double>& v, std::vector<double>& dev, double mads) {
   std::sort(v.begin(), v.end());
   double median = v[v.size() / 2];
   dev.clear();
   for (double x : v) dev.push_back(std::fabs(x - median));
   std::nth_element(dev.begin(), dev.begin() + static_cast<std::ptrdiff_t>(dev.size() / 2),
                    dev.end());
-  return median + 3 * dev[dev.size() / 2];
+  return median + mads * dev[dev.size() / 2];
 }
 
 /// The account's own baseline, from windows inside baseline_hours before the current one. The
@@ -44,10 +42,9 @@ const Baseline& baseline_of(const VolumeSpikeRule& rule, const Account& a) {
   for (const HistoryPoint& h : a.history) {
     if (h.start_ns < since || h.requests == 0) continue;
     own.push_back(static_cast<double>(h.completion_tokens));
-    b.last_active_ns = std::max(b.last_active_ns, h.start_ns);
   }
   b.windows = own.size();
-  if (!own.empty()) b.ceiling = std::max(1.0, robust_ceiling(own, scratch));
+  if (!own.empty()) b.ceiling = std::max(1.0, robust_ceiling(own, scratch, rule.baseline_mads));
   return b;
 }
 
@@ -83,7 +80,7 @@ int top_template(const Account& a) {
 void PopulationView::update(const LogHistogram& population, const VolumeSpikeRule& rule,
                             int64_t since) {
   windows = population.count();
-  p90 = population.quantile(0.9);
+  peers = population.quantile(rule.peer_quantile);
   new_account_q = population.quantile(rule.new_account_quantile);
   since_ns = since;
 }
@@ -99,8 +96,11 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   if (w.requests < rule.min_requests || w.completion_tokens < rule.min_completion_tokens) return v;
 
   const Baseline& base = baseline_of(rule, a);
-  int64_t last_active = base.last_active_ns;
-  bool dormant = base.windows > 0 && w.start_ns - last_active > rule.dormant_after_ns;
+  // Quiet since its last event before this window: not from the history, which holds only the
+  // windows of the last baseline_hours (as long as dormant_after by default: none would be old
+  // enough), nor lost when idle expiry forgot the key (the engine remembers when it was seen).
+  int64_t last_active = a.active_before_ns;
+  bool dormant = last_active > 0 && w.start_ns - last_active > rule.dormant_after_ns;
   double bar;
   size_t baseline_windows = base.windows;
   double ceiling = 0, ratio = 0;  // what the bar is: a multiple of the baseline or of a quantile
@@ -108,19 +108,20 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
     ceiling = base.ceiling;
     // Far above its own history, and above what most accounts do anyway: a small account
     // tripling to a still small volume is not news.
-    double peers = population.windows >= 200 ? population.p90 : 0;
+    double peers = population.windows >= rule.min_population_windows ? population.peers : 0;
     bar = std::max(ceiling * rule.ratio, peers);
+    // (Named for the default peer_quantile: metric names are part of the output contract.)
     v.metrics.push_back({"population_p90_tokens", peers});
     v.metrics.push_back({"baseline_completion_tokens", ceiling});
     v.metrics.push_back({"baseline_windows", static_cast<double>(baseline_windows)});
   } else {
     // New or dormant: judged against what the accounts of this population do in a window,
     // once there is a population to judge against.
-    if (population.windows < population_minimum) return v;
+    if (population.windows < rule.min_population_windows) return v;
     double q = population.new_account_q;
     // In the input's first hours every account looks new: only a far larger excess says so.
     bool warming_up = !dormant && a.first_seen_ns < population.since_ns + rule.warmup_ns;
-    ratio = rule.new_account_ratio * (warming_up ? 3 : 1);
+    ratio = rule.new_account_ratio * (warming_up ? rule.warmup_ratio : 1);
     bar = std::max(q * ratio, static_cast<double>(rule.min_completion_tokens));
     v.metrics.push_back({"population_quantile_tokens", q});
   }
@@ -128,8 +129,9 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   v.metrics.push_back({"ratio_to_bar", over});
   if (over < 1) return v;
   v.fired = true;
-  // At the bar: 60 % of the cap; ten times over it: the cap.
-  v.score = rule.max_score * (0.6 + 0.4 * clamp01(std::log10(over)));
+  // At the bar: 60 % of the cap; full_score_ratio times over it: the cap.
+  v.score =
+      rule.max_score * (0.6 + 0.4 * clamp01(std::log10(over) / std::log10(rule.full_score_ratio)));
   std::string against;
   if (ceiling > 0) {
     against =
@@ -162,13 +164,16 @@ Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
     return v;
   v.fired = true;
   v.template_text = a.miner->masked(t);
-  double score = 0.5 + 0.3 * clamp01((top_share - rule.min_share) / (1 - rule.min_share + 1e-9)) +
-                 0.2 * clamp01(fills / (10 * std::max(1.0, rule.min_distinct_fills)));
+  double score =
+      0.5 + 0.3 * clamp01((top_share - rule.min_share) / (1 - rule.min_share + 1e-9)) +
+      0.2 * clamp01(fills / (rule.fills_full_ratio * std::max(1.0, rule.min_distinct_fills)));
   bool long_outputs = median_completion >= static_cast<double>(rule.long_completion_tokens);
   if (!long_outputs) score = std::min(score, rule.max_score_short_outputs);
   // A few dozen templated prompts with long answers are also what content pipelines send:
-  // high needs three times the minimum evidence (or a second signal, through the risk).
-  if (w.text_requests < 3 * rule.min_requests) score = std::min(score, 0.7);
+  // high needs several times the minimum evidence (or a second signal, through the risk).
+  if (static_cast<double>(w.text_requests) <
+      rule.full_evidence_ratio * static_cast<double>(rule.min_requests))
+    score = std::min(score, rule.max_score_little_evidence);
   v.score = score;
   v.reason = fmt::format(
       "{:.0f}% of {} prompts in {} fill one template with {:.0f} distinct values{}",
@@ -187,11 +192,13 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
   int64_t minutes = minutes_elapsed(w);
   double f_single = share(w.single_turn, w.turns_known);
   double f_long = clamp01(median_completion / static_cast<double>(rule.long_completion_tokens));
-  double f_sampling = clamp01(share(w.sampling, w.requests) / 0.2);
+  double f_sampling = clamp01(share(w.sampling, w.requests) / rule.sampling_full_share);
   // Machine cadence: traffic in most of the window's sixtieths, at a steady rate (gap variation
   // at or under 0.5 counts fully, 1 — Poisson arrivals — half, bursts nothing).
-  double coverage = slices >= 10 ? share(w.slices.count(), static_cast<uint64_t>(slices)) : 0;
-  double variation = w.gap_variation();
+  double coverage = static_cast<uint64_t>(slices) >= rule.cadence_min_slices
+                        ? share(w.slices.count(), static_cast<uint64_t>(slices))
+                        : 0;
+  double variation = w.gap_variation(rule.cadence_min_gaps);
   double regularity = variation < 0 ? 0 : clamp01(1.5 - variation);
   double f_cadence = 0.5 * coverage + 0.5 * regularity;
   double temperature_spread =
@@ -204,7 +211,7 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
     f_instruction = share(w.instruction, w.text_requests);
     f_diversity =
         clamp01(w.prompts.estimate() / static_cast<double>(w.text_requests)) * (1 - top_share);
-    f_cot = clamp01(share(w.chain_of_thought, w.text_requests) / 0.5);
+    f_cot = clamp01(share(w.chain_of_thought, w.text_requests) / rule.chain_of_thought_full_share);
     score = wt.instruction * f_instruction + wt.diversity * f_diversity +
             wt.chain_of_thought * f_cot + wt.single_turn * f_single + wt.long_completion * f_long +
             wt.sampling * f_sampling + wt.cadence * f_cadence;
@@ -212,7 +219,7 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
     // Metadata only (the log holds no prompt text): the same signals without the text ones,
     // worth less since half the evidence is missing.
     double sum = wt.single_turn + wt.long_completion + wt.sampling + wt.cadence;
-    score = sum > 0 ? 0.7 *
+    score = sum > 0 ? rule.metadata_only_weight *
                           (wt.single_turn * f_single + wt.long_completion * f_long +
                            wt.sampling * f_sampling + wt.cadence * f_cadence) /
                           sum
@@ -220,7 +227,8 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
   }
   // Raw API use: the prompts carry no system prompt and the requests no end-user ids.
   double no_system = w.text_requests ? 1 - share(w.with_system, w.text_requests) : 0;
-  bool anonymous = w.text_requests > 0 && no_system >= 0.9 && w.end_users.estimate() <= 1;
+  bool anonymous = w.text_requests > 0 && no_system >= rule.anonymous_no_system_share &&
+                   w.end_users.estimate() <= static_cast<double>(rule.anonymous_max_end_users);
   if (anonymous) score += rule.anonymous_bonus;
   v.metrics = {{"requests", static_cast<double>(w.requests)},
                {"instruction_share", f_instruction},
@@ -237,8 +245,9 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
                {"end_users", w.end_users.estimate()},
                {"score", score}};
   if (w.requests < rule.min_requests || score < rule.min_score) return v;
-  // A one-off eval is short; a harvest keeps going. Under half an hour of traffic, stay medium.
-  if (minutes < 30) score = std::min(score, 0.7);
+  // A one-off eval is short; a harvest keeps going. Under short_sweep of traffic, stay medium.
+  if (minutes * ns_per_minute < rule.short_sweep_ns)
+    score = std::min(score, rule.max_score_short_sweep);
   v.fired = true;
   v.score = clamp01(score);
   v.reason = fmt::format(
@@ -258,12 +267,15 @@ Verdict evaluate_logit_probe(const LogitProbeRule& rule, const Account& a) {
                {"max_distinct_biases_per_prompt", most}};
   bool bias_probe = most >= static_cast<double>(rule.min_distinct_biases);
   // Legacy echo + logprobs returns the prompt's own token probabilities: the same harvest.
-  bool echo_probe = w.probe_requests >= 10 * rule.min_distinct_biases && w.biases_by_prompt.empty();
+  bool echo_probe = static_cast<double>(w.probe_requests) >=
+                        rule.echo_min_ratio * static_cast<double>(rule.min_distinct_biases) &&
+                    w.biases_by_prompt.empty();
   if (!bias_probe && !echo_probe) return v;
   v.fired = true;
-  double strength = bias_probe ? most / static_cast<double>(5 * rule.min_distinct_biases)
-                               : static_cast<double>(w.probe_requests) /
-                                     static_cast<double>(50 * rule.min_distinct_biases);
+  double bar = static_cast<double>(rule.min_distinct_biases);
+  double strength =
+      bias_probe ? most / (rule.full_score_ratio * bar)
+                 : static_cast<double>(w.probe_requests) / (rule.echo_full_score_ratio * bar);
   v.score = 0.8 + 0.2 * clamp01(strength);
   v.reason = bias_probe ? fmt::format(
                               "one prompt sent with {:.0f} different logit_bias maps and "

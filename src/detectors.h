@@ -52,13 +52,14 @@ struct Verdict {
 /// its quantiles are taken once then, not at every judgement).
 struct PopulationView {
   uint64_t windows = 0;          // account-windows in the distribution
-  double p90 = 0;                // completion tokens per window
+  double peers = 0;              // its peer_quantile, in completion tokens per window
   double new_account_q = 0;      // the quantile the volume_spike rule judges new accounts by
-  int64_t since_ns = INT64_MAX;  // when it reached 200 account-windows
+  int64_t since_ns = INT64_MAX;  // when it reached min_population_windows
   void update(const LogHistogram& population, const VolumeSpikeRule& rule, int64_t since);
 };
 
-/// `population.since_ns`: when the population distribution became usable (200 account-windows).
+/// `population.since_ns`: when the population distribution became usable (min_population_windows
+/// account-windows).
 /// New accounts are judged only after it, and an account first seen within `warmup` of it cannot
 /// be told from an old one that the input caught mid-way.
 Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& account,

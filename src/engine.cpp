@@ -3,6 +3,7 @@
 
 #include "account_state.h"
 #include "detectors.h"
+#include "forgotten_keys.h"
 #include "string_table.h"
 #include "threshold.h"
 #include "worker_pool.h"
@@ -22,7 +23,6 @@ using detail::Verdict;
 namespace {
 
 constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
-constexpr uint64_t full_analysis = 200;    // prompts a window analyses before it samples
 constexpr int64_t max_clock_jump = 30 * ns_per_day;
 constexpr size_t max_shards = 64;
 // Fewer events (a small file's) are judged shard after shard on the calling thread: waking the
@@ -79,8 +79,9 @@ struct SharedState {
   /// Completion tokens per account-window, as of the last hourly upkeep: windows closed since
   /// then count from the next one, so a verdict never depends on which shard closed first.
   detail::LogHistogram population;
-  int64_t population_since = INT64_MAX;    // when the population had 200 account-windows
+  int64_t population_since = INT64_MAX;    // when it had min_population_windows of them
   detail::PopulationView population_view;  // its quantiles, taken at each upkeep
+  detail::ForgottenKeys forgotten;         // keys expired or evicted, until they come back
   void population_changed() {
     population_view.update(population, rules.volume_spike, population_since);
   }
@@ -136,9 +137,12 @@ struct Shard {
   /// Summaries of flagged accounts that were expired or evicted, so the ranking keeps them.
   std::unordered_map<std::string, AccountSummary> retired;
   detail::LogHistogram population_added;  // windows closed since the last upkeep
-  /// While the population has fewer than 200 windows: when each of those closed (the 200th
-  /// says since when the population is usable, whichever shard closed it).
+  /// While the population has fewer than min_population_windows windows: when each of those
+  /// closed (the last of them says since when it is usable, whichever shard closed it).
   std::vector<int64_t> closed_at;
+  /// For the forgotten keys, at the next upkeep: those that came back, those just forgotten.
+  std::vector<uint64_t> returned;
+  std::vector<detail::ForgottenKeys::Entry> forgotten_now;
   EngineStats stats;
   std::string scratch;
   std::string account_scratch;  // the account's key, while `scratch` serves the rules' keys
@@ -178,6 +182,11 @@ struct Shard {
         account->first_seen_ns = account->last_seen_ns = ts;
         account->window.clear(ts, window_ns());
         ++stats.accounts_seen;
+        if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
+          uint64_t h = hash_bytes(key);
+          account->active_before_ns = shared.forgotten.last_seen(h);
+          if (account->active_before_ns != 0) returned.push_back(h);
+        }
       }
     }
     order.phase = 1;
@@ -267,12 +276,15 @@ struct Shard {
       if (part.role == PromptRole::user) last_user = part.text;
     if (last_user.empty() && !ev.prompt.empty()) last_user = ev.prompt.back().text;
     bool biased = p.logit_bias_entries.value_or(0) > 0;
-    // Prompt text is analysed from the analysis_gate-th request of a window on (the text
+    // Prompt text is analysed past the analysis_gate-th request of a window (the text
     // detectors need tens of prompts to say anything, and most accounts never get there), and
-    // past the first 200 of a window only every 4th: the shares the detectors use are estimated
-    // as well from a steady sample, and the busiest accounts cost a quarter.
+    // past the first text_full_analysis of a window only every text_sample_every-th: the shares
+    // the detectors use are estimated as well from a steady sample, and the busiest accounts
+    // cost a fraction.
+    const Settings& settings = rules.settings;
     bool analyse = !last_user.empty() && w.requests > shared.analysis_gate &&
-                   (w.text_requests < full_analysis || w.requests % 4 == 0);
+                   (w.text_requests < settings.text_full_analysis ||
+                    w.requests % settings.text_sample_every == 0);
     uint64_t prompt_hash = 0;
     if (analyse || biased) {
       prompt_hash =
@@ -501,8 +513,10 @@ struct Shard {
       evaluate(a, a.window.last_ns);
       if (options.explain && a.key == options.explain_key) explain(a);
       population_added.add(static_cast<double>(a.window.completion_tokens));
-      if (population.windows < 200) closed_at.push_back(a.window.last_ns);
+      if (population.windows < rules.volume_spike.min_population_windows)
+        closed_at.push_back(a.window.last_ns);
       add_history(a);
+      a.active_before_ns = std::max(a.active_before_ns, a.window.last_ns);
     }
     if (a.miner) {
       a.miner->reset_counts(a.window.start_ns);
@@ -529,9 +543,10 @@ struct Shard {
       close_window(*a);
     }
     order.key.clear();
-    accounts.erase_if([&](const std::string&, const Account& a) {
+    accounts.erase_if([&](const std::string& key, const Account& a) {
       if (a.last_seen_ns >= watermark - rules.settings.idle_expiry_ns) return false;
       retire(a);
+      forgotten_now.push_back({hash_bytes(key), a.last_seen_ns});
       ++stats.accounts_expired;
       return true;
     });
@@ -576,7 +591,10 @@ struct DetectionEngine::Impl {
       least = std::min(least, rules.prompt_templating.min_requests);
     if (rules.distillation_sweep.enabled)
       least = std::min(least, rules.distillation_sweep.min_requests);
-    shared.analysis_gate = least == UINT64_MAX ? UINT64_MAX : least / 4;
+    shared.analysis_gate = least == UINT64_MAX
+                               ? UINT64_MAX
+                               : static_cast<uint64_t>(static_cast<double>(least) *
+                                                       rules.settings.text_analysis_start);
     // `explain` follows one account through every window as it closes: one shard.
     // (At most 64: an event's route is a 64-bit set of shards.)
     shared.shards =
@@ -593,6 +611,7 @@ struct DetectionEngine::Impl {
   std::unique_ptr<detail::WorkerPool> pool;
   uint64_t events = 0;
   uint64_t events_out_of_range = 0;
+  uint64_t forgotten_dropped = 0;
   uint64_t seq = 0;  // events offered so far
   int64_t watermark = 0;
   int64_t next_tick = 0;
@@ -637,16 +656,18 @@ struct DetectionEngine::Impl {
       closes.insert(closes.end(), sh->closed_at.begin(), sh->closed_at.end());
       sh->closed_at.clear();
     }
-    if (before < 200 && shared.population.count() >= 200) {
-      // Usable since the 200th window closed, in event time (not since this upkeep).
+    const uint64_t minimum = shared.rules.volume_spike.min_population_windows;
+    if (before < minimum && shared.population.count() >= minimum) {
+      // Usable since the minimum-th window closed, in event time (not since this upkeep).
       std::sort(closes.begin(), closes.end());
-      size_t need = static_cast<size_t>(200 - before);
+      size_t need = static_cast<size_t>(minimum - before);
       shared.population_since = need <= closes.size() ? closes[need - 1] : at;
     }
     shared.population_changed();
     size_t active = 0;
     for (auto& sh : shards) active += sh->accounts.size();
     const size_t max_accounts = shared.rules.settings.max_accounts;
+    std::vector<detail::ForgottenKeys::Entry> forgotten;
     if (active > max_accounts) {
       std::vector<std::tuple<int64_t, std::string_view, Shard*>> by_age;
       for (auto& sh : shards)
@@ -658,10 +679,19 @@ struct DetectionEngine::Impl {
         Shard& sh = *std::get<2>(by_age[i]);
         std::string_view key = std::get<1>(by_age[i]);
         sh.retire(*sh.accounts.find(key));
+        forgotten.push_back({hash_bytes(key), std::get<0>(by_age[i])});
         sh.accounts.erase(key);
         ++sh.stats.accounts_evicted;
       }
     }
+    std::vector<uint64_t> returned;
+    for (auto& sh : shards) {
+      forgotten.insert(forgotten.end(), sh->forgotten_now.begin(), sh->forgotten_now.end());
+      sh->forgotten_now.clear();
+      returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
+      sh->returned.clear();
+    }
+    forgotten_dropped += shared.forgotten.update(returned, forgotten, max_accounts);
     drop_summaries_over(max_accounts);
   }
 
@@ -839,6 +869,11 @@ struct DetectionEngine::Impl {
       w.u64(s->rules.size());
       for (const std::string& r : s->rules) w.str(r);
     }
+    std::vector<uint64_t> returned;  // since the last upkeep: no longer forgotten
+    for (const auto& sh : shards)
+      returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
+    std::sort(returned.begin(), returned.end());
+    shared.forgotten.save(w, returned);
   }
 
   void load(StateReader& r) {
@@ -906,6 +941,9 @@ struct DetectionEngine::Impl {
       std::string key = s.key;
       shards[shared.owner(key)]->retired[key] = std::move(s);
     }
+    for (auto& sh : shards) sh->returned.clear(), sh->forgotten_now.clear();
+    shared.forgotten = {};
+    if (r.version() >= 4) shared.forgotten.load(r, shared.rules.settings.max_accounts);
     if (!r.at_end()) throw StateError("the state has bytes after its end");
   }
 };
@@ -965,6 +1003,7 @@ EngineStats DetectionEngine::stats() const {
   EngineStats s;
   s.events = impl_->events;
   s.events_out_of_range = impl_->events_out_of_range;
+  s.forgotten_dropped = impl_->forgotten_dropped;
   for (const auto& sh : impl_->shards) {
     const EngineStats& x = sh->stats;
     s.events_without_account += x.events_without_account;

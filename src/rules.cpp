@@ -80,11 +80,12 @@ bool EventFilter::matches(const Event& ev) const {
 namespace {
 
 /// Reads one TOML table strictly: every key must be known and of the right type; errors name
-/// the file, line and dotted key.
+/// the file, line and dotted key. A `complete` table must also give every key asked for.
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string_view source, std::string path)
-      : table_(table), source_(source), path_(std::move(path)) {}
+  TableReader(const toml::table& table, std::string_view source, std::string path,
+              bool complete = false)
+      : table_(table), source_(source), path_(std::move(path)), complete_(complete) {}
 
   [[noreturn]] void fail(const toml::node& node, std::string_view key,
                          std::string_view message) const {
@@ -95,6 +96,13 @@ class TableReader {
     return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
   }
   const toml::node* find(std::string_view key) {
+    seen_.insert(std::string(key));
+    const toml::node* n = table_.get(key);
+    if (!n && complete_ && missing_.empty()) missing_ = key;
+    return n;
+  }
+  /// A key that may be left out even of a complete table.
+  const toml::node* find_optional(std::string_view key) {
     seen_.insert(std::string(key));
     return table_.get(key);
   }
@@ -110,6 +118,14 @@ class TableReader {
       if (!n->is_integer() || n->as_integer()->get() < 0)
         fail(*n, key, "expected a whole number >= 0");
       out = static_cast<uint64_t>(n->as_integer()->get());
+    }
+  }
+  void get(std::string_view key, uint64_t& out, uint64_t lo, uint64_t hi) {
+    if (auto* n = find(key)) {
+      int64_t v = n->is_integer() ? n->as_integer()->get() : -1;
+      if (v < 0 || static_cast<uint64_t>(v) < lo || static_cast<uint64_t>(v) > hi)
+        fail(*n, key, fmt::format("expected a whole number from {} to {}", lo, hi));
+      out = static_cast<uint64_t>(v);
     }
   }
   void get(std::string_view key, int64_t& out) {
@@ -160,18 +176,27 @@ class TableReader {
     }
     return nullptr;
   }
-  /// Unknown keys are errors: a typo must not silently leave a default in force.
+  /// Unknown keys are errors: a typo must not silently leave a default in force. So is a key
+  /// left out of a complete table: there is no default to leave in force.
   void finish() const {
     for (auto&& [k, v] : table_)
       if (!seen_.count(std::string(k.str()))) fail(v, k.str(), "unknown key");
+    if (!missing_.empty())
+      fail(table_, missing_, "missing (the built-in rules give every parameter)");
   }
   std::string_view source() const { return source_; }
   const std::string& path() const { return path_; }
+  bool complete() const { return complete_; }
+  TableReader sub(const toml::table& table, std::string_view key) const {
+    return TableReader(table, source_, dotted(key), complete_);
+  }
 
  private:
   const toml::table& table_;
   std::string_view source_;
   std::string path_;
+  bool complete_;
+  std::string missing_;  // the first key asked for and not there, in a complete table
   std::set<std::string> seen_;
 };
 
@@ -183,6 +208,9 @@ void read_settings(TableReader r, Settings& s) {
   r.duration("max_skew", s.max_skew_ns);
   r.duration("idle_expiry", s.idle_expiry_ns);
   r.get("max_accounts", s.max_accounts);
+  r.get("text_analysis_start", s.text_analysis_start, 0, 1);
+  r.get("text_full_analysis", s.text_full_analysis);
+  r.get("text_sample_every", s.text_sample_every, 1, 1'000'000);
   r.finish();
 }
 
@@ -195,7 +223,7 @@ void read_allow(TableReader r, AllowList& a) {
 
 void read_detectors(TableReader r, RuleSet& rules) {
   auto sub = [&](std::string_view name) -> std::optional<TableReader> {
-    if (const toml::table* t = r.table(name)) return TableReader(*t, r.source(), r.dotted(name));
+    if (const toml::table* t = r.table(name)) return r.sub(*t, name);
     return std::nullopt;
   };
   if (auto v = sub("volume_spike")) {
@@ -205,12 +233,17 @@ void read_detectors(TableReader r, RuleSet& rules) {
     v->get("min_completion_tokens", d.min_completion_tokens);
     v->get("baseline_hours", d.baseline_hours);
     v->get("min_baseline_hours", d.min_baseline_hours);
+    v->get("baseline_mads", d.baseline_mads, 0, 100);
     v->get("ratio", d.ratio, 1, 1e6);
+    v->get("peer_quantile", d.peer_quantile, 0.5, 1);
+    v->get("min_population_windows", d.min_population_windows, 1, 1'000'000'000);
     v->get("new_account_quantile", d.new_account_quantile, 0.5, 1);
     v->get("new_account_ratio", d.new_account_ratio, 1, 1e6);
     v->duration("warmup", d.warmup_ns);
+    v->get("warmup_ratio", d.warmup_ratio, 1, 1e6);
     v->duration("dormant_after", d.dormant_after_ns);
     v->get("max_score", d.max_score, 0, 1);
+    v->get("full_score_ratio", d.full_score_ratio, 1.1, 1e6);
     if (d.baseline_hours < 24 || d.baseline_hours > 24 * 60)
       throw RulesError(
           fmt::format("{}: detectors.volume_spike.baseline_hours: from 24 to 1440", r.source()));
@@ -222,8 +255,11 @@ void read_detectors(TableReader r, RuleSet& rules) {
     t->get("min_requests", d.min_requests);
     t->get("min_share", d.min_share, 0, 1);
     t->get("min_distinct_fills", d.min_distinct_fills, 0, 1e12);
+    t->get("fills_full_ratio", d.fills_full_ratio, 1, 1e6);
     t->get("long_completion_tokens", d.long_completion_tokens);
     t->get("max_score_short_outputs", d.max_score_short_outputs, 0, 1);
+    t->get("full_evidence_ratio", d.full_evidence_ratio, 1, 1e6);
+    t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);
     t->finish();
   }
   if (auto s = sub("distillation_sweep")) {
@@ -232,9 +268,18 @@ void read_detectors(TableReader r, RuleSet& rules) {
     s->get("min_requests", d.min_requests);
     s->get("min_score", d.min_score, 0, 1);
     s->get("long_completion_tokens", d.long_completion_tokens);
+    s->get("sampling_full_share", d.sampling_full_share, 0.01, 1);
+    s->get("chain_of_thought_full_share", d.chain_of_thought_full_share, 0.01, 1);
+    s->get("cadence_min_slices", d.cadence_min_slices, 1, 60);
+    s->get("cadence_min_gaps", d.cadence_min_gaps, 1, 1'000'000);
+    s->get("metadata_only_weight", d.metadata_only_weight, 0, 1);
+    s->duration("short_sweep", d.short_sweep_ns);
+    s->get("max_score_short_sweep", d.max_score_short_sweep, 0, 1);
     s->get("anonymous_bonus", d.anonymous_bonus, 0, 0.5);
+    s->get("anonymous_no_system_share", d.anonymous_no_system_share, 0, 1);
+    s->get("anonymous_max_end_users", d.anonymous_max_end_users);
     if (const toml::table* w = s->table("weights")) {
-      TableReader wr(*w, r.source(), s->dotted("weights"));
+      TableReader wr = s->sub(*w, "weights");
       SweepWeights& x = d.weights;
       wr.get("instruction", x.instruction, 0, 1);
       wr.get("diversity", x.diversity, 0, 1);
@@ -256,6 +301,9 @@ void read_detectors(TableReader r, RuleSet& rules) {
     l->get("enabled", d.enabled);
     l->get("min_distinct_biases", d.min_distinct_biases);
     l->get("max_completion_tokens", d.max_completion_tokens);
+    l->get("full_score_ratio", d.full_score_ratio, 1, 1e6);
+    l->get("echo_min_ratio", d.echo_min_ratio, 1, 1e6);
+    l->get("echo_full_score_ratio", d.echo_full_score_ratio, 1, 1e6);
     l->finish();
   }
   r.finish();
@@ -384,21 +432,47 @@ void read_threshold(TableReader r, const toml::node& node, std::vector<Threshold
 
 }  // namespace
 
-void merge_rules(RuleSet& rules, std::string_view text, std::string_view source) {
+namespace {
+
+/// A key forgotten before it counts as dormant would come back as a new account: in the input's
+/// first hours held to the warm-up's bar, not the dormant one. With volume_spike on, idle_expiry
+/// must be at least dormant_after, so that every key that comes back from being forgotten is
+/// dormant. The error names the key this file set.
+void check_expiry(const RuleSet& rules, const toml::table& root, std::string_view source) {
+  const Settings& s = rules.settings;
+  const VolumeSpikeRule& v = rules.volume_spike;
+  if (!v.enabled || s.idle_expiry_ns >= v.dormant_after_ns) return;
+  std::string idle = format_duration(s.idle_expiry_ns);
+  std::string dormant = format_duration(v.dormant_after_ns);
+  const std::pair<const char*, std::string> said[] = {
+      {"settings.idle_expiry",
+       fmt::format("{} is shorter than detectors.volume_spike.dormant_after ({})", idle, dormant)},
+      {"detectors.volume_spike.dormant_after",
+       fmt::format("{} is longer than settings.idle_expiry ({})", dormant, idle)},
+      {"detectors.volume_spike.enabled",
+       fmt::format("settings.idle_expiry ({}) is shorter than dormant_after ({})", idle, dormant)},
+  };
+  const char* why = ": a key forgotten sooner would come back as a new account, not a dormant one";
+  for (const auto& [key, what] : said)
+    if (const toml::node* n = root.at_path(key).node())
+      throw RulesError(
+          fmt::format("{}:{}: {}: {}{}", source, n->source().begin.line, key, what, why));
+  throw RulesError(fmt::format("{}: {}: {}{}", source, said[0].first, said[0].second, why));
+}
+
+void merge(RuleSet& rules, std::string_view text, std::string_view source, bool complete) {
   toml::table root;
   try {
     root = toml::parse(text, source);
   } catch (const toml::parse_error& e) {
     throw RulesError(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
   }
-  TableReader r(root, source, "");
+  TableReader r(root, source, "", complete);
   if (const toml::table* t = r.table("settings"))
-    read_settings(TableReader(*t, source, "settings"), rules.settings);
-  if (const toml::table* t = r.table("allow"))
-    read_allow(TableReader(*t, source, "allow"), rules.allow);
-  if (const toml::table* t = r.table("detectors"))
-    read_detectors(TableReader(*t, source, "detectors"), rules);
-  if (const toml::node* n = r.find("threshold")) {
+    read_settings(r.sub(*t, "settings"), rules.settings);
+  if (const toml::table* t = r.table("allow")) read_allow(r.sub(*t, "allow"), rules.allow);
+  if (const toml::table* t = r.table("detectors")) read_detectors(r.sub(*t, "detectors"), rules);
+  if (const toml::node* n = r.find_optional("threshold")) {
     if (!n->is_array_of_tables()) r.fail(*n, "threshold", "expected [[threshold]] tables");
     size_t i = 0;
     for (const toml::node& item : *n->as_array())
@@ -406,6 +480,19 @@ void merge_rules(RuleSet& rules, std::string_view text, std::string_view source)
                      rules.thresholds);
   }
   r.finish();
+  check_expiry(rules, root, source);
+}
+
+}  // namespace
+
+void merge_rules(RuleSet& rules, std::string_view text, std::string_view source) {
+  merge(rules, text, source, false);
+}
+
+RuleSet compile_complete_rules(std::string_view text, std::string_view source) {
+  RuleSet rules;
+  merge(rules, text, source, true);
+  return rules;
 }
 
 void merge_rules_file(RuleSet& rules, const std::string& path) {
@@ -417,19 +504,18 @@ void merge_rules_file(RuleSet& rules, const std::string& path) {
 }
 
 RuleSet empty_rules() {
-  RuleSet rules;
+  RuleSet rules = default_rules();
   rules.volume_spike.enabled = false;
   rules.prompt_templating.enabled = false;
   rules.distillation_sweep.enabled = false;
   rules.logit_probe.enabled = false;
+  rules.allow = {};
+  rules.thresholds.clear();
   return rules;
 }
 
 RuleSet default_rules() {
-  RuleSet rules;
-  rules.thresholds.clear();
-  merge_rules(rules, default_rules_text(), "<built-in rules>");
-  return rules;
+  return compile_complete_rules(default_rules_text(), "<built-in rules>");
 }
 
 }  // namespace exfilscan

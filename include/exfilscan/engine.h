@@ -64,6 +64,9 @@ struct EngineStats {
   uint64_t accounts_evicted = 0;  // over max_accounts
   /// Summaries of flagged accounts gone idle, dropped from the ranking over max_accounts.
   uint64_t summaries_dropped = 0;
+  /// Expired or evicted keys no longer remembered (over max_accounts of them): one that comes
+  /// back is judged as new, not dormant.
+  uint64_t forgotten_dropped = 0;
   uint64_t findings = 0;
   uint64_t suppressed = 0;  // allow-listed
   std::array<uint64_t, 5> by_severity{};

@@ -138,6 +138,9 @@ std::string engine_totals(const EngineStats& e) {
   if (e.summaries_dropped)
     out += fmt::format(", {} dropped from the ranking (max_accounts)",
                        counted(e.summaries_dropped, "idle flagged account"));
+  if (e.forgotten_dropped)
+    out += fmt::format(", {} no longer remembered (max_accounts)",
+                       counted(e.forgotten_dropped, "forgotten key"));
   return out;
 }
 

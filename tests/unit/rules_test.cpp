@@ -1,29 +1,227 @@
 #include <exfilscan/rules.h>
 
+#include <toml++/toml.h>
 #include <catch2/catch.hpp>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
 
 using namespace exfilscan;
 
-TEST_CASE("the built-in rules compile", "[rules]") {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+using Get = std::function<double(const RuleSet&)>;
+#define PARAMETER(key, member)                                          \
+  {                                                                     \
+    key, [](const RuleSet& r) { return static_cast<double>(r.member); } \
+  }
+
+/// Every setting and detector parameter a rules file can give, with where the RuleSet holds it.
+const std::map<std::string, Get>& parameters() {
+  static const std::map<std::string, Get> all = {
+      PARAMETER("settings.window", settings.window_ns),
+      PARAMETER("settings.cooldown", settings.cooldown_ns),
+      PARAMETER("settings.max_skew", settings.max_skew_ns),
+      PARAMETER("settings.idle_expiry", settings.idle_expiry_ns),
+      PARAMETER("settings.max_accounts", settings.max_accounts),
+      PARAMETER("settings.text_analysis_start", settings.text_analysis_start),
+      PARAMETER("settings.text_full_analysis", settings.text_full_analysis),
+      PARAMETER("settings.text_sample_every", settings.text_sample_every),
+      PARAMETER("detectors.volume_spike.enabled", volume_spike.enabled),
+      PARAMETER("detectors.volume_spike.min_requests", volume_spike.min_requests),
+      PARAMETER("detectors.volume_spike.min_completion_tokens", volume_spike.min_completion_tokens),
+      PARAMETER("detectors.volume_spike.baseline_hours", volume_spike.baseline_hours),
+      PARAMETER("detectors.volume_spike.min_baseline_hours", volume_spike.min_baseline_hours),
+      PARAMETER("detectors.volume_spike.baseline_mads", volume_spike.baseline_mads),
+      PARAMETER("detectors.volume_spike.ratio", volume_spike.ratio),
+      PARAMETER("detectors.volume_spike.peer_quantile", volume_spike.peer_quantile),
+      PARAMETER("detectors.volume_spike.min_population_windows",
+                volume_spike.min_population_windows),
+      PARAMETER("detectors.volume_spike.new_account_quantile", volume_spike.new_account_quantile),
+      PARAMETER("detectors.volume_spike.new_account_ratio", volume_spike.new_account_ratio),
+      PARAMETER("detectors.volume_spike.warmup", volume_spike.warmup_ns),
+      PARAMETER("detectors.volume_spike.warmup_ratio", volume_spike.warmup_ratio),
+      PARAMETER("detectors.volume_spike.dormant_after", volume_spike.dormant_after_ns),
+      PARAMETER("detectors.volume_spike.max_score", volume_spike.max_score),
+      PARAMETER("detectors.volume_spike.full_score_ratio", volume_spike.full_score_ratio),
+      PARAMETER("detectors.prompt_templating.enabled", prompt_templating.enabled),
+      PARAMETER("detectors.prompt_templating.min_requests", prompt_templating.min_requests),
+      PARAMETER("detectors.prompt_templating.min_share", prompt_templating.min_share),
+      PARAMETER("detectors.prompt_templating.min_distinct_fills",
+                prompt_templating.min_distinct_fills),
+      PARAMETER("detectors.prompt_templating.fills_full_ratio", prompt_templating.fills_full_ratio),
+      PARAMETER("detectors.prompt_templating.long_completion_tokens",
+                prompt_templating.long_completion_tokens),
+      PARAMETER("detectors.prompt_templating.max_score_short_outputs",
+                prompt_templating.max_score_short_outputs),
+      PARAMETER("detectors.prompt_templating.full_evidence_ratio",
+                prompt_templating.full_evidence_ratio),
+      PARAMETER("detectors.prompt_templating.max_score_little_evidence",
+                prompt_templating.max_score_little_evidence),
+      PARAMETER("detectors.distillation_sweep.enabled", distillation_sweep.enabled),
+      PARAMETER("detectors.distillation_sweep.min_requests", distillation_sweep.min_requests),
+      PARAMETER("detectors.distillation_sweep.min_score", distillation_sweep.min_score),
+      PARAMETER("detectors.distillation_sweep.long_completion_tokens",
+                distillation_sweep.long_completion_tokens),
+      PARAMETER("detectors.distillation_sweep.sampling_full_share",
+                distillation_sweep.sampling_full_share),
+      PARAMETER("detectors.distillation_sweep.chain_of_thought_full_share",
+                distillation_sweep.chain_of_thought_full_share),
+      PARAMETER("detectors.distillation_sweep.cadence_min_slices",
+                distillation_sweep.cadence_min_slices),
+      PARAMETER("detectors.distillation_sweep.cadence_min_gaps",
+                distillation_sweep.cadence_min_gaps),
+      PARAMETER("detectors.distillation_sweep.metadata_only_weight",
+                distillation_sweep.metadata_only_weight),
+      PARAMETER("detectors.distillation_sweep.short_sweep", distillation_sweep.short_sweep_ns),
+      PARAMETER("detectors.distillation_sweep.max_score_short_sweep",
+                distillation_sweep.max_score_short_sweep),
+      PARAMETER("detectors.distillation_sweep.anonymous_bonus", distillation_sweep.anonymous_bonus),
+      PARAMETER("detectors.distillation_sweep.anonymous_no_system_share",
+                distillation_sweep.anonymous_no_system_share),
+      PARAMETER("detectors.distillation_sweep.anonymous_max_end_users",
+                distillation_sweep.anonymous_max_end_users),
+      PARAMETER("detectors.distillation_sweep.weights.instruction",
+                distillation_sweep.weights.instruction),
+      PARAMETER("detectors.distillation_sweep.weights.diversity",
+                distillation_sweep.weights.diversity),
+      PARAMETER("detectors.distillation_sweep.weights.chain_of_thought",
+                distillation_sweep.weights.chain_of_thought),
+      PARAMETER("detectors.distillation_sweep.weights.single_turn",
+                distillation_sweep.weights.single_turn),
+      PARAMETER("detectors.distillation_sweep.weights.long_completion",
+                distillation_sweep.weights.long_completion),
+      PARAMETER("detectors.distillation_sweep.weights.sampling",
+                distillation_sweep.weights.sampling),
+      PARAMETER("detectors.distillation_sweep.weights.cadence", distillation_sweep.weights.cadence),
+      PARAMETER("detectors.logit_probe.enabled", logit_probe.enabled),
+      PARAMETER("detectors.logit_probe.min_distinct_biases", logit_probe.min_distinct_biases),
+      PARAMETER("detectors.logit_probe.max_completion_tokens", logit_probe.max_completion_tokens),
+      PARAMETER("detectors.logit_probe.full_score_ratio", logit_probe.full_score_ratio),
+      PARAMETER("detectors.logit_probe.echo_min_ratio", logit_probe.echo_min_ratio),
+      PARAMETER("detectors.logit_probe.echo_full_score_ratio", logit_probe.echo_full_score_ratio),
+  };
+  return all;
+}
+#undef PARAMETER
+
+/// The scalar values of a TOML table and the tables inside it, by dotted key (durations in
+/// nanoseconds, booleans as 0 or 1), read by toml++ alone: not through the rules' reader.
+void scalars(const toml::table& table, const std::string& prefix,
+             std::map<std::string, double>& out) {
+  for (auto&& [k, node] : table) {
+    std::string key = prefix + std::string(k.str());
+    if (const toml::table* t = node.as_table()) {
+      scalars(*t, key + ".", out);
+    } else if (auto b = node.value_exact<bool>()) {
+      out[key] = *b ? 1 : 0;
+    } else if (auto i = node.value_exact<int64_t>()) {
+      out[key] = static_cast<double>(*i);
+    } else if (auto f = node.value_exact<double>()) {
+      out[key] = *f;
+    } else if (auto text = node.value_exact<std::string>()) {
+      auto ns = parse_duration(*text);
+      INFO(key << " = \"" << *text << "\"");
+      REQUIRE(ns);
+      out[key] = static_cast<double>(*ns);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the built-in rules are src/rules/default.toml, value for value", "[rules]") {
+  const std::string path = EXFILSCAN_SOURCE_DIR "/src/rules/default.toml";
+  const std::string text = read_file(path);
+  REQUIRE_FALSE(text.empty());
+  // The binary carries the file as it is now (it is embedded when the build is configured).
+  CHECK(default_rules_text() == text);
+  toml::table file = toml::parse(text, path);
+  std::map<std::string, double> given;
+  for (const char* section : {"settings", "detectors"}) {
+    REQUIRE(file[section].as_table());
+    scalars(*file[section].as_table(), std::string(section) + ".", given);
+  }
+  const RuleSet built_in = default_rules();
+  const RuleSet bare{};
+  for (const auto& [key, get] : parameters()) {
+    INFO(key);
+    // The file gives every parameter, the compiled rules hold what it gives, and the structs
+    // have no value of their own that could stand in for a parameter the reader dropped.
+    REQUIRE(given.count(key));
+    CHECK(get(built_in) == given.at(key));
+    CHECK(get(bare) == 0);
+  }
+  for (const auto& [key, value] : given) {
+    INFO(key << ": a parameter of default.toml this test does not know");
+    CHECK(parameters().count(key));
+  }
+  // Allow-lists and threshold rules: the file's, as it lists them.
+  for (auto [name, list] :
+       {std::pair{"keys", &built_in.allow.keys}, std::pair{"orgs", &built_in.allow.orgs},
+        std::pair{"templates", &built_in.allow.templates}}) {
+    const toml::array* a = file["allow"][name].as_array();
+    REQUIRE(a);
+    CHECK(a->size() == list->size());
+  }
+  const toml::array* thresholds = file["threshold"].as_array();
+  REQUIRE(thresholds);
+  REQUIRE(built_in.thresholds.size() == thresholds->size());
+  for (size_t i = 0; i < thresholds->size(); ++i) {
+    const toml::table& t = *thresholds->get(i)->as_table();
+    CHECK(built_in.thresholds[i].id == t["id"].value_or(std::string()));
+    CHECK(built_in.thresholds[i].condition == t["condition"].value_or(std::string()));
+  }
+  // How the threshold rules' conditions and filters compile.
+  const ThresholdRule& storm = built_in.thresholds[0];
+  CHECK(storm.filter.statuses == std::vector<int64_t>{429});
+  CHECK(storm.aggregate == Aggregate::count);
+  CHECK(storm.limit == 500);
+  CHECK_FALSE(storm.inclusive);
+  CHECK(built_in.thresholds[1].aggregate == Aggregate::sum);
+  CHECK(built_in.thresholds[1].field == "completion_tokens");
+  CHECK(built_in.thresholds[2].group_by == GroupBy::ip24);
+  CHECK(built_in.thresholds[2].field == "api_key");
+}
+
+TEST_CASE("complete rules must give every parameter", "[rules]") {
+  std::string text(default_rules_text());
+  CHECK(compile_complete_rules(text, "full.toml").volume_spike.warmup_ratio > 0);
+  size_t at = text.find("warmup_ratio =");
+  REQUIRE(at != std::string::npos);
+  text.erase(at, text.find('\n', at) - at);
+  CHECK_THROWS_WITH(compile_complete_rules(text, "short.toml"),
+                    Catch::Matches("short\\.toml:[0-9]+: detectors\\.volume_spike\\.warmup_ratio: "
+                                   "missing .*"));
+  // A rules file read on top of them may give any part.
   RuleSet r = default_rules();
-  CHECK(r.settings.cooldown_ns == 6 * ns_per_hour);
-  CHECK(r.volume_spike.enabled);
-  CHECK(r.volume_spike.ratio == 10);
-  CHECK(r.prompt_templating.min_share == 0.5);
-  CHECK(r.distillation_sweep.weights.long_completion == 0.20);
-  CHECK(r.logit_probe.min_distinct_biases == 20);
-  REQUIRE(r.thresholds.size() == 3);
-  const ThresholdRule& t = r.thresholds[0];
-  CHECK(t.id == "throttle_storm");
-  CHECK(t.filter.statuses == std::vector<int64_t>{429});
-  CHECK(t.window_ns == 10 * ns_per_minute);
-  CHECK(t.aggregate == Aggregate::count);
-  CHECK(t.limit == 500);
-  CHECK_FALSE(t.inclusive);
-  CHECK(r.thresholds[1].aggregate == Aggregate::sum);
-  CHECK(r.thresholds[1].field == "completion_tokens");
-  CHECK(r.thresholds[2].group_by == GroupBy::ip24);
-  CHECK(r.thresholds[2].field == "api_key");
+  merge_rules(r, "[detectors.volume_spike]\nratio = 4\n", "mine.toml");
+  CHECK(r.volume_spike.ratio == 4);
+}
+
+TEST_CASE("rules that replace the built-in ones start from its parameters, detectors off",
+          "[rules]") {
+  RuleSet e = empty_rules();
+  RuleSet d = default_rules();
+  CHECK_FALSE(e.volume_spike.enabled);
+  CHECK_FALSE(e.prompt_templating.enabled);
+  CHECK_FALSE(e.distillation_sweep.enabled);
+  CHECK_FALSE(e.logit_probe.enabled);
+  CHECK(e.thresholds.empty());
+  for (const auto& [key, get] : parameters())
+    if (!key.ends_with(".enabled")) {
+      INFO(key);
+      CHECK(get(e) == get(d));
+    }
 }
 
 TEST_CASE("a rules file changes values key by key and adds thresholds", "[rules]") {
@@ -83,6 +281,54 @@ TEST_CASE("a wrong rules file names the file, line and key", "[rules]") {
       merge_rules(r, "[detectors.distillation_sweep.weights]\ninstruction = 0.9\n", "x.toml"),
       Catch::Contains("must sum to 1"));
   CHECK_THROWS_WITH(merge_rules_file(r, "/nonexistent.toml"), Catch::Contains("cannot read"));
+}
+
+TEST_CASE("the detectors' and the engine's thresholds are checked like every parameter",
+          "[rules]") {
+  RuleSet r = default_rules();
+  auto check = [&](const std::string& toml) {
+    RuleSet copy = r;
+    merge_rules(copy, toml, "x.toml");
+  };
+  CHECK_THROWS_WITH(check("[settings]\ntext_sample_every = 0\n"),
+                    "x.toml:2: settings.text_sample_every: expected a whole number from 1 to "
+                    "1000000");
+  CHECK_THROWS_WITH(check("[settings]\n\ntext_analysis_start = 2\n"),
+                    "x.toml:3: settings.text_analysis_start: expected a number from 0 to 1");
+  CHECK_THROWS_WITH(
+      check("[detectors.volume_spike]\nmin_population_windows = \"many\"\n"),
+      "x.toml:2: detectors.volume_spike.min_population_windows: expected a whole number from 1 "
+      "to 1000000000");
+  CHECK_THROWS_WITH(check("[detectors.volume_spike]\nwarmup_ratio = 0.5\n"),
+                    Catch::StartsWith("x.toml:2: detectors.volume_spike.warmup_ratio: expected a "
+                                      "number from 1 to"));
+  CHECK_THROWS_WITH(check("[detectors.volume_spike]\nfull_score_ratio = 1\n"),
+                    Catch::StartsWith("x.toml:2: detectors.volume_spike.full_score_ratio: "));
+  CHECK_THROWS_WITH(check("[detectors.prompt_templating]\nmax_score_little_evidence = 1.5\n"),
+                    Catch::StartsWith("x.toml:2: detectors.prompt_templating."
+                                      "max_score_little_evidence: expected a number from 0 to 1"));
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nsampling_full_share = 0\n"),
+                    "x.toml:2: detectors.distillation_sweep.sampling_full_share: expected a "
+                    "number from 0.01 to 1");
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\ncadence_min_slices = 61\n"),
+                    "x.toml:2: detectors.distillation_sweep.cadence_min_slices: expected a whole "
+                    "number from 1 to 60");
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nshort_sweep = 30\n"),
+                    Catch::StartsWith("x.toml:2: detectors.distillation_sweep.short_sweep: "
+                                      "expected a duration"));
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nanonymous_max_end_users = -1\n"),
+                    "x.toml:2: detectors.distillation_sweep.anonymous_max_end_users: expected a "
+                    "whole number >= 0");
+  CHECK_THROWS_WITH(check("[detectors.logit_probe]\necho_min_ratio = \"10x\"\n"),
+                    "x.toml:2: detectors.logit_probe.echo_min_ratio: expected a number");
+  // In range, they are taken.
+  merge_rules(r,
+              "[settings]\ntext_full_analysis = 0\n[detectors.distillation_sweep]\n"
+              "short_sweep = \"45m\"\n[detectors.logit_probe]\necho_full_score_ratio = 20\n",
+              "x.toml");
+  CHECK(r.settings.text_full_analysis == 0);
+  CHECK(r.distillation_sweep.short_sweep_ns == 45 * ns_per_minute);
+  CHECK(r.logit_probe.echo_full_score_ratio == 20);
 }
 
 TEST_CASE("durations", "[rules]") {
