@@ -225,11 +225,9 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
                           sum
                     : 0;
   }
-  // Raw API use: the prompts carry no system prompt and the requests no end-user ids.
+  // Context for the analyst, not evidence: raw API backends send no system prompt and no
+  // end-user ids as often as extraction scripts do.
   double no_system = w.text_requests ? 1 - share(w.with_system, w.text_requests) : 0;
-  bool anonymous = w.text_requests > 0 && no_system >= rule.anonymous_no_system_share &&
-                   w.end_users.estimate() <= static_cast<double>(rule.anonymous_max_end_users);
-  if (anonymous) score += rule.anonymous_bonus;
   v.metrics = {{"requests", static_cast<double>(w.requests)},
                {"instruction_share", f_instruction},
                {"diversity", f_diversity},

@@ -275,9 +275,6 @@ void read_detectors(TableReader r, RuleSet& rules) {
     s->get("metadata_only_weight", d.metadata_only_weight, 0, 1);
     s->duration("short_sweep", d.short_sweep_ns);
     s->get("max_score_short_sweep", d.max_score_short_sweep, 0, 1);
-    s->get("anonymous_bonus", d.anonymous_bonus, 0, 0.5);
-    s->get("anonymous_no_system_share", d.anonymous_no_system_share, 0, 1);
-    s->get("anonymous_max_end_users", d.anonymous_max_end_users);
     if (const toml::table* w = s->table("weights")) {
       TableReader wr = s->sub(*w, "weights");
       SweepWeights& x = d.weights;

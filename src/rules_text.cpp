@@ -81,14 +81,12 @@ std::string describe_rules(const RuleSet& r) {
       fmt::format(
           "min_requests={} min_score={} long_completion_tokens={} sampling_full_share={} "
           "chain_of_thought_full_share={} cadence_min_slices={} cadence_min_gaps={} "
-          "metadata_only_weight={} short_sweep={} max_score_short_sweep={} anonymous_bonus={} "
-          "anonymous_no_system_share={} anonymous_max_end_users={} weights: "
+          "metadata_only_weight={} short_sweep={} max_score_short_sweep={} weights: "
           "instruction={} diversity={} chain_of_thought={} single_turn={} "
           "long_completion={} sampling={} cadence={}",
           w.min_requests, w.min_score, w.long_completion_tokens, w.sampling_full_share,
           w.chain_of_thought_full_share, w.cadence_min_slices, w.cadence_min_gaps,
           w.metadata_only_weight, format_duration(w.short_sweep_ns), w.max_score_short_sweep,
-          w.anonymous_bonus, w.anonymous_no_system_share, w.anonymous_max_end_users,
           w.weights.instruction, w.weights.diversity, w.weights.chain_of_thought,
           w.weights.single_turn, w.weights.long_completion, w.weights.sampling, w.weights.cadence));
   const LogitProbeRule& l = r.logit_probe;

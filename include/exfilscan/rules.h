@@ -101,11 +101,6 @@ struct SweepRule {
   double metadata_only_weight = 0;   // what the score is worth without prompt text
   int64_t short_sweep_ns = 0;        // traffic shorter than this...
   double max_score_short_sweep = 0;  // ...scores at most this (a one-off eval)
-  /// Added when nearly every prompt comes without a system prompt and without end-user ids:
-  /// raw API use, not an application serving people.
-  double anonymous_bonus = 0;
-  double anonymous_no_system_share = 0;  // "nearly every prompt"
-  uint64_t anonymous_max_end_users = 0;  // end-user ids in the window at most
 };
 
 struct LogitProbeRule {

@@ -235,6 +235,15 @@ struct Outcome {
 Outcome run_sharded(const std::vector<Event>& events, size_t shards, size_t batch,
                     GroupBy group_by = GroupBy::api_key) {
   RuleSet rules = default_rules();
+  // A rule grouped by another field than the scan's: its state lives apart from the accounts.
+  merge_rules(rules, R"([[threshold]]
+id = "key_fanout"
+group_by = "ip24"
+window = "1h"
+condition = "distinct(api_key) > 50"
+severity = "low"
+)",
+              "test");
   rules.settings.idle_expiry_ns = 2 * ns_per_hour;
   rules.settings.max_accounts = 150;
   EngineOptions options;

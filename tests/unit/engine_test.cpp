@@ -349,11 +349,11 @@ TEST_CASE("a steady instruction sweep with long answers is a distillation sweep"
   CHECK(metric("single_turn_share") == 1);
   CHECK(metric("long_completion") == 1);
   CHECK(metric("gap_variation") < 0.5);  // a machine's steady rate
-  // Instruction style, diversity, single turns, long answers, a steady rate, and raw API use
-  // (no system prompt, no end users): high.
-  CHECK(rec.findings.back().severity >= Severity::high);
-  // The same from an application (a system prompt, many end users): medium on its own, as a
-  // writing product can look like this.
+  // Instruction style, diversity, single turns, long answers and a steady rate: medium on its
+  // own, as a writing product can look like this.
+  CHECK(rec.findings.back().severity == Severity::medium);
+  // The same from an application (a system prompt, many end users) scores the same: raw API use
+  // is no evidence (issue 13: backends send no system prompt and no users as often as scripts).
   Recorder app_rec;
   DetectionEngine app(only("distillation_sweep"), {}, app_rec);
   std::vector<PromptPart> app_parts(2);
@@ -368,7 +368,7 @@ TEST_CASE("a steady instruction sweep with long answers is a distillation sweep"
   }
   app.finish();
   REQUIRE_FALSE(app_rec.findings.empty());
-  CHECK(app_rec.findings.back().severity == Severity::medium);
+  CHECK(app_rec.findings.back().score == Approx(rec.findings.back().score));
   Recorder cot_rec;
   DetectionEngine cot_engine(only("distillation_sweep"), {}, cot_rec);
   for (int i = 0; i < 900; ++i) {

@@ -85,11 +85,6 @@ const std::map<std::string, Get>& parameters() {
       PARAMETER("detectors.distillation_sweep.short_sweep", distillation_sweep.short_sweep_ns),
       PARAMETER("detectors.distillation_sweep.max_score_short_sweep",
                 distillation_sweep.max_score_short_sweep),
-      PARAMETER("detectors.distillation_sweep.anonymous_bonus", distillation_sweep.anonymous_bonus),
-      PARAMETER("detectors.distillation_sweep.anonymous_no_system_share",
-                distillation_sweep.anonymous_no_system_share),
-      PARAMETER("detectors.distillation_sweep.anonymous_max_end_users",
-                distillation_sweep.anonymous_max_end_users),
       PARAMETER("detectors.distillation_sweep.weights.instruction",
                 distillation_sweep.weights.instruction),
       PARAMETER("detectors.distillation_sweep.weights.diversity",
@@ -189,8 +184,10 @@ TEST_CASE("the built-in rules are src/rules/default.toml, value for value", "[ru
   CHECK_FALSE(storm.inclusive);
   CHECK(built_in.thresholds[1].aggregate == Aggregate::sum);
   CHECK(built_in.thresholds[1].field == "completion_tokens");
-  CHECK(built_in.thresholds[2].group_by == GroupBy::ip24);
-  CHECK(built_in.thresholds[2].field == "api_key");
+  CHECK(built_in.thresholds[1].group_by == GroupBy::org);
+  // Issue 13: keys per /24 separate no campaign from an enterprise or cloud NAT (the old bar of
+  // 50 sat just above the generator's NAT of 40): it is not a built-in rule.
+  for (const ThresholdRule& t : built_in.thresholds) CHECK(t.group_by != GroupBy::ip24);
 }
 
 TEST_CASE("complete rules must give every parameter", "[rules]") {
@@ -246,14 +243,14 @@ severity = "high"
   CHECK(r.volume_spike.ratio == 4);
   CHECK(r.volume_spike.min_requests == 30);  // untouched
   CHECK(r.allow.keys == std::vector<std::string>{"key-ci"});
-  REQUIRE(r.thresholds.size() == 4);
+  REQUIRE(r.thresholds.size() == 3);
   CHECK(r.thresholds[0].inclusive);
   CHECK(r.thresholds[0].limit == 100);
   CHECK(r.thresholds[0].filter.status_classes == std::vector<std::string>{"5xx"});
-  CHECK(r.thresholds[3].id == "embedding_flood");
-  CHECK(r.thresholds[3].window_ns == ns_per_day);
-  CHECK(r.thresholds[3].limit == 5e7);
-  CHECK(r.thresholds[3].severity == Severity::high);
+  CHECK(r.thresholds[2].id == "embedding_flood");
+  CHECK(r.thresholds[2].window_ns == ns_per_day);
+  CHECK(r.thresholds[2].limit == 5e7);
+  CHECK(r.thresholds[2].severity == Severity::high);
 }
 
 TEST_CASE("a wrong rules file names the file, line and key", "[rules]") {
@@ -316,9 +313,13 @@ TEST_CASE("the detectors' and the engine's thresholds are checked like every par
   CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nshort_sweep = 30\n"),
                     Catch::StartsWith("x.toml:2: detectors.distillation_sweep.short_sweep: "
                                       "expected a duration"));
-  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nanonymous_max_end_users = -1\n"),
-                    "x.toml:2: detectors.distillation_sweep.anonymous_max_end_users: expected a "
-                    "whole number >= 0");
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\ncadence_min_gaps = -1\n"),
+                    Catch::StartsWith("x.toml:2: detectors.distillation_sweep.cadence_min_gaps: "
+                                      "expected a whole number"));
+  // Issue 13: the anonymity bonus echoed the generator (every campaign line had no system prompt
+  // and no user) and is gone; a file that still sets it is told so, not silently ignored.
+  CHECK_THROWS_WITH(check("[detectors.distillation_sweep]\nanonymous_bonus = 0.1\n"),
+                    Catch::Contains("anonymous_bonus"));
   CHECK_THROWS_WITH(check("[detectors.logit_probe]\necho_min_ratio = \"10x\"\n"),
                     "x.toml:2: detectors.logit_probe.echo_min_ratio: expected a number");
   // In range, they are taken.
