@@ -208,7 +208,7 @@ def median_ttd(cs):
     return f"{statistics.median(t):.0f} min" if t else "-"
 
 
-def report(campaigns, benign, lines, title):
+def report(campaigns, benign, lines, title, by_type=False):
     out = [f"### {title}", "", f"{lines:,} lines; {len(campaigns)} campaigns, "
            f"{sum(c['keys'] for c in campaigns):,} campaign keys; {len(benign):,} benign and gray accounts.", "",
            "| campaign type | campaigns | keys | recall at high | at medium | median time to high |",
@@ -241,6 +241,19 @@ def report(campaigns, benign, lines, title):
                     cs = [c for c in grid if c["spec"]["cell"] == {"rate": r, "keys": k, "dilution": d}]
                     cells.append(f"{pct(recall(cs, 'high'))} / {pct(recall(cs, 'medium'))}")
             out.append(f"| {name} | " + " | ".join(cells) + " |")
+    if grid and by_type:
+        for t in wd.GRID_TYPES:
+            out += ["", f"{t}: recall at high / at medium by rate (rows), keys and dilution:", "",
+                    "| rate | " + " | ".join(f"{k}, {d}" for k in key_names for d in dil_names) + " |",
+                    "|---" * (len(key_names) * len(dil_names) + 1) + "|"]
+            for r, name in enumerate(rate_names):
+                cells = []
+                for k in range(len(key_names)):
+                    for d in range(len(dil_names)):
+                        cs = [c for c in grid if c["spec"]["type"] == t
+                              and c["spec"]["cell"] == {"rate": r, "keys": k, "dilution": d}]
+                        cells.append(f"{pct(recall(cs, 'high'))} / {pct(recall(cs, 'medium'))}")
+                out.append(f"| {name} | " + " | ".join(cells) + " |")
     out += ["", "| benign class | accounts | at high+ | rate | at medium+ | rate | worst (world/key: severity, risk, rules) |",
             "|---|---|---|---|---|---|---|"]
     classes = ["background"] + [t for t in wd.NEGATIVE_TYPES if any(b["class"] == t for b in benign)]
@@ -313,6 +326,7 @@ def main():
     ap.add_argument("--world-keys", type=int, default=300, help="campaign keys a world holds at most")
     ap.add_argument("--world-lines", type=int, default=350000, help="campaign lines a world holds at most")
     ap.add_argument("--line-budget", type=int, default=60000, help="lines one campaign sends at most")
+    ap.add_argument("--by-type", action="store_true", help="also the whole grid of each campaign type")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--data", default=os.path.join(HERE, "data"), help="where the worlds are written")
     ap.add_argument("--keep", action="store_true", help="keep the generated worlds")
@@ -335,7 +349,7 @@ def main():
     results, lines = run_worlds(a, plan_grid(a), pools, tag)
     campaigns, benign = score(results)
     source = "held-out" if a.part == "heldout" else "tuning"
-    print(report(campaigns, benign, lines, f"{source} prompts and wrappers, seed {a.seed}"))
+    print(report(campaigns, benign, lines, f"{source} prompts and wrappers, seed {a.seed}", a.by_type))
     return 0
 
 
