@@ -34,23 +34,69 @@ size_t utf8_sequence(std::string_view s, size_t i) {
   return n;
 }
 
+/// Appends the character at s[i] as printable() writes it; returns its length in s.
+size_t append_printable(std::string& out, std::string_view s, size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  size_t n = utf8_sequence(s, i);
+  // U+0080..U+009F (C2 80..C2 9F) are C1 controls: a terminal takes U+009B for CSI.
+  bool c1 = n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
+  if (n == 1 && c >= 0x20 && c != 0x7F) {
+    out += static_cast<char>(c);
+  } else if (n > 1 && !c1) {
+    out.append(s.substr(i, n));
+  } else {
+    out += fmt::format("\\x{:02x}", c);
+    n = 1;
+  }
+  return n;
+}
+
+/// End of the JSON string whose opening quote is at s[open]: the index of its closing quote, or
+/// s.size() when the line ends inside it.
+size_t string_end(std::string_view s, size_t open) {
+  for (size_t j = open + 1; j < s.size(); ++j) {
+    if (s[j] == '\\')
+      ++j;
+    else if (s[j] == '"')
+      return j;
+  }
+  return s.size();
+}
+
+/// True when the string closed at s[close] is an object key (a colon follows).
+bool is_key(std::string_view s, size_t close) {
+  size_t j = close + 1;
+  while (j < s.size() && (s[j] == ' ' || s[j] == '\t')) ++j;
+  return j < s.size() && s[j] == ':';
+}
+
 }  // namespace
 
-std::string make_excerpt(std::string_view line, size_t max_bytes) {
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) i += append_printable(out, text, i);
+  return out;
+}
+
+std::string make_excerpt(std::string_view line, size_t max_bytes, bool show_values) {
   std::string out;
   size_t i = 0;
   while (i < line.size() && out.size() < max_bytes) {
-    auto c = static_cast<unsigned char>(line[i]);
-    size_t n = utf8_sequence(line, i);
-    if (n == 1 && c >= 0x20 && c != 0x7F) {
-      out += static_cast<char>(c);
-    } else if (n > 1) {
-      out.append(line.substr(i, n));
-    } else {
-      out += fmt::format("\\x{:02x}", c);
-      n = 1;
+    if (!show_values && line[i] == '"') {
+      size_t close = string_end(line, i);
+      if (close == line.size()) {  // the line ends inside the string
+        out += "\"***";
+        i = close;
+      } else if (!is_key(line, close)) {
+        out += "\"***\"";
+        i = close + 1;
+      } else {
+        while (i <= close && out.size() < max_bytes) i += append_printable(out, line, i);
+      }
+      continue;
     }
-    i += n;
+    i += append_printable(out, line, i);
   }
   if (i < line.size()) out += "...";
   return out;

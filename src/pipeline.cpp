@@ -235,7 +235,8 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
   detail::WorkerPool pool(threads + 1);
   std::vector<std::unique_ptr<ChunkReader>> readers;
   for (unsigned i = 0; i <= threads; ++i)
-    readers.push_back(std::make_unique<ChunkReader>(options.parser, options.input.max_line_bytes));
+    readers.push_back(std::make_unique<ChunkReader>(options.parser, options.input.max_line_bytes,
+                                                    options.bad_lines.show_values));
   ParsedChunk sets[2];
   std::vector<std::span<const Event>> runs;
   ReadResult result;

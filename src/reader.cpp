@@ -24,7 +24,7 @@ bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t
     return bad_lines.report(BadLine{input_name, line_no, chunk.offset, BadLineReason::line_too_long,
                                     fmt::format("{} bytes, over the limit of {} (--max-line-bytes)",
                                                 chunk.oversized_length, max_line_bytes_),
-                                    make_excerpt(chunk.oversized_head)});
+                                    make_excerpt(chunk.oversized_head, 60, show_values_)});
   }
   stats.bytes += chunk.bytes.size();
   const char* p = chunk.bytes.data();
@@ -44,7 +44,7 @@ bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t
       if (!bad_lines.report(BadLine{input_name, line_no, offset, BadLineReason::line_too_long,
                                     fmt::format("{} bytes, over the limit of {} (--max-line-bytes)",
                                                 line.size(), max_line_bytes_),
-                                    make_excerpt(line)}))
+                                    make_excerpt(line, 60, show_values_)}))
         return false;
       continue;
     }
@@ -54,7 +54,8 @@ bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t
     }
     if (!parser_.parse(line, event_, error_)) {
       if (!bad_lines.report(BadLine{input_name, line_no, offset, error_.reason,
-                                    std::move(error_.detail), make_excerpt(line)}))
+                                    std::move(error_.detail),
+                                    make_excerpt(line, 60, show_values_)}))
         return false;
       continue;
     }
@@ -86,7 +87,7 @@ void record_input_error(ReadResult& result, const InputError& error, uint64_t li
 ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOptions& options,
                        EventSink& sink, BadLineLog& bad_lines) {
   ReadResult result;
-  ChunkReader reader(options.parser, options.input.max_line_bytes);
+  ChunkReader reader(options.parser, options.input.max_line_bytes, options.bad_lines.show_values);
   Chunk chunk;
   for (size_t index = 0; index < paths.size(); ++index) {
     const std::string& path = paths[index];

@@ -1,3 +1,4 @@
+#include <exfilscan/diagnostics.h>
 #include <exfilscan/json_writer.h>
 #include <exfilscan/report.h>
 #include <exfilscan/timestamp.h>
@@ -17,11 +18,15 @@ bool parse_report_format(std::string_view name, ReportFormat& out) {
 }
 
 void append_csv_field(std::string& out, std::string_view f) {
-  if (f.find_first_of(",\"\r\n") == std::string_view::npos) {
+  // A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV
+  // injection): a leading single quote makes it text. Keys, ids and templates come from logs.
+  bool formula = !f.empty() && std::string_view("=+-@\t\r").find(f[0]) != std::string_view::npos;
+  if (!formula && f.find_first_of(",\"\r\n") == std::string_view::npos) {
     out.append(f);
     return;
   }
   out += '"';
+  if (formula) out += '\'';
   for (char c : f) {
     if (c == '"') out += '"';
     out += c;
@@ -167,12 +172,18 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-/// One line of at most n bytes: control characters become spaces.
+/// Text from a log as one line of at most n bytes for a terminal: line breaks and tabs become
+/// spaces, other control characters \\xNN (printable()), cut on a character boundary.
 std::string cut(std::string_view s, size_t n) {
-  std::string out = s.size() <= n ? std::string(s) : std::string(s.substr(0, n - 3)) + "...";
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  return out;
+  std::string flat(s);
+  for (char& c : flat)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  std::string out = printable(flat);
+  if (out.size() <= n) return out;
+  size_t end = n > 3 ? n - 3 : 0;
+  while (end > 0 && (static_cast<unsigned char>(out[end]) & 0xC0) == 0x80) --end;
+  out.resize(end);
+  return out + "...";
 }
 
 /// For a person at a terminal: the ranking first, then each finding with its evidence; lines
@@ -219,8 +230,8 @@ class TableReporter final : public Reporter {
     o += findings_.empty() ? "\n" : ":\n";
     for (const Finding& f : findings_) {
       o += fmt::format("\n{}  {}  {}  score {:.2f}  account risk {:.2f}  at {}\n",
-                       severity(f.severity, 8), f.rule, f.key, f.score, f.account_risk,
-                       when(f.detected_at_ns));
+                       severity(f.severity, 8), printable(f.rule), printable(f.key), f.score,
+                       f.account_risk, when(f.detected_at_ns));
       o += fmt::format("  {}\n", cut(f.reason, room(2)));
       if (!f.template_text.empty())
         o += fmt::format("  template: {}\n", cut(f.template_text, std::min<size_t>(160, room(12))));

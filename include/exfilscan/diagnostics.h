@@ -31,13 +31,20 @@ struct BadLine {
   std::string excerpt;
 };
 
-/// The first bytes of a line, safe to print: control bytes and invalid UTF-8 escaped, cut on a
-/// character boundary, "..." appended when cut.
-std::string make_excerpt(std::string_view line, size_t max_bytes = 60);
+/// The first bytes of a line, safe to print: control bytes and invalid UTF-8 escaped (as
+/// printable() does), cut on a character boundary, "..." appended when cut. Unless
+/// `show_values`, every JSON string that is not an object key is masked as "***": a log line's
+/// strings hold prompts, which are customers' data; field names, numbers and structure stay.
+std::string make_excerpt(std::string_view line, size_t max_bytes = 60, bool show_values = false);
+
+/// Text from a log made safe for a terminal: C0 and C1 control characters, DEL and bytes that
+/// are not UTF-8 become \xNN (an ESC in an API key must not reach the analyst's screen).
+std::string printable(std::string_view text);
 
 struct BadLineLogOptions {
   size_t max_reports_per_reason = 5;  // printed in full; the rest only counted
   bool strict = false;                // the first bad line is an error
+  bool show_values = false;           // excerpts show string values (--include-prompts)
 };
 
 /// Where the reader sends bad lines: the log that prints them, or a buffer that keeps a chunk's

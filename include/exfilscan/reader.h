@@ -89,14 +89,16 @@ ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOption
 /// must stop the run (strict mode).
 class ChunkReader {
  public:
-  ChunkReader(const ParserOptions& options, size_t max_line_bytes)
-      : parser_(options), max_line_bytes_(max_line_bytes) {}
+  /// `show_values`: bad lines' excerpts keep their string values (see make_excerpt).
+  ChunkReader(const ParserOptions& options, size_t max_line_bytes, bool show_values = false)
+      : parser_(options), max_line_bytes_(max_line_bytes), show_values_(show_values) {}
   bool read(const Chunk& chunk, std::string_view input_name, uint64_t& line_no, EventSink& sink,
             BadLineSink& bad_lines, ReadStats& stats);
 
  private:
   LineParser parser_;
   size_t max_line_bytes_;
+  bool show_values_;
   Event event_;
   ParseError error_;
 };

@@ -108,7 +108,8 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
     sub.add_option("--since", f.since, "Only events at or after this time (RFC 3339, event time)");
     sub.add_option("--until", f.until, "Only events before this time (RFC 3339, event time)");
     sub.add_flag("--include-prompts", f.include_prompts,
-                 "Show sample prompt text in the evidence (customers' data: off by default)");
+                 "Show sample prompt text in the evidence and string values in bad-line excerpts "
+                 "(customers' data: off by default)");
   };
 
   CLI::App* scan = app->add_subcommand(
@@ -160,8 +161,10 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   CLI::App* normalize = app->add_subcommand(
       "normalize", "Write any supported log as canonical JSON lines (docs/log-format.md)");
   add_input_flags(*normalize, f);
-  normalize->add_flag("--include-prompts", f.include_prompts,
-                      "Include prompt text (customers' data: left out unless asked for)");
+  normalize->add_flag(
+      "--include-prompts", f.include_prompts,
+      "Include prompt text, and string values in bad-line excerpts (customers' data: left "
+      "out unless asked for)");
   normalize->add_option("-o,--output", f.output, "Output file (default: standard output)");
   normalize->callback([&command] { command = Command::normalize; });
   return app;
@@ -202,6 +205,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.reader.input.max_line_bytes = f.max_line_bytes;
   c.reader.bad_lines.max_reports_per_reason = f.max_diagnostics;
   c.reader.bad_lines.strict = f.strict;
+  c.reader.bad_lines.show_values = f.include_prompts;
   c.writer.include_prompts = f.include_prompts;
   if (!parse_group_by(f.group_by, c.engine.group_by))
     throw CLI::ValidationError("--group-by", "unknown grouping " + f.group_by);

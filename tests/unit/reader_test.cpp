@@ -128,6 +128,35 @@ TEST_CASE("excerpts are short and printable", "[reader]") {
   CHECK(make_excerpt(std::string(100, 'a'), 10) == "aaaaaaaaaa...");
   CHECK(make_excerpt("a\tb\xff") == "a\\x09b\\xff");
   CHECK(make_excerpt("caf\xc3\xa9") == "caf\xc3\xa9");
+  CHECK(make_excerpt("a\xc2\x9b"
+                     "2J") == "a\\xc2\\x9b2J");  // C1 CSI
+}
+
+TEST_CASE("excerpts mask string values but keep keys and structure (issue 17)", "[reader]") {
+  std::string line =
+      R"({"timestamp": "2026-11-02T12:00:01Z", "n": 3, "request":{"messages":[{"content":"SECRET \" plan"}]}})";
+  CHECK(make_excerpt(line, 200) ==
+        R"({"timestamp": "***", "n": 3, "request":{"messages":[{"content":"***"}]}})");
+  CHECK(make_excerpt(line, 200, true) == line);
+  // Cut inside a value: the rest of it stays hidden.
+  CHECK(make_excerpt(R"({"prompt":"SECRET unterminated)") == R"({"prompt":"***)");
+  // A key holding controls is escaped, not masked.
+  CHECK(make_excerpt("{\"\x1b[2J\":1}") == "{\"\\x1b[2J\":1}");
+  // Through the real reader: a bad line's report hides its prompt unless asked to show it.
+  TempFile in(
+      R"({"request":{"messages":[{"content":"my SECRET plan"}]},"timestamp":"2026-11-02T12:00:01Z")"
+      "\n");
+  CHECK_THAT(read({in.path()}).diagnostics,
+             !Catch::Contains("SECRET") && Catch::Contains("\"***\""));
+  ReaderOptions shown;
+  shown.bad_lines.show_values = true;
+  CHECK_THAT(read({in.path()}, shown).diagnostics, Catch::Contains("my SECRET plan"));
+}
+
+TEST_CASE("text from logs is printable on a terminal (issue 17)", "[reader]") {
+  CHECK(printable("plain caf\xc3\xa9") == "plain caf\xc3\xa9");
+  CHECK(printable("\x1b[2Jx\x7f\xff\xc2\x9b") == "\\x1b[2Jx\\x7f\\xff\\xc2\\x9b");
+  CHECK(printable("\xc2\xa0nbsp") == "\xc2\xa0nbsp");  // U+00A0 is not a control
 }
 
 TEST_CASE("line-aligned byte ranges read on their own give the same events", "[reader]") {

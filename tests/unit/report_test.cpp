@@ -85,6 +85,12 @@ TEST_CASE("CSV fields are quoted as RFC 4180 says", "[report]") {
   out += ',';
   append_csv_field(out, "two\nlines");
   CHECK(out == "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\"");
+  // Issue 17: a cell a spreadsheet would run as a formula is made text with a leading quote.
+  for (std::string_view formula : {"=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"}) {
+    std::string cell;
+    append_csv_field(cell, formula);
+    CHECK(cell == "\"'" + std::string(formula) + "\"");
+  }
   std::string csv = render(ReportFormat::csv, {});
   CHECK_THAT(csv, Catch::StartsWith("detected_at,severity,score,account_risk,rule,key,"));
   CHECK_THAT(csv, Catch::Contains(",\"key \"\"7\"\"\",api_key,"));
