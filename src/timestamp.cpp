@@ -120,7 +120,7 @@ TimestampResult parse_timestamp(std::string_view s) {
 
   int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-  if (secs < 0) return {0, TimestampError::out_of_range};
+  if (secs < 0 || secs >= timestamp_end_s) return {0, TimestampError::out_of_range};
   return {secs * ns_per_s + frac_ns, TimestampError::ok};
 }
 
@@ -135,7 +135,7 @@ std::optional<int64_t> epoch_to_ns(double v) {
     ns = v * 1e3;
   else
     ns = v;
-  if (ns >= 9.2e18) return std::nullopt;
+  if (ns >= static_cast<double>(timestamp_end_s) * 1e9) return std::nullopt;
   // Round to the microsecond: a float epoch carries no more, and 1741083321.904 must not come
   // back as ...903999999.
   double us = std::nearbyint(ns / 1e3);
@@ -143,11 +143,15 @@ std::optional<int64_t> epoch_to_ns(double v) {
 }
 
 std::optional<int64_t> epoch_to_ns(int64_t v) {
+  // The unit follows from the size, and the range is checked in that unit before scaling: a
+  // millisecond count past 2262 would overflow int64 nanoseconds and wrap into the past.
   if (v < 0) return std::nullopt;
-  if (v < 100'000'000'000LL) return v * ns_per_s;
-  if (v < 100'000'000'000'000LL) return v * 1'000'000;
-  if (v < 100'000'000'000'000'000LL) return v * 1'000;
-  return v;
+  int64_t per_unit = v < 100'000'000'000LL           ? ns_per_s
+                     : v < 100'000'000'000'000LL     ? 1'000'000
+                     : v < 100'000'000'000'000'000LL ? 1'000
+                                                     : 1;
+  if (v >= timestamp_end_s * (ns_per_s / per_unit)) return std::nullopt;
+  return v * per_unit;
 }
 
 std::string format_rfc3339(int64_t ns) {

@@ -21,8 +21,13 @@ struct TimestampResult {
 /// (epoch, see epoch_to_ns).
 TimestampResult parse_timestamp(std::string_view text);
 
+/// Every form accepts times from 1970 up to, not including, 2262-01-01T00:00:00Z (this many
+/// seconds since the epoch): later ones do not fit int64 nanoseconds for long.
+inline constexpr int64_t timestamp_end_s = 9'214'646'400;
+
 /// Epoch numbers told apart by magnitude: below 1e11 seconds, below 1e14 milliseconds, below
-/// 1e17 microseconds, else nanoseconds. Negative or non-finite values are refused.
+/// 1e17 microseconds, else nanoseconds. Negative, non-finite and out-of-range values (checked
+/// before scaling) are refused.
 std::optional<int64_t> epoch_to_ns(double value);
 std::optional<int64_t> epoch_to_ns(int64_t value);
 

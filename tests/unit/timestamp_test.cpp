@@ -56,6 +56,24 @@ TEST_CASE("epoch numbers are told apart by magnitude", "[timestamp]") {
   CHECK(ts("1793628191.5") == base + 500'000'000);
 }
 
+TEST_CASE("every form has the same range, checked before scaling (issue 17)", "[timestamp]") {
+  // The last second before 2262 in each unit is taken; one more is refused, never wrapped.
+  constexpr int64_t last = timestamp_end_s - 1;
+  CHECK(*epoch_to_ns(last) == last * 1'000'000'000);
+  CHECK(*epoch_to_ns(last * 1000) == last * 1'000'000'000);
+  CHECK(*epoch_to_ns(last * 1'000'000) == last * 1'000'000'000);
+  CHECK(*epoch_to_ns(last * 1'000'000'000) == last * 1'000'000'000);
+  CHECK_FALSE(epoch_to_ns(timestamp_end_s * 1000));
+  CHECK_FALSE(epoch_to_ns(timestamp_end_s * 1'000'000));
+  CHECK_FALSE(epoch_to_ns(timestamp_end_s * 1'000'000'000));
+  CHECK_FALSE(epoch_to_ns(int64_t{33353333333333}));  // milliseconds in 3026: was 1857
+  CHECK_FALSE(epoch_to_ns(INT64_MAX));                // was accepted as 2262
+  CHECK_FALSE(epoch_to_ns(static_cast<double>(timestamp_end_s)));
+  CHECK(parse_timestamp("2261-12-31T23:59:59Z").error == TimestampError::ok);
+  CHECK(parse_timestamp("2261-12-31T23:59:59-01:00").error == TimestampError::out_of_range);
+  CHECK(parse_timestamp("33353333333333").error == TimestampError::out_of_range);
+}
+
 TEST_CASE("invalid timestamps are refused with a reason", "[timestamp]") {
   CHECK(parse_timestamp("").error == TimestampError::empty);
   CHECK(parse_timestamp("yesterday").error == TimestampError::bad_syntax);
