@@ -1,5 +1,7 @@
 #include <exfilscan/input.h>
 
+#include "stream_chunker.h"
+
 #include <fmt/format.h>
 #include <isa-l/igzip_lib.h>
 #include <zstd.h>
@@ -47,235 +49,11 @@ Compression detect_compression(std::string_view b) {
 
 namespace {
 
-constexpr size_t head_bytes = 200;  // kept of an oversized line, for its report
-
-std::string errno_text() {
-  return std::strerror(errno);
-}
-
-/// A file descriptor read from the start, with the bytes already sniffed served first.
-class RawReader {
- public:
-  RawReader(int fd, bool owned, std::string name)
-      : fd_(fd), owned_(owned), name_(std::move(name)) {}
-  ~RawReader() {
-    if (owned_) ::close(fd_);
-  }
-  /// Reads up to n bytes sniffed from the front; they are served again by read().
-  std::string_view peek(size_t n) {
-    while (prefix_.size() < n) {
-      char buf[16];
-      ssize_t r = ::read(fd_, buf, n - prefix_.size());
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw InputError(fmt::format("{}: read error: {}", name_, errno_text()));
-      if (r == 0) break;
-      prefix_.append(buf, static_cast<size_t>(r));
-    }
-    return prefix_;
-  }
-  size_t read(char* dst, size_t cap) {
-    if (prefix_pos_ < prefix_.size()) {
-      size_t n = std::min(cap, prefix_.size() - prefix_pos_);
-      std::memcpy(dst, prefix_.data() + prefix_pos_, n);
-      prefix_pos_ += n;
-      consumed_ += n;
-      return n;
-    }
-    for (;;) {
-      ssize_t r = ::read(fd_, dst, cap);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw InputError(fmt::format("{}: read error: {}", name_, errno_text()));
-      consumed_ += static_cast<size_t>(r);
-      return static_cast<size_t>(r);
-    }
-  }
-  int fd() const { return fd_; }
-  uint64_t consumed() const { return consumed_; }
-  const std::string& name() const { return name_; }
-
- private:
-  int fd_;
-  bool owned_;
-  std::string name_;
-  std::string prefix_;
-  size_t prefix_pos_ = 0;
-  uint64_t consumed_ = 0;
-};
-
-/// Bytes left uninitialised (what is read into them is all that is read from them) that keep
-/// their first bytes when they grow.
-class ByteBuffer {
- public:
-  char* data() { return bytes_.get(); }
-  const char* data() const { return bytes_.get(); }
-  size_t size() const { return size_; }
-  /// At least n bytes, the first `keep` kept.
-  void reserve(size_t n, size_t keep) {
-    if (n <= size_) return;
-    auto bigger = std::make_unique_for_overwrite<char[]>(n);
-    if (keep) std::memcpy(bigger.get(), bytes_.get(), keep);
-    bytes_ = std::move(bigger);
-    size_ = n;
-  }
-
- private:
-  std::unique_ptr<char[]> bytes_;
-  size_t size_ = 0;
-};
-
-/// Cuts a byte stream into line-aligned chunks in one reused buffer that grows only up to the
-/// longest line allowed; or in two, taken in turn, for a reader a chunk ahead of its caller.
-///
-/// The buffers start at 64 KiB (or the file's size, as stored, when that is more) and double each
-/// time a read fills them, up to the chunk size: made at full size and zeroed, they cost 32 MB of
-/// memset per input, and 2,000 small .gz files (an S3 export) took 1 ms each instead of a few
-/// microseconds.
-class StreamChunker : public ChunkSource {
- public:
-  StreamChunker(std::unique_ptr<RawReader> raw, const InputOptions& options, uint64_t size_hint)
-      : raw_(std::move(raw)),
-        chunk_bytes_(std::max<size_t>(options.chunk_bytes, 4096)),
-        max_line_(options.max_line_bytes),
-        size_hint_(size_hint) {
-    // A file whose size is known is read whole when it fits (its last read then sees the end).
-    cap_ = static_cast<size_t>(
-        std::min<uint64_t>(chunk_bytes_, std::max<uint64_t>(first_chunk_bytes, size_hint + 1)));
-    bufs_[0].reserve(cap_ + chunk_padding, 0);
-  }
-
-  /// From now on a chunk stays valid until the second call to next() after it: each chunk is
-  /// cut in the other of two buffers. (A read-ahead then hands chunks out without a copy.)
-  void keep_previous_chunk() { two_buffers_ = true; }
-
-  bool next(Chunk& chunk) override {
-    chunk.oversized_line = false;
-    chunk.oversized_head.clear();
-    if (consumed_) {
-      size_t left = have_ - consumed_;
-      // The last read filled the buffer: the input goes on, so read more at a time.
-      if (!eof_ && have_ == cap_ && cap_ < chunk_bytes_) cap_ = std::min(cap_ * 2, chunk_bytes_);
-      if (two_buffers_) {
-        const ByteBuffer& from = bufs_[current_];
-        current_ ^= 1;
-        ByteBuffer& to = bufs_[current_];  // its chunk was given back: it may move
-        to.reserve(cap_ + chunk_padding, 0);
-        std::memcpy(to.data(), from.data() + consumed_, left);
-      } else {
-        std::memmove(buf().data(), buf().data() + consumed_, left);
-        buf().reserve(cap_ + chunk_padding, left);
-      }
-      have_ = left;
-      offset_ += consumed_;
-      consumed_ = 0;
-    }
-    for (;;) {
-      while (!eof_ && have_ < cap_) {
-        size_t n = fill(buf().data() + have_, cap_ - have_);
-        if (n == 0)
-          eof_ = true;
-        else
-          have_ += n;
-      }
-      // What follows the bytes read is never read as input, but it is read (simdjson's
-      // padding, word-at-a-time scans): zeroed, never left as it was allocated.
-      std::memset(buf().data() + have_, 0, chunk_padding);
-      if (have_ == 0) {
-        if (pending_error_) throw InputError(*pending_error_);
-        return false;
-      }
-      if (eof_ && pending_error_) {
-        // Hand over the whole lines decoded before the damage; the broken last line is dropped
-        // and the error raised on the next call.
-        const void* nl = memrchr(buf().data(), '\n', have_);
-        if (!nl) throw InputError(*pending_error_);
-        have_ = static_cast<size_t>(static_cast<const char*>(nl) - buf().data()) + 1;
-        chunk.bytes = std::string_view(buf().data(), have_);
-        chunk.offset = offset_;
-        consumed_ = have_;
-        return true;
-      }
-      if (eof_) {
-        chunk.bytes = std::string_view(buf().data(), have_);
-        chunk.offset = offset_;
-        consumed_ = have_;
-        return true;
-      }
-      const void* nl = memrchr(buf().data(), '\n', have_);
-      if (nl) {
-        size_t end = static_cast<size_t>(static_cast<const char*>(nl) - buf().data()) + 1;
-        chunk.bytes = std::string_view(buf().data(), end);
-        chunk.offset = offset_;
-        consumed_ = end;
-        return true;
-      }
-      if (have_ <= max_line_) {  // a long line that is still allowed: make room for it
-        cap_ = std::min(cap_ * 2, max_line_ + 1);
-        buf().reserve(cap_ + chunk_padding, have_);
-        continue;
-      }
-      skip_oversized_line(chunk);
-      return true;
-    }
-  }
-
-  uint64_t size_hint() const override { return size_hint_; }
-  uint64_t bytes_consumed() const override { return raw_->consumed(); }
-
- protected:
-  /// Decompressed (or plain) bytes; 0 at the end of input.
-  virtual size_t fill(char* dst, size_t cap) { return raw_->read(dst, cap); }
-  /// Ends the stream here: lines already decoded are still delivered, then `message` is thrown.
-  size_t fail_after_decoded(std::string message) {
-    pending_error_ = std::move(message);
-    return 0;
-  }
-  std::unique_ptr<RawReader> raw_;
-
- private:
-  void skip_oversized_line(Chunk& chunk) {
-    chunk.oversized_line = true;
-    chunk.offset = offset_;
-    chunk.bytes = {};
-    chunk.oversized_head.assign(buf().data(), std::min(have_, head_bytes));
-    uint64_t length = have_;
-    have_ = 0;
-    for (;;) {
-      size_t n = fill(buf().data(), cap_);
-      if (n == 0) {
-        eof_ = true;
-        break;
-      }
-      const void* nl = std::memchr(buf().data(), '\n', n);
-      if (nl) {
-        size_t at = static_cast<size_t>(static_cast<const char*>(nl) - buf().data());
-        length += at;
-        std::memmove(buf().data(), buf().data() + at + 1, n - at - 1);
-        have_ = n - at - 1;
-        offset_ += length + 1;
-        chunk.oversized_length = length;
-        return;
-      }
-      length += n;
-    }
-    offset_ += length;
-    chunk.oversized_length = length;
-  }
-
-  size_t chunk_bytes_;
-  size_t max_line_;
-  uint64_t size_hint_;
-  static constexpr size_t first_chunk_bytes = 64u << 10;
-  ByteBuffer& buf() { return bufs_[current_]; }
-  ByteBuffer bufs_[2];  // the second only with two_buffers_
-  size_t current_ = 0;  // the buffer being cut
-  bool two_buffers_ = false;
-  size_t cap_ = 0;
-  size_t have_ = 0;
-  size_t consumed_ = 0;
-  uint64_t offset_ = 0;
-  bool eof_ = false;
-  std::optional<std::string> pending_error_;
-};
+using detail::ByteBuffer;
+using detail::errno_text;
+using detail::head_bytes;
+using detail::RawReader;
+using detail::StreamChunker;
 
 /// How much compressed input to read at a time: `most`, or the whole file when it is smaller.
 size_t compressed_read_bytes(uint64_t file_size, size_t most) {
@@ -401,12 +179,6 @@ class ZstdChunker final : public StreamChunker {
   ByteBuffer in_;
   ZSTD_inBuffer input_{nullptr, 0, 0};
   bool frame_open_ = false;
-};
-
-class PlainChunker final : public StreamChunker {
- public:
-  using StreamChunker::StreamChunker;
-  Compression compression() const override { return Compression::none; }
 };
 
 /// A plain regular file, mapped one window at a time so that resident memory stays at about a
@@ -667,7 +439,7 @@ std::unique_ptr<ChunkSource> open_stream(const std::string& path, const InputOpt
     case Compression::none:
       break;
   }
-  return std::make_unique<PlainChunker>(std::move(raw), options, size);
+  return std::make_unique<detail::PlainChunker>(std::move(raw), options, size);
 }
 
 }  // namespace
