@@ -1,7 +1,9 @@
+/// Opening inputs: files, stdin and directories, each given the chunk source that reads it.
 #include <exfilscan/input.h>
 
 #include "decompress.h"
 #include "mapped_file.h"
+#include "read_ahead.h"
 #include "stream_chunker.h"
 
 #include <fmt/format.h>
@@ -10,15 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
-#include <array>
-#include <cerrno>
-#include <condition_variable>
-#include <cstring>
-#include <exception>
 #include <filesystem>
-#include <mutex>
-#include <optional>
-#include <thread>
 #include <vector>
 
 namespace exfilscan {
@@ -49,110 +43,6 @@ Compression detect_compression(std::string_view b) {
 namespace {
 
 using detail::errno_text;
-using detail::RawReader;
-using detail::StreamChunker;
-
-}  // namespace
-
-/// Runs a stream on its own thread, one chunk ahead: while the caller parses a chunk, the next
-/// is read (or inflated) into the stream's other buffer. Chunks, errors and their order are the
-/// stream's. (It used to copy each chunk into buffers of its own: a gigabyte of copying per
-/// gigabyte read, and a third buffer.)
-class ReadAheadChunker final : public ChunkSource {
- public:
-  explicit ReadAheadChunker(std::unique_ptr<StreamChunker> inner)
-      : inner_((inner->keep_previous_chunk(), std::move(inner))),
-        compression_(inner_->compression()),
-        size_hint_(inner_->size_hint()),
-        thread_([this] { run(); }) {}
-  ~ReadAheadChunker() override {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    changed_.notify_all();
-    thread_.join();
-  }
-  Compression compression() const override { return compression_; }
-  uint64_t size_hint() const override { return size_hint_; }
-  uint64_t bytes_consumed() const override { return consumed_; }
-
-  bool next(Chunk& chunk) override {
-    std::unique_lock lock(mutex_);
-    if (handed_) {  // the caller is done with the chunk handed out last
-      handed_->full = false;
-      handed_ = nullptr;
-      changed_.notify_all();
-    }
-    Slot& slot = slots_[reading_];
-    changed_.wait(lock, [&] { return slot.full || done_; });
-    if (!slot.full) {
-      if (error_) std::rethrow_exception(error_);
-      return false;
-    }
-    handed_ = &slot;
-    reading_ ^= 1;
-    chunk = slot.chunk;
-    consumed_ = slot.consumed;
-    return true;
-  }
-
- private:
-  // A slot is filled (the stream's next chunk) only once the caller gave back the chunk before
-  // it, two calls earlier: the stream keeps a chunk valid that long, so the caller's chunk is
-  // never the buffer being filled.
-  struct Slot {
-    Chunk chunk;
-    uint64_t consumed = 0;
-    bool full = false;
-  };
-
-  void run() {
-    size_t filling = 0;
-    try {
-      for (;;) {
-        Slot& slot = slots_[filling];
-        {
-          std::unique_lock lock(mutex_);
-          changed_.wait(lock, [&] { return !slot.full || stop_; });
-          if (stop_) break;
-        }
-        // The slot is the thread's own until it is marked full.
-        if (!inner_->next(slot.chunk)) break;
-        slot.consumed = inner_->bytes_consumed();
-        {
-          std::lock_guard lock(mutex_);
-          slot.full = true;
-        }
-        changed_.notify_all();
-        filling ^= 1;
-      }
-    } catch (...) {
-      std::lock_guard lock(mutex_);
-      error_ = std::current_exception();
-    }
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    changed_.notify_all();
-  }
-
-  std::unique_ptr<StreamChunker> inner_;
-  Compression compression_;
-  uint64_t size_hint_;
-  std::array<Slot, 2> slots_;
-  size_t reading_ = 0;      // the slot the caller takes next
-  Slot* handed_ = nullptr;  // the slot the caller holds
-  uint64_t consumed_ = 0;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool done_ = false, stop_ = false;
-  std::exception_ptr error_;
-  std::thread thread_;  // last: starts once everything above exists
-};
-
-namespace {
 
 std::unique_ptr<ChunkSource> open_stream(const std::string& path, const InputOptions& options) {
   int fd = 0;
@@ -180,7 +70,7 @@ std::unique_ptr<ChunkSource> open_stream(const std::string& path, const InputOpt
         detect_compression(std::string_view(magic, static_cast<size_t>(n))) == Compression::none)
       return detail::mapped_file(fd, path, size, options);
   }
-  auto raw = std::make_unique<RawReader>(fd, owned, path);
+  auto raw = std::make_unique<detail::RawReader>(fd, owned, path);
   if (path == "-") ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; fails harmlessly
   switch (detect_compression(raw->peek(4))) {
     case Compression::gzip:
@@ -228,9 +118,9 @@ std::unique_ptr<ChunkSource> open_input(const std::string& path, const InputOpti
   auto source = open_stream(path, options);
   bool small = source->size_hint() > 0 && source->size_hint() < options.read_ahead_min_bytes;
   if (options.read_ahead && !small) {
-    if (auto* stream = dynamic_cast<StreamChunker*>(source.get())) {
+    if (auto* stream = dynamic_cast<detail::StreamChunker*>(source.get())) {
       source.release();
-      return std::make_unique<ReadAheadChunker>(std::unique_ptr<StreamChunker>(stream));
+      return detail::read_ahead(std::unique_ptr<detail::StreamChunker>(stream));
     }
   }
   return source;
