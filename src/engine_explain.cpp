@@ -1,7 +1,9 @@
-/// What `exfilscan explain` sees of a shard: every detector's verdict on each closing window of
-/// the explained account.
+/// What `exfilscan explain` sees of the engine: every detector's verdict on each closing window
+/// of the explained account, and the peaks its threshold rules reached.
 
-#include "engine_shard.h"
+#include "engine_merger.h"
+
+#include <algorithm>
 
 namespace exfilscan {
 
@@ -27,6 +29,20 @@ void detail::Shard::explain(const Account& a) {
   report("distillation_sweep", rules.distillation_sweep.enabled,
          evaluate_sweep(rules.distillation_sweep, a));
   report("logit_probe", rules.logit_probe.enabled, evaluate_logit_probe(rules.logit_probe, a));
+}
+
+std::vector<std::pair<const ThresholdRule*, double>> DetectionEngine::threshold_peaks(
+    std::string_view key) const {
+  std::vector<std::pair<const ThresholdRule*, double>> out;
+  const detail::SharedState& shared = impl_->shared;
+  for (size_t r = 0; r < shared.rules.thresholds.size(); ++r) {
+    const ThresholdRule& rule = shared.rules.thresholds[r];
+    double peak = -1;
+    if (rule.group_by == shared.options.group_by && key == shared.options.explain_key)
+      for (const auto& sh : impl_->shards) peak = std::max(peak, sh->thresholds[r].watched_peak());
+    out.emplace_back(&rule, peak);
+  }
+  return out;
 }
 
 }  // namespace exfilscan
