@@ -29,8 +29,9 @@ bool read_error_information(Ctx& ctx, od::value v, LiteLLMFields& ll) {
       // error_code is the HTTP status as a string; some providers put a name there instead.
       std::string_view code;
       if (!read_string(ctx, field.value(), {"error_information", "error_code"}, code)) return false;
+      if (code.empty() || code.size() > 3) continue;  // a status has three digits at most
       int64_t n = 0;
-      bool digits = !code.empty() && code.size() <= 3;
+      bool digits = true;
       for (char c : code) digits = digits && c >= '0' && c <= '9', n = n * 10 + (c - '0');
       if (digits) ll.error_code = n;
     }

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace exfilscan::detail {
 
 namespace {
@@ -181,7 +183,8 @@ bool read_logit_bias(Ctx& ctx, od::value v, Where where) {
       std::string_view token = key_of(field);
       std::optional<double> bias;
       if (!read_double(ctx, field.value(), where, bias)) return false;
-      double b = bias.value_or(0);
+      // The API takes -100..100; a wild value (1e300) is held at a bound, never cast as it is.
+      double b = std::clamp(bias.value_or(0), -1e6, 1e6);
       // Summing per-entry hashes makes the map's hash independent of key order.
       hash += mix64(hash_bytes(token) ^ static_cast<uint64_t>(static_cast<int64_t>(b * 1000)));
       if (entries++) json += ',';

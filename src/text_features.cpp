@@ -1,5 +1,6 @@
 #include <exfilscan/hash.h>
 #include <exfilscan/text_features.h>
+#include <exfilscan/timestamp.h>
 
 #include "byte_mask.h"
 #include "prompt_ends.h"
@@ -502,6 +503,18 @@ void TemplateMiner::save(StateWriter& w) const {
   w.u64(clock_);
 }
 
+namespace {
+/// A time in a saved miner: unknown, or an event time (1970 to 2262). A state whose checksum
+/// holds can still carry any bytes, and a wild time would overflow the week's arithmetic.
+int64_t load_time(StateReader& r, int64_t unknown) {
+  if (r.version() < 3) return unknown;  // the clock starts at the load
+  int64_t t = r.i64();
+  if (t != unknown && (t < 0 || t >= timestamp_end_s * 1'000'000'000))
+    throw StateError("a template miner's time is out of range");
+  return t;
+}
+}  // namespace
+
 void TemplateMiner::load(StateReader& r) {
   templates_.resize(r.count(options_.max_templates));
   for (Template& t : templates_) {
@@ -513,7 +526,7 @@ void TemplateMiner::load(StateReader& r) {
     t.matches = r.u64();
     t.fills.load(r);
     t.last_used = r.u64();
-    t.matched_ns = r.version() >= 3 ? r.i64() : unknown_time;  // the clock starts at the load
+    t.matched_ns = load_time(r, unknown_time);
   }
   unmatched_.resize(r.count(options_.unmatched_memory));
   for (Signature& u : unmatched_) {
@@ -521,7 +534,7 @@ void TemplateMiner::load(StateReader& r) {
     load_hashes(r, u.tail);
     u.length = r.u64();
     u.text_hash = r.u64();
-    u.added_ns = r.version() >= 3 ? r.i64() : unknown_time;
+    u.added_ns = load_time(r, unknown_time);
   }
   unmatched_next_ = r.u64();
   if (unmatched_next_ > unmatched_.size())

@@ -92,6 +92,19 @@ TEST_CASE("LiteLLM StandardLoggingPayload", "[adapter][litellm]") {
   CHECK(prompt_texts(e) == std::vector<std::string>{"S:Terse.", "U:Why?"});
 }
 
+TEST_CASE("wild numbers in a payload are read without overflow (issue 17)", "[adapter][litellm]") {
+  // A 20-digit error_code is no status (and was multiplied out past int64, undefined under
+  // UBSan); a logit_bias of 1e300 was cast to int64 for its hash.
+  std::string wild = payload;
+  wild.replace(wild.find("\"429\""), 5, "\"18446744073709551616\"");
+  wild.replace(wild.find("\"seed\":7"), 8,
+               "\"seed\":7,\"logit_bias\":{\"50256\":1e300,\"11\":-1e300}");
+  auto p = parse_line(wild);
+  REQUIRE(p->ok);
+  CHECK_FALSE(p->event.status);
+  CHECK(*p->event.params.logit_bias_entries == 2);
+}
+
 TEST_CASE("Bedrock Converse", "[adapter][bedrock]") {
   auto p = parse_line(bedrock_converse);
   REQUIRE(p->ok);

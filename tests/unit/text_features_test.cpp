@@ -341,6 +341,25 @@ TEST_CASE("templates saved in format 2 load, their week starting at the load", "
   CHECK(loaded.size() == 0);
 }
 
+TEST_CASE("a saved miner with a wild time is refused, not overflowed (issue 17)", "[text][state]") {
+  TemplateMiner miner;
+  for (int i = 0; i < 4; ++i)
+    miner.add(fmt::format("Summarize the following review: item {} okay", i));
+  miner.reset_counts(0);
+  StateWriter w;
+  miner.save(w);
+  // The template's match time: the 8 bytes before the empty unmatched list, position and clock.
+  std::string data = w.data();
+  for (int64_t wild : {INT64_MIN + 1, int64_t{-1}, INT64_MAX}) {
+    for (int i = 0; i < 8; ++i)
+      data[data.size() - 32 + i] =
+          static_cast<char>((static_cast<uint64_t>(wild) >> (8 * i)) & 0xff);
+    TemplateMiner loaded;
+    StateReader in(data);
+    CHECK_THROWS_AS(loaded.load(in), StateError);
+  }
+}
+
 TEST_CASE("long prompts are matched by their ends", "[text]") {
   TemplateMiner miner;
   int t = -1;
