@@ -18,6 +18,8 @@ std::string_view to_string(BadLineReason reason) {
       return "bad_timestamp";
     case BadLineReason::line_too_long:
       return "line_too_long";
+    case BadLineReason::implausible_value:
+      return "implausible_value";
   }
   return "unknown";
 }

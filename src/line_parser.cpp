@@ -3,7 +3,10 @@
 
 #include "adapters.h"
 
+#include <fmt/format.h>
+
 #include <array>
+#include <utility>
 
 namespace exfilscan {
 
@@ -166,6 +169,13 @@ struct LineParser::Impl {
                                ? " field (or a format exfilscan does not know: see --input-format "
                                  "and --map)"
                                : " field"));
+    }
+    for (auto [count, name] : {std::pair{event.prompt_tokens, "prompt_tokens"},
+                               std::pair{event.completion_tokens, "completion_tokens"},
+                               std::pair{event.reasoning_tokens, "reasoning_tokens"}}) {
+      if (count && (*count < 0 || *count > max_request_tokens))
+        return ctx.fail(BadLineReason::implausible_value,
+                        fmt::format("{} is {}: no request has that many", name, *count));
     }
     // Logs repeat a handful of endpoints: classify each new one once.
     if (event.endpoint != last_endpoint) {

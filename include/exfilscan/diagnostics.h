@@ -16,8 +16,13 @@ enum class BadLineReason : uint8_t {
   missing_timestamp,  // no timestamp field for the format (or the format was not recognised)
   bad_timestamp,      // a timestamp that is not a valid time
   line_too_long,      // over --max-line-bytes
+  implausible_value,  // a token count no request can have (below 0, over max_request_tokens)
 };
-inline constexpr size_t bad_line_reason_count = 6;
+inline constexpr size_t bad_line_reason_count = 7;
+
+/// More tokens than any request has (context windows hold millions): a count above it is a
+/// broken log, and summing such counts would wrap the totals.
+inline constexpr int64_t max_request_tokens = 1'000'000'000;
 
 std::string_view to_string(BadLineReason reason);
 

@@ -167,14 +167,14 @@ TEST_CASE("numeric ids and numbers written as strings are accepted", "[parser][c
 }
 
 TEST_CASE("integers: plain digits and every other spelling JSON allows", "[parser][canonical]") {
+  // Read through max_tokens: token counts themselves are also range-checked (below).
   auto tokens = [](const std::string& value) {
-    return parse_line(R"({"timestamp":1793628191,"response":{"usage":{"completion_tokens":)" +
-                      value + "}}}");
+    return parse_line(R"({"timestamp":1793628191,"request":{"max_tokens":)" + value + "}}");
   };
   auto read = [&](const std::string& value) -> std::optional<int64_t> {
     auto p = tokens(value);
     REQUIRE(p->ok);
-    return p->event.completion_tokens;
+    return p->event.params.max_tokens;
   };
   CHECK(read("0") == 0);
   CHECK(read("7") == 7);
@@ -359,4 +359,19 @@ TEST_CASE("strings with and without escapes read the same as unescaped text",
   CHECK(p->event.org == "o\xC3\xA9\"x");
   CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:line one\nline \"two\"\ttab",
                                                            "U:no escapes at all, just text"});
+}
+
+TEST_CASE("token counts no request can have are refused, not summed (issue 17)", "[parser]") {
+  // 300 lines of 9223372036854775807 completion tokens wrapped the totals past 2^64.
+  for (std::string count : {"9223372036854775807", "1000000001", "-5"}) {
+    auto p = parse_line(R"({"timestamp":"2026-11-02T10:00:00Z","api_key_id":"k",)"
+                        R"("response":{"status":200,"usage":{"completion_tokens":)" +
+                        count + "}}}");
+    CHECK_FALSE(p->ok);
+    CHECK(p->error.reason == BadLineReason::implausible_value);
+    CHECK_THAT(p->error.detail, Catch::Contains("completion_tokens is " + count));
+  }
+  auto ok = parse_line(R"({"timestamp":"2026-11-02T10:00:00Z","api_key_id":"k",)"
+                       R"("response":{"status":200,"usage":{"prompt_tokens":1000000000}}})");
+  CHECK(ok->ok);
 }
