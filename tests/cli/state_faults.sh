@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Cron mode when something else is going on (issue #17): another run on the same state, planted
+# links, file modes, an unwritable state directory, a save that fails. Each case is deterministic:
+# a held lock is held by this shell, a wait is seen through a FIFO, a full disk is RLIMIT_FSIZE.
+#   tests/cli/state_faults.sh BINARY
+set -u
+bin=$(realpath "$1")
+cd "$(dirname "$0")/../.." || exit 2
+tmp=$(mktemp -d)
+trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
+[[ -n "${KEEP:-}" ]] && trap - EXIT
+passed=0 failed=0
+check() {  # name, then a command that must succeed
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
+}
+not() { ! "$@"; }
+no_temporaries() { test -z "$(find "$1" -name '*.tmp.*')"; }
+
+# One day that fires findings at high and above, and a state built from it.
+zstd -dc samples/campaigns.jsonl.zst > "$tmp/day.jsonl"
+scan() { "$bin" scan -q --format jsonl "$@" "$tmp/day.jsonl"; }
+scan --state "$tmp/base.state" > "$tmp/base.out"
+check "the day has findings" grep -q '"severity":"critical"' "$tmp/base.out"
+
+# --- #17.4: another run holds the state ---------------------------------------------------------
+# This shell takes the lock on fd 4 (as a run would), and keeps it from the runs it starts.
+mkdir "$tmp/lock"
+cp "$tmp/base.state" "$tmp/lock/s.state"
+cp "$tmp/lock/s.state" "$tmp/before"
+exec 4> "$tmp/lock/s.state.lock"
+flock -n 4
+echo "the other run's report" > "$tmp/lock/report.txt"
+scan --state "$tmp/lock/s.state" -o "$tmp/lock/report.txt" 4>&- 2> "$tmp/err"
+check "a locked state: exit 2" test $? = 2
+check "a locked state: names the file" grep -q "$tmp/lock/s.state" "$tmp/err"
+check "a locked state: says another exfilscan holds it" grep -q "another exfilscan holds" "$tmp/err"
+check "a locked state: the state is left as it was" cmp -s "$tmp/lock/s.state" "$tmp/before"
+check "a locked state: the other run's report is not truncated" \
+  grep -q "the other run's report" "$tmp/lock/report.txt"
+
+# --wait: started while the lock is held, it says it waits and cannot finish; once the lock is
+# let go of it runs to its end and saves the state (a first one, for findings to show).
+mkfifo "$tmp/fifo"
+rm "$tmp/lock/s.state"
+"$bin" scan --format jsonl --wait --state "$tmp/lock/s.state" "$tmp/day.jsonl" \
+  > "$tmp/wait.out" 2> "$tmp/fifo" 4>&- &
+waiter=$!
+exec 3< "$tmp/fifo"
+IFS= read -r line <&3
+check "--wait: says it waits for the other run" grep -q "waiting (--wait)" <<< "$line"
+check "--wait: has not finished while the lock is held" kill -0 "$waiter" 2> /dev/null
+cat <&3 > "$tmp/wait.err" &
+drain=$!
+exec 3<&-
+flock -u 4
+exec 4>&-
+wait "$waiter"
+check "--wait: once the lock is let go of, it finishes (exit 1: its findings)" test $? = 1
+wait "$drain"
+check "--wait: the run's findings" grep -q '"type":"finding"' "$tmp/wait.out"
+check "--wait: the state is saved" cmp -s "$tmp/lock/s.state" "$tmp/base.state"
+check "--wait without --state is a usage error" \
+  test "$("$bin" scan --wait "$tmp/day.jsonl" > /dev/null 2>&1; echo $?)" = 2
+
+echo "state faults: $passed passed, $failed failed"
+((failed == 0))
