@@ -3,10 +3,12 @@
 
 #include <fmt/format.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -41,14 +43,32 @@ int write_all(int fd, std::string_view data) {
   return 0;
 }
 
+/// What mkstemp puts after "PATH.tmp." (and what an older exfilscan put there: its pid).
+bool is_temporary_suffix(std::string_view s) {
+  if (s.empty()) return false;
+  for (char ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) return false;
+  return true;
+}
+
 }  // namespace
 
 StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::move(path)) {
   std::string lock = lock_path();
-  lock_fd_ = ::open(lock.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  size_t slash = path_.rfind('/');
+  dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  base_ = slash == std::string::npos ? path_ : path_.substr(slash + 1);
+  // Not a link someone planted, and not a FIFO to hang on: a regular file or nothing.
+  lock_fd_ = ::open(lock.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
   if (lock_fd_ < 0)
     throw StateError(fmt::format("{}: cannot create the lock file of the state {}: {}", lock, path_,
                                  error_text(errno)));
+  struct stat st;
+  if (::fstat(lock_fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(lock_fd_);
+    throw StateError(
+        fmt::format("{}: the lock file of the state {} is not a regular file", lock, path_));
+  }
   int rc;
   while ((rc = ::flock(lock_fd_, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
   }
@@ -67,9 +87,44 @@ StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::mo
           path_, lock));
     throw StateError(fmt::format("{}: cannot lock the state: {}", lock, error_text(err)));
   }
+  remove_leftovers();
+}
+
+void StateFile::remove_leftovers() const {
+  // Holding the lock, no other run is writing a temporary of this state: any there are were
+  // left by a run that was killed before it could remove its own.
+  DIR* dir = ::opendir(dir_.c_str());
+  if (!dir) return;  // creating the temporary will say what is wrong
+  std::string prefix = base_ + ".tmp.";
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name.starts_with(prefix) && is_temporary_suffix(name.substr(prefix.size())))
+      ::unlinkat(::dirfd(dir), entry->d_name, 0);  // a link is removed, never its target
+  }
+  ::closedir(dir);
+}
+
+void StateFile::open_temporary() {
+  // mkstemp creates with O_EXCL (a planted link at the name is an error, never followed) and
+  // mode 0600; the name is not one anybody can guess ahead.
+  std::string name = path_ + ".tmp.XXXXXX";
+  int fd = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd < 0)
+    throw StateError(fmt::format("{}: cannot create a file in {} to save the state: {}", path_,
+                                 dir_, error_text(errno)));
+  tmp_fd_ = fd;
+  tmp_ = name;
+}
+
+void StateFile::discard_temporary() {
+  if (tmp_fd_ >= 0) ::close(tmp_fd_);
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  tmp_fd_ = -1;
+  tmp_.clear();
 }
 
 StateFile::~StateFile() {
+  discard_temporary();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the last descriptor lets go of the flock
 }
 
@@ -88,25 +143,31 @@ std::string StateFile::read(uint64_t fingerprint, uint32_t& version) const {
 
 void StateFile::save(uint64_t fingerprint, std::string_view payload) {
   std::string out = encode_state(fingerprint, payload);
-  std::string tmp = fmt::format("{}.tmp.{}", path_, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw StateError(fmt::format("{}: cannot write the state: {}", tmp, error_text(errno)));
-  if (int err = write_all(fd, out)) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw StateError(fmt::format("{}: cannot write the state: {}", tmp, error_text(err)));
+  if (tmp_fd_ < 0) open_temporary();
+  // The new file keeps the old one's mode (and, written by root, its owner); a new state is
+  // 0600: it can hold templates' fixed text and, with --include-prompts, sample prompts.
+  struct stat old;
+  bool have_old = ::lstat(path_.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+  int err = write_all(tmp_fd_, out);
+  if (!err && have_old && ::geteuid() == 0 && ::fchown(tmp_fd_, old.st_uid, old.st_gid) != 0)
+    err = errno;
+  if (!err && ::fchmod(tmp_fd_, have_old ? old.st_mode & 07777 : 0600) != 0) err = errno;
+  if (!err && ::fsync(tmp_fd_) != 0) err = errno;
+  if (::close(tmp_fd_) != 0 && !err) err = errno;
+  tmp_fd_ = -1;
+  if (!err && std::rename(tmp_.c_str(), path_.c_str()) != 0) err = errno;
+  if (err) {
+    discard_temporary();
+    throw StateError(fmt::format("{}: cannot write the state: {}", path_, error_text(err)));
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw StateError(fmt::format("{}: cannot write the state: {}", tmp, error_text(err)));
-  }
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw StateError(fmt::format("{}: cannot replace the state: {}", path_, error_text(err)));
-  }
+  tmp_.clear();
+  // The rename is durable only once the directory is.
+  int dir = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0 || ::fsync(dir) != 0) err = errno;
+  if (dir >= 0) ::close(dir);
+  if (err)
+    throw StateError(fmt::format("{}: the state was replaced but {} could not be synced: {}", path_,
+                                 dir_, error_text(err)));
 }
 
 }  // namespace exfilscan

@@ -21,8 +21,8 @@ struct StateFileOptions {
 /// save, so a lock on it would be a lock on a file that is no longer there.
 class StateFile {
  public:
-  /// Takes the lock; throws StateError when another process holds it (without `wait`) or it
-  /// cannot be taken.
+  /// Takes the lock, then removes the temporaries PATH.tmp.* that killed runs left. Throws
+  /// StateError when another process holds the lock (without `wait`) or it cannot be taken.
   explicit StateFile(std::string path, StateFileOptions options = {});
   ~StateFile();  // lets go of the lock
   StateFile(const StateFile&) = delete;
@@ -35,13 +35,21 @@ class StateFile {
   /// anything else that is wrong with it, and the file is left as it is.
   std::string read(uint64_t rules_fingerprint, uint32_t& version) const;
 
-  /// Writes the state to a temporary file in the same directory, synced, then renamed over PATH:
-  /// a crash never leaves a half-written state. Throws StateError.
+  /// Writes the state to a temporary file PATH.tmp.XXXXXX in the same directory (created
+  /// exclusively, so never through a planted link), with the old file's mode or 0600, synced,
+  /// renamed over PATH, and the directory synced: a crash never leaves a half-written state.
+  /// On failure the temporary is removed. Throws StateError.
   void save(uint64_t rules_fingerprint, std::string_view payload);
 
  private:
-  std::string path_;
+  void remove_leftovers() const;
+  void open_temporary();
+  void discard_temporary();
+
+  std::string path_, dir_, base_;
+  std::string tmp_;  // this run's temporary, until it is renamed over path_
   int lock_fd_ = -1;
+  int tmp_fd_ = -1;
 };
 
 }  // namespace exfilscan

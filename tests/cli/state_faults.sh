@@ -63,5 +63,51 @@ check "--wait: the state is saved" cmp -s "$tmp/lock/s.state" "$tmp/base.state"
 check "--wait without --state is a usage error" \
   test "$("$bin" scan --wait "$tmp/day.jsonl" > /dev/null 2>&1; echo $?)" = 2
 
+# --- #17.5: the temporary file ------------------------------------------------------------------
+# A link planted where the temporary goes (an older exfilscan used PATH.tmp.PID: the pid is this
+# shell's, which exec hands to exfilscan) must not be followed to overwrite its target.
+mkdir "$tmp/plant"
+echo "a file the cron job must not overwrite" > "$tmp/victim"
+cp "$tmp/victim" "$tmp/victim.before"
+bash -c 'ln -s "$1" "$2.tmp.$$" && exec "$0" scan -q --format jsonl --state "$2" "$3"' \
+  "$bin" "$tmp/victim" "$tmp/plant/s.state" "$tmp/day.jsonl" > /dev/null
+check "a planted temporary link: the run saves its state" cmp -s "$tmp/plant/s.state" "$tmp/base.state"
+check "a planted temporary link: its target is not written" cmp -s "$tmp/victim" "$tmp/victim.before"
+check "a planted temporary link: the state is a regular file" test -f "$tmp/plant/s.state" -a ! -L "$tmp/plant/s.state"
+
+# Modes: a state made 0600 or 0640 keeps its mode; a new one is 0600, whatever the umask.
+mkdir "$tmp/mode"
+for mode in 600 640; do
+  cp "$tmp/base.state" "$tmp/mode/$mode.state"
+  chmod "$mode" "$tmp/mode/$mode.state"
+  scan --state "$tmp/mode/$mode.state" > /dev/null
+  check "a state made $mode is $mode after a save" test "$(stat -c %a "$tmp/mode/$mode.state")" = "$mode"
+done
+(umask 022; scan --state "$tmp/mode/new.state" > /dev/null)
+check "a new state is 600" test "$(stat -c %a "$tmp/mode/new.state")" = 600
+
+# A run killed before it removed its temporary leaves PATH.tmp.XXXXXX; the next run on that
+# state, holding the lock, removes it (and nothing of another state's).
+mkdir "$tmp/killed"
+cp "$tmp/base.state" "$tmp/killed/s.state"
+echo partial > "$tmp/killed/s.state.tmp.Xy12Zq"
+echo partial > "$tmp/killed/s.state.tmp.4242"
+echo other > "$tmp/killed/other.state.tmp.Xy12Zq"
+scan --state "$tmp/killed/s.state" > /dev/null
+check "a killed run's temporaries are removed by the next run" \
+  test ! -e "$tmp/killed/s.state.tmp.Xy12Zq" -a ! -e "$tmp/killed/s.state.tmp.4242"
+check "... and another state's are not" test -e "$tmp/killed/other.state.tmp.Xy12Zq"
+
+# A save that fails (a full disk: the file size limit, with SIGXFSZ ignored so that the write
+# fails) leaves the old state and no temporary.
+mkdir "$tmp/full"
+cp "$tmp/base.state" "$tmp/full/s.state"
+# The report goes through a pipe, out of reach of the limit.
+(ulimit -f 64; trap '' XFSZ; exec "$bin" scan -q --format jsonl --state-reset \
+  --state "$tmp/full/s.state" "$tmp/day.jsonl") 2> "$tmp/err" | cat > "$tmp/full.out"
+check "a failed save: exit 2" test "${PIPESTATUS[0]}" = 2
+check "a failed save: the old state is left" cmp -s "$tmp/full/s.state" "$tmp/base.state"
+check "a failed save: no temporary is left" no_temporaries "$tmp/full"
+
 echo "state faults: $passed passed, $failed failed"
 ((failed == 0))

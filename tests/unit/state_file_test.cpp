@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <filesystem>
+#include <fstream>
 #include <future>
 
 namespace fs = std::filesystem;
@@ -65,4 +66,60 @@ TEST_CASE("with wait a StateFile takes the lock once the holder lets go", "[stat
   holder.reset();
   waiter.get();
   CHECK(saved_payload(path) == "the waiter's");
+}
+
+namespace {
+
+unsigned mode_of(const std::string& path) {
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+size_t temporaries_in(const TempDir& dir) {
+  size_t n = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path))
+    n += entry.path().filename().string().find(".tmp.") != std::string::npos;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a saved state keeps the old file's mode; a new one is 0600", "[state_file]") {
+  TempDir dir;
+  std::string path = dir.file("s.state");
+  StateFile(path).save(7, "first");
+  CHECK(mode_of(path) == 0600);
+  ::chmod(path.c_str(), 0640);
+  StateFile(path).save(7, "second");
+  CHECK(mode_of(path) == 0640);
+  CHECK(saved_payload(path) == "second");
+  CHECK(temporaries_in(dir) == 0);
+}
+
+TEST_CASE("a killed run's temporaries are removed once the lock is taken", "[state_file]") {
+  TempDir dir;
+  std::string path = dir.file("s.state");
+  std::ofstream(path + ".tmp.a1B2c3") << "partial";
+  std::ofstream(path + ".tmp.123") << "partial (an older exfilscan's)";
+  std::ofstream(dir.file("s.state.tmp.keep-me.txt")) << "not a temporary of ours";
+  std::ofstream(dir.file("other.state.tmp.a1B2c3")) << "another state's";
+  StateFile file(path);
+  CHECK_FALSE(fs::exists(path + ".tmp.a1B2c3"));
+  CHECK_FALSE(fs::exists(path + ".tmp.123"));
+  CHECK(fs::exists(dir.file("s.state.tmp.keep-me.txt")));
+  CHECK(fs::exists(dir.file("other.state.tmp.a1B2c3")));
+}
+
+TEST_CASE("a save that fails removes its temporary and leaves the old state", "[state_file]") {
+  TempDir dir;
+  std::string path = dir.file("s.state");
+  StateFile(path).save(7, "old");
+  StateFile file(path);
+  // A directory in the state's place, with something in it, cannot be renamed over.
+  fs::rename(path, dir.file("kept"));
+  fs::create_directory(path);
+  std::ofstream(path + "/x") << "x";
+  REQUIRE_THROWS_WITH(file.save(7, "new"), Catch::Contains(path));
+  CHECK(temporaries_in(dir) == 0);
 }
