@@ -51,6 +51,20 @@ bool is_temporary_suffix(std::string_view s) {
   return true;
 }
 
+/// A state is a regular file or nothing. A link is refused rather than followed: a save would
+/// replace the link, not its target, and whoever can write the state's directory could aim a
+/// root cron job at any file through one.
+void check_regular(const std::string& path, int err = 0) {
+  struct stat st;
+  if (err == 0 && ::lstat(path.c_str(), &st) != 0) return;  // nothing there yet: a first run
+  if (err == ELOOP || (err == 0 && S_ISLNK(st.st_mode)))
+    throw StateError(fmt::format(
+        "{}: is a symbolic link; --state does not follow links (give the path of its target)",
+        path));
+  if (err == 0 && !S_ISREG(st.st_mode))
+    throw StateError(fmt::format("{}: not a regular file, so not a state", path));
+}
+
 }  // namespace
 
 StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::move(path)) {
@@ -86,6 +100,12 @@ StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::mo
           "neither run loses the other's baselines (--wait waits for it)",
           path_, lock));
     throw StateError(fmt::format("{}: cannot lock the state: {}", lock, error_text(err)));
+  }
+  try {
+    check_regular(path_);
+  } catch (const StateError&) {
+    ::close(lock_fd_);
+    throw;
   }
   remove_leftovers();
 }
@@ -129,9 +149,10 @@ StateFile::~StateFile() {
 }
 
 std::string StateFile::read(uint64_t fingerprint, uint32_t& version) const {
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return {};
+    check_regular(path_, errno);  // replaced by a link since the lock was taken
     throw StateError(fmt::format("{}: cannot read the state: {}", path_, error_text(errno)));
   }
   std::string all;

@@ -21,8 +21,9 @@ struct StateFileOptions {
 /// save, so a lock on it would be a lock on a file that is no longer there.
 class StateFile {
  public:
-  /// Takes the lock, then removes the temporaries PATH.tmp.* that killed runs left. Throws
-  /// StateError when another process holds the lock (without `wait`) or it cannot be taken.
+  /// Takes the lock, refuses a PATH that is a symbolic link or not a regular file, then removes
+  /// the temporaries PATH.tmp.* that killed runs left. Throws StateError when another process
+  /// holds the lock (without `wait`), it cannot be taken, or PATH is refused.
   explicit StateFile(std::string path, StateFileOptions options = {});
   ~StateFile();  // lets go of the lock
   StateFile(const StateFile&) = delete;

@@ -109,5 +109,22 @@ check "a failed save: exit 2" test "${PIPESTATUS[0]}" = 2
 check "a failed save: the old state is left" cmp -s "$tmp/full/s.state" "$tmp/base.state"
 check "a failed save: no temporary is left" no_temporaries "$tmp/full"
 
+# --- #17.6: a symlinked --state is refused, not replaced -----------------------------------------
+mkdir "$tmp/link"
+cp "$tmp/base.state" "$tmp/link/target.state"
+ln -s target.state "$tmp/link/s.state"
+scan --state "$tmp/link/s.state" > "$tmp/link.out" 2> "$tmp/err"
+check "a symlinked state: exit 2" test $? = 2
+check "a symlinked state: says so" grep -q "$tmp/link/s.state: is a symbolic link" "$tmp/err"
+check "a symlinked state: the link is left a link" test -L "$tmp/link/s.state"
+check "a symlinked state: its target is left as it was" cmp -s "$tmp/link/target.state" "$tmp/base.state"
+check "a symlinked state: refused before reading the input" test ! -s "$tmp/link.out"
+scan --state "$tmp/link/s.state" --state-reset > /dev/null 2> "$tmp/err"
+check "a symlinked state with --state-reset: exit 2" test $? = 2
+mkdir "$tmp/link/dir.state"
+scan --state "$tmp/link/dir.state" > /dev/null 2> "$tmp/err"
+check "a directory as the state: exit 2" test $? = 2
+check "a directory as the state: says so" grep -q "not a regular file" "$tmp/err"
+
 echo "state faults: $passed passed, $failed failed"
 ((failed == 0))

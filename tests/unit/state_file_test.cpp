@@ -123,3 +123,18 @@ TEST_CASE("a save that fails removes its temporary and leaves the old state", "[
   REQUIRE_THROWS_WITH(file.save(7, "new"), Catch::Contains(path));
   CHECK(temporaries_in(dir) == 0);
 }
+
+TEST_CASE("a symbolic link as the state is refused, and left as it is", "[state_file]") {
+  TempDir dir;
+  std::string target = dir.file("target.state"), link = dir.file("s.state");
+  StateFile(target).save(7, "the target's");
+  fs::create_symlink("target.state", link);
+  REQUIRE_THROWS_WITH(StateFile(link), Catch::Contains(link + ": is a symbolic link"));
+  CHECK(fs::is_symlink(link));
+  CHECK(saved_payload(target) == "the target's");
+  // Replaced by a link after the lock was taken: the read refuses it too.
+  StateFile file(dir.file("late.state"));
+  fs::create_symlink("target.state", dir.file("late.state"));
+  uint32_t version = 0;
+  CHECK_THROWS_WITH(file.read(7, version), Catch::Contains("is a symbolic link"));
+}
