@@ -108,6 +108,14 @@ StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::mo
     throw;
   }
   remove_leftovers();
+  // Made now, before any input is read: a state that could not be saved must stop the run at
+  // once, not after an hour of input (and findings a cron job would not look at).
+  try {
+    open_temporary();
+  } catch (const StateError&) {
+    ::close(lock_fd_);
+    throw;
+  }
 }
 
 void StateFile::remove_leftovers() const {
@@ -130,8 +138,8 @@ void StateFile::open_temporary() {
   std::string name = path_ + ".tmp.XXXXXX";
   int fd = ::mkostemp(name.data(), O_CLOEXEC);
   if (fd < 0)
-    throw StateError(fmt::format("{}: cannot create a file in {} to save the state: {}", path_,
-                                 dir_, error_text(errno)));
+    throw StateError(fmt::format("{}: the state could not be saved: cannot create a file in {}: {}",
+                                 path_, dir_, error_text(errno)));
   tmp_fd_ = fd;
   tmp_ = name;
 }
@@ -164,7 +172,7 @@ std::string StateFile::read(uint64_t fingerprint, uint32_t& version) const {
 
 void StateFile::save(uint64_t fingerprint, std::string_view payload) {
   std::string out = encode_state(fingerprint, payload);
-  if (tmp_fd_ < 0) open_temporary();
+  if (tmp_fd_ < 0) open_temporary();  // saved once already
   // The new file keeps the old one's mode (and, written by root, its owner); a new state is
   // 0600: it can hold templates' fixed text and, with --include-prompts, sample prompts.
   struct stat old;

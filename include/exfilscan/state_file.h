@@ -21,11 +21,13 @@ struct StateFileOptions {
 /// save, so a lock on it would be a lock on a file that is no longer there.
 class StateFile {
  public:
-  /// Takes the lock, refuses a PATH that is a symbolic link or not a regular file, then removes
-  /// the temporaries PATH.tmp.* that killed runs left. Throws StateError when another process
-  /// holds the lock (without `wait`), it cannot be taken, or PATH is refused.
+  /// Takes the lock, refuses a PATH that is a symbolic link or not a regular file, removes the
+  /// temporaries PATH.tmp.* that killed runs left and creates this run's: whatever would stop
+  /// the save is found here, before any input is read. Throws StateError when another process
+  /// holds the lock (without `wait`), it cannot be taken, PATH is refused, or the directory
+  /// cannot be written.
   explicit StateFile(std::string path, StateFileOptions options = {});
-  ~StateFile();  // lets go of the lock
+  ~StateFile();  // removes the temporary unless it was saved; lets go of the lock
   StateFile(const StateFile&) = delete;
   StateFile& operator=(const StateFile&) = delete;
 

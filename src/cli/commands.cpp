@@ -335,7 +335,9 @@ int run_read(const RunConfig& c) {
           state->save(c.rules_fingerprint, out.data());
           if (c.verbose) spdlog::info("state: saved {} ({} bytes)", c.state, out.data().size());
         } catch (const StateError& e) {
-          fmt::print(stderr, "exfilscan: {}\n", e.what());
+          // Exit 2 hides the exit 1 of the findings: say they are there.
+          fmt::print(stderr, "exfilscan: the findings were written; the state was not saved: {}\n",
+                     e.what());
           code = exit_input_error;
         }
       }

@@ -108,6 +108,31 @@ cp "$tmp/base.state" "$tmp/full/s.state"
 check "a failed save: exit 2" test "${PIPESTATUS[0]}" = 2
 check "a failed save: the old state is left" cmp -s "$tmp/full/s.state" "$tmp/base.state"
 check "a failed save: no temporary is left" no_temporaries "$tmp/full"
+check "a failed save: the findings were written" grep -q '"type":"finding"' "$tmp/full.out"
+check "a failed save: says the findings were written and the state not saved" \
+  grep -q "the findings were written; the state was not saved: .*File too large" "$tmp/err"
+
+# --- #17.11: a state directory that cannot be written stops the run before any input is read ---
+# Read-only for whoever runs exfilscan: as root, that is nobody (root writes anywhere).
+as_other() {
+  if ((EUID == 0)); then setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; else "$@"; fi
+}
+chmod 755 "$tmp"
+for lock in "a lock file" "no lock file"; do
+  rm -rf "$tmp/ro" && mkdir "$tmp/ro"
+  cp "$tmp/base.state" "$tmp/ro/s.state"
+  chmod 644 "$tmp/ro/s.state"
+  [[ "$lock" == "a lock file" ]] && touch "$tmp/ro/s.state.lock"
+  chmod 555 "$tmp/ro"
+  as_other "$bin" scan -q --format jsonl --state-reset --state "$tmp/ro/s.state" "$tmp/day.jsonl" \
+    > "$tmp/ro.out" 2> "$tmp/err"
+  check "a read-only state directory ($lock): exit 2" test $? = 2
+  check "a read-only state directory ($lock): nothing read, no findings" test ! -s "$tmp/ro.out"
+  check "a read-only state directory ($lock): says why" \
+    grep -q "$tmp/ro/s.state.*Permission denied" "$tmp/err"
+  check "a read-only state directory ($lock): the state is left" \
+    cmp -s "$tmp/ro/s.state" "$tmp/base.state"
+done
 
 # --- #17.6: a symlinked --state is refused, not replaced -----------------------------------------
 mkdir "$tmp/link"

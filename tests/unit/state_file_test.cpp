@@ -138,3 +138,16 @@ TEST_CASE("a symbolic link as the state is refused, and left as it is", "[state_
   uint32_t version = 0;
   CHECK_THROWS_WITH(file.read(7, version), Catch::Contains("is a symbolic link"));
 }
+
+TEST_CASE("a StateFile is ready to save before the run; unsaved, it leaves nothing behind",
+          "[state_file]") {
+  TempDir dir;
+  std::string path = dir.file("s.state");
+  StateFile(path).save(7, "old");
+  {
+    StateFile file(path);
+    CHECK(temporaries_in(dir) == 1);  // the save's file exists before any input is read
+  }
+  CHECK(temporaries_in(dir) == 0);
+  CHECK(saved_payload(path) == "old");
+}
