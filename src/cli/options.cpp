@@ -84,7 +84,8 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
       "extraction) in gateway and provider request logs.\n\n"
       "Exit codes: 0 success, no finding at or above --fail-on; 1 scan found something at or "
       "above --fail-on (default high); 2 usage or input error (unreadable or truncated input, "
-      "a bad line with --strict, a wrong rules file). A closed output pipe exits 0 quietly.",
+      "a bad line with --strict, a wrong rules file, an unusable or locked --state, a state not "
+      "saved after the findings were written). A closed output pipe exits 0 quietly.",
       "exfilscan");
   app->require_subcommand(1);
   app->set_version_flag("--version", "exfilscan 0.1.0");

@@ -2,7 +2,7 @@
 # Cron mode when something else is going on (issue #17): another run on the same state, planted
 # links, file modes, an unwritable state directory, a save that fails. Each case is deterministic:
 # a held lock is held by this shell, a wait is seen through a FIFO, a full disk is RLIMIT_FSIZE.
-#   tests/cli/state_faults.sh BINARY
+#   tests/cli/state_faults.sh BINARY     (KEEP=1 keeps the scratch directory to look at)
 set -u
 bin=$(realpath "$1")
 cd "$(dirname "$0")/../.." || exit 2
