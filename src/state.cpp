@@ -3,13 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace exfilscan {
 
@@ -73,7 +67,7 @@ size_t StateReader::count(size_t max) {
   return static_cast<size_t>(n);
 }
 
-void write_state_file(const std::string& path, uint64_t fingerprint, std::string_view payload) {
+std::string encode_state(uint64_t fingerprint, std::string_view payload) {
   std::string out(magic);
   for (int i = 0; i < 4; ++i)
     out.push_back(static_cast<char>((state_format_version >> (8 * i)) & 0xff));
@@ -85,46 +79,13 @@ void write_state_file(const std::string& path, uint64_t fingerprint, std::string
   StateWriter sum;
   sum.u64(hash_bytes(out));
   out.append(sum.data());
-
-  std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw StateError(fmt::format("{}: cannot write the state: {}", tmp, std::strerror(errno)));
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::write(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw StateError(fmt::format("{}: cannot write the state: {}", tmp, std::strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw StateError(fmt::format("{}: cannot write the state: {}", tmp, std::strerror(errno)));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw StateError(fmt::format("{}: cannot replace the state: {}", path, std::strerror(err)));
-  }
+  return out;
 }
 
-std::string read_state_file(const std::string& path, uint64_t fingerprint, uint32_t& version) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0 && errno == ENOENT) return {};
-    throw StateError(fmt::format("{}: cannot read the state: {}", path, std::strerror(errno)));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string all = ss.str();
+std::string decode_state(std::string_view path, std::string_view all, uint64_t fingerprint,
+                         uint32_t& version) {
   const std::string reset = " (it is left as it is; --state-reset starts over)";
-  if (all.size() < header_size + 8 || std::string_view(all).substr(0, 8) != magic)
+  if (all.size() < header_size + 8 || all.substr(0, 8) != magic)
     throw StateError(fmt::format("{}: not an exfilscan state file{}", path, reset));
   version = 0;
   for (int i = 0; i < 4; ++i)
@@ -133,11 +94,11 @@ std::string read_state_file(const std::string& path, uint64_t fingerprint, uint3
     throw StateError(fmt::format("{}: state format {} is not one this exfilscan reads ({} to {}){}",
                                  path, version, oldest_state_format_version, state_format_version,
                                  reset));
-  StateReader sum(std::string_view(all).substr(all.size() - 8));
-  if (sum.u64() != hash_bytes(std::string_view(all).substr(0, all.size() - 8)))
+  StateReader sum(all.substr(all.size() - 8));
+  if (sum.u64() != hash_bytes(all.substr(0, all.size() - 8)))
     throw StateError(
         fmt::format("{}: the state is corrupt or truncated (checksum mismatch){}", path, reset));
-  StateReader rest(std::string_view(all).substr(12, 16));
+  StateReader rest(all.substr(12, 16));
   uint64_t stored_fingerprint = rest.u64();
   uint64_t length = rest.u64();
   if (length != all.size() - header_size - 8)
@@ -147,7 +108,7 @@ std::string read_state_file(const std::string& path, uint64_t fingerprint, uint3
         "{}: the state was written with other rules or options (rules files, --group-by, "
         "--max-skew, --no-default-rules); its baselines would not mean the same{}",
         path, reset));
-  return all.substr(header_size, length);
+  return std::string(all.substr(header_size, length));
 }
 
 }  // namespace exfilscan

@@ -1,6 +1,6 @@
 #pragma once
-/// State carried between runs (--state): a versioned, checksummed file written atomically, and
-/// the byte-level writer and reader the stages serialise themselves with.
+/// State carried between runs (--state): the versioned, checksummed format of the file, and the
+/// byte-level writer and reader the stages serialise themselves with (state_file.h: the file).
 
 #include <cstdint>
 #include <stdexcept>
@@ -59,15 +59,13 @@ class StateReader {
   size_t pos_ = 0;
 };
 
-/// Writes `payload` under a header (magic, version, the rules' fingerprint, length) and a
-/// checksum, to a temporary file in the same directory, synced, then renamed over `path`: a
-/// crash never leaves a half-written state. Throws StateError.
-void write_state_file(const std::string& path, uint64_t rules_fingerprint,
-                      std::string_view payload);
+/// The bytes of a state file: `payload` under a header (magic, version, the rules' fingerprint,
+/// length) and a checksum. StateFile puts them on disk.
+std::string encode_state(uint64_t rules_fingerprint, std::string_view payload);
 
-/// The payload of a state file; empty when the file does not exist (a first run). Throws
-/// StateError for anything else that is wrong with it, and the file is left as it is.
-/// `version` is set to the format it was written in.
-std::string read_state_file(const std::string& path, uint64_t rules_fingerprint, uint32_t& version);
+/// The payload of the state file `name` holding `bytes`. Throws StateError for anything wrong
+/// with them (the message names the file). `version` is set to the format it was written in.
+std::string decode_state(std::string_view name, std::string_view bytes, uint64_t rules_fingerprint,
+                         uint32_t& version);
 
 }  // namespace exfilscan

@@ -4,6 +4,7 @@
 
 #include <exfilscan/exit_codes.h>
 #include <exfilscan/pipeline.h>
+#include <exfilscan/state_file.h>
 #include <exfilscan/timestamp.h>
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 namespace exfilscan::cli {
@@ -227,6 +229,25 @@ int run_read(const RunConfig& c) {
       return exit_input_error;
     }
   } else {
+    // The state is locked before the outputs are opened: a run refused for another's lock must
+    // not truncate the report that other run is writing.
+    std::optional<StateFile> state;
+    if (!c.state.empty()) {
+      StateFileOptions options;
+      options.wait = c.wait;
+      options.waiting = [&c] {
+        if (!c.quiet)
+          fmt::print(stderr,
+                     "exfilscan: {}: another exfilscan holds this state; waiting (--wait)\n",
+                     c.state);
+      };
+      try {
+        state.emplace(c.state, options);
+      } catch (const StateError& e) {
+        fmt::print(stderr, "exfilscan: {}\n", e.what());
+        return exit_input_error;
+      }
+    }
     // Every output is opened before reading starts: a wrong path fails at once, not after an
     // hour of input.
     struct OutputFile {
@@ -259,10 +280,10 @@ int run_read(const RunConfig& c) {
     }
     auto reporter = std::make_unique<ReportFanout>(std::move(outputs));
     DetectionEngine engine(c.rules, c.engine, *reporter);
-    if (!c.state.empty() && !c.state_reset) {
+    if (state && !c.state_reset) {
       try {
         uint32_t version = 0;
-        std::string payload = read_state_file(c.state, c.rules_fingerprint, version);
+        std::string payload = state->read(c.rules_fingerprint, version);
         if (!payload.empty()) {
           StateReader in(payload, version);
           engine.load_state(in);
@@ -311,10 +332,12 @@ int run_read(const RunConfig& c) {
         try {
           StateWriter out;
           engine.save_state(out);
-          write_state_file(c.state, c.rules_fingerprint, out.data());
+          state->save(c.rules_fingerprint, out.data());
           if (c.verbose) spdlog::info("state: saved {} ({} bytes)", c.state, out.data().size());
         } catch (const StateError& e) {
-          fmt::print(stderr, "exfilscan: {}\n", e.what());
+          // Exit 2 hides the exit 1 of the findings: say they are there.
+          fmt::print(stderr, "exfilscan: the findings were written; the state was not saved: {}\n",
+                     e.what());
           code = exit_input_error;
         }
       }

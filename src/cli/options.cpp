@@ -84,7 +84,8 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
       "extraction) in gateway and provider request logs.\n\n"
       "Exit codes: 0 success, no finding at or above --fail-on; 1 scan found something at or "
       "above --fail-on (default high); 2 usage or input error (unreadable or truncated input, "
-      "a bad line with --strict, a wrong rules file). A closed output pipe exits 0 quietly.",
+      "a bad line with --strict, a wrong rules file, an unusable or locked --state, a state not "
+      "saved after the findings were written). A closed output pipe exits 0 quietly.",
       "exfilscan");
   app->require_subcommand(1);
   app->set_version_flag("--version", "exfilscan 0.1.0");
@@ -130,6 +131,9 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
                    "the end (cron mode: docs/cron.md); a missing FILE starts fresh");
   scan->add_flag("--state-reset", f.state_reset,
                  "With --state: ignore what FILE holds and start over (it is replaced at the end)");
+  scan->add_flag("--wait", f.wait,
+                 "With --state: wait for another exfilscan using FILE to finish, instead of "
+                 "refusing to run (exit 2)");
   scan->add_option("--min-severity", f.min_severity,
                    "Findings shown from this severity (default info)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
@@ -222,6 +226,8 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.state_reset = f.state_reset;
   if (f.state_reset && f.state.empty())
     throw CLI::ValidationError("--state-reset needs --state FILE");
+  c.wait = f.wait;
+  if (f.wait && f.state.empty()) throw CLI::ValidationError("--wait needs --state FILE");
   // The state means something only under the rules and grouping it was built with.
   std::string fingerprint = fmt::format(
       "v1|{}|{}|{}", f.no_default_rules ? "" : default_rules_text(), f.group_by, f.max_skew);

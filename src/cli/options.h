@@ -41,6 +41,7 @@ struct Flags {
   bool no_default_rules = false;
   std::string state;
   bool state_reset = false;
+  bool wait = false;
   std::string since, until, tz;
   std::string explain_key;
   std::vector<std::string> check_files;
@@ -64,6 +65,7 @@ struct RunConfig {
   std::string report_csv, report_jsonl, summary_csv;  // extra outputs of one scan
   std::string state;  // cron mode: carry the engine's state between runs
   bool state_reset = false;
+  bool wait = false;  // for the state's lock, instead of refusing the run
   bool verbose = false;
   unsigned threads = 1;
   bool progress = false;           // stderr is a terminal and not -q
