@@ -398,10 +398,12 @@ class ExplainPrinter : public FindingSink {
   explicit ExplainPrinter(std::string key) : key_(std::move(key)) {}
   void on_finding(const Finding& f) override {
     if (f.key != key_) return;
+    // Reasons and templates carry text from the logs: escaped, as the table escapes them.
     out_ += fmt::format("  FINDING {} {} score {:.2f} (account risk {:.2f}) at {}: {}\n",
                         to_string(f.severity), f.rule, f.score, f.account_risk,
-                        format_rfc3339(f.detected_at_ns), f.reason);
-    if (!f.template_text.empty()) out_ += fmt::format("          template: {}\n", f.template_text);
+                        format_rfc3339(f.detected_at_ns), printable(f.reason));
+    if (!f.template_text.empty())
+      out_ += fmt::format("          template: {}\n", printable(f.template_text));
   }
   void on_explanation(const Explanation& e) {
     if (e.window_start_ns != window_) {
@@ -418,7 +420,7 @@ class ExplainPrinter : public FindingSink {
     for (const Metric& m : e.metrics)
       metrics += fmt::format("{}{}={}", metrics.empty() ? "" : " ", m.name, format_number(m.value));
     out_ += metrics + "\n";
-    if (e.fired && !e.reason.empty()) out_ += fmt::format("  {:<19} {}\n", "", e.reason);
+    if (e.fired && !e.reason.empty()) out_ += fmt::format("  {:<19} {}\n", "", printable(e.reason));
   }
   std::string& text() { return out_; }
   size_t windows() const { return windows_; }
@@ -449,7 +451,7 @@ int run_explain(const RunConfig& c) {
     out = fmt::format(
         "account {} ({}): {} requests, {} prompt and {} completion tokens, {} .. {}\n"
         "risk {:.2f} ({}){}\n",
-        a.key, a.key_kind, a.requests, a.prompt_tokens, a.completion_tokens,
+        printable(a.key), a.key_kind, a.requests, a.prompt_tokens, a.completion_tokens,
         format_rfc3339(a.first_seen_ns), format_rfc3339(a.last_seen_ns), a.risk,
         a.rules.empty() ? "nothing fired" : to_string(a.severity),
         a.rules.empty() ? "" : fmt::format(", rules fired: {}", fmt::join(a.rules, ", ")));
@@ -457,7 +459,7 @@ int run_explain(const RunConfig& c) {
   int code = exit_ok;
   if (out.empty()) {
     fmt::print(stderr, "exfilscan: no events for {} \"{}\" in the input\n",
-               to_string(c.engine.group_by), c.explain_key);
+               to_string(c.engine.group_by), printable(c.explain_key));
     code = exit_input_error;
   } else {
     out += fmt::format(
