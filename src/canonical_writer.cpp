@@ -1,6 +1,8 @@
 #include <exfilscan/canonical_writer.h>
+
 #include <exfilscan/json_writer.h>
 #include <exfilscan/timestamp.h>
+#include <cerrno>
 
 namespace exfilscan {
 
@@ -156,10 +158,11 @@ void CanonicalWriter::on_event(const Event& event) {
 bool CanonicalWriter::flush() {
   if (failed_) return false;
   if (!buffer_.empty()) {
-    if (std::fwrite(buffer_.data(), 1, buffer_.size(), out_) != buffer_.size()) failed_ = true;
+    if (std::fwrite(buffer_.data(), 1, buffer_.size(), out_) != buffer_.size())
+      failed_ = true, error_ = errno;
     buffer_.clear();
   }
-  if (!failed_ && std::fflush(out_) != 0) failed_ = true;
+  if (!failed_ && std::fflush(out_) != 0) failed_ = true, error_ = errno;
   return !failed_;
 }
 

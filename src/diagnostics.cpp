@@ -132,9 +132,11 @@ void BadLineLog::print_suppressed() const {
   if (!out_ || options_.strict) return;
   for (size_t r = 0; r < bad_line_reason_count; ++r) {
     if (counts_[r] <= options_.max_reports_per_reason) continue;
-    fmt::print(out_, "exfilscan: ... and {} more {} lines not shown\n",
-               counts_[r] - options_.max_reports_per_reason,
-               to_string(static_cast<BadLineReason>(r)));
+    // Best effort, as every diagnostic: a full stderr must not end the run.
+    std::string msg = fmt::format("exfilscan: ... and {} more {} lines not shown\n",
+                                  counts_[r] - options_.max_reports_per_reason,
+                                  to_string(static_cast<BadLineReason>(r)));
+    std::fwrite(msg.data(), 1, msg.size(), out_);
   }
 }
 

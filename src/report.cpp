@@ -71,7 +71,7 @@ void Reporter::on_finding(const Finding& f) {
 
 void Reporter::write(const std::string& text) {
   if (failed_) return;
-  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size()) failed_ = true;
+  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size()) fail();
 }
 
 namespace {
@@ -125,7 +125,7 @@ class JsonlReporter final : public Reporter {
     }
     o += "}\n";
     write(o);
-    if (std::fflush(out_) != 0) failed_ = true;  // live: each finding as it fires
+    if (std::fflush(out_) != 0) fail();  // live: each finding as it fires
   }
 
   void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
@@ -162,7 +162,7 @@ class JsonlReporter final : public Reporter {
         e.summaries_dropped, e.findings, e.suppressed, e.by_severity[0], e.by_severity[1],
         e.by_severity[2], e.by_severity[3], e.by_severity[4], e.forgotten_dropped);
     write(o);
-    if (std::fflush(out_) != 0) failed_ = true;
+    if (std::fflush(out_) != 0) fail();
   }
 };
 
@@ -249,7 +249,7 @@ class TableReporter final : public Reporter {
         o += fmt::format("  prompt: {}\n", cut(p, std::min<size_t>(160, room(10))));
     }
     write(o);
-    if (std::fflush(out_) != 0) failed_ = true;
+    if (std::fflush(out_) != 0) fail();
   }
 
  private:
@@ -288,7 +288,7 @@ class CsvReporter final : public Reporter {
     write(o);
   }
   void finish(const std::vector<AccountSummary>&, const RunTotals&) override {
-    if (std::fflush(out_) != 0) failed_ = true;
+    if (std::fflush(out_) != 0) fail();
   }
 };
 
@@ -315,7 +315,7 @@ class SummaryCsvReporter final : public Reporter {
       o += fmt::format(",{}\r\n", a.suppressed_findings);
     }
     write(o);
-    if (std::fflush(out_) != 0) failed_ = true;
+    if (std::fflush(out_) != 0) fail();
   }
 };
 

@@ -21,6 +21,8 @@ class CanonicalWriter : public EventSink {
   /// Writes what is buffered; false when the stream has failed.
   bool flush();
   bool failed() const { return failed_; }
+  /// The errno of the first failed write (EPIPE: the reader went away), 0 while none failed.
+  int error() const { return error_; }
 
   /// The canonical JSON object for one event, without a newline.
   static void format(const Event& event, const CanonicalWriterOptions& options, std::string& out);
@@ -30,6 +32,7 @@ class CanonicalWriter : public EventSink {
   std::FILE* out_;
   std::string buffer_;
   bool failed_ = false;
+  int error_ = 0;
 };
 
 }  // namespace exfilscan

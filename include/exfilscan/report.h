@@ -5,6 +5,7 @@
 #include <exfilscan/engine.h>
 #include <exfilscan/finding.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -39,13 +40,21 @@ class Reporter : public FindingSink {
   void on_finding(const Finding& finding) override;
   virtual void finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) = 0;
   virtual bool failed() const { return failed_; }
+  /// The errno of the first failed write (EPIPE: the reader went away), 0 while none failed.
+  int error() const { return error_; }
 
  protected:
   virtual void write_finding(const Finding& finding) = 0;
   void write(const std::string& text);
+  /// Marks the output failed, keeping the errno of the first failure.
+  void fail() {
+    if (!failed_) error_ = errno;
+    failed_ = true;
+  }
   ReportOptions options_;
   std::FILE* out_;
   bool failed_ = false;
+  int error_ = 0;
 };
 
 std::unique_ptr<Reporter> make_reporter(ReportFormat format, ReportOptions options, std::FILE* out);
@@ -61,6 +70,7 @@ class ReportFanout : public Reporter {
   void finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) override;
   /// Whether the i-th reporter (in construction order) could not write.
   bool failed_at(size_t i) const { return reporters_[i]->failed(); }
+  int error_at(size_t i) const { return reporters_[i]->error(); }
 
  protected:
   void write_finding(const Finding&) override {}

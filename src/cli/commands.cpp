@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -22,6 +23,22 @@
 namespace exfilscan::cli {
 
 namespace {
+
+/// What a failed write to standard output means: EPIPE is the reader going away (`| head`),
+/// quiet and exit 0; anything else (a full disk, a closed descriptor) is exit 2 with a message.
+int stdout_failure(int error) {
+  if (error == EPIPE) return exit_ok;
+  note("exfilscan: standard output: write error: {}\n", std::strerror(error));
+  return exit_input_error;
+}
+
+/// Writes a command's whole output to stdout.
+int write_stdout(const std::string& text) {
+  errno = 0;
+  if (std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0)
+    return exit_ok;
+  return stdout_failure(errno);
+}
 
 /// The output pipe closed (`| head`): stop reading and exit quietly.
 struct OutputClosed {};
@@ -100,11 +117,11 @@ class ProgressMeter {
     }
     if (seconds > 0)
       line += fmt::format(", {:.0f}k lines/s", static_cast<double>(p.lines) / seconds / 1e3);
-    fmt::print(stderr, "\r\x1b[K{}", line);
+    note("\r\x1b[K{}", line);
     shown_ = true;
   }
   void clear() {
-    if (shown_) fmt::print(stderr, "\r\x1b[K");
+    if (shown_) note("\r\x1b[K");
     shown_ = false;
   }
 
@@ -155,18 +172,17 @@ void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds,
                   : ", 0 skipped";
   std::string blank = s.blank_lines ? fmt::format(", {} blank", with_commas(s.blank_lines)) : "";
   double mb = static_cast<double>(s.bytes) / 1e6;
-  fmt::print(stderr, "exfilscan: {}, {}, {}{}{}{}; {:.1f} MB in {:.2f} s ({:.0f} MB/s)\n",
-             counted(s.inputs, "input"), counted(s.lines, "line"), counted(s.events, "event"),
-             skipped, blank, found.empty() ? "" : "; " + found, mb, seconds,
-             seconds > 0 ? mb / seconds : 0.0);
+  note("exfilscan: {}, {}, {}{}{}{}; {:.1f} MB in {:.2f} s ({:.0f} MB/s)\n",
+       counted(s.inputs, "input"), counted(s.lines, "line"), counted(s.events, "event"), skipped,
+       blank, found.empty() ? "" : "; " + found, mb, seconds, seconds > 0 ? mb / seconds : 0.0);
 }
 
 /// Says why reading stopped early; the exit code for it.
 int report_read_failure(const ReadResult& result) {
   if (result.failure == ReadFailure::strict_bad_line)
-    fmt::print(stderr, "exfilscan: stopped at the first bad line (--strict)\n");
+    note("exfilscan: stopped at the first bad line (--strict)\n");
   else
-    fmt::print(stderr, "exfilscan: {}\n", result.error);
+    note("exfilscan: {}\n", result.error);
   return exit_input_error;
 }
 
@@ -208,7 +224,7 @@ int run_read(const RunConfig& c) {
     if (c.output != "-") {
       out = std::fopen(c.output.c_str(), "wb");
       if (!out) {
-        fmt::print(stderr, "exfilscan: {}: cannot write: {}\n", c.output, std::strerror(errno));
+        note("exfilscan: {}: cannot write: {}\n", c.output, std::strerror(errno));
         return exit_input_error;
       }
     }
@@ -219,13 +235,13 @@ int run_read(const RunConfig& c) {
       if (!writer.flush()) throw OutputClosed{};
     } catch (const OutputClosed&) {
       if (out != stdout) {
-        fmt::print(stderr, "exfilscan: {}: write error: {}\n", c.output, std::strerror(errno));
+        note("exfilscan: {}: write error: {}\n", c.output, std::strerror(writer.error()));
         return exit_input_error;
       }
-      return exit_ok;
+      return stdout_failure(writer.error());
     }
     if (out != stdout && std::fclose(out) != 0) {
-      fmt::print(stderr, "exfilscan: {}: write error: {}\n", c.output, std::strerror(errno));
+      note("exfilscan: {}: write error: {}\n", c.output, std::strerror(errno));
       return exit_input_error;
     }
   } else {
@@ -237,14 +253,12 @@ int run_read(const RunConfig& c) {
       options.wait = c.wait;
       options.waiting = [&c] {
         if (!c.quiet)
-          fmt::print(stderr,
-                     "exfilscan: {}: another exfilscan holds this state; waiting (--wait)\n",
-                     c.state);
+          note("exfilscan: {}: another exfilscan holds this state; waiting (--wait)\n", c.state);
       };
       try {
         state.emplace(c.state, options);
       } catch (const StateError& e) {
-        fmt::print(stderr, "exfilscan: {}\n", e.what());
+        note("exfilscan: {}\n", e.what());
         return exit_input_error;
       }
     }
@@ -274,7 +288,7 @@ int run_read(const RunConfig& c) {
       if (!c.summary_csv.empty())
         outputs.push_back(make_summary_csv_reporter(c.report, open_out(c.summary_csv)));
     } catch (const std::runtime_error& e) {
-      fmt::print(stderr, "exfilscan: {}\n", e.what());
+      note("exfilscan: {}\n", e.what());
       for (OutputFile& f : files) std::fclose(f.file);
       return exit_input_error;
     }
@@ -292,7 +306,7 @@ int run_read(const RunConfig& c) {
           spdlog::info("state: {} does not exist yet; starting fresh", c.state);
         }
       } catch (const StateError& e) {
-        fmt::print(stderr, "exfilscan: {}\n", e.what());
+        note("exfilscan: {}\n", e.what());
         return exit_input_error;
       }
     }
@@ -314,20 +328,23 @@ int run_read(const RunConfig& c) {
     } catch (const OutputClosed&) {
       // A closed pipe on stdout is the reader of the report going away (`| head`): quiet. A
       // file that cannot be written is an error.
-      int closed_code = exit_ok;
+      int closed_code = c.output == "-" ? stdout_failure(reporter->error_at(0)) : exit_ok;
       for (OutputFile& f : files) {
         if (reporter->failed_at(f.reporter)) {
-          fmt::print(stderr, "exfilscan: {}: write error: {}\n", f.path, std::strerror(errno));
+          note("exfilscan: {}: write error: {}\n", f.path,
+               std::strerror(reporter->error_at(f.reporter)));
           closed_code = exit_input_error;
         }
         std::fclose(f.file);
       }
+      // Its input was not read to the end: saving would lose what the next run must see.
+      if (!c.state.empty())
+        note("exfilscan: {}: not updated (the report could not be written)\n", c.state);
       return closed_code;
     }
     if (!c.state.empty()) {
       if (result.failure != ReadFailure::none) {
-        fmt::print(stderr, "exfilscan: {}: not updated (the input was not read to its end)\n",
-                   c.state);
+        note("exfilscan: {}: not updated (the input was not read to its end)\n", c.state);
       } else {
         try {
           StateWriter out;
@@ -336,15 +353,20 @@ int run_read(const RunConfig& c) {
           if (c.verbose) spdlog::info("state: saved {} ({} bytes)", c.state, out.data().size());
         } catch (const StateError& e) {
           // Exit 2 hides the exit 1 of the findings: say they are there.
-          fmt::print(stderr, "exfilscan: the findings were written; the state was not saved: {}\n",
-                     e.what());
+          note("exfilscan: the findings were written; the state was not saved: {}\n", e.what());
           code = exit_input_error;
         }
       }
     }
+    // The other outputs were written to their end; one that failed is still an error.
+    if (c.output == "-" && reporter->failed_at(0) &&
+        stdout_failure(reporter->error_at(0)) != exit_ok)
+      code = exit_input_error;
     for (OutputFile& f : files) {
-      if (std::fclose(f.file) != 0 || reporter->failed_at(f.reporter)) {
-        fmt::print(stderr, "exfilscan: {}: write error\n", f.path);
+      int error = reporter->failed_at(f.reporter) ? reporter->error_at(f.reporter) : 0;
+      if (std::fclose(f.file) != 0 && error == 0) error = errno;
+      if (error != 0) {
+        note("exfilscan: {}: write error: {}\n", f.path, std::strerror(error));
         code = exit_input_error;
       }
     }
@@ -367,29 +389,29 @@ int run_read(const RunConfig& c) {
 
 int run_rules(const RunConfig& c) {
   RuleSet rules = c.rules;
+  std::string checked_text;
   try {
     for (const std::string& file : c.check_files) {
       RuleSet checked = c.rules;
       merge_rules_file(checked, file);
-      fmt::print("{}: ok ({} threshold rule{}, {} detector{} on)\n", file,
-                 checked.thresholds.size(), checked.thresholds.size() == 1 ? "" : "s",
-                 checked.volume_spike.enabled + checked.prompt_templating.enabled +
-                     checked.distillation_sweep.enabled + checked.logit_probe.enabled,
-                 checked.volume_spike.enabled + checked.prompt_templating.enabled +
-                             checked.distillation_sweep.enabled + checked.logit_probe.enabled ==
-                         1
-                     ? ""
-                     : "s");
+      checked_text += fmt::format(
+          "{}: ok ({} threshold rule{}, {} detector{} on)\n", file, checked.thresholds.size(),
+          checked.thresholds.size() == 1 ? "" : "s",
+          checked.volume_spike.enabled + checked.prompt_templating.enabled +
+              checked.distillation_sweep.enabled + checked.logit_probe.enabled,
+          checked.volume_spike.enabled + checked.prompt_templating.enabled +
+                      checked.distillation_sweep.enabled + checked.logit_probe.enabled ==
+                  1
+              ? ""
+              : "s");
     }
-    if (!c.check_files.empty()) return exit_ok;
+    if (!c.check_files.empty()) return write_stdout(checked_text);
     for (const std::string& file : c.rules_files) merge_rules_file(rules, file);
   } catch (const RulesError& e) {
-    fmt::print(stderr, "exfilscan: {}\n", e.what());
+    note("exfilscan: {}\n", e.what());
     return exit_input_error;
   }
-  std::string text = describe_rules(rules);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  return std::fflush(stdout) == 0 ? exit_ok : exit_ok;  // a closed pipe is not an error
+  return write_stdout(describe_rules(rules));
 }
 
 /// Prints the explained account's windows and findings as a timeline, as they happen.
@@ -458,8 +480,8 @@ int run_explain(const RunConfig& c) {
   }
   int code = exit_ok;
   if (out.empty()) {
-    fmt::print(stderr, "exfilscan: no events for {} \"{}\" in the input\n",
-               to_string(c.engine.group_by), printable(c.explain_key));
+    note("exfilscan: no events for {} \"{}\" in the input\n", to_string(c.engine.group_by),
+         printable(c.explain_key));
     code = exit_input_error;
   } else {
     out += fmt::format(
@@ -482,8 +504,7 @@ int run_explain(const RunConfig& c) {
                          format_number(std::max(0.0, peak)), rule->inclusive ? ">=" : ">",
                          format_number(rule->limit));
     }
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    std::fflush(stdout);
+    code = write_stdout(out);
   }
   if (result.failure != ReadFailure::none) code = report_read_failure(result);
   if (!c.quiet) {

@@ -9,31 +9,52 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+
+namespace {
+
+/// A standard descriptor the shell left closed (`>&-`) is held on /dev/null: otherwise the next
+/// file this run opens (a state, a report) takes its number and receives what was meant for it.
+/// Returns whether it was closed.
+bool hold_if_closed(int fd, int flags) {
+  if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) return false;
+  int null = open("/dev/null", flags);
+  if (null >= 0 && null != fd) {
+    dup2(null, fd);
+    close(null);
+  }
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace exfilscan;
   using namespace exfilscan::cli;
   std::signal(SIGPIPE, SIG_IGN);  // a closed pipe becomes a write error we handle quietly
+  hold_if_closed(STDIN_FILENO, O_RDONLY);
+  bool stdout_closed = hold_if_closed(STDOUT_FILENO, O_WRONLY);
+  hold_if_closed(STDERR_FILENO, O_WRONLY);  // diagnostics then go nowhere; the exit code stands
 
   const std::vector<std::string> commands = {"scan", "normalize", "explain", "rules"};
   if (argc > 1 && argv[1][0] != '-' &&
       std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
     std::string hint = closest_match(argv[1], commands);
-    fmt::print(stderr,
-               "exfilscan: unknown command '{}'{}\nRun 'exfilscan --help' for the commands.\n",
-               argv[1], hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint));
+    note("exfilscan: unknown command '{}'{}\nRun 'exfilscan --help' for the commands.\n", argv[1],
+         hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint));
     return exit_input_error;
   }
 
   if (argc == 1) {
-    fmt::print(stderr,
-               "usage: exfilscan scan|normalize|explain|rules [OPTIONS] [FILES...]\nRun 'exfilscan "
-               "--help' for "
-               "more.\n");
+    note(
+        "usage: exfilscan scan|normalize|explain|rules [OPTIONS] [FILES...]\nRun 'exfilscan "
+        "--help' for "
+        "more.\n");
     return exit_input_error;
   }
 
@@ -63,11 +84,10 @@ int main(int argc, char** argv) {
       std::string hint = closest_match(arg, known);
       if (!hint.empty()) msg += fmt::format(" (did you mean '{}'?)", hint);
     }
-    fmt::print(stderr, "exfilscan: {}\nRun 'exfilscan {} --help' for the flags.\n", msg,
-               argc > 1 ? argv[1] : "");
+    note("exfilscan: {}\nRun 'exfilscan {} --help' for the flags.\n", msg, argc > 1 ? argv[1] : "");
     return exit_input_error;
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "exfilscan: {}\n", e.what());
+    note("exfilscan: {}\n", e.what());
     return exit_input_error;
   }
 
@@ -75,7 +95,14 @@ int main(int argc, char** argv) {
   try {
     config = resolve(flags, command, isatty(STDIN_FILENO), isatty(STDOUT_FILENO));
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "exfilscan: {}\n", e.what());
+    note("exfilscan: {}\n", e.what());
+    return exit_input_error;
+  }
+  bool writes_stdout = config.command == Command::rules || config.command == Command::explain ||
+                       config.output == "-";
+  if (stdout_closed && writes_stdout) {
+    note("exfilscan: standard output is closed (>&-): nowhere to write the {}\n",
+         config.command == Command::normalize ? "events" : "report");
     return exit_input_error;
   }
   // spdlog carries -v's log to stderr; without -v only warnings would show, and there are none.
