@@ -1,5 +1,6 @@
 /// A plain regular file cut into chunks in place, in windows mapped one after another.
 #include "mapped_file.h"
+#include "mapping_guard.h"
 #include "stream_chunker.h"
 
 #include <fmt/format.h>
@@ -22,6 +23,10 @@ class MappedChunker final : public ChunkSource {
   MappedChunker(int fd, std::string name, uint64_t size, const InputOptions& options)
       : fd_(fd), name_(std::move(name)), size_(size), max_line_(options.max_line_bytes) {
     page_ = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    shrank_ = fmt::format(
+        "exfilscan: {}: read error: the file shrank while it was read (truncated by another "
+        "process, as logrotate's copytruncate does)\n",
+        name_);
     window_ = std::max<uint64_t>(options.chunk_bytes, page_);
   }
   ~MappedChunker() override {
@@ -92,8 +97,10 @@ class MappedChunker final : public ChunkSource {
     ::madvise(base, len, MADV_SEQUENTIAL);
     base_ = static_cast<const char*>(base);
     mapped_ = total;
+    guard_.set(base_, len, shrank_);
   }
   void unmap() {
+    guard_.clear();
     if (base_) ::munmap(const_cast<char*>(base_), mapped_);
     base_ = nullptr;
   }
@@ -133,6 +140,8 @@ class MappedChunker final : public ChunkSource {
   uint64_t pos_ = 0;
   const char* base_ = nullptr;
   uint64_t mapped_ = 0;
+  std::string shrank_;  // what the guard prints if the file shrinks under the mapping
+  MappingGuard guard_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
 #include <filesystem>
@@ -354,4 +355,42 @@ TEST_CASE("a chunk read ahead stays intact while the thread reads on into the ne
   std::string all(chunk.bytes);
   while (source->next(chunk)) all += chunk.bytes;
   CHECK(all == first + held_on + rest);
+}
+
+TEST_CASE("a mapped file that shrinks while it is read is an error naming it (issue 17)",
+          "[input]") {
+  // logrotate's copytruncate cuts a file that is being read: touching the mapping past the new
+  // end raised SIGBUS ("Bus error", exit 135). The reading runs in a child, whose end is checked.
+  std::string data;
+  while (data.size() < (1u << 20)) data += "{\"timestamp\":1777622400,\"api_key_id\":\"k\"}\n";
+  TempFile f(data);
+  int err[2];
+  REQUIRE(::pipe(err) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::dup2(err[1], STDERR_FILENO);
+    InputOptions o;
+    o.mmap_min_bytes = 0;
+    o.chunk_bytes = 64 << 10;
+    auto source = open_input(f.path(), o);
+    Chunk chunk;
+    if (!source->next(chunk)) ::_exit(10);
+    if (::truncate(f.path().c_str(), 0) != 0) ::_exit(11);
+    volatile char sum = 0;
+    for (char c : chunk.bytes) sum = static_cast<char>(sum + c);  // faults past the new end
+    ::_exit(12);
+  }
+  ::close(err[1]);
+  std::string message;
+  char buf[512];
+  for (ssize_t n; (n = ::read(err[0], buf, sizeof buf)) > 0;) message.append(buf, n);
+  ::close(err[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  INFO("stderr: " << message);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+  CHECK_THAT(message,
+             Catch::Contains(f.path() + ": read error: the file shrank while it was read"));
 }
