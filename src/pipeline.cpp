@@ -259,6 +259,7 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
           runs.push_back(p.batch.events().first(d.events));
           sink.on_events(runs);
           result.failure = ReadFailure::strict_bad_line;
+          result.stopped = true;
           return false;
         }
       }
@@ -274,6 +275,8 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
     const std::string& path = paths[index];
     ++result.stats.inputs;
     line_no = 0;
+    ReadStats before = result.stats;
+    char first = 0;
     ParsedChunk* ready = nullptr;  // parsed, not yet delivered (overlap mode)
     try {
       auto source = open_for_reading(paths, index, with_read_ahead);
@@ -290,11 +293,13 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
           throw;
         }
         if (!got) break;
+        if (!first) first = first_non_space(chunk.bytes);
         if (chunk.oversized_line) {  // nothing to parse: only the report, after what precedes
           if (ready && !deliver(*ready)) return result;
           ready = nullptr;
           if (!readers[0]->read(chunk, path, line_no, sink, bad_lines, result.stats)) {
             result.failure = ReadFailure::strict_bad_line;
+            result.stopped = true;
             return result;
           }
           continue;
@@ -342,9 +347,10 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
       if (ready && !deliver(*ready)) return result;
       report();
     } catch (const InputError& e) {
-      record_input_error(result, e, line_no);
-      return result;
+      if (!record_input_error(result, e.what(), line_no, with_read_ahead)) return result;
+      continue;
     }
+    if (!check_input_gave_events(result, before, path, first, with_read_ahead)) return result;
   }
   return result;
 }

@@ -79,9 +79,36 @@ void report_progress(const std::vector<std::string>& paths, size_t index, const 
                                   source.size_hint(), lines});
 }
 
-void record_input_error(ReadResult& result, const InputError& error, uint64_t line_no) {
-  result.failure = ReadFailure::input_error;
-  result.error = line_no ? fmt::format("{} (after line {})", error.what(), line_no) : error.what();
+bool record_input_error(ReadResult& result, const std::string& message, uint64_t line_no,
+                        const ReaderOptions& options) {
+  std::string text = line_no ? fmt::format("{} (after line {})", message, line_no) : message;
+  if (result.failure == ReadFailure::none) {
+    result.failure = ReadFailure::input_error;
+    result.error = text;
+  }
+  if (options.input_failed) options.input_failed(text);
+  result.input_errors.push_back(std::move(text));
+  if (options.bad_lines.strict) result.stopped = true;
+  return !result.stopped;
+}
+
+bool check_input_gave_events(ReadResult& result, const ReadStats& before, std::string_view path,
+                             char first, const ReaderOptions& options) {
+  uint64_t lines = result.stats.lines - before.lines;
+  uint64_t blank = result.stats.blank_lines - before.blank_lines;
+  if (lines == blank || result.stats.events > before.events) return true;
+  std::string message = fmt::format(
+      "{}: no line is an event ({} line{} skipped{})", path, lines - blank,
+      lines - blank == 1 ? "" : "s",
+      first == '[' ? fmt::format("; a JSON array? one element a line: jq -c '.[]' {}", path)
+                   : "; see the reasons above");
+  return record_input_error(result, message, 0, options);
+}
+
+char first_non_space(std::string_view bytes) {
+  for (char c : bytes)
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return c;
+  return 0;
 }
 
 ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOptions& options,
@@ -93,21 +120,26 @@ ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOption
     const std::string& path = paths[index];
     ++result.stats.inputs;
     uint64_t line_no = 0;
+    ReadStats before = result.stats;
+    char first = 0;
     try {
       auto source = open_for_reading(paths, index, options);
       auto report = [&] { report_progress(paths, index, *source, result.stats.lines, options); };
       report();
       while (source->next(chunk)) {
+        if (!first) first = first_non_space(chunk.bytes);
         if (!reader.read(chunk, path, line_no, sink, bad_lines, result.stats)) {
           result.failure = ReadFailure::strict_bad_line;
+          result.stopped = true;
           return result;
         }
         report();
       }
     } catch (const InputError& e) {
-      record_input_error(result, e, line_no);
-      return result;
+      if (!record_input_error(result, e.what(), line_no, options)) return result;
+      continue;
     }
+    if (!check_input_gave_events(result, before, path, first, options)) return result;
   }
   return result;
 }

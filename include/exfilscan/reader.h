@@ -50,6 +50,9 @@ struct ReaderOptions {
   std::function<void(const ReadProgress&)> progress;
   /// Called when an input is opened, with its compression; optional (for -v).
   std::function<void(std::string_view input, Compression compression, uint64_t size)> opened;
+  /// Called with the message when an input cannot be read, or none of its lines is an event;
+  /// reading goes on with the next input (unless bad_lines.strict). Optional.
+  std::function<void(const std::string& message)> input_failed;
 };
 
 struct ReadStats {
@@ -60,13 +63,17 @@ struct ReadStats {
   uint64_t bytes = 0;  // decompressed bytes read
 };
 
-/// Why reading stopped early; `none` when every input was read to its end.
+/// `none` when every input was read to its end and gave events; `input_error` when one could
+/// not be read, or none of its lines was an event; `strict_bad_line` when --strict stopped at one.
 enum class ReadFailure : uint8_t { none, strict_bad_line, input_error };
 
 struct ReadResult {
   ReadStats stats;
   ReadFailure failure = ReadFailure::none;
-  std::string error;  // the message for input_error
+  std::string error;                      // the first input error's message
+  std::vector<std::string> input_errors;  // every one, in input order
+  /// Reading stopped before the end of the inputs (--strict): what was read is not all there is.
+  bool stopped = false;
 };
 
 /// Opens paths[index] for reading and tells `options.opened`; throws InputError.
@@ -76,8 +83,19 @@ std::unique_ptr<ChunkSource> open_for_reading(const std::vector<std::string>& pa
 void report_progress(const std::vector<std::string>& paths, size_t index, const ChunkSource& source,
                      uint64_t lines, const ReaderOptions& options);
 
-/// Marks the read as stopped by `error`, saying after which line of the input.
-void record_input_error(ReadResult& result, const InputError& error, uint64_t line_no);
+/// Records an input that could not be read (saying after which of its lines) and tells
+/// `options.input_failed`. Returns whether reading goes on with the next input (not --strict).
+bool record_input_error(ReadResult& result, const std::string& message, uint64_t line_no,
+                        const ReaderOptions& options);
+
+/// After an input was read: when it had lines and none was an event (a binary file, a JSON
+/// array, another format), records that as an input error. `before`: the totals before it;
+/// `first`: its first byte that is not white space (0 if none).
+bool check_input_gave_events(ReadResult& result, const ReadStats& before, std::string_view path,
+                             char first, const ReaderOptions& options);
+
+/// The first byte of `bytes` that is not white space, or 0.
+char first_non_space(std::string_view bytes);
 
 /// Reads the inputs in order. Bad lines go to `bad_lines`; an unreadable or truncated input
 /// stops the run (events already read from it have been delivered).

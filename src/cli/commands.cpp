@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 
@@ -178,17 +179,27 @@ void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds,
 }
 
 /// Says why reading stopped early; the exit code for it.
+/// Input errors were told as they came (input_failed); a strict stop is told here.
 int report_read_failure(const ReadResult& result) {
   if (result.failure == ReadFailure::strict_bad_line)
     note("exfilscan: stopped at the first bad line (--strict)\n");
-  else
-    note("exfilscan: {}\n", result.error);
+  else if (result.stopped)
+    note("exfilscan: stopped at the first input that could not be read (--strict)\n");
   return exit_input_error;
+}
+
+/// Tells an input error on stderr as it happens, clearing the progress line first.
+std::function<void(const std::string&)> tell_input_errors(ProgressMeter* meter) {
+  return [meter](const std::string& message) {
+    if (meter) meter->clear();
+    note("exfilscan: {}\n", message);
+  };
 }
 
 /// The reader options of a run, with the progress display and -v logging hooked in.
 ReaderOptions with_feedback(const RunConfig& c, ProgressMeter& meter) {
   ReaderOptions reader = c.reader;
+  reader.input_failed = tell_input_errors(&meter);
   if (c.progress) reader.progress = [&meter](const ReadProgress& p) { meter.update(p); };
   if (c.verbose)
     reader.opened = [](std::string_view input, Compression compression, uint64_t size) {
@@ -317,8 +328,10 @@ int run_read(const RunConfig& c) {
     ScanSink sink(engine, *reporter);
     try {
       result = read_inputs_parallel(c.inputs, reader, sink, bad_lines, c.threads);
-      if (result.failure == ReadFailure::none) {
-        // In cron mode open windows are carried to the next run, not judged early.
+      if (!result.stopped) {
+        // What could be read is reported in full, also when an input could not be read (its
+        // error is told, and the exit code says it). In cron mode open windows are carried to
+        // the next run, not judged early.
         engine.finish(c.state.empty());
         RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
                          engine.stats()};
@@ -344,7 +357,12 @@ int run_read(const RunConfig& c) {
     }
     if (!c.state.empty()) {
       if (result.failure != ReadFailure::none) {
-        note("exfilscan: {}: not updated (the input was not read to its end)\n", c.state);
+        // The next run must see what this one could not read: the old state stays.
+        note("exfilscan: {}: not updated ({})\n", c.state,
+             result.stopped
+                 ? "the input was not read to its end"
+                 : fmt::format("{} input{} could not be read", result.input_errors.size(),
+                               result.input_errors.size() == 1 ? "" : "s"));
       } else {
         try {
           StateWriter out;
@@ -462,11 +480,12 @@ int run_explain(const RunConfig& c) {
   options.explain = [&printer](const Explanation& e) { printer.on_explanation(e); };
   DetectionEngine engine(c.rules, options, printer);
   ReaderOptions reader = c.reader;
+  reader.input_failed = tell_input_errors(nullptr);
   reader.parser.read_prompt_text = engine.needs_prompt_text();
   reader.parser.read_turns = engine.needs_turns();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
   ReadResult result = read_inputs_parallel(c.inputs, reader, engine, bad_lines, c.threads);
-  if (result.failure == ReadFailure::none) engine.finish();
+  if (!result.stopped) engine.finish();
   std::string out;
   for (const AccountSummary& a : engine.ranking(SIZE_MAX)) {
     if (a.key != c.explain_key) continue;

@@ -272,16 +272,22 @@ TEST_CASE("a truncated input delivers the same lines on any number of threads, t
   TempFile f(packed.substr(0, packed.size() * 2 / 3), ".zst");
   ReaderOptions options;
   options.input.chunk_bytes = 256 * 1024;
+  // Issue 17: the inputs after it are still read, in order, on any number of threads.
+  TempFile after("{\"timestamp\":1777622400,\"api_key_id\":\"after\"}\n");
   auto run = [&](unsigned threads, bool sink_threads) {
     TextSink sink;
     sink.threads = sink_threads;
     BadLineLog log({}, nullptr);
-    ReadResult r = read_inputs_parallel({f.path()}, options, sink, log, threads);
+    ReadResult r = read_inputs_parallel({f.path(), after.path()}, options, sink, log, threads);
     CHECK(r.failure == ReadFailure::input_error);
+    CHECK_FALSE(r.stopped);
+    CHECK(r.input_errors.size() == 1);
     return std::pair{sink.lines, r.error};
   };
   auto one = run(1, false);
   CHECK(one.first.size() > 1000);
+  REQUIRE_FALSE(one.first.empty());
+  CHECK_THAT(one.first.back(), Catch::Contains("after"));
   CHECK(run(2, false) == one);
   CHECK(run(3, true) == one);
 }

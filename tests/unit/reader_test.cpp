@@ -115,12 +115,32 @@ TEST_CASE("an over-long line is reported and the next line still read", "[reader
   }
 }
 
-TEST_CASE("an input error stops the run and names the input", "[reader]") {
+TEST_CASE("an input error names the input; the others are still read (issue 17)", "[reader]") {
   TempFile ok("{\"timestamp\":1777622400}\n");
-  Run run = read({ok.path(), "/nonexistent.jsonl"});
+  TempFile array("[\n  {\n    \"timestamp\": 1777622400\n  }\n]\n");
+  std::vector<std::string> told;
+  ReaderOptions options;
+  options.input_failed = [&told](const std::string& m) { told.push_back(m); };
+  Run run = read({"/nonexistent.jsonl", array.path(), ok.path()}, options);
   CHECK(run.result.failure == ReadFailure::input_error);
-  CHECK(run.result.stats.events == 1);
-  CHECK_THAT(run.result.error, Catch::Contains("/nonexistent.jsonl: cannot open"));
+  CHECK_FALSE(run.result.stopped);
+  CHECK(run.result.stats.events == 1);  // the last input was read
+  REQUIRE(told.size() == 2);
+  CHECK(told == run.result.input_errors);
+  CHECK_THAT(told[0], Catch::Contains("/nonexistent.jsonl: cannot open"));
+  CHECK_THAT(told[1], Catch::Contains(": no line is an event (5 lines skipped; a JSON array? one "
+                                      "element a line: jq -c '.[]'"));
+  CHECK(run.result.error == told[0]);
+  // With --strict the first one stops the run.
+  options.bad_lines.strict = true;
+  told.clear();
+  Run strict = read({"/nonexistent.jsonl", ok.path()}, options);
+  CHECK(strict.result.stopped);
+  CHECK(strict.result.stats.events == 0);
+  CHECK(told.size() == 1);
+  // Blank lines only, or nothing at all, is no error.
+  TempFile blank("\n\n");
+  CHECK(read({blank.path()}).result.failure == ReadFailure::none);
 }
 
 TEST_CASE("excerpts are short and printable", "[reader]") {
