@@ -120,7 +120,10 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
     if (population.windows < rule.min_population_windows) return v;
     double q = population.new_account_q;
     // In the input's first hours every account looks new: only a far larger excess says so.
-    bool warming_up = !dormant && a.first_seen_ns < population.since_ns + rule.warmup_ns;
+    int64_t warm_until;  // saturated: since_ns is INT64_MAX until the population is usable
+    if (__builtin_add_overflow(population.since_ns, rule.warmup_ns, &warm_until))
+      warm_until = INT64_MAX;
+    bool warming_up = !dormant && a.first_seen_ns < warm_until;
     ratio = rule.new_account_ratio * (warming_up ? rule.warmup_ratio : 1);
     bar = std::max(q * ratio, static_cast<double>(rule.min_completion_tokens));
     v.metrics.push_back({"population_quantile_tokens", q});

@@ -3,6 +3,8 @@
 
 #include "engine_merger.h"
 
+#include <exfilscan/timestamp.h>
+
 #include <algorithm>
 
 namespace exfilscan {
@@ -75,9 +77,16 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
 }
 
 void DetectionEngine::Impl::load(StateReader& r) {
-  watermark = r.i64();
-  next_tick = r.i64();
-  shared.population_since = r.i64();
+  // The file's checksum holds for any bytes: the clock's times must be event times.
+  auto event_time = [&r](bool unset_allowed) {
+    int64_t t = r.i64();
+    if ((unset_allowed && t == INT64_MAX) || (t >= 0 && t < timestamp_end_s * ns_per_second))
+      return t;
+    throw StateError("the state's clock is out of range");
+  };
+  watermark = event_time(false);
+  next_tick = event_time(false);
+  shared.population_since = event_time(true);
   shared.population.load(r);
   shared.population_changed();
   for (auto& sh : shards) sh->population_added.clear(), sh->closed_at.clear();

@@ -347,6 +347,28 @@ TEST_CASE("a state saved with some shards continues with any other number", "[en
   CHECK(w1.data() == w2.data());
 }
 
+TEST_CASE("a state whose clock is not an event time is refused (issue 17)", "[engine][state]") {
+  // Found by tests/fuzz: a population usable since "never" overflowed the warm-up's end.
+  Recorder rec;
+  DetectionEngine fresh(default_rules(), {}, rec);
+  StateWriter w;
+  fresh.save_state(w);
+  // The payload opens with the watermark, the next tick and the population's start.
+  for (size_t at : {0, 8, 16}) {
+    for (int64_t wild : {int64_t{-1}, INT64_MIN, INT64_MAX - 1}) {
+      std::string data = w.data();
+      for (int i = 0; i < 8; ++i)
+        data[at + i] = static_cast<char>((static_cast<uint64_t>(wild) >> (8 * i)) & 0xff);
+      DetectionEngine loaded(default_rules(), {}, rec);
+      StateReader in(data);
+      CHECK_THROWS_AS(loaded.load_state(in), StateError);
+    }
+  }
+  DetectionEngine loaded(default_rules(), {}, rec);
+  StateReader in(w.data());
+  CHECK_NOTHROW(loaded.load_state(in));
+}
+
 TEST_CASE("a state in format 1 (before shards) still loads", "[engine][state]") {
   Recorder rec;
   DetectionEngine fresh(default_rules(), {}, rec);
