@@ -81,7 +81,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--export-gate")
-    ap.add_argument("--per-kind", type=int, default=150)
+    ap.add_argument("--per-kind", type=int, default=400)
     a = ap.parse_args()
     if a.export_gate:
         pools = load(a.corpus, "heldout", max_chars=2000)

@@ -87,14 +87,14 @@ def plan_gate(a, gate):
     probe = wd.World(0, "heldout", {}, days=gate["days"])
     camps = []
     for p in gate["points"]:
+        fixed = dict(p.get("spec", {}))
+        if "start_day" in p:
+            fixed["start"] = probe.start + p["start_day"] * wd.DAY
         for d in range(gate["draws"]):
             # A generator per point and draw: adding or editing one leaves the others as they were.
             rng = random.Random(f"{gate['seed']}:{p['name']}:{d}")
-            s = wd.draw_campaign(rng, p["type"], f"g{d}-{p['name']}", probe.start, probe.end, None, 10 ** 9)
-            s.update({k: v for k, v in p.get("spec", {}).items()})
-            if "start_day" in p:
-                s["start"] = probe.start + p["start_day"] * wd.DAY
-            s["hours"] = min(s["hours"], (probe.end - s["start"]) / 3600)
+            s = wd.draw_campaign(rng, p["type"], f"g{d}-{p['name']}", probe.start, probe.end, None, 10 ** 9,
+                                 fixed)
             s["point"] = p["name"]
             camps.append(s)
     negs = []
@@ -122,7 +122,7 @@ def scan(binary, path, rules):
     for line in run.stdout.splitlines():
         row = json.loads(line)
         if row["type"] == "finding" and row["key_kind"] == "api_key" and row["account_risk"] >= HIGH_RISK:
-            first_high.setdefault(row["key"], ts(row["detected_at"]))
+            first_high.setdefault(row["key"], []).append(ts(row["detected_at"]))
         elif row["type"] == "account":
             accounts[row["key"]] = row
     return accounts, first_high
@@ -174,8 +174,13 @@ def score(results):
             if labs[0]["kind"] != "campaign":
                 continue
             sev = [RANK[severity(accounts, l["key"])] for l in labs]
-            ttd = [(first_high[l["key"]] - l["start"]) / 60 for l in labs if l["key"] in first_high
-                   and RANK[severity(accounts, l["key"])] >= RANK["high"]]
+            # From the key's first campaign request to its first finding at high after it (a
+            # diluted key's own traffic may have been flagged before).
+            ttd = []
+            for l in labs:
+                after = [t for t in first_high.get(l["key"], []) if t >= l["start"]]
+                if after and RANK[severity(accounts, l["key"])] >= RANK["high"]:
+                    ttd.append((min(after) - l["start"]) / 60)
             campaigns.append({"spec": specs[cid], "keys": len(labs), "high": sum(s >= 3 for s in sev),
                               "medium": sum(s >= 2 for s in sev), "ttd": ttd})
         labelled = {l["key"]: l for l in labels}

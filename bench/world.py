@@ -14,10 +14,12 @@ import json
 import math
 import random
 
+import negatives
 import wrappers as wr
+from negatives import GRAY_TYPES
+from traffic import (DAY, FRAMEWORK_SYSTEM, H, MODELS, NEW_MODEL, SCRIPT_AGENTS, SDK_AGENTS, arrivals,
+                     log_uniform)
 
-H = 3600
-DAY = 24 * H
 LEGIT_MARGIN_H = 30  # hours of a diluted key's own traffic around its campaign
 
 CAMPAIGN_TYPES = ["instruction_sweep", "cot_harvest", "benchmark_sweep", "templated_sweep",
@@ -28,24 +30,6 @@ GRID_TYPES = CAMPAIGN_TYPES[:6]
 NEGATIVE_TYPES = ["raw_api_app", "batch_pipeline", "launch", "enterprise_nat", "shared_cloud_nat",
                   "tutoring_app", "logprob_classifier", "health_checks", "early_adopters",
                   "one_off_benchmark"]
-GRAY_TYPES = {"one_off_benchmark"}
-
-SDK_AGENTS = ["OpenAI/Python 1.52.0", "OpenAI/NodeJS 4.67.1", "AsyncOpenAI/Python 1.40.6",
-              "langchain/0.3.1", "litellm/1.55.2", "anthropic-sdk-python/0.39.0"]
-SCRIPT_AGENTS = ["python-requests/2.31.0", "curl/8.5.0", "aiohttp/3.9.5", "Go-http-client/2.0",
-                 "httpx/0.27.0"]
-MODELS = ["gpt-4o", "gpt-4o-mini", "o4-mini"]
-NEW_MODEL = "gpt-5-preview"  # first seen at the world's release time
-TUTOR_SYSTEMS = ["You are a patient math tutor for high-school students. Explain each step so the "
-                 "student can follow, and never just give the answer.",
-                 "You help students with homework. Walk through the method, then check the answer.",
-                 "You are StudyBuddy, a friendly tutor. Break problems into small steps."]
-FRAMEWORK_SYSTEM = "You are a helpful assistant."  # many unrelated apps keep a framework's default
-
-
-def log_uniform(rng, lo, hi):
-    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
-
 
 class Prompts:
     """Prompt texts by kind, from corpus pools ({kind: [texts]}); kinds the pools lack fall back
@@ -69,48 +53,7 @@ class Prompts:
         return [self.get(self.rng.choice(kinds)) for _ in range(n)]
 
 
-def arrivals(rng, pattern, t0, t1, per_hour):
-    """Request times in [t0, t1) at about per_hour: steady (a script's loop), poisson, bursty
-    (on/off periods at the same mean), or diurnal (people: Poisson, quieter at night UTC)."""
-    out = []
-    if per_hour <= 0 or t1 <= t0:
-        return out
-    if pattern == "steady":
-        step = H / per_hour
-        t = t0 + rng.uniform(0, step)
-        while t < t1:
-            out.append(t + rng.uniform(-0.2, 0.2) * step)
-            t += step
-        return out
-    if pattern == "bursty":
-        t = t0
-        while t < t1:
-            on = rng.uniform(300, 1800)
-            duty = rng.uniform(0.15, 0.5)
-            rate = per_hour / duty
-            end = min(t + on, t1)
-            s = t
-            while True:
-                s += rng.expovariate(rate / H)
-                if s >= end:
-                    break
-                out.append(s)
-            t = end + on * (1 - duty) / duty
-        return out
-    t = t0
-    while True:
-        if pattern == "diurnal":
-            hour = (t % DAY) / H
-            busy = 0.25 + 0.75 * math.sin(math.pi * max(0.0, hour - 5) / 18) ** 2
-            t += rng.expovariate(per_hour * busy / H)
-        else:
-            t += rng.expovariate(per_hour / H)
-        if t >= t1:
-            return out
-        out.append(t)
-
-
-class World:
+class World(negatives.Negatives):
     """One labelled log: a background population plus campaign and negative specs."""
 
     def __init__(self, seed, part, pools, days=6.0, bg_keys=1200, bg_lines_per_day=40000,
@@ -242,6 +185,11 @@ class World:
     def campaign(self, spec):
         """Emits one campaign spec (see draw_campaign for its fields)."""
         rng = self.rng
+        spec = dict(spec)
+        # A drawn system prompt is an index into this world's list (tuning or held-out text);
+        # a design point may give the text itself.
+        if isinstance(spec["system"], int):
+            spec["system"] = self.systems[spec["system"] % len(self.systems)]
         make = self.content(spec)
         n_keys, cid = spec["keys"], spec["id"]
         shared_orgs = spec["org_mode"] == "one"
@@ -251,7 +199,9 @@ class World:
             key = f"{cid}-k{k}"
             org = f"org-{cid}" if shared_orgs else f"org-{cid}-{k}"
             wave = rng.randrange(spec["waves"])
-            begin = t0 + wave * spec["wave_gap"] + rng.uniform(0, 300)
+            # Waves join within the campaign's first half, so that every key sends something.
+            gap = min(spec["wave_gap"], spec["hours"] * H / (2 * spec["waves"]))
+            begin = t0 + wave * gap + rng.uniform(0, min(300, gap / 2 + 1))
             life = spec["hours"] * H * (1 if rng.random() > spec["retire_share"] else rng.uniform(0.3, 0.9))
             end = min(self.end, begin + life)
             ip = (f"{rng.choice(subnets)}.{rng.randrange(2, 254)}" if subnets
@@ -404,119 +354,6 @@ class World:
             return make
         raise ValueError(kind)
 
-    # ---- hard negatives ----------------------------------------------------------------------
-    def neg_keys(self, spec, n, org=None, ip=None, users=None):
-        out = []
-        for k in range(n):
-            key = f"{spec['id']}-k{k}"
-            a = self.app_key(key, org or f"org-{spec['id']}-{k}", ip or self.rand_ip(), users)
-            self.label(key, spec, "gray" if spec["type"] in GRAY_TYPES else "benign", self.start)
-            out.append(a)
-        return out
-
-    def rand_ip(self):
-        r = self.rng
-        return f"{r.randrange(11, 220)}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 254)}"
-
-    def neg_raw_api_app(self, spec):
-        """Real human prompts through a backend with no system prompt and no end-user ids, at a
-        steady rate: raw API use that is not extraction."""
-        for a in self.neg_keys(spec, spec["keys"]):
-            a.update(system=None, users=0, agent=self.rng.choice(SCRIPT_AGENTS + SDK_AGENTS))
-            for t in arrivals(self.rng, spec["arrivals"], self.start, self.end, spec["rate"]):
-                self.human_line(t, a)
-
-    def neg_batch_pipeline(self, spec):
-        rng = self.rng
-        templated = self.prompts.pools.get("templated")
-        for a in self.neg_keys(spec, spec["keys"]):
-            t0 = self.start + rng.uniform(0.5, 2) * DAY
-            fixed = rng.choice(["Classify this support ticket as billing, technical or other.\n\nTicket: {x}",
-                                "Extract the product names from the review below as a JSON list.\n\n{x}",
-                                "Summarise the following document in one sentence.\n\n{x}"])
-            for t in arrivals(rng, "steady", t0, min(self.end, t0 + spec["hours"] * H), spec["rate"]):
-                if templated and spec["source"] == "t0":
-                    prompt = rng.choice(templated)
-                else:
-                    prompt = fixed.replace("{x}", self.prompts.get("benign")[:600])
-                self.emit(t, a["key"], a["org"], a["ip"], a["agent"], prompt,
-                          max(1, int(rng.lognormvariate(math.log(spec["completion"]), 0.5))),
-                          system=a["system"] if rng.random() < 0.5 else None, temperature=0)
-
-    def neg_launch(self, spec):
-        rng = self.rng
-        for a in self.neg_keys(spec, 1, users=5000):
-            launch = self.start + rng.uniform(1.5, 3.5) * DAY
-            for t in arrivals(rng, "diurnal", self.start, launch, spec["rate"]):
-                self.human_line(t, a)
-            for t in arrivals(rng, "diurnal", launch, self.end, spec["rate"] * spec["factor"]):
-                self.human_line(t, a)
-
-    def neg_enterprise_nat(self, spec):
-        ip = self.rand_ip()
-        for a in self.neg_keys(spec, spec["keys"], org=f"org-{spec['id']}", ip=ip, users=300):
-            for t in arrivals(self.rng, "diurnal", self.start, self.end, spec["rate"] * self.rng.uniform(0.3, 2)):
-                self.human_line(t, a)
-
-    def neg_shared_cloud_nat(self, spec):
-        rng = self.rng
-        subnets = [f"100.{rng.randrange(64, 128)}.{rng.randrange(256)}" for _ in range(spec["subnets"])]
-        for a in self.neg_keys(spec, spec["keys"]):
-            a["ip"] = f"{rng.choice(subnets)}.{rng.randrange(1, 254)}"
-            a["agent"] = rng.choice(SDK_AGENTS[:2])
-            if rng.random() < 0.4:
-                a["system"] = FRAMEWORK_SYSTEM
-            for t in arrivals(rng, "diurnal", self.start, self.end, spec["rate"] * rng.uniform(0.3, 2)):
-                self.human_line(t, a)
-
-    def neg_tutoring_app(self, spec):
-        """Homework help for many students: math problems, step-by-step answers asked for by the
-        app's system prompt and often by the students themselves."""
-        rng = self.rng
-        for a in self.neg_keys(spec, spec["keys"], users=spec["users"]):
-            a.update(system=rng.choice(TUTOR_SYSTEMS), completion=log_uniform(rng, 300, 900))
-            for t in arrivals(rng, "diurnal", self.start, self.end, spec["rate"]):
-                prompt = self.prompts.get(rng.choice(["math", "math", "benign"]))
-                if rng.random() < 0.3:
-                    prompt += rng.choice(["\ncan you explain", "\nI don't get it, show me how",
-                                          " pls explain steps", "\nwhy?"])
-                self.human_line(t, a, prompt=prompt)
-
-    def neg_logprob_classifier(self, spec):
-        rng = self.rng
-        for a in self.neg_keys(spec, 1):
-            bias = {str(rng.randint(1, 100000)): 100, str(rng.randint(1, 100000)): 100}
-            for t in arrivals(rng, "poisson", self.start, self.end, spec["rate"]):
-                prompt = ("Is the following message spam? Answer yes or no.\n\n"
-                          + self.prompts.get("benign")[:400])
-                self.emit(t, a["key"], a["org"], a["ip"], a["agent"], prompt, 1, system=a["system"],
-                          max_tokens=1, logprobs=True, top_logprobs=2, logit_bias=bias, temperature=0)
-
-    def neg_health_checks(self, spec):
-        rng = self.rng
-        for a in self.neg_keys(spec, spec["keys"]):
-            prompt = rng.choice(["ping", "Say OK.", "Reply with the word ready.", "health check"])
-            for t in arrivals(rng, "steady", self.start, self.end, H / spec["every_s"]):
-                self.emit(t, a["key"], a["org"], a["ip"], "kube-probe/1.29", prompt, rng.randint(1, 3),
-                          max_tokens=5, temperature=0, model=rng.choice(MODELS + [NEW_MODEL] * (t > self.release)))
-
-    def neg_early_adopters(self, spec):
-        rng = self.rng
-        for a in self.neg_keys(spec, spec["keys"]):
-            moved = rng.uniform(0.2, 1.0)
-            after = rng.uniform(1, 24) * H
-            for t in arrivals(rng, "diurnal", self.start, self.end, spec["rate"] * rng.uniform(0.5, 2)):
-                new = t > self.release + after and rng.random() < moved
-                self.human_line(t, a, model=NEW_MODEL if new else None)
-
-    def neg_one_off_benchmark(self, spec):
-        rng = self.rng
-        for a in self.neg_keys(spec, 1):
-            t0 = self.start + rng.uniform(1, 4) * DAY
-            for t in arrivals(rng, "steady", t0, t0 + spec["items"] / spec["rate"] * H, spec["rate"]):
-                self.emit(t, a["key"], a["org"], a["ip"], a["agent"], self.prompts.get("mcq") + "\nAnswer:",
-                          rng.randint(1, 3), temperature=0, max_tokens=5)
-
 
 # ---- drawing specs -------------------------------------------------------------------------
 RATE_BINS = [(3, 10), (10, 50), (50, 150), (150, 500)]
@@ -537,9 +374,12 @@ PROMPT_KINDS = {
 }
 
 
-def draw_campaign(rng, ctype, cid, world_start, world_end, cell=None, line_budget=60000):
+def draw_campaign(rng, ctype, cid, world_start, world_end, cell=None, line_budget=60000, fixed=None):
     """A campaign of `ctype` with every free parameter drawn; `cell` = (rate bin, keys bin,
-    dilution bin) indices for the grid types. Returns the spec World.campaign reads."""
+    dilution bin) indices for the grid types; `fixed`: fields given, not drawn (a design point:
+    the fields drawn from them, such as the start from the hours, follow them). Returns the spec
+    World.campaign reads."""
+    fixed = fixed or {}
     spec = {"id": cid, "type": ctype}
     if cell is None and ctype in GRID_TYPES:
         spec.update(rate=log_uniform(rng, 3, 500), keys=int(log_uniform(rng, 1, 200)), dilution=1.0)
@@ -568,17 +408,18 @@ def draw_campaign(rng, ctype, cid, world_start, world_end, cell=None, line_budge
     elif ctype == "dormant_burst":
         spec.update(rate=log_uniform(rng, 200, 1500), keys=rng.choice([1, 1, 2, 3]), dilution=1.0)
     spec["cell"] = spec.get("cell") or {}
-    rate = spec.get("limit", spec["rate"])
+    spec.update({k: v for k, v in fixed.items() if k in ("rate", "keys", "dilution", "limit", "throttled")})
     hours = log_uniform(rng, 2, 120) if ctype != "dormant_burst" else rng.uniform(1, 4)
     if ctype == "release_chasing":
         hours = max(hours, 60)
     # A campaign has a budget: many keys, a fast rate or heavy dilution shorten it (2 h at least).
     hours = max(2 if ctype != "dormant_burst" else 1, min(hours, line_budget / max(spec_lines(spec, 1), 1)))
+    hours = fixed.get("hours", hours)
     earliest = world_start + 1.0 * DAY
     latest = max(earliest, world_end - hours * H)
     if ctype == "release_chasing":
         latest = earliest + 0.5 * DAY
-    spec["start"] = rng.uniform(earliest, latest)
+    spec["start"] = fixed["start"] if "start" in fixed else rng.uniform(earliest, latest)
     spec["hours"] = min(hours, (world_end - spec["start"]) / H)
     many_keys = spec["keys"] > 1
     spec.update(
@@ -587,7 +428,7 @@ def draw_campaign(rng, ctype, cid, world_start, world_end, cell=None, line_budge
         waves=rng.randint(1, 4) if many_keys else 1, wave_gap=rng.uniform(600, 12 * H),
         retire_share=rng.uniform(0, 0.5) if many_keys else 0,
         agent=rng.choice(SDK_AGENTS + SCRIPT_AGENTS + [None]),
-        system=rng.choice([None, None] + wr.CAMPAIGN_SYSTEMS["heldout"]),
+        system=rng.choice([None, None, 0, 1, 2, 3]),  # an index into the world's own list
         users=rng.choice([0, 0, 0, 1, 5, 200]),
         arrivals=rng.choice(["steady", "poisson", "bursty"]),
         completion=log_uniform(rng, 200, 1200), temperature=rng.choice([0, 0.7, 1.0]),
@@ -597,6 +438,7 @@ def draw_campaign(rng, ctype, cid, world_start, world_end, cell=None, line_budge
         cot_share=rng.choice([0, 0, 0.3, 1.0]) if ctype != "cot_harvest" else rng.uniform(0.3, 1.0),
         shares=rng.choice([0, 8]) if ctype == "cross_account" else 0,
         switch_after=rng.uniform(1, 12) * H, moved_share=rng.uniform(0.6, 0.95))
+    spec.update({k: v for k, v in fixed.items() if k not in ("hours", "start")})
     return spec
 
 

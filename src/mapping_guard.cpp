@@ -20,14 +20,17 @@ struct Slot {
   std::atomic<const char*> message{nullptr};
   std::atomic<size_t> length{0};
   std::atomic<bool> taken{false};
+  /// Set last and cleared first: the handler never sees a range half written.
+  std::atomic<bool> armed{false};
 };
 constexpr int slot_count = 64;
 Slot slots[slot_count];
+struct sigaction previous;  // what handled SIGBUS before (ASan's, a host program's, or none)
 
-void on_sigbus(int sig, siginfo_t* info, void*) {
+void on_sigbus(int sig, siginfo_t* info, void* context) {
   auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
   for (Slot& s : slots) {
-    if (addr >= s.begin.load() && addr < s.end.load()) {
+    if (s.armed.load() && addr >= s.begin.load() && addr < s.end.load()) {
       const char* m = s.message.load();
       if (m) {
         ssize_t unused = ::write(STDERR_FILENO, m, s.length.load());
@@ -36,9 +39,15 @@ void on_sigbus(int sig, siginfo_t* info, void*) {
       ::_exit(exit_input_error);
     }
   }
-  // Not an input's mapping: the default action, as if no handler were there.
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
+  // Not an input's mapping: whatever handled it before this guard, or the default action.
+  if (previous.sa_flags & SA_SIGINFO) {
+    previous.sa_sigaction(sig, info, context);
+  } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
+    previous.sa_handler(sig);
+  } else {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+  }
 }
 
 void install() {
@@ -48,7 +57,7 @@ void install() {
     sa.sa_sigaction = on_sigbus;
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGBUS, &sa, nullptr);
+    ::sigaction(SIGBUS, &sa, &previous);
   });
 }
 
@@ -62,8 +71,9 @@ void MappingGuard::set(const void* begin, size_t length, std::string_view messag
     if (!slots[i].taken.compare_exchange_strong(free, true)) continue;
     slots[i].message.store(message.data());
     slots[i].length.store(message.size());
-    slots[i].end.store(reinterpret_cast<uintptr_t>(begin) + length);
     slots[i].begin.store(reinterpret_cast<uintptr_t>(begin));
+    slots[i].end.store(reinterpret_cast<uintptr_t>(begin) + length);
+    slots[i].armed.store(true);
     slot_ = i;
     return;
   }
@@ -73,6 +83,7 @@ void MappingGuard::set(const void* begin, size_t length, std::string_view messag
 void MappingGuard::clear() {
   if (slot_ < 0) return;
   Slot& s = slots[slot_];
+  s.armed.store(false);
   s.begin.store(0);
   s.end.store(0);
   s.message.store(nullptr);

@@ -347,6 +347,7 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
       if (ready && !deliver(*ready)) return result;
       report();
     } catch (const InputError& e) {
+      ++result.inputs_unread;
       if (!record_input_error(result, e.what(), line_no, with_read_ahead)) return result;
       continue;
     }

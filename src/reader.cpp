@@ -136,6 +136,7 @@ ReadResult read_inputs(const std::vector<std::string>& paths, const ReaderOption
         report();
       }
     } catch (const InputError& e) {
+      ++result.inputs_unread;
       if (!record_input_error(result, e.what(), line_no, options)) return result;
       continue;
     }

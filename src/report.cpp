@@ -20,7 +20,9 @@ bool parse_report_format(std::string_view name, ReportFormat& out) {
 void append_csv_field(std::string& out, std::string_view f) {
   // A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV
   // injection): a leading single quote makes it text. Keys, ids and templates come from logs.
-  bool formula = !f.empty() && std::string_view("=+-@\t\r").find(f[0]) != std::string_view::npos;
+  // A field that starts with a quote gets one more, so that dropping one leading quote gives
+  // every field back as it was.
+  bool formula = !f.empty() && std::string_view("=+-@\t\r'").find(f[0]) != std::string_view::npos;
   if (!formula && f.find_first_of(",\"\r\n") == std::string_view::npos) {
     out.append(f);
     return;

@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -43,12 +44,23 @@ int write_all(int fd, std::string_view data) {
   return 0;
 }
 
-/// What mkstemp puts after "PATH.tmp." (and what an older exfilscan put there: its pid).
+/// What mkstemp puts after "PATH.tmp." (six of A-Z, a-z, 0-9: at least one capital or digit
+/// but for one in 200), or what an older exfilscan put there (its pid). A user's
+/// "state.tmp.bak" or "state.tmp.backup" is neither.
 bool is_temporary_suffix(std::string_view s) {
+  auto all = [&s](auto pred) {
+    return std::all_of(s.begin(), s.end(),
+                       [&](char c) { return pred(static_cast<unsigned char>(c)); });
+  };
+  auto any = [&s](auto pred) {
+    return std::any_of(s.begin(), s.end(),
+                       [&](char c) { return pred(static_cast<unsigned char>(c)); });
+  };
+  auto is_digit = [](unsigned char c) { return std::isdigit(c) != 0; };
+  auto is_alnum = [](unsigned char c) { return std::isalnum(c) != 0; };
+  auto is_upper_or_digit = [](unsigned char c) { return std::isupper(c) || std::isdigit(c); };
   if (s.empty()) return false;
-  for (char ch : s)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) return false;
-  return true;
+  return all(is_digit) || (s.size() == 6 && all(is_alnum) && any(is_upper_or_digit));
 }
 
 /// A state is a regular file or nothing. A link is refused rather than followed: a save would

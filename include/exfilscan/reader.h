@@ -72,6 +72,9 @@ struct ReadResult {
   ReadFailure failure = ReadFailure::none;
   std::string error;                      // the first input error's message
   std::vector<std::string> input_errors;  // every one, in input order
+  /// Inputs that could not be read to their end (the others among input_errors were read
+  /// whole, and none of their lines was an event).
+  uint64_t inputs_unread = 0;
   /// Reading stopped before the end of the inputs (--strict): what was read is not all there is.
   bool stopped = false;
 };

@@ -356,13 +356,13 @@ int run_read(const RunConfig& c) {
       return closed_code;
     }
     if (!c.state.empty()) {
-      if (result.failure != ReadFailure::none) {
-        // The next run must see what this one could not read: the old state stays.
+      if (result.stopped || result.inputs_unread > 0) {
+        // The next run must see what this one could not read: the old state stays. An input
+        // read whole that held no event (exit 2 still says so) loses nothing: the state is saved.
         note("exfilscan: {}: not updated ({})\n", c.state,
-             result.stopped
-                 ? "the input was not read to its end"
-                 : fmt::format("{} input{} could not be read", result.input_errors.size(),
-                               result.input_errors.size() == 1 ? "" : "s"));
+             result.stopped ? "the input was not read to its end"
+                            : fmt::format("{} input{} could not be read", result.inputs_unread,
+                                          result.inputs_unread == 1 ? "" : "s"));
       } else {
         try {
           StateWriter out;

@@ -31,9 +31,13 @@ case_ "scan, stdout closed" 2 "standard output is closed" '$B scan -q --format j
 case_ "scan, stdout closed, report in a file" 0 "" '$B scan -q -o $T/r.jsonl $LOG >&-'
 case_ "scan, a closed pipe is quiet" 0 "" \
   'set -o pipefail; $B scan -q --format jsonl samples/campaigns.jsonl.zst | head -c 10 > /dev/null'
+$bin scan -q --state "$tmp/st.bin" --format jsonl samples/api-logs-day2.jsonl.zst > /dev/null
+cp "$tmp/st.bin" "$tmp/st.before"
 case_ "scan, stdout full, --state not updated and said" 2 "st.bin: not updated (the report could not be written)" \
   '$B scan -q --state $T/st.bin --format jsonl $LOG > /dev/full'
-case_ "  ... and the state was left unwritten" 0 "" 'test ! -s $T/st.bin'
+case_ "  ... and the state is as it was" 0 "" 'cmp -s $T/st.bin $T/st.before'
+case_ "scan --state, a closed pipe: exit 0, the state as it was, said" 0 "st.bin: not updated" \
+  'set -o pipefail; $B scan -q --state $T/st.bin --format jsonl samples/campaigns.jsonl.zst | head -c 10 > /dev/null; s=$?; cmp -s $T/st.bin $T/st.before || exit 9; exit $s'
 case_ "scan, stdout full beside a CSV that is written" 2 "standard output: write error" \
   '$B scan -q --format jsonl --report-csv $T/r.csv $LOG > /dev/full && exit 0 || s=$?; test -s $T/r.csv || exit 9; exit $s'
 case_ "normalize, stdout full" 2 "standard output: write error" '$B normalize -q $LOG > /dev/full'

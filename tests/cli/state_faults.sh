@@ -93,10 +93,14 @@ cp "$tmp/base.state" "$tmp/killed/s.state"
 echo partial > "$tmp/killed/s.state.tmp.Xy12Zq"
 echo partial > "$tmp/killed/s.state.tmp.4242"
 echo other > "$tmp/killed/other.state.tmp.Xy12Zq"
+echo mine > "$tmp/killed/s.state.tmp.bak"
+echo mine > "$tmp/killed/s.state.tmp.backup"
 scan --state "$tmp/killed/s.state" > /dev/null
 check "a killed run's temporaries are removed by the next run" \
   test ! -e "$tmp/killed/s.state.tmp.Xy12Zq" -a ! -e "$tmp/killed/s.state.tmp.4242"
 check "... and another state's are not" test -e "$tmp/killed/other.state.tmp.Xy12Zq"
+check "... nor a user's own state.tmp.bak and .backup" \
+  test -e "$tmp/killed/s.state.tmp.bak" -a -e "$tmp/killed/s.state.tmp.backup"
 
 # A save that fails (a full disk: the file size limit, with SIGXFSZ ignored so that the write
 # fails) leaves the old state and no temporary.
@@ -150,6 +154,22 @@ mkdir "$tmp/link/dir.state"
 scan --state "$tmp/link/dir.state" > /dev/null 2> "$tmp/err"
 check "a directory as the state: exit 2" test $? = 2
 check "a directory as the state: says so" grep -q "not a regular file" "$tmp/err"
+
+# --- #17.12-13: a bad input among good ones ---------------------------------------------------
+# Unreadable (missing): the others are reported, exit 2, the state left as it was. Read whole
+# but no event in it (a JSON array): exit 2 too, but nothing was lost, so the state is saved.
+mkdir "$tmp/inputs"
+cp "$tmp/base.state" "$tmp/inputs/s.state"
+"$bin" scan -q --format jsonl --state "$tmp/inputs/s.state" "$tmp/day.jsonl" samples/no-such.jsonl \
+  > "$tmp/inputs/out" 2> "$tmp/inputs/err"
+check "an unreadable input: exit 2" test $? = 2
+check "... the others reported" grep -q '"type":"run"' "$tmp/inputs/out"
+check "... the state as it was" cmp -s "$tmp/inputs/s.state" "$tmp/base.state"
+check "... and said" grep -q "not updated (1 input could not be read)" "$tmp/inputs/err"
+"$bin" scan -q --format jsonl --state "$tmp/inputs/s.state" "$tmp/day.jsonl" \
+  samples/bad/json_array.json > /dev/null 2> "$tmp/inputs/err"
+check "an input with no event: exit 2" test $? = 2
+check "... the state saved" not cmp -s "$tmp/inputs/s.state" "$tmp/base.state"
 
 echo "state faults: $passed passed, $failed failed"
 ((failed == 0))

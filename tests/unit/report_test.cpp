@@ -86,7 +86,7 @@ TEST_CASE("CSV fields are quoted as RFC 4180 says", "[report]") {
   append_csv_field(out, "two\nlines");
   CHECK(out == "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\"");
   // Issue 17: a cell a spreadsheet would run as a formula is made text with a leading quote.
-  for (std::string_view formula : {"=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"}) {
+  for (std::string_view formula : {"=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "'=1+1", "'x"}) {
     std::string cell;
     append_csv_field(cell, formula);
     CHECK(cell == "\"'" + std::string(formula) + "\"");
