@@ -1,5 +1,7 @@
 #include "account_state.h"
 
+#include <exfilscan/timestamp.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -126,8 +128,13 @@ void WindowStats::save(StateWriter& w) const {
 
 void WindowStats::load(StateReader& r) {
   median_at_ = UINT64_MAX;
-  for (int64_t* v : {&start_ns, &last_ns, &slice_ns, &last_gap_ns}) *v = r.i64();
-  if (slice_ns <= 0) throw StateError("a window's slice is out of range");
+  start_ns = r.time();
+  last_ns = r.time();
+  slice_ns = r.i64();
+  last_gap_ns = r.time();
+  // A window is 10 minutes to a day (rules.cpp): its sixtieth, 10 s to 24 min.
+  if (slice_ns < 10 * 1'000'000'000LL || slice_ns > 24 * 60 * 1'000'000'000LL)
+    throw StateError("a window's slice is out of range");
   uint64_t n_samples = 0, slice_bits = 0;
   for (uint64_t* v :
        {&requests, &prompt_tokens, &completion_tokens, &text_requests, &instruction,
@@ -175,8 +182,12 @@ void Account::save(StateWriter& w) const {
 void Account::load(StateReader& r) {
   key = r.str();
   org = r.str();
-  for (int64_t* v : {&first_seen_ns, &last_seen_ns, &last_evaluated_minute}) *v = r.i64();
-  active_before_ns = r.version() >= 4 ? r.i64() : 0;
+  first_seen_ns = r.time();
+  last_seen_ns = r.time();
+  last_evaluated_minute = r.i64();
+  if (last_evaluated_minute < -1 || last_evaluated_minute >= timestamp_end_s / 60)
+    throw StateError("an account's last judged minute is out of range");
+  active_before_ns = r.version() >= 4 ? r.time() : 0;
   uint64_t hours = 0;
   for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &suppressed, &hours})
     *v = r.u64();
@@ -184,7 +195,7 @@ void Account::load(StateReader& r) {
   window.load(r);
   history.resize(r.count(100000));
   for (HistoryPoint& h : history)
-    h.start_ns = r.i64(), h.requests = HistoryPoint::saturate(r.u64()),
+    h.start_ns = r.time(), h.requests = HistoryPoint::saturate(r.u64()),
     h.completion_tokens = HistoryPoint::saturate(r.u64());
   baseline = Baseline{};
   if (r.version() < 4) {
@@ -203,7 +214,7 @@ void Account::load(StateReader& r) {
   for (RuleFiring& f : fired) {
     f.rule = r.str();
     f.score = r.f64();
-    f.last_fired_ns = r.i64();
+    f.last_fired_ns = r.time();
     f.episode_score = r.f64();
   }
 }

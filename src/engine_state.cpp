@@ -94,7 +94,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
   if (r.version() >= 2) {
     shards[0]->population_added.load(r);
     shards[0]->closed_at.resize(r.count(100'000'000));
-    for (int64_t& t : shards[0]->closed_at) t = r.i64();
+    for (int64_t& t : shards[0]->closed_at) t = r.time();
   }
   for (auto& sh : shards) sh->accounts.clear();
   size_t n = r.count(shared.rules.settings.max_accounts + 1);
@@ -126,7 +126,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
     detail::RuleFiring& firing = shards[shared.owner(key)]->threshold_fired[id];
     firing.rule = r.str();
     firing.score = r.f64();
-    firing.last_fired_ns = r.i64();
+    firing.last_fired_ns = r.time();
     firing.episode_score = r.f64();
   }
   for (auto& sh : shards) sh->retired.clear();
@@ -140,8 +140,8 @@ void DetectionEngine::Impl::load(StateReader& r) {
     for (uint64_t* v :
          {&s.requests, &s.prompt_tokens, &s.completion_tokens, &s.suppressed_findings})
       *v = r.u64();
-    s.first_seen_ns = r.i64();
-    s.last_seen_ns = r.i64();
+    s.first_seen_ns = r.time();
+    s.last_seen_ns = r.time();
     s.top_rule = r.str();
     s.rules.resize(r.count(1000));
     for (std::string& rule : s.rules) rule = r.str();

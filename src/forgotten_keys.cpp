@@ -71,7 +71,7 @@ void ForgottenKeys::save(StateWriter& w, const std::vector<uint64_t>& returned) 
 
 void ForgottenKeys::load(StateReader& r, size_t cap) {
   entries_.resize(r.count(cap));
-  for (Entry& e : entries_) e.hash = r.u64(), e.last_seen_ns = r.i64();
+  for (Entry& e : entries_) e.hash = r.u64(), e.last_seen_ns = r.time();
   bool sorted = std::adjacent_find(entries_.begin(), entries_.end(), [](auto& a, auto& b) {
                   return a.hash >= b.hash;
                 }) == entries_.end();

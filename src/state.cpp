@@ -1,5 +1,6 @@
 #include <exfilscan/hash.h>
 #include <exfilscan/state.h>
+#include <exfilscan/timestamp.h>
 
 #include <fmt/format.h>
 
@@ -34,6 +35,13 @@ void StateReader::need(size_t n) {
 uint8_t StateReader::u8() {
   need(1);
   return static_cast<uint8_t>(data_[pos_++]);
+}
+
+int64_t StateReader::time() {
+  int64_t t = i64();
+  if (t < 0 || t >= timestamp_end_s * 1'000'000'000)
+    throw StateError("a time in the state is out of range");
+  return t;
 }
 
 uint64_t StateReader::u64() {

@@ -46,6 +46,9 @@ class StateReader {
   uint8_t u8();
   uint64_t u64();
   int64_t i64() { return static_cast<int64_t>(u64()); }
+  /// An event time or a duration in nanoseconds, 0 to 2262 (timestamp_end_s): the file's
+  /// checksum holds for any bytes, and a wild time would overflow the arithmetic on it.
+  int64_t time();
   double f64();
   std::string str();
   /// A count of items that follow, refused above `max` (a corrupt length must not allocate).
