@@ -236,29 +236,23 @@ def report(campaigns, benign, lines, title, by_type=False):
                 cs = [c for c in grid if c["spec"]["type"] == t and c["spec"]["cell"]["rate"] == r]
                 cells.append(f"{pct(recall(cs, 'high'))} / {pct(recall(cs, 'medium'))}")
             out.append(f"| {name} | " + " | ".join(cells) + " |")
-        out += ["", "All grid types pooled, recall at high / at medium by rate (rows), keys and dilution:", "",
-                "| rate | " + " | ".join(f"{k}, {d}" for k in key_names for d in dil_names) + " |",
-                "|---" * (len(key_names) * len(dil_names) + 1) + "|"]
-        for r, name in enumerate(rate_names):
-            cells = []
-            for k in range(len(key_names)):
-                for d in range(len(dil_names)):
-                    cs = [c for c in grid if c["spec"]["cell"] == {"rate": r, "keys": k, "dilution": d}]
-                    cells.append(f"{pct(recall(cs, 'high'))} / {pct(recall(cs, 'medium'))}")
-            out.append(f"| {name} | " + " | ".join(cells) + " |")
-    if grid and by_type:
-        for t in wd.GRID_TYPES:
-            out += ["", f"{t}: recall at high / at medium by rate (rows), keys and dilution:", "",
-                    "| rate | " + " | ".join(f"{k}, {d}" for k in key_names for d in dil_names) + " |",
-                    "|---" * (len(key_names) * len(dil_names) + 1) + "|"]
+
+        def cell_table(title, cs_all):
+            """Recall at high / at medium by rate (rows), keys and dilution (columns)."""
+            out.extend(["", f"{title} recall at high / at medium by rate (rows), keys and dilution:", "",
+                        "| rate | " + " | ".join(f"{k}, {d}" for k in key_names for d in dil_names) + " |",
+                        "|---" * (len(key_names) * len(dil_names) + 1) + "|"])
             for r, name in enumerate(rate_names):
                 cells = []
                 for k in range(len(key_names)):
                     for d in range(len(dil_names)):
-                        cs = [c for c in grid if c["spec"]["type"] == t
-                              and c["spec"]["cell"] == {"rate": r, "keys": k, "dilution": d}]
+                        cs = [c for c in cs_all if c["spec"]["cell"] == {"rate": r, "keys": k, "dilution": d}]
                         cells.append(f"{pct(recall(cs, 'high'))} / {pct(recall(cs, 'medium'))}")
                 out.append(f"| {name} | " + " | ".join(cells) + " |")
+
+        cell_table("All grid types pooled,", grid)
+        for t in wd.GRID_TYPES if by_type else []:
+            cell_table(t + ":", [c for c in grid if c["spec"]["type"] == t])
     out += ["", "| benign class | accounts | at high+ | rate | at medium+ | rate | worst (world/key: severity, risk, rules) |",
             "|---|---|---|---|---|---|---|"]
     classes = ["background"] + [t for t in wd.NEGATIVE_TYPES if any(b["class"] == t for b in benign)]
