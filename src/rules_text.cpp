@@ -78,17 +78,17 @@ std::string describe_rules(const RuleSet& r) {
   detector(
       "distillation_sweep", w.enabled,
       "systematic instruction/benchmark coverage, reasoning asked for, long answers, steady",
-      fmt::format(
-          "min_requests={} min_score={} long_completion_tokens={} sampling_full_share={} "
-          "chain_of_thought_full_share={} cadence_min_slices={} cadence_min_gaps={} "
-          "metadata_only_weight={} short_sweep={} max_score_short_sweep={} weights: "
-          "instruction={} diversity={} chain_of_thought={} single_turn={} "
-          "long_completion={} sampling={} cadence={}",
-          w.min_requests, w.min_score, w.long_completion_tokens, w.sampling_full_share,
-          w.chain_of_thought_full_share, w.cadence_min_slices, w.cadence_min_gaps,
-          w.metadata_only_weight, format_duration(w.short_sweep_ns), w.max_score_short_sweep,
-          w.weights.instruction, w.weights.diversity, w.weights.chain_of_thought,
-          w.weights.single_turn, w.weights.long_completion, w.weights.sampling, w.weights.cadence));
+      fmt::format("min_requests={} min_score={} long_completion_tokens={} sampling_full_share={} "
+                  "chain_of_thought_full_share={} cadence_min_slices={} cadence_min_gaps={} "
+                  "metadata_only_weight={} short_sweep={} max_score_short_sweep={} weights: "
+                  "instruction={} diversity={} chain_of_thought={} single_turn={} "
+                  "long_completion={} sampling={} cadence={}",
+                  w.min_requests, w.min_score, w.long_completion_tokens, w.sampling_full_share,
+                  w.chain_of_thought_full_share, w.cadence_min_slices, w.cadence_min_gaps,
+                  w.metadata_only_weight, format_duration(w.short_sweep_ns),
+                  w.max_score_short_sweep, w.weights.instruction, w.weights.diversity,
+                  w.weights.chain_of_thought, w.weights.single_turn, w.weights.long_completion,
+                  w.weights.sampling, w.weights.cadence));
   const LogitProbeRule& l = r.logit_probe;
   detector("logit_probe", l.enabled,
            "one prompt with many logit_bias maps and tiny completions (logit extraction)",
