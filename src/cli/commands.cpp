@@ -1,10 +1,10 @@
 // The subcommands: each wires the library's stages for one job and maps the outcome to an exit
 // code.
-#include "commands.h"
+#include "cli/commands.h"
 
+#include <exfilscan/engine/state_file.h>
 #include <exfilscan/exit_codes.h>
-#include <exfilscan/pipeline.h>
-#include <exfilscan/state_file.h>
+#include <exfilscan/input/pipeline.h>
 #include <exfilscan/timestamp.h>
 
 #include <fmt/format.h>

@@ -1,7 +1,7 @@
 #pragma once
 /// The subcommands of the command line.
 
-#include "options.h"
+#include "cli/options.h"
 
 #include <fmt/format.h>
 

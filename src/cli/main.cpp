@@ -1,7 +1,7 @@
 // exfilscan: the command line. Parses flags, resolves them into a run configuration and hands it
 // to the command; everything else lives in the library.
-#include "commands.h"
-#include "options.h"
+#include "cli/commands.h"
+#include "cli/options.h"
 
 #include <exfilscan/exit_codes.h>
 

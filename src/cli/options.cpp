@@ -1,8 +1,8 @@
-#include "options.h"
+#include "cli/options.h"
 
-#include <exfilscan/field_map.h>
 #include <exfilscan/hash.h>
-#include <exfilscan/input.h>
+#include <exfilscan/input/input.h>
+#include <exfilscan/parse/field_map.h>
 #include <exfilscan/timestamp.h>
 
 #include <sys/ioctl.h>

@@ -1,12 +1,12 @@
 #pragma once
 /// The command line: flags as CLI11 fills them, and the run configuration resolved from them.
 
-#include <exfilscan/account_key.h>
-#include <exfilscan/canonical_writer.h>
-#include <exfilscan/engine.h>
-#include <exfilscan/reader.h>
-#include <exfilscan/report.h>
-#include <exfilscan/rules.h>
+#include <exfilscan/engine/engine.h>
+#include <exfilscan/input/reader.h>
+#include <exfilscan/parse/account_key.h>
+#include <exfilscan/report/canonical_writer.h>
+#include <exfilscan/report/report.h>
+#include <exfilscan/rules/rules.h>
 
 #include <CLI/CLI.hpp>
 

@@ -1,5 +1,5 @@
 // libFuzzer target: one line through the parser, in every format (sniffed, and each forced).
-#include <exfilscan/line_parser.h>
+#include <exfilscan/parse/line_parser.h>
 
 #include <cstddef>
 #include <cstdint>

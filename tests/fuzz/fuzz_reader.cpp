@@ -1,8 +1,8 @@
 // libFuzzer target: bytes as an input file (plain, gzip or zstd by their magic), read into
 // chunks and lines by the real reader. One thread: coverage from several would make the runs'
 // course differ from one run to the next (the threaded path has its own tests, and TSan).
-#include <exfilscan/pipeline.h>
-#include <exfilscan/reader.h>
+#include <exfilscan/input/pipeline.h>
+#include <exfilscan/input/reader.h>
 
 #include <unistd.h>
 #include <cstddef>

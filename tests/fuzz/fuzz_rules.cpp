@@ -1,5 +1,5 @@
 // libFuzzer target: bytes as a rules file read on top of the built-in rules.
-#include <exfilscan/rules.h>
+#include <exfilscan/rules/rules.h>
 
 #include <cstddef>
 #include <cstdint>

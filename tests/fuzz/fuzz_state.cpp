@@ -1,7 +1,7 @@
 // libFuzzer target: bytes as a state payload (the part under the file's checksum, which holds
 // for any bytes an attacker or a broken disk writes), loaded into an engine that then runs on.
-#include <exfilscan/engine.h>
-#include <exfilscan/rules.h>
+#include <exfilscan/engine/engine.h>
+#include <exfilscan/rules/rules.h>
 #include <exfilscan/state.h>
 
 #include <cstddef>

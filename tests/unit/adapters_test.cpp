@@ -1,7 +1,7 @@
 // Gateway and provider formats (shapes from docs/log-format.md), sniffed per line or forced.
 #include "test_util.h"
 
-#include <exfilscan/field_map.h>
+#include <exfilscan/parse/field_map.h>
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // normalize's output: canonical, private by default, and stable under a second pass.
 #include "test_util.h"
 
-#include <exfilscan/canonical_writer.h>
-#include <exfilscan/json_writer.h>
+#include <exfilscan/report/canonical_writer.h>
+#include <exfilscan/report/json_writer.h>
 
 #include <catch2/catch.hpp>
 

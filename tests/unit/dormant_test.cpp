@@ -4,7 +4,7 @@
 // warm-up, held to three times the dormant bar.
 #include "test_util.h"
 
-#include <exfilscan/engine.h>
+#include <exfilscan/engine/engine.h>
 
 #include <catch2/catch.hpp>
 

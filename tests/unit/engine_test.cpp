@@ -1,7 +1,7 @@
 // The detection engine on synthetic event streams: windows, detectors, episodes, rules.
 #include "engine_test_util.h"
 
-#include "account_state.h"
+#include "engine/account_state.h"
 
 #include <catch2/catch.hpp>
 

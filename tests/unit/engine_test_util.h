@@ -1,7 +1,7 @@
 #pragma once
 // Helpers shared by the engine's unit tests: synthetic events and a recording finding sink.
 
-#include <exfilscan/engine.h>
+#include <exfilscan/engine/engine.h>
 
 #include <fmt/format.h>
 

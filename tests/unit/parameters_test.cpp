@@ -2,7 +2,7 @@
 // the rules: the same stream, judged under other values, says otherwise.
 #include "test_util.h"
 
-#include <exfilscan/engine.h>
+#include <exfilscan/engine/engine.h>
 
 #include <catch2/catch.hpp>
 

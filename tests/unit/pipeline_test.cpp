@@ -1,8 +1,8 @@
 // Parsing on a second thread hands over the same events, in the same order, as reading on one.
 #include "test_util.h"
 
-#include <exfilscan/canonical_writer.h>
-#include <exfilscan/pipeline.h>
+#include <exfilscan/input/pipeline.h>
+#include <exfilscan/report/canonical_writer.h>
 
 #include <zstd.h>
 #include <catch2/catch.hpp>

@@ -1,5 +1,5 @@
 // Reporters: the JSON-lines contract, CSV quoting, and the table's terminal behaviour.
-#include <exfilscan/report.h>
+#include <exfilscan/report/report.h>
 
 #include <catch2/catch.hpp>
 

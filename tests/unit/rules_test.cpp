@@ -1,4 +1,4 @@
-#include <exfilscan/rules.h>
+#include <exfilscan/rules/rules.h>
 
 #include <toml++/toml.h>
 #include <catch2/catch.hpp>

@@ -1,6 +1,6 @@
 // The --state file on disk: its lock, and how it is replaced (issue #17).
+#include <exfilscan/engine/state_file.h>
 #include <exfilscan/state.h>
-#include <exfilscan/state_file.h>
 
 #include <catch2/catch.hpp>
 

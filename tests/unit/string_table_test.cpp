@@ -1,6 +1,6 @@
 // The engine's string-keyed table against std::unordered_map, through random inserts, lookups
 // and erasures (erase_if included), with values that must stay put while they are in it.
-#include "string_table.h"
+#include "engine/string_table.h"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>

@@ -1,9 +1,9 @@
 #pragma once
 // Helpers shared by the unit tests: parse inline JSON lines with the real parser, temp files.
 
-#include <exfilscan/input.h>
-#include <exfilscan/line_parser.h>
-#include <exfilscan/reader.h>
+#include <exfilscan/input/input.h>
+#include <exfilscan/input/reader.h>
+#include <exfilscan/parse/line_parser.h>
 
 #include <unistd.h>
 #include <cstdio>

@@ -1,7 +1,7 @@
+#include <exfilscan/features/text_features.h>
 #include <exfilscan/hash.h>
-#include <exfilscan/text_features.h>
 
-#include "prompt_ends.h"
+#include "features/prompt_ends.h"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
 // A threshold rule's sliding sums and counts against a plain recount of the events in the
 // window, through random event times (late ones included) over several keys: exact, whatever the
 // order the events came in.
-#include "threshold.h"
+#include "detectors/threshold.h"
 
 #include <fmt/format.h>
 #include <catch2/catch.hpp>

@@ -1,0 +1,109 @@
+#pragma once
+/// The detection engine: per-account rolling windows over event time, the built-in detectors
+/// and threshold rules, findings pushed to a sink as they fire, a ranking at the end.
+
+#include <exfilscan/input/reader.h>
+#include <exfilscan/rules/finding.h>
+#include <exfilscan/rules/rules.h>
+#include <exfilscan/state.h>
+
+#include <array>
+#include <climits>
+#include <functional>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace exfilscan {
+
+/// Receives findings in the order they fire (event order: deterministic for one input).
+class FindingSink {
+ public:
+  virtual ~FindingSink() = default;
+  virtual void on_finding(const Finding& finding) = 0;
+};
+
+/// One detector's verdict on one window of the explained account (`exfilscan explain`).
+struct Explanation {
+  std::string key;
+  std::string detector;
+  bool enabled = true;
+  int64_t window_start_ns = 0;
+  int64_t window_end_ns = 0;  // the last event in the window
+  bool fired = false;
+  double score = 0;
+  std::vector<Metric> metrics;
+  std::string reason;
+  std::string template_text;
+};
+
+struct EngineOptions {
+  GroupBy group_by = GroupBy::api_key;
+  bool include_prompts = false;  // put sample prompt text in evidence (customers' data)
+  /// When set, every window of this account is explained to `explain` as it closes: each
+  /// detector's verdict and metrics, fired or not.
+  std::string explain_key;
+  std::function<void(const Explanation&)> explain;
+  /// Events outside [since, until) of event time are counted and left out (--since/--until).
+  int64_t since_ns = INT64_MIN;
+  int64_t until_ns = INT64_MAX;
+  /// Accounts and threshold keys are split by key hash over this many shards, each judged on
+  /// its own thread; the findings, ranking and state are the same for every number. (`explain`
+  /// uses one.)
+  size_t shards = 1;
+};
+
+struct EngineStats {
+  uint64_t events = 0;
+  uint64_t events_without_account = 0;  // no value for the group-by field: not attributed
+  uint64_t events_out_of_range = 0;     // outside --since/--until
+  uint64_t late_events = 0;             // older than --max-skew behind their account: counted only
+  uint64_t accounts_seen = 0;
+  uint64_t accounts_active = 0;
+  uint64_t accounts_expired = 0;  // idle longer than idle_expiry
+  uint64_t accounts_evicted = 0;  // over max_accounts
+  /// Summaries of flagged accounts gone idle, dropped from the ranking over max_accounts.
+  uint64_t summaries_dropped = 0;
+  /// Expired or evicted keys no longer remembered (over max_accounts of them): one that comes
+  /// back is judged as new, not dormant.
+  uint64_t forgotten_dropped = 0;
+  uint64_t findings = 0;
+  uint64_t suppressed = 0;  // allow-listed
+  std::array<uint64_t, 5> by_severity{};
+};
+
+class DetectionEngine : public EventSink {
+ public:
+  DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink);
+  ~DetectionEngine() override;
+  void on_event(const Event& event) override;
+  /// Runs of events in input order: with several shards, judged by all of them at once.
+  void on_events(std::span<const std::span<const Event>> runs) override;
+  void on_events(std::span<const Event> events) { on_events({&events, 1}); }
+  /// True with more than one shard.
+  bool uses_threads() const override;
+  /// At the end of the input: closes every open window, judging it. With `close_windows` false
+  /// (cron mode) they stay open, to be continued by the next run from the saved state.
+  void finish(bool close_windows = true);
+  /// Everything the next events need, so that saving, loading and going on equals never having
+  /// stopped (docs/cron.md).
+  void save_state(StateWriter& out) const;
+  /// Throws StateError when the state does not fit (it is from other rules).
+  void load_state(StateReader& in);
+  /// Accounts with findings (by risk), then the `top_other` busiest others.
+  std::vector<AccountSummary> ranking(size_t top_other) const;
+  EngineStats stats() const;
+  /// For `explain`: each threshold rule, and the highest value its aggregate reached for the
+  /// explained key (-1 when the rule groups by another field or never saw the key).
+  std::vector<std::pair<const ThresholdRule*, double>> threshold_peaks(std::string_view key) const;
+  /// True when a detector reads prompt text (the reader can skip it otherwise).
+  bool needs_prompt_text() const;
+  /// True when a detector uses conversation turns (distillation_sweep's single-turn share).
+  bool needs_turns() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace exfilscan

@@ -1,0 +1,88 @@
+#pragma once
+/// Reporters: findings as they fire and the account ranking at the end, as a table or JSON lines
+/// (docs/output.md is the JSON-lines contract).
+
+#include <exfilscan/engine/engine.h>
+#include <exfilscan/rules/finding.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace exfilscan {
+
+enum class ReportFormat : uint8_t { table, jsonl, csv };
+bool parse_report_format(std::string_view name, ReportFormat& out);
+
+struct ReportOptions {
+  Severity min_severity = Severity::info;  // findings below are counted, not shown
+  int tz_offset_s = 0;  // the table shows times at this UTC offset (--tz); data stays UTC
+  size_t width = 0;     // the table's width (the terminal's); 0: no limit
+  bool colour = false;  // ANSI colour in the table (a terminal without NO_COLOR)
+};
+
+/// Totals of the run, for the closing rows.
+struct RunTotals {
+  uint64_t lines = 0;
+  uint64_t events = 0;
+  uint64_t skipped = 0;
+  EngineStats engine;
+};
+
+/// Pushed findings as they fire, then the ranking and totals once. Writes to a stream it does
+/// not own; a write error is remembered (a closed pipe).
+class Reporter : public FindingSink {
+ public:
+  Reporter(ReportOptions options, std::FILE* out) : options_(options), out_(out) {}
+  ~Reporter() override = default;
+  void on_finding(const Finding& finding) override;
+  virtual void finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) = 0;
+  virtual bool failed() const { return failed_; }
+  /// The errno of the first failed write (EPIPE: the reader went away), 0 while none failed.
+  int error() const { return error_; }
+
+ protected:
+  virtual void write_finding(const Finding& finding) = 0;
+  void write(const std::string& text);
+  /// Marks the output failed, keeping the errno of the first failure.
+  void fail() {
+    if (!failed_) error_ = errno;
+    failed_ = true;
+  }
+  ReportOptions options_;
+  std::FILE* out_;
+  bool failed_ = false;
+  int error_ = 0;
+};
+
+std::unique_ptr<Reporter> make_reporter(ReportFormat format, ReportOptions options, std::FILE* out);
+/// The ranking as CSV (one header row, the columns of docs/output.md), for --summary-csv.
+std::unique_ptr<Reporter> make_summary_csv_reporter(ReportOptions options, std::FILE* out);
+
+/// Several reporters fed as one (a cron run writing its table, CSV and JSON lines together).
+/// It has failed when all of them have.
+class ReportFanout : public Reporter {
+ public:
+  explicit ReportFanout(std::vector<std::unique_ptr<Reporter>> reporters);
+  void on_finding(const Finding& finding) override;
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) override;
+  /// Whether the i-th reporter (in construction order) could not write.
+  bool failed_at(size_t i) const { return reporters_[i]->failed(); }
+  int error_at(size_t i) const { return reporters_[i]->error(); }
+
+ protected:
+  void write_finding(const Finding&) override {}
+
+ private:
+  std::vector<std::unique_ptr<Reporter>> reporters_;
+};
+
+/// RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled.
+void append_csv_field(std::string& out, std::string_view field);
+
+/// Numbers in reports: integers as integers, fractions to 4 decimals without trailing zeros.
+std::string format_number(double value);
+
+}  // namespace exfilscan

@@ -1,0 +1,179 @@
+#pragma once
+/// Rules are data: the built-in TOML rule set, files read on top of it, and the compiled values
+/// the detectors and threshold rules run on.
+
+#include <exfilscan/parse/account_key.h>
+#include <exfilscan/parse/event.h>
+#include <exfilscan/rules/finding.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace exfilscan {
+
+constexpr int64_t ns_per_second = 1'000'000'000;
+constexpr int64_t ns_per_minute = 60 * ns_per_second;
+constexpr int64_t ns_per_hour = 60 * ns_per_minute;
+constexpr int64_t ns_per_day = 24 * ns_per_hour;
+
+/// A wrong rules file: the message names the file, line and key.
+class RulesError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// "30s", "10m", "1h", "7d" to nanoseconds; nullopt when malformed.
+std::optional<int64_t> parse_duration(std::string_view text);
+std::string format_duration(int64_t ns);
+
+// The parameters of the settings and the built-in detectors have no defaults here: every one
+// comes from the rules, and the built-in ones (src/rules/default.toml) must give them all
+// (default_rules() refuses a key left out), so there is one source of the values. Zero until
+// compiled. docs/detection.md says what each one does.
+
+struct Settings {
+  int64_t window_ns = 0;  // the detectors' window (10m to 24h)
+  int64_t cooldown_ns = 0;
+  int64_t max_skew_ns = 0;
+  int64_t idle_expiry_ns = 0;
+  uint64_t max_accounts = 0;
+  /// Prompt text is analysed past this share of the smallest min_requests of the text detectors,
+  /// in full for the first text_full_analysis prompts of a window, then every text_sample_every-th
+  /// request's.
+  double text_analysis_start = 0;
+  uint64_t text_full_analysis = 0;
+  uint64_t text_sample_every = 0;
+};
+
+struct AllowList {
+  std::vector<std::string> keys, orgs, templates;
+};
+
+struct VolumeSpikeRule {
+  bool enabled = false;
+  uint64_t min_requests = 0;
+  uint64_t min_completion_tokens = 0;
+  uint64_t baseline_hours = 0;
+  uint64_t min_baseline_hours = 0;
+  double baseline_mads = 0;  // the baseline: median window + this many MADs
+  double ratio = 0;
+  double peer_quantile = 0;             // and above this quantile of all account-windows
+  uint64_t min_population_windows = 0;  // before the population's quantiles are trusted
+  double new_account_quantile = 0;
+  double new_account_ratio = 0;  // a new account must do this many times that quantile
+  int64_t warmup_ns = 0;         // accounts first seen this early in the input...
+  double warmup_ratio = 0;       // ...must do this many times more again
+  int64_t dormant_after_ns = 0;
+  double max_score = 0;
+  double full_score_ratio = 0;  // max_score at this many times the bar
+};
+
+struct TemplatingRule {
+  bool enabled = false;
+  uint64_t min_requests = 0;
+  double min_share = 0;
+  double min_distinct_fills = 0;
+  double fills_full_ratio = 0;  // the score's fill part is full at this many times the minimum
+  int64_t long_completion_tokens = 0;
+  double max_score_short_outputs = 0;
+  double full_evidence_ratio = 0;        // prompts, in times min_requests, before high...
+  double max_score_little_evidence = 0;  // ...below which the score stays under it
+};
+
+struct SweepWeights {
+  double instruction = 0, diversity = 0, chain_of_thought = 0, single_turn = 0, long_completion = 0,
+         sampling = 0, cadence = 0;
+};
+
+struct SweepRule {
+  bool enabled = false;
+  uint64_t min_requests = 0;
+  double min_score = 0;
+  int64_t long_completion_tokens = 0;
+  double sampling_full_share = 0;          // of requests with logprobs / n>1 / best_of>1
+  double chain_of_thought_full_share = 0;  // of prompts asking for written-out reasoning
+  uint64_t cadence_min_slices = 0;         // sixtieths elapsed before coverage counts
+  uint64_t cadence_min_gaps = 0;           // gaps between requests before regularity counts
+  SweepWeights weights;
+  double metadata_only_weight = 0;   // what the score is worth without prompt text
+  int64_t short_sweep_ns = 0;        // traffic shorter than this...
+  double max_score_short_sweep = 0;  // ...scores at most this (a one-off eval)
+};
+
+struct LogitProbeRule {
+  bool enabled = false;
+  uint64_t min_distinct_biases = 0;
+  int64_t max_completion_tokens = 0;
+  double full_score_ratio = 0;       // score 1 at this many times min_distinct_biases
+  double echo_min_ratio = 0;         // echo+logprobs probes, in times min_distinct_biases
+  double echo_full_score_ratio = 0;  // and score 1 at this many times
+};
+
+/// Which events a threshold rule counts. Empty lists match everything.
+struct EventFilter {
+  std::vector<int64_t> statuses;
+  std::vector<std::string> status_classes;  // "2xx", "4xx", "5xx"
+  std::vector<EndpointKind> endpoints;
+  std::vector<std::string> models;
+  std::optional<bool> logprobs;
+  bool matches(const Event& event) const;
+};
+
+enum class Aggregate : uint8_t { count, sum, distinct };
+
+/// A declarative rule in the style of Sigma correlation rules: filter, group-by, window,
+/// condition ("count > 500", "sum(completion_tokens) > 2000000", "distinct(api_key) > 50").
+struct ThresholdRule {
+  std::string id;
+  std::string description;
+  EventFilter filter;
+  GroupBy group_by = GroupBy::api_key;
+  int64_t window_ns = ns_per_hour;
+  Aggregate aggregate = Aggregate::count;
+  std::string field;       // for sum and distinct
+  bool inclusive = false;  // >= rather than >
+  double limit = 0;
+  Severity severity = Severity::medium;
+  std::string condition;  // as written, for reports
+};
+
+/// Fields a sum() may add up and a distinct() may count.
+bool is_sum_field(std::string_view field);
+bool is_distinct_field(std::string_view field);
+
+struct RuleSet {
+  Settings settings;
+  AllowList allow;
+  VolumeSpikeRule volume_spike;
+  TemplatingRule prompt_templating;
+  SweepRule distillation_sweep;
+  LogitProbeRule logit_probe;
+  std::vector<ThresholdRule> thresholds;
+};
+
+/// The text of the built-in rules (src/rules/default.toml).
+std::string_view default_rules_text();
+/// The built-in rules, compiled.
+RuleSet default_rules();
+/// Compiles rules that must give every setting and detector parameter, as the built-in ones
+/// do: a key left out is an error naming it, not a silent zero. Throws RulesError.
+RuleSet compile_complete_rules(std::string_view toml_text, std::string_view source);
+/// The built-in parameters with every detector off, no allow-lists and no threshold rules: a
+/// start for a rules file that replaces the built-in ones (--no-default-rules).
+RuleSet empty_rules();
+/// Reads TOML on top of `rules`. Throws RulesError naming `source`, the line and the key.
+void merge_rules(RuleSet& rules, std::string_view toml_text, std::string_view source);
+void merge_rules_file(RuleSet& rules, const std::string& path);
+
+}  // namespace exfilscan
+
+namespace exfilscan {
+
+/// The rules in force as text for `exfilscan rules`: each detector and threshold rule on one
+/// line with what it does, then its parameters.
+std::string describe_rules(const RuleSet& rules);
+
+}  // namespace exfilscan

@@ -1,0 +1,227 @@
+#include "engine/account_state.h"
+
+#include <exfilscan/timestamp.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace exfilscan::detail {
+
+namespace {
+// Bin b holds values in [2^((b-1)/4), 2^(b/4)); bin 0 holds values below 1.
+size_t bin_of(double v) {
+  if (v < 1) return 0;
+  size_t b = static_cast<size_t>(std::floor(std::log2(v) * 4)) + 1;
+  return b < 160 ? b : 159;
+}
+double value_of(size_t b) {
+  return b == 0 ? 0 : std::exp2((static_cast<double>(b) - 0.5) / 4);
+}
+}  // namespace
+
+void LogHistogram::add(double value, uint64_t weight) {
+  size_t b = bin_of(value);
+  counts_[b] += weight;
+  count_ += weight;
+  lo_ = std::min(lo_, b);
+  hi_ = std::max(hi_, b + 1);
+}
+
+void LogHistogram::merge(const LogHistogram& other) {
+  for (size_t b = other.lo_; b < other.hi_; ++b) counts_[b] += other.counts_[b];
+  count_ += other.count_;
+  lo_ = std::min(lo_, other.lo_);
+  hi_ = std::max(hi_, other.hi_);
+}
+
+double LogHistogram::quantile(double q) const {
+  if (count_ == 0) return 0;
+  uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(count_)));
+  if (rank == 0) rank = 1;
+  uint64_t seen = 0;
+  for (size_t b = lo_; b < hi_; ++b) {
+    seen += counts_[b];
+    if (seen >= rank) return value_of(b);
+  }
+  return value_of(bins - 1);
+}
+
+void LogHistogram::clear() {
+  // Only the bins used since the last clear: a window's requests fill a few of the 160.
+  if (lo_ < hi_) std::fill(counts_.begin() + lo_, counts_.begin() + hi_, 0);
+  count_ = 0;
+  lo_ = bins;
+  hi_ = 0;
+}
+
+void WindowStats::restart(int64_t start) {
+  start_ns = last_ns = last_gap_ns = start;
+}
+
+void WindowStats::clear(int64_t start, int64_t window_ns) {
+  start_ns = start;
+  last_ns = start;
+  slice_ns = std::max<int64_t>(1, window_ns / 60);
+  throttled = client_errors = server_errors = 0;
+  min_temperature = 1e9;
+  max_temperature = -1;
+  last_gap_ns = start;
+  gaps = 0;
+  gap_mean = gap_m2 = 0;
+  requests = prompt_tokens = completion_tokens = 0;
+  text_requests = instruction = chain_of_thought = single_turn = turns_known = sampling = 0;
+  probe_requests = 0;
+  with_system = 0;
+  end_users.clear();
+  completion.clear();
+  median_at_ = UINT64_MAX;
+  prompts.clear();
+  slices.reset();
+  biases_by_prompt.clear();
+  for (std::string& s : sample_ids) s.clear();
+  for (std::string& s : sample_prompts) s.clear();
+  samples = 0;
+}
+
+void LogHistogram::save(StateWriter& w) const {
+  size_t used = 0;
+  for (uint64_t c : counts_) used += c != 0;
+  w.u64(used);
+  for (size_t b = 0; b < bins; ++b)
+    if (counts_[b]) w.u64(b), w.u64(counts_[b]);
+}
+
+void LogHistogram::load(StateReader& r) {
+  clear();
+  size_t used = r.count(bins);
+  for (size_t i = 0; i < used; ++i) {
+    size_t b = r.count(bins - 1);
+    counts_[b] = r.u64();
+    count_ += counts_[b];
+    lo_ = std::min(lo_, b);
+    hi_ = std::max(hi_, b + 1);
+  }
+}
+
+void WindowStats::save(StateWriter& w) const {
+  for (int64_t v : {start_ns, last_ns, slice_ns, last_gap_ns}) w.i64(v);
+  for (uint64_t v : {requests, prompt_tokens, completion_tokens, text_requests, instruction,
+                     chain_of_thought, single_turn, turns_known, sampling, probe_requests,
+                     throttled, client_errors, server_errors, gaps, with_system,
+                     static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
+    w.u64(v);
+  for (double v : {min_temperature, max_temperature, gap_mean, gap_m2}) w.f64(v);
+  completion.save(w);
+  prompts.save(w);
+  end_users.save(w);
+  std::vector<uint64_t> prompt_keys;
+  for (const auto& [k, v] : biases_by_prompt) prompt_keys.push_back(k);
+  std::sort(prompt_keys.begin(), prompt_keys.end());
+  w.u64(prompt_keys.size());
+  for (uint64_t k : prompt_keys) {
+    w.u64(k);
+    biases_by_prompt.at(k).save(w);
+  }
+  for (const std::string& id : sample_ids) w.str(id);
+  for (const std::string& p : sample_prompts) w.str(p);
+}
+
+void WindowStats::load(StateReader& r) {
+  median_at_ = UINT64_MAX;
+  start_ns = r.time();
+  last_ns = r.time();
+  slice_ns = r.i64();
+  last_gap_ns = r.time();
+  // A window is 10 minutes to a day (rules.cpp): its sixtieth, 10 s to 24 min.
+  if (slice_ns < 10 * 1'000'000'000LL || slice_ns > 24 * 60 * 1'000'000'000LL)
+    throw StateError("a window's slice is out of range");
+  uint64_t n_samples = 0, slice_bits = 0;
+  for (uint64_t* v :
+       {&requests, &prompt_tokens, &completion_tokens, &text_requests, &instruction,
+        &chain_of_thought, &single_turn, &turns_known, &sampling, &probe_requests, &throttled,
+        &client_errors, &server_errors, &gaps, &with_system, &n_samples, &slice_bits})
+    *v = r.u64();
+  samples = static_cast<size_t>(n_samples);
+  slices = std::bitset<60>(slice_bits);
+  for (double* v : {&min_temperature, &max_temperature, &gap_mean, &gap_m2}) *v = r.f64();
+  completion.load(r);
+  prompts.load(r);
+  end_users.load(r);
+  biases_by_prompt.clear();
+  size_t n = r.count(4096);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t k = r.u64();
+    biases_by_prompt[k].load(r);
+  }
+  for (std::string& id : sample_ids) id = r.str();
+  for (std::string& p : sample_prompts) p = r.str();
+}
+
+void Account::save(StateWriter& w) const {
+  w.str(key);
+  w.str(org);
+  for (int64_t v : {first_seen_ns, last_seen_ns, last_evaluated_minute, active_before_ns}) w.i64(v);
+  for (uint64_t v : {requests, prompt_tokens, completion_tokens, suppressed,
+                     static_cast<uint64_t>(hours_of_day.to_ulong())})
+    w.u64(v);
+  window.save(w);
+  w.u64(history.size());
+  for (const HistoryPoint& h : history)
+    w.i64(h.start_ns), w.u64(h.requests), w.u64(h.completion_tokens);
+  w.u8(miner != nullptr);
+  if (miner) miner->save(w);
+  w.u64(fired.size());
+  for (const RuleFiring& f : fired) {
+    w.str(f.rule);
+    w.f64(f.score);
+    w.i64(f.last_fired_ns);
+    w.f64(f.episode_score);
+  }
+}
+
+void Account::load(StateReader& r) {
+  key = r.str();
+  org = r.str();
+  first_seen_ns = r.time();
+  last_seen_ns = r.time();
+  last_evaluated_minute = r.i64();
+  if (last_evaluated_minute < -1 || last_evaluated_minute >= timestamp_end_s / 60)
+    throw StateError("an account's last judged minute is out of range");
+  active_before_ns = r.version() >= 4 ? r.time() : 0;
+  uint64_t hours = 0;
+  for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &suppressed, &hours})
+    *v = r.u64();
+  hours_of_day = std::bitset<24>(hours);
+  window.load(r);
+  history.resize(r.count(100000));
+  for (HistoryPoint& h : history)
+    h.start_ns = r.time(), h.requests = HistoryPoint::saturate(r.u64()),
+    h.completion_tokens = HistoryPoint::saturate(r.u64());
+  baseline = Baseline{};
+  if (r.version() < 4) {
+    // Older states did not keep it. Between windows it is the last event; inside one, the
+    // latest window of the history comes closest.
+    if (window.requests == 0)
+      active_before_ns = last_seen_ns;
+    else if (!history.empty())
+      active_before_ns = history.back().start_ns;
+  }
+  if (r.u8()) {
+    miner = std::make_unique<TemplateMiner>();
+    miner->load(r);
+  }
+  fired.resize(r.count(1000));
+  for (RuleFiring& f : fired) {
+    f.rule = r.str();
+    f.score = r.f64();
+    f.last_fired_ns = r.time();
+    f.episode_score = r.f64();
+  }
+}
+
+double WindowStats::gap_variation(uint64_t min_gaps) const {
+  if (gaps < min_gaps || gap_mean <= 0) return -1;
+  return std::sqrt(gap_m2 / static_cast<double>(gaps)) / gap_mean;
+}
+
+}  // namespace exfilscan::detail

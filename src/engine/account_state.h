@@ -1,0 +1,147 @@
+#pragma once
+/// Internal: what the engine keeps per account, and the population-wide distribution new
+/// accounts are judged against. Budget per account (documented in docs/detection.md): about
+/// 3 KB of window state and history, plus up to ~9 KB of template state once it sends text.
+
+#include <exfilscan/features/text_features.h>
+#include <exfilscan/parse/event.h>
+#include <exfilscan/rules/finding.h>
+#include <exfilscan/state.h>
+
+#include <array>
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace exfilscan::detail {
+
+/// A log2 histogram (4 bins per doubling) of non-negative values: medians and quantiles of
+/// token counts in constant space.
+class LogHistogram {
+ public:
+  void add(double value, uint64_t weight = 1);
+  void merge(const LogHistogram& other);
+  double quantile(double q) const;
+  uint64_t count() const { return count_; }
+  void clear();
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+
+ private:
+  static constexpr size_t bins = 4 * 40;
+  std::array<uint64_t, bins> counts_{};
+  uint64_t count_ = 0;
+  size_t lo_ = bins, hi_ = 0;  // the bins used lie in [lo_, hi_)
+};
+
+/// One window (an hour from the account's first event in it) of an account's traffic.
+struct WindowStats {
+  int64_t start_ns = 0;
+  int64_t last_ns = 0;
+  uint64_t requests = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  uint64_t text_requests = 0;  // prompts analysed (from the engine's analysis gate on)
+  uint64_t instruction = 0;    // instruction or benchmark style
+  uint64_t chain_of_thought = 0;
+  uint64_t single_turn = 0;
+  uint64_t turns_known = 0;           // requests whose turn count the log gives
+  uint64_t sampling = 0;              // logprobs, n > 1 or best_of > 1
+  uint64_t probe_requests = 0;        // logit_bias or echo+logprobs with a tiny completion
+  uint64_t with_system = 0;           // prompts analysed that carry a system prompt
+  DistinctSketch end_users;           // distinct end users (the `user` field) in the window
+  LogHistogram completion;            // per-request completion tokens
+  DistinctSketch prompts;             // distinct prompt texts
+  int64_t slice_ns = 60'000'000'000;  // window / 60
+  std::bitset<60> slices;             // sixtieths of the window with traffic
+  uint64_t throttled = 0;             // HTTP 429
+  uint64_t client_errors = 0;         // other 4xx
+  uint64_t server_errors = 0;         // 5xx
+  double min_temperature = 1e9, max_temperature = -1;  // spread of the temperatures asked for
+  // Inter-arrival times (Welford): a machine sends at a steady rate, people in bursts.
+  int64_t last_gap_ns = 0;
+  uint64_t gaps = 0;
+  double gap_mean = 0, gap_m2 = 0;
+  /// Distinct logit_bias maps per prompt (the logit-stealing signature), capped.
+  std::unordered_map<uint64_t, DistinctSketch> biases_by_prompt;
+  std::array<std::string, 5> sample_ids;      // most recent request ids
+  std::array<std::string, 5> sample_prompts;  // only kept with --include-prompts
+  size_t samples = 0;
+  void clear(int64_t start, int64_t window_ns);
+  /// A window that is empty (just cleared) starts at `start` instead: its first request.
+  void restart(int64_t start);
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+  /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 under
+  /// `min_gaps` of them.
+  double gap_variation(uint64_t min_gaps) const;
+  /// Median completion tokens per request, kept until the next request (two detectors ask).
+  double median_completion() const {
+    if (median_at_ != completion.count()) {
+      median_ = completion.quantile(0.5);
+      median_at_ = completion.count();
+    }
+    return median_;
+  }
+
+ private:
+  mutable double median_ = 0;
+  mutable uint64_t median_at_ = UINT64_MAX;  // completion.count() when median_ was taken
+};
+
+/// An account's completed window, for its own baseline. Counts saturate at 2^32 - 1 (an hour
+/// past four billion tokens is far above any bar anyway): 16 bytes a point, not 24.
+struct HistoryPoint {
+  int64_t start_ns;
+  uint32_t requests;
+  uint32_t completion_tokens;
+  static uint32_t saturate(uint64_t n) {
+    return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
+  }
+};
+
+/// What volume_spike judges a window against, from the account's history: the same for every
+/// judgement of the window, so worked out once per window.
+struct Baseline {
+  int64_t window_start_ns = INT64_MIN;  // the window it is for (INT64_MIN: not worked out)
+  size_t windows = 0;                   // active windows inside baseline_hours
+  double ceiling = 0;                   // median + baseline_mads MADs of their completion tokens
+};
+
+struct RuleFiring {
+  std::string rule;
+  double score = 0;           // best score over the run (for the account's risk)
+  int64_t last_fired_ns = 0;  // latest positive verdict: the episode lasts while they keep coming
+  double episode_score = 0;   // best score reported in the current episode
+};
+
+struct Account {
+  std::string key;
+  std::string org;  // latest org seen, for the org allow-list
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+  /// The last event before the current window (0: none). Dormancy is measured from it: it
+  /// outlives the history's horizon, and a key that comes back after it was forgotten gets it
+  /// from the forgotten keys.
+  int64_t active_before_ns = 0;
+  int64_t last_evaluated_minute = -1;
+  uint64_t requests = 0;
+  uint64_t prompt_tokens = 0;
+  uint64_t completion_tokens = 0;
+  WindowStats window;
+  /// Oldest first: the windows that started inside baseline_hours before the current one (older
+  /// ones are never looked at again, so an account's history stops growing after a week).
+  std::vector<HistoryPoint> history;
+  mutable Baseline baseline;             // memo of the history's verdict for the current window
+  std::unique_ptr<TemplateMiner> miner;  // only once the account sends prompt text
+  std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
+  std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score
+  uint64_t suppressed = 0;
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+};
+
+}  // namespace exfilscan::detail

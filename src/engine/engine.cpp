@@ -1,0 +1,96 @@
+/// DetectionEngine's public methods: they hand over to the merger and gather from its shards.
+
+#include "engine/engine_merger.h"
+
+#include <algorithm>
+#include <string_view>
+
+namespace exfilscan {
+
+using detail::ranks_above;
+using detail::Shard;
+
+DetectionEngine::DetectionEngine(RuleSet rules, EngineOptions options, FindingSink& sink)
+    : impl_(std::make_unique<Impl>(std::move(rules), std::move(options), sink)) {}
+DetectionEngine::~DetectionEngine() = default;
+
+void DetectionEngine::on_event(const Event& event) {
+  impl_->on_event(event);
+}
+
+void DetectionEngine::on_events(std::span<const std::span<const Event>> runs) {
+  impl_->on_events(runs);
+}
+
+bool DetectionEngine::uses_threads() const {
+  return impl_->shards.size() > 1;
+}
+
+void DetectionEngine::save_state(StateWriter& out) const {
+  impl_->save(out);
+}
+void DetectionEngine::load_state(StateReader& in) {
+  impl_->load(in);
+}
+
+void DetectionEngine::finish(bool close_windows) {
+  if (!close_windows) return;
+  // On this thread, in key order over every shard: the order one shard would close them in.
+  std::vector<std::pair<std::string_view, Shard*>> keys;
+  for (auto& sh : impl_->shards)
+    for (auto& [k, a] : sh->accounts) keys.emplace_back(k, sh.get());
+  std::sort(keys.begin(), keys.end());
+  for (auto& sh : impl_->shards) sh->direct = true;
+  for (auto& [k, sh] : keys) sh->close_window(*sh->accounts.find(k));
+}
+
+std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
+  std::vector<AccountSummary> flagged, others;
+  for (const auto& sh : impl_->shards) {
+    for (const auto& [k, a] : sh->accounts) {
+      AccountSummary s = sh->summarize(a);
+      (s.rules.empty() ? others : flagged).push_back(std::move(s));
+    }
+    for (const auto& [k, s] : sh->retired)
+      if (!sh->accounts.contains(k)) flagged.push_back(s);
+  }
+  std::sort(flagged.begin(), flagged.end(), ranks_above);
+  std::sort(others.begin(), others.end(), ranks_above);
+  if (others.size() > top_other) others.resize(top_other);
+  flagged.insert(flagged.end(), others.begin(), others.end());
+  return flagged;
+}
+
+EngineStats DetectionEngine::stats() const {
+  EngineStats s;
+  s.events = impl_->events;
+  s.events_out_of_range = impl_->events_out_of_range;
+  s.forgotten_dropped = impl_->forgotten_dropped;
+  for (const auto& sh : impl_->shards) {
+    const EngineStats& x = sh->stats;
+    s.events_without_account += x.events_without_account;
+    s.late_events += x.late_events;
+    s.accounts_seen += x.accounts_seen;
+    s.accounts_active += sh->accounts.size();
+    s.accounts_expired += x.accounts_expired;
+    s.accounts_evicted += x.accounts_evicted;
+    s.summaries_dropped += x.summaries_dropped;
+    s.findings += x.findings;
+    s.suppressed += x.suppressed;
+    for (size_t i = 0; i < s.by_severity.size(); ++i) s.by_severity[i] += x.by_severity[i];
+  }
+  return s;
+}
+
+bool DetectionEngine::needs_prompt_text() const {
+  const RuleSet& rules = impl_->shared.rules;
+  return rules.prompt_templating.enabled || rules.distillation_sweep.enabled ||
+         std::any_of(rules.thresholds.begin(), rules.thresholds.end(),
+                     [](const ThresholdRule& t) { return t.field == "prompt"; });
+}
+
+bool DetectionEngine::needs_turns() const {
+  return impl_->shared.rules.distillation_sweep.enabled;
+}
+
+}  // namespace exfilscan

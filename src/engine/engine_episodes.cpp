@@ -1,0 +1,174 @@
+/// When verdicts become findings (episodes: cooldown, escalation; the allow-list) and what they
+/// add up to (an account's risk, its summary, the ranking's order).
+
+#include "engine/engine_shard.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace exfilscan::detail {
+
+namespace {
+
+double severity_score(Severity s) {
+  static const double scores[] = {0.2, 0.4, 0.6, 0.8, 0.95};
+  return scores[static_cast<size_t>(s)];
+}
+
+/// The strongest rule sets the risk; a second, independent one adds half of its weight in what
+/// is left, so two medium signals can make a high, and one signal never exceeds its own cap.
+double combined_risk(std::vector<double> scores) {
+  std::sort(scores.rbegin(), scores.rend());
+  if (scores.empty()) return 0;
+  double risk = scores[0];
+  if (scores.size() > 1) risk += (1 - risk) * 0.5 * scores[1];
+  return std::min(risk, 1.0);
+}
+
+}  // namespace
+
+bool ranks_above(const AccountSummary& a, const AccountSummary& b) {
+  if (a.risk != b.risk) return a.risk > b.risk;
+  if (a.completion_tokens != b.completion_tokens) return a.completion_tokens > b.completion_tokens;
+  return a.key < b.key;
+}
+
+bool Shard::should_fire(RuleFiring& f, double score, int64_t now) {
+  bool fresh = f.last_fired_ns == 0 || now - f.last_fired_ns >= rules.settings.cooldown_ns;
+  if (fresh) f.episode_score = 0;
+  bool escalated = severity_of_score(score) > severity_of_score(f.episode_score);
+  f.last_fired_ns = now;
+  // The account's risk follows the strongest verdict, reported or not.
+  f.score = std::max(f.score, score);
+  if (!fresh && !escalated) return false;
+  f.episode_score = std::max(f.episode_score, score);
+  return true;
+}
+
+void Shard::consider(Account& a, const char* rule, Verdict v, int64_t now) {
+  if (!v.fired) return;
+  auto f = std::find_if(a.fired.begin(), a.fired.end(), [&](auto& x) { return x.rule == rule; });
+  if (f == a.fired.end()) f = a.fired.insert(a.fired.end(), RuleFiring{rule, 0, 0, 0});
+  if (!should_fire(*f, v.score, now)) return;
+  Finding out;
+  out.rule = rule;
+  out.score = v.score;
+  out.severity = severity_of_score(v.score);
+  out.key = a.key;
+  out.key_kind = std::string(to_string(options.group_by));
+  out.first_seen_ns = a.first_seen_ns;
+  out.last_seen_ns = a.last_seen_ns;
+  out.detected_at_ns = now;
+  out.window_start_ns = a.window.start_ns;
+  out.metrics = v.metrics.to_vector();
+  out.reason = std::move(v.reason);
+  out.template_text = std::move(v.template_text);
+  for (size_t i = 0; i < std::min(a.window.samples, a.window.sample_ids.size()); ++i) {
+    if (!a.window.sample_ids[i].empty()) out.sample_request_ids.push_back(a.window.sample_ids[i]);
+    if (options.include_prompts && !a.window.sample_prompts[i].empty())
+      out.sample_prompts.push_back(a.window.sample_prompts[i]);
+  }
+  const AllowList& allow = rules.allow;
+  auto listed = [](const std::vector<std::string>& v, std::string_view x) {
+    return !x.empty() && std::find(v.begin(), v.end(), x) != v.end();
+  };
+  out.suppressed = listed(allow.keys, a.key) || listed(allow.orgs, a.org) ||
+                   listed(allow.templates, out.template_text);
+  out.account_risk = risk_of(a);
+  emit(out);
+  if (out.suppressed) ++a.suppressed;
+}
+
+void Shard::fire_threshold(const ThresholdRule& rule, std::string_view key, double value,
+                           const Event& ev) {
+  std::string id = rule.id + '\x1f' + std::string(key);
+  RuleFiring& f = threshold_fired[id];
+  double score = severity_score(rule.severity);
+  if (!should_fire(f, score, ev.timestamp_ns)) return;
+  Finding out;
+  out.rule = rule.id;
+  out.severity = rule.severity;
+  out.score = score;
+  out.key = std::string(key);
+  out.key_kind = std::string(to_string(rule.group_by));
+  out.first_seen_ns = out.last_seen_ns = out.detected_at_ns = ev.timestamp_ns;
+  out.window_start_ns = ev.timestamp_ns - rule.window_ns;
+  out.metrics = {{rule.aggregate == Aggregate::count
+                      ? "count"
+                      : fmt::format("{}({})", rule.aggregate == Aggregate::sum ? "sum" : "distinct",
+                                    rule.field),
+                  value},
+                 {"limit", rule.limit}};
+  out.reason = fmt::format(
+      "{} in {} ({} is {:.0f})", rule.description.empty() ? rule.condition : rule.description,
+      format_duration(rule.window_ns), rule.condition.substr(0, rule.condition.find('>')), value);
+  if (!ev.request_id.empty()) out.sample_request_ids.push_back(std::string(ev.request_id));
+  const AllowList& allow = rules.allow;
+  out.suppressed = (rule.group_by == GroupBy::api_key &&
+                    std::find(allow.keys.begin(), allow.keys.end(), out.key) != allow.keys.end()) ||
+                   (rule.group_by == GroupBy::org &&
+                    std::find(allow.orgs.begin(), allow.orgs.end(), out.key) != allow.orgs.end());
+  // Threshold findings about the engine's own accounts count towards their risk.
+  if (rule.group_by == options.group_by) {
+    if (Account* a = accounts.find(out.key)) {
+      auto fr = std::find_if(a->fired.begin(), a->fired.end(),
+                             [&](auto& x) { return x.rule == rule.id; });
+      if (fr == a->fired.end())
+        a->fired.push_back(RuleFiring{rule.id, score, ev.timestamp_ns, score});
+      if (out.suppressed) ++a->suppressed;
+    }
+  }
+  out.account_risk = score;
+  if (rule.group_by == options.group_by) {
+    if (const Account* a = accounts.find(out.key)) out.account_risk = risk_of(*a);
+  }
+  emit(out);
+}
+
+double Shard::risk_of(const Account& a) const {
+  std::vector<double> scores;
+  for (const RuleFiring& f : a.fired) scores.push_back(f.score);
+  return combined_risk(scores);
+}
+
+void Shard::emit(const Finding& f) {
+  if (f.suppressed) {
+    ++stats.suppressed;
+    return;
+  }
+  ++stats.findings;
+  ++stats.by_severity[static_cast<size_t>(f.severity)];
+  if (direct) {
+    sink.on_finding(f);
+  } else {
+    pending.emplace_back(order, f);
+    ++order.n;
+  }
+}
+
+AccountSummary Shard::summarize(const Account& a) const {
+  AccountSummary s;
+  s.key = a.key;
+  s.key_kind = std::string(to_string(options.group_by));
+  s.requests = a.requests;
+  s.prompt_tokens = a.prompt_tokens;
+  s.completion_tokens = a.completion_tokens;
+  s.first_seen_ns = a.first_seen_ns;
+  s.last_seen_ns = a.last_seen_ns;
+  s.suppressed_findings = a.suppressed;
+  double best = -1;
+  for (const RuleFiring& f : a.fired) {
+    s.rules.push_back(f.rule);
+    if (f.score > best) best = f.score, s.top_rule = f.rule;
+  }
+  s.risk = risk_of(a);
+  s.severity = s.rules.empty() ? Severity::info : severity_of_score(s.risk);
+  return s;
+}
+
+void Shard::retire(const Account& a) {
+  if (!a.fired.empty()) retired[a.key] = summarize(a);
+}
+
+}  // namespace exfilscan::detail

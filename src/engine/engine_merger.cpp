@@ -1,0 +1,223 @@
+/// The merger: the event-time clock, events handed to the shards (on this thread or on all of
+/// them), the hourly upkeep that needs every shard, the ordered merge of their findings.
+
+#include "engine/engine_merger.h"
+
+#include <algorithm>
+#include <functional>
+#include <tuple>
+
+namespace exfilscan {
+
+using detail::FindingOrder;
+using detail::ranks_above;
+using detail::Shard;
+
+namespace {
+
+constexpr int64_t max_clock_jump = 30 * ns_per_day;
+constexpr size_t max_shards = 64;
+// Fewer events (a small file's) are judged shard after shard on the calling thread: waking the
+// others costs more. Each shard still has one writer at a time, so nothing else changes.
+constexpr size_t parallel_min_events = 16;
+
+}  // namespace
+
+DetectionEngine::Impl::Impl(RuleSet r, EngineOptions o, FindingSink& s) : sink(s) {
+  shared.rules = std::move(r);
+  shared.options = std::move(o);
+  const RuleSet& rules = shared.rules;
+  uint64_t least = UINT64_MAX;
+  if (rules.prompt_templating.enabled)
+    least = std::min(least, rules.prompt_templating.min_requests);
+  if (rules.distillation_sweep.enabled)
+    least = std::min(least, rules.distillation_sweep.min_requests);
+  shared.analysis_gate =
+      least == UINT64_MAX
+          ? UINT64_MAX
+          : static_cast<uint64_t>(static_cast<double>(least) * rules.settings.text_analysis_start);
+  // `explain` follows one account through every window as it closes: one shard.
+  // (At most 64: an event's route is a 64-bit set of shards.)
+  shared.shards =
+      shared.options.explain ? 1 : std::clamp<size_t>(shared.options.shards, 1, max_shards);
+  for (size_t i = 0; i < shared.shards; ++i)
+    shards.push_back(std::make_unique<Shard>(shared, sink, i));
+  for (auto& sh : shards) sh->direct = shared.shards == 1;
+  if (shared.shards > 1) pool = std::make_unique<detail::WorkerPool>(shared.shards);
+}
+
+bool DetectionEngine::Impl::advance_clock(const Event& ev, bool& tick) {
+  tick = false;
+  if (ev.timestamp_ns < shared.options.since_ns || ev.timestamp_ns >= shared.options.until_ns) {
+    ++events_out_of_range;
+    return false;
+  }
+  ++events;
+  int64_t ts = ev.timestamp_ns;
+  // One event stamped far in the future (a bad clock) must not expire every account and stop
+  // the hourly upkeep: time runs on only by steps of at most max_clock_jump.
+  if (ts > watermark && (watermark == 0 || ts - watermark <= max_clock_jump)) watermark = ts;
+  if (watermark >= next_tick) {
+    next_tick = (watermark / ns_per_hour + 1) * ns_per_hour;
+    tick = true;
+  }
+  return true;
+}
+
+void DetectionEngine::Impl::merge_upkeep(int64_t at) {
+  uint64_t before = shared.population.count();
+  std::vector<int64_t> closes;
+  for (auto& sh : shards) {
+    shared.population.merge(sh->population_added);
+    sh->population_added.clear();
+    closes.insert(closes.end(), sh->closed_at.begin(), sh->closed_at.end());
+    sh->closed_at.clear();
+  }
+  const uint64_t minimum = shared.rules.volume_spike.min_population_windows;
+  if (before < minimum && shared.population.count() >= minimum) {
+    // Usable since the minimum-th window closed, in event time (not since this upkeep).
+    std::sort(closes.begin(), closes.end());
+    size_t need = static_cast<size_t>(minimum - before);
+    shared.population_since = need <= closes.size() ? closes[need - 1] : at;
+  }
+  shared.population_changed();
+  size_t active = 0;
+  for (auto& sh : shards) active += sh->accounts.size();
+  const size_t max_accounts = shared.rules.settings.max_accounts;
+  std::vector<detail::ForgottenKeys::Entry> forgotten;
+  if (active > max_accounts) {
+    std::vector<std::tuple<int64_t, std::string_view, Shard*>> by_age;
+    for (auto& sh : shards)
+      for (auto& [k, a] : sh->accounts) by_age.emplace_back(a.last_seen_ns, k, sh.get());
+    size_t excess = active - max_accounts;
+    std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
+                     by_age.end());
+    for (size_t i = 0; i < excess; ++i) {
+      Shard& sh = *std::get<2>(by_age[i]);
+      std::string_view key = std::get<1>(by_age[i]);
+      sh.retire(*sh.accounts.find(key));
+      forgotten.push_back({hash_bytes(key), std::get<0>(by_age[i])});
+      sh.accounts.erase(key);
+      ++sh.stats.accounts_evicted;
+    }
+  }
+  std::vector<uint64_t> returned;
+  for (auto& sh : shards) {
+    forgotten.insert(forgotten.end(), sh->forgotten_now.begin(), sh->forgotten_now.end());
+    sh->forgotten_now.clear();
+    returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
+    sh->returned.clear();
+  }
+  forgotten_dropped += shared.forgotten.update(returned, forgotten, max_accounts);
+  drop_summaries_over(max_accounts);
+}
+
+void DetectionEngine::Impl::drop_summaries_over(size_t cap) {
+  size_t total = 0;
+  for (auto& sh : shards) total += sh->retired.size();
+  if (total <= cap) return;
+  std::vector<std::pair<const AccountSummary*, Shard*>> all;
+  for (auto& sh : shards)
+    for (const auto& [k, summary] : sh->retired) all.emplace_back(&summary, sh.get());
+  auto ranks_before = [](const auto& x, const auto& y) { return ranks_above(*x.first, *y.first); };
+  std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(cap), all.end(),
+                   ranks_before);
+  std::vector<std::pair<std::string, Shard*>> gone;
+  for (size_t i = cap; i < all.size(); ++i) gone.emplace_back(all[i].first->key, all[i].second);
+  for (auto& [key, sh] : gone) {
+    sh->retired.erase(key);
+    ++sh->stats.summaries_dropped;
+  }
+}
+
+void DetectionEngine::Impl::on_event(const Event& ev) {
+  if (shards.size() > 1) {  // one event is a run of one
+    std::span<const Event> one(&ev, 1);
+    return on_events({&one, 1});
+  }
+  bool tick;
+  if (advance_clock(ev, tick)) {
+    if (tick) upkeep(watermark);
+    shards[0]->on_event(ev, seq);
+  }
+  ++seq;
+}
+
+void DetectionEngine::Impl::on_events(std::span<const std::span<const Event>> runs) {
+  if (shards.size() == 1) {
+    for (std::span<const Event> run : runs)
+      for (const Event& ev : run) on_event(ev);
+    return;
+  }
+  // One job for all the runs, split only where the hourly upkeep falls: the shards wait on
+  // each other once per chunk, not once per piece.
+  flat.clear();
+  for (std::span<const Event> run : runs)
+    for (const Event& ev : run) flat.push_back(&ev);
+  ticks.clear();
+  in_range.assign(flat.size(), 0);
+  for (size_t i = 0; i < flat.size(); ++i) {
+    bool tick;
+    in_range[i] = advance_clock(*flat[i], tick);
+    if (tick) ticks.push_back({i, watermark});
+  }
+  // From 3 shards on, each event is routed once, every shard taking a slice: a shard then
+  // reads only the events it has a part in, where reading them all would cost each shard
+  // what routing costs all of them. With 2, each reading all is cheaper than one more wait.
+  bool routed = shards.size() > 2;
+  auto run = [&](size_t events, const std::function<void(size_t)>& job) {
+    if (events < parallel_min_events)
+      pool->run_here(job);
+    else
+      pool->run(job);
+  };
+  if (routed) {
+    routes.assign(flat.size(), 0);
+    run(flat.size(), [&](size_t s) {
+      size_t n = flat.size(), lo = n * s / shards.size(), hi = n * (s + 1) / shards.size();
+      for (size_t i = lo; i < hi; ++i)
+        if (in_range[i]) routes[i] = shards[s]->route(*flat[i]);
+    });
+  }
+  uint64_t first = seq;
+  auto judge = [&](size_t from, size_t to) {
+    if (from == to) return;
+    run(to - from, [&](size_t s) {
+      Shard& sh = *shards[s];
+      uint64_t mine = uint64_t{1} << s;
+      for (size_t i = from; i < to; ++i)
+        if (routed ? (routes[i] & mine) != 0 : in_range[i] != 0) sh.on_event(*flat[i], first + i);
+    });
+  };
+  size_t from = 0;
+  for (const Tick& t : ticks) {
+    judge(from, t.index);
+    seq = first + t.index;
+    upkeep(t.watermark);
+    from = t.index;
+  }
+  judge(from, flat.size());
+  seq = first + flat.size();
+  flush();
+}
+
+void DetectionEngine::Impl::upkeep(int64_t at) {
+  if (shards.size() == 1)
+    shards[0]->upkeep(at, seq);
+  else
+    pool->run([&](size_t s) { shards[s]->upkeep(at, seq); });
+  merge_upkeep(at);
+}
+
+void DetectionEngine::Impl::flush() {
+  if (shards.size() == 1) return;
+  std::vector<std::pair<FindingOrder, Finding>*> all;
+  for (auto& sh : shards)
+    for (auto& p : sh->pending) all.push_back(&p);
+  if (all.empty()) return;
+  std::sort(all.begin(), all.end(), [](auto* x, auto* y) { return x->first < y->first; });
+  for (auto* p : all) sink.on_finding(p->second);
+  for (auto& sh : shards) sh->pending.clear();
+}
+
+}  // namespace exfilscan

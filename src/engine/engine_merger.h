@@ -1,0 +1,65 @@
+#pragma once
+/// Internal: the engine behind DetectionEngine, the merger of its shards: it runs the event-time
+/// clock, hands events to the shards, does the hourly upkeep that needs all of them (population,
+/// eviction) and merges their findings into the order one shard would have emitted them.
+
+#include <exfilscan/engine/engine.h>
+
+#include "engine/engine_shard.h"
+#include "worker_pool.h"
+
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace exfilscan {
+
+struct DetectionEngine::Impl {
+  Impl(RuleSet r, EngineOptions o, FindingSink& s);
+
+  detail::SharedState shared;
+  FindingSink& sink;
+  std::vector<std::unique_ptr<detail::Shard>> shards;
+  std::unique_ptr<detail::WorkerPool> pool;
+  uint64_t events = 0;
+  uint64_t events_out_of_range = 0;
+  uint64_t forgotten_dropped = 0;
+  uint64_t seq = 0;  // events offered so far
+  int64_t watermark = 0;
+  int64_t next_tick = 0;
+  // Where the hourly upkeep falls in the batch being judged.
+  struct Tick {
+    size_t index;
+    int64_t watermark;
+  };
+  std::vector<Tick> ticks;
+  std::vector<uint8_t> in_range;
+  std::vector<const Event*> flat;
+  std::vector<uint64_t> routes;  // per event: the shards that need it
+
+  // The clock and the upkeep (engine_merger.cpp).
+
+  /// Event time and the hourly upkeep: one pass in input order before the shards judge, so
+  /// every shard sees the same clock. True when the event is judged (inside --since/--until).
+  bool advance_clock(const Event& ev, bool& tick);
+  /// The upkeep's global part, between shard jobs: the windows closed since the last upkeep
+  /// join the population, and accounts over max_accounts are evicted (least recently seen).
+  void merge_upkeep(int64_t at);
+  /// Flagged accounts that went idle keep a summary for the ranking; over `cap` of them (a
+  /// long cron chain under key rotation flags and forgets keys without end) those that would
+  /// rank lowest are dropped, counted. The set is the same at every upkeep for any number of
+  /// shards, and so is what is dropped.
+  void drop_summaries_over(size_t cap);
+  void on_event(const Event& ev);
+  void on_events(std::span<const std::span<const Event>> runs);
+  void upkeep(int64_t at);
+  /// The shards' findings, in the order one shard would have emitted them.
+  void flush();
+
+  // The saved state (engine_state.cpp).
+
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+};
+
+}  // namespace exfilscan

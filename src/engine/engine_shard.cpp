@@ -1,0 +1,279 @@
+/// A shard's own work on each event: routing it, adding it to its account's window, judging the
+/// window, closing windows and forgetting idle accounts at the hourly upkeep.
+
+#include "engine/engine_shard.h"
+
+#include <algorithm>
+
+namespace exfilscan::detail {
+
+namespace {
+
+constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
+
+}  // namespace
+
+Shard::Shard(SharedState& s, FindingSink& sink, size_t index)
+    : shared(s),
+      rules(s.rules),
+      options(s.options),
+      population(s.population_view),
+      sink(sink),
+      index(index) {
+  for (const ThresholdRule& t : rules.thresholds) {
+    thresholds.emplace_back(t);
+    if (!options.explain_key.empty()) thresholds.back().watch(options.explain_key);
+  }
+}
+
+uint64_t Shard::route(const Event& ev) {
+  uint64_t shards = 0;
+  for (const ThresholdTracker& t : thresholds) {
+    if (!t.rule().filter.matches(ev)) continue;
+    std::string_view key = account_key(ev, t.rule().group_by, scratch);
+    if (!key.empty()) shards |= uint64_t{1} << shared.owner(key);
+  }
+  std::string_view key = account_key(ev, options.group_by, scratch);
+  return shards | (uint64_t{1} << (key.empty() ? 0 : shared.owner(key)));
+}
+
+void Shard::on_event(const Event& ev, uint64_t seq) {
+  int64_t ts = ev.timestamp_ns;
+  order.seq = seq;
+  // The account first (a new one is only created here, nothing judged): a threshold rule that
+  // fires on a key's first event then counts towards that account's risk.
+  std::string_view key = account_key(ev, options.group_by, account_scratch);
+  Account* account = nullptr;
+  if (!key.empty() && shared.owner(key) == index) {
+    auto [found, added] = accounts.try_emplace(key);
+    account = found;
+    if (added) {
+      account->key = std::string(key);
+      account->first_seen_ns = account->last_seen_ns = ts;
+      account->window.clear(ts, window_ns());
+      ++stats.accounts_seen;
+      if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
+        uint64_t h = hash_bytes(key);
+        account->active_before_ns = shared.forgotten.last_seen(h);
+        if (account->active_before_ns != 0) returned.push_back(h);
+      }
+    }
+  }
+  order.phase = 1;
+  for (size_t r = 0; r < thresholds.size(); ++r) {
+    ThresholdTracker& t = thresholds[r];
+    if (!t.rule().filter.matches(ev)) continue;
+    std::string_view rule_key = account_key(ev, t.rule().group_by, scratch);
+    if (rule_key.empty() || shared.owner(rule_key) != index) continue;
+    order.rule = static_cast<uint32_t>(r);
+    if (auto value = t.add(ev, rule_key)) fire_threshold(t.rule(), rule_key, *value, ev);
+  }
+
+  if (key.empty()) {
+    if (index == 0) ++stats.events_without_account;
+    return;
+  }
+  if (!account) return;
+  order.phase = 2;
+  order.rule = 0;
+  Account& a = *account;
+  if (ts < a.window.start_ns && a.last_seen_ns - ts > rules.settings.max_skew_ns) {
+    ++stats.late_events;  // too late to change a window that is already judged
+    return;
+  }
+  if (a.window.requests > 0 && ts >= a.window.start_ns + window_ns()) close_window(a);
+  if (a.window.requests == 0) a.window.restart(ts);
+  add_to_window(a, ev);
+  a.first_seen_ns = std::min(a.first_seen_ns, ts);
+  a.last_seen_ns = std::max(a.last_seen_ns, ts);
+  ++a.requests;
+  a.prompt_tokens += static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
+  a.completion_tokens +=
+      static_cast<uint64_t>(std::max<int64_t>(0, ev.completion_tokens.value_or(0)));
+  if (!ev.org.empty() && a.org != ev.org) a.org = std::string(ev.org);
+  // Judge once per minute of an account's traffic, and again when its window closes.
+  int64_t minute = ts / ns_per_minute;
+  if (minute != a.last_evaluated_minute) {
+    a.last_evaluated_minute = minute;
+    evaluate(a, ts);
+  }
+}
+
+void Shard::add_to_window(Account& a, const Event& ev) {
+  WindowStats& w = a.window;
+  int64_t ts = ev.timestamp_ns;
+  w.last_ns = std::max(w.last_ns, ts);
+  ++w.requests;
+  int64_t completion = ev.completion_tokens.value_or(0);
+  w.prompt_tokens += static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
+  w.completion_tokens += static_cast<uint64_t>(std::max<int64_t>(0, completion));
+  if (ev.completion_tokens) w.completion.add(static_cast<double>(std::max<int64_t>(0, completion)));
+  int64_t slice = (ts - w.start_ns) / w.slice_ns;
+  if (slice >= 0 && slice < 60) w.slices.set(static_cast<size_t>(slice));
+  if (w.requests > 1 && ts >= w.last_gap_ns) {
+    double gap = static_cast<double>(ts - w.last_gap_ns) / 1e9;
+    ++w.gaps;
+    double delta = gap - w.gap_mean;
+    w.gap_mean += delta / static_cast<double>(w.gaps);
+    w.gap_m2 += delta * (gap - w.gap_mean);
+  }
+  w.last_gap_ns = std::max(w.last_gap_ns, ts);
+  a.hours_of_day.set(static_cast<size_t>((ts / ns_per_hour) % 24));
+  if (ev.status) {
+    int64_t st = *ev.status;
+    if (st == 429)
+      ++w.throttled;
+    else if (st >= 400 && st < 500)
+      ++w.client_errors;
+    else if (st >= 500)
+      ++w.server_errors;
+  }
+  if (ev.params.temperature) {
+    w.min_temperature = std::min(w.min_temperature, *ev.params.temperature);
+    w.max_temperature = std::max(w.max_temperature, *ev.params.temperature);
+  }
+  if (ev.turns) {
+    ++w.turns_known;
+    if (*ev.turns <= 1) ++w.single_turn;
+  }
+  const RequestParams& p = ev.params;
+  bool logprobs = p.logprobs.value_or(false);
+  if (logprobs || p.n.value_or(1) > 1 || p.best_of.value_or(1) > 1) ++w.sampling;
+
+  std::string_view last_user;
+  for (const PromptPart& part : ev.prompt)
+    if (part.role == PromptRole::user) last_user = part.text;
+  if (last_user.empty() && !ev.prompt.empty()) last_user = ev.prompt.back().text;
+  bool biased = p.logit_bias_entries.value_or(0) > 0;
+  // Prompt text is analysed past the analysis_gate-th request of a window (the text
+  // detectors need tens of prompts to say anything, and most accounts never get there), and
+  // past the first text_full_analysis of a window only every text_sample_every-th: the shares
+  // the detectors use are estimated as well from a steady sample, and the busiest accounts
+  // cost a fraction.
+  const Settings& settings = rules.settings;
+  bool analyse = !last_user.empty() && w.requests > shared.analysis_gate &&
+                 (w.text_requests < settings.text_full_analysis ||
+                  w.requests % settings.text_sample_every == 0);
+  uint64_t prompt_hash = 0;
+  if (analyse || biased) {
+    prompt_hash =
+        last_user.empty()
+            // No text: the same prompt still has the same model and length.
+            ? mix64(hash_bytes(ev.model) ^ static_cast<uint64_t>(ev.prompt_tokens.value_or(0)))
+            : hash_bytes(last_user);
+  }
+  if (!ev.end_user.empty()) w.end_users.add(hash_bytes(ev.end_user));
+  if (analyse) {
+    ++w.text_requests;
+    for (const PromptPart& part : ev.prompt)
+      if (part.role == PromptRole::system) {
+        ++w.with_system;
+        break;
+      }
+    w.prompts.add(prompt_hash);
+    PromptStyle style = classify_prompt(last_user);
+    if (style.instruction || style.benchmark) ++w.instruction;
+    if (style.chain_of_thought) ++w.chain_of_thought;
+    if (!a.miner) a.miner = std::make_unique<TemplateMiner>();
+    a.miner->add(last_user, prompt_hash);  // prompt_hash is hash_bytes(last_user) here
+  }
+
+  int64_t tiny = rules.logit_probe.max_completion_tokens;
+  bool tiny_answer =
+      ev.completion_tokens ? completion <= tiny : p.max_tokens.value_or(tiny + 1) <= tiny;
+  if ((biased || (p.echo.value_or(false) && logprobs)) && tiny_answer) ++w.probe_requests;
+  if (biased && tiny_answer) {
+    auto b = w.biases_by_prompt.find(prompt_hash);
+    if (b != w.biases_by_prompt.end())
+      b->second.add(p.logit_bias_hash);
+    else if (w.biases_by_prompt.size() < max_probe_prompts)
+      w.biases_by_prompt[prompt_hash].add(p.logit_bias_hash);
+  }
+
+  size_t slot = w.samples++ % w.sample_ids.size();
+  w.sample_ids[slot].assign(ev.request_id);  // reuses the string's buffer
+  if (options.include_prompts && !last_user.empty())
+    w.sample_prompts[slot].assign(last_user.substr(0, 300));
+}
+
+void Shard::evaluate(Account& a, int64_t now) {
+  if (rules.volume_spike.enabled)
+    consider(a, "volume_spike", evaluate_volume_spike(rules.volume_spike, a, population), now);
+  if (rules.prompt_templating.enabled)
+    consider(a, "prompt_templating", evaluate_templating(rules.prompt_templating, a), now);
+  if (rules.distillation_sweep.enabled)
+    consider(a, "distillation_sweep", evaluate_sweep(rules.distillation_sweep, a), now);
+  if (rules.logit_probe.enabled)
+    consider(a, "logit_probe", evaluate_logit_probe(rules.logit_probe, a), now);
+}
+
+void Shard::add_history(Account& a) {
+  const WindowStats& w = a.window;
+  auto& h = a.history;
+  size_t cap = rules.volume_spike.baseline_hours;
+  // Growing by a quarter: most accounts' histories settle well below the cap, and doubling
+  // left a third of the memory unused.
+  if (h.size() == h.capacity())
+    h.reserve(std::min(std::max<size_t>(8, h.size() + h.size() / 4), cap + 1));
+  h.push_back({w.start_ns, HistoryPoint::saturate(w.requests),
+               HistoryPoint::saturate(w.completion_tokens)});
+  // A later window starts at this one's end, or (an event up to max_skew late reopening it)
+  // no earlier than max_skew before the latest event seen.
+  int64_t next_start =
+      std::min(w.start_ns + window_ns(), a.last_seen_ns - rules.settings.max_skew_ns);
+  int64_t oldest_used = next_start - static_cast<int64_t>(cap) * ns_per_hour;
+  auto used = std::find_if(h.begin(), h.end(),
+                           [&](const HistoryPoint& p) { return p.start_ns >= oldest_used; });
+  if (h.end() - used > static_cast<std::ptrdiff_t>(cap))
+    used = h.end() - static_cast<std::ptrdiff_t>(cap);
+  h.erase(h.begin(), used);
+  a.baseline = Baseline{};
+}
+
+void Shard::close_window(Account& a) {
+  if (a.window.requests > 0) {
+    evaluate(a, a.window.last_ns);
+    if (options.explain && a.key == options.explain_key) explain(a);
+    population_added.add(static_cast<double>(a.window.completion_tokens));
+    if (population.windows < rules.volume_spike.min_population_windows)
+      closed_at.push_back(a.window.last_ns);
+    add_history(a);
+    a.active_before_ns = std::max(a.active_before_ns, a.window.last_ns);
+  }
+  if (a.miner) {
+    a.miner->reset_counts(a.window.start_ns);
+    if (a.miner->empty()) a.miner.reset();  // no text analysed for a week
+  }
+  a.window.clear(a.window.start_ns + window_ns(), window_ns());
+}
+
+void Shard::upkeep(int64_t watermark, uint64_t seq) {
+  int64_t settled = watermark - rules.settings.max_skew_ns;
+  // Closing may fire findings: in key order, so the output does not depend on the hash map's
+  // layout (which differs after a state is loaded) nor on the number of shards.
+  std::vector<Account*> due;
+  for (auto& [k, a] : accounts)
+    if (a.window.requests > 0 && a.window.start_ns + window_ns() <= settled) due.push_back(&a);
+  std::sort(due.begin(), due.end(), [](Account* x, Account* y) { return x->key < y->key; });
+  order.seq = seq;
+  order.phase = 0;
+  order.rule = 0;
+  for (Account* a : due) {
+    if (!direct) order.key = a->key;
+    close_window(*a);
+  }
+  order.key.clear();
+  accounts.erase_if([&](const std::string& key, const Account& a) {
+    if (a.last_seen_ns >= watermark - rules.settings.idle_expiry_ns) return false;
+    retire(a);
+    forgotten_now.push_back({hash_bytes(key), a.last_seen_ns});
+    ++stats.accounts_expired;
+    return true;
+  });
+  for (ThresholdTracker& t : thresholds) t.expire(watermark);
+  threshold_fired.erase_if([&](const std::string&, const RuleFiring& f) {
+    return f.last_fired_ns < watermark - rules.settings.cooldown_ns;
+  });
+}
+
+}  // namespace exfilscan::detail

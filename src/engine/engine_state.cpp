@@ -1,0 +1,157 @@
+/// The engine's saved state (--state): what the next events need from the merger and every
+/// shard, written in key order so that it is the same for any number of shards.
+
+#include "engine/engine_merger.h"
+
+#include <exfilscan/timestamp.h>
+
+#include <algorithm>
+
+namespace exfilscan {
+
+using detail::Account;
+
+void DetectionEngine::Impl::save(StateWriter& w) const {
+  w.i64(watermark);
+  w.i64(next_tick);
+  w.i64(shared.population_since);
+  shared.population.save(w);
+  detail::LogHistogram added;  // since the last upkeep: joins the population at the next one
+  std::vector<int64_t> closes;
+  for (const auto& sh : shards) {
+    added.merge(sh->population_added);
+    closes.insert(closes.end(), sh->closed_at.begin(), sh->closed_at.end());
+  }
+  added.save(w);
+  std::sort(closes.begin(), closes.end());
+  w.u64(closes.size());
+  for (int64_t t : closes) w.i64(t);
+  std::vector<const Account*> sorted;
+  for (const auto& sh : shards)
+    for (const auto& [k, a] : sh->accounts) sorted.push_back(&a);
+  std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) { return x->key < y->key; });
+  w.u64(sorted.size());
+  for (const Account* a : sorted) a->save(w);
+  w.u64(shared.rules.thresholds.size());
+  for (size_t r = 0; r < shared.rules.thresholds.size(); ++r) {
+    w.str(shared.rules.thresholds[r].id);
+    std::vector<const detail::ThresholdTracker*> parts;
+    for (const auto& sh : shards) parts.push_back(&sh->thresholds[r]);
+    detail::ThresholdTracker::save(w, parts);
+  }
+  std::vector<std::pair<const std::string*, const detail::RuleFiring*>> fired;
+  for (const auto& sh : shards)
+    for (const auto& [id, f] : sh->threshold_fired) fired.emplace_back(&id, &f);
+  std::sort(fired.begin(), fired.end(), [](auto& x, auto& y) { return *x.first < *y.first; });
+  w.u64(fired.size());
+  for (const auto& [id, f] : fired) {
+    w.str(*id);
+    w.str(f->rule);
+    w.f64(f->score);
+    w.i64(f->last_fired_ns);
+    w.f64(f->episode_score);
+  }
+  std::vector<const AccountSummary*> gone;
+  for (const auto& sh : shards)
+    for (const auto& [k, s] : sh->retired) gone.push_back(&s);
+  std::sort(gone.begin(), gone.end(), [](auto* x, auto* y) { return x->key < y->key; });
+  w.u64(gone.size());
+  for (const AccountSummary* s : gone) {
+    w.str(s->key);
+    w.str(s->key_kind);
+    w.f64(s->risk);
+    w.u8(static_cast<uint8_t>(s->severity));
+    for (uint64_t v : {s->requests, s->prompt_tokens, s->completion_tokens, s->suppressed_findings})
+      w.u64(v);
+    w.i64(s->first_seen_ns);
+    w.i64(s->last_seen_ns);
+    w.str(s->top_rule);
+    w.u64(s->rules.size());
+    for (const std::string& r : s->rules) w.str(r);
+  }
+  std::vector<uint64_t> returned;  // since the last upkeep: no longer forgotten
+  for (const auto& sh : shards)
+    returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
+  std::sort(returned.begin(), returned.end());
+  shared.forgotten.save(w, returned);
+}
+
+void DetectionEngine::Impl::load(StateReader& r) {
+  // The file's checksum holds for any bytes: the clock's times must be event times.
+  auto event_time = [&r](bool unset_allowed) {
+    int64_t t = r.i64();
+    if ((unset_allowed && t == INT64_MAX) || (t >= 0 && t < timestamp_end_s * ns_per_second))
+      return t;
+    throw StateError("the state's clock is out of range");
+  };
+  watermark = event_time(false);
+  next_tick = event_time(false);
+  shared.population_since = event_time(true);
+  shared.population.load(r);
+  shared.population_changed();
+  for (auto& sh : shards) sh->population_added.clear(), sh->closed_at.clear();
+  // Format 1 merged every closed window into the population at once.
+  if (r.version() >= 2) {
+    shards[0]->population_added.load(r);
+    shards[0]->closed_at.resize(r.count(100'000'000));
+    for (int64_t& t : shards[0]->closed_at) t = r.time();
+  }
+  for (auto& sh : shards) sh->accounts.clear();
+  size_t n = r.count(shared.rules.settings.max_accounts + 1);
+  for (size_t i = 0; i < n; ++i) {
+    Account a;
+    a.load(r);
+    std::string key = a.key;
+    *shards[shared.owner(key)]->accounts.try_emplace(key).first = std::move(a);
+  }
+  const auto& rules = shared.rules.thresholds;
+  if (r.count(rules.size()) != rules.size())
+    throw StateError("the state's threshold rules are not the rules in force");
+  for (size_t t = 0; t < rules.size(); ++t) {
+    if (r.str() != rules[t].id)
+      throw StateError("the state's threshold rules are not the rules in force");
+    std::vector<detail::ThresholdTracker*> parts;
+    for (auto& sh : shards) parts.push_back(&sh->thresholds[t]);
+    detail::ThresholdTracker::load(r, parts,
+                                   [&](std::string_view key) { return shared.owner(key); });
+  }
+  for (auto& sh : shards) sh->threshold_fired.clear();
+  size_t f = r.count(100'000'000);
+  for (size_t i = 0; i < f; ++i) {
+    std::string id = r.str();
+    // (rule id, 0x1f, key): the key decides the shard.
+    size_t cut = id.find('\x1f');
+    std::string_view key =
+        cut == std::string::npos ? std::string_view(id) : std::string_view(id).substr(cut + 1);
+    detail::RuleFiring& firing = shards[shared.owner(key)]->threshold_fired[id];
+    firing.rule = r.str();
+    firing.score = r.f64();
+    firing.last_fired_ns = r.time();
+    firing.episode_score = r.f64();
+  }
+  for (auto& sh : shards) sh->retired.clear();
+  size_t g = r.count(100'000'000);
+  for (size_t i = 0; i < g; ++i) {
+    AccountSummary s;
+    s.key = r.str();
+    s.key_kind = r.str();
+    s.risk = r.f64();
+    s.severity = static_cast<Severity>(std::min<uint8_t>(r.u8(), 4));
+    for (uint64_t* v :
+         {&s.requests, &s.prompt_tokens, &s.completion_tokens, &s.suppressed_findings})
+      *v = r.u64();
+    s.first_seen_ns = r.time();
+    s.last_seen_ns = r.time();
+    s.top_rule = r.str();
+    s.rules.resize(r.count(1000));
+    for (std::string& rule : s.rules) rule = r.str();
+    std::string key = s.key;
+    shards[shared.owner(key)]->retired[key] = std::move(s);
+  }
+  for (auto& sh : shards) sh->returned.clear(), sh->forgotten_now.clear();
+  shared.forgotten = {};
+  if (r.version() >= 4) shared.forgotten.load(r, shared.rules.settings.max_accounts);
+  if (!r.at_end()) throw StateError("the state has bytes after its end");
+}
+
+}  // namespace exfilscan

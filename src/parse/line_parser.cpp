@@ -1,0 +1,231 @@
+#include <exfilscan/input/input.h>
+#include <exfilscan/parse/line_parser.h>
+
+#include "parse/adapters/adapters.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+namespace exfilscan {
+
+std::string_view to_string(InputFormat format) {
+  switch (format) {
+    case InputFormat::canonical:
+      return "canonical";
+    case InputFormat::litellm:
+      return "litellm";
+    case InputFormat::bedrock:
+      return "bedrock";
+    case InputFormat::helicone:
+      return "helicone";
+    case InputFormat::langfuse:
+      return "langfuse";
+    case InputFormat::portkey:
+      return "portkey";
+    case InputFormat::azure:
+      return "azure";
+    case InputFormat::azure_apim:
+      return "azure-apim";
+    case InputFormat::mapped:
+      return "mapped";
+    case InputFormat::auto_detect:
+      break;
+  }
+  return "auto";
+}
+
+bool parse_input_format(std::string_view name, InputFormat& out) {
+  struct Entry {
+    std::string_view name;
+    InputFormat format;
+  };
+  static constexpr std::array<Entry, 13> names{{
+      {"auto", InputFormat::auto_detect},
+      {"canonical", InputFormat::canonical},
+      {"litellm", InputFormat::litellm},
+      {"litellm-spendlogs", InputFormat::litellm},
+      {"litellm-payload", InputFormat::litellm},
+      {"bedrock", InputFormat::bedrock},
+      {"mapped", InputFormat::mapped},
+      {"openai", InputFormat::canonical},
+      {"helicone", InputFormat::helicone},
+      {"langfuse", InputFormat::langfuse},
+      {"portkey", InputFormat::portkey},
+      {"azure", InputFormat::azure},
+      {"azure-apim", InputFormat::azure_apim},
+  }};
+  for (const Entry& e : names) {
+    if (e.name == name) {
+      out = e.format;
+      return true;
+    }
+  }
+  return false;
+}
+
+struct LineParser::Impl {
+  explicit Impl(ParserOptions opts)
+      : options(std::move(opts)),
+        mapped(options.field_map,
+               options.format != InputFormat::auto_detect && options.format != InputFormat::mapped),
+        helicone(detail::preset_map(detail::Preset::helicone)),
+        langfuse(detail::preset_map(detail::Preset::langfuse)),
+        portkey(detail::preset_map(detail::Preset::portkey)),
+        azure(detail::preset_map(detail::Preset::azure)),
+        azure_apim(detail::preset_map(detail::Preset::azure_apim)) {
+    if (options.format == InputFormat::auto_detect && !options.field_map.empty())
+      options.format = InputFormat::mapped;
+  }
+
+  ParserOptions options;
+  detail::MappedReader mapped;
+  // Gateway exports with a built-in field map.
+  detail::MappedReader helicone, langfuse, portkey, azure, azure_apim;
+  simdjson::ondemand::parser parser;
+  detail::ReparsePool pool;
+  std::vector<PromptPart> prompt;  // the parts of the line being read
+  InputFormat last = InputFormat::canonical;
+  std::string last_endpoint;
+  EndpointKind last_kind = EndpointKind::unknown;
+
+  bool parse(std::string_view line, Event& event, ParseError& error) {
+    namespace od = simdjson::ondemand;
+    event.clear();
+    pool.reset();
+    prompt.clear();
+    detail::Ctx ctx{event, error, pool, prompt};
+    ctx.read_text = options.read_prompt_text;
+    ctx.read_turns = options.read_turns;
+    od::document doc;
+    if (auto e = parser.iterate(line.data(), line.size(), line.size() + chunk_padding).get(doc))
+      return ctx.fail_json(e, {"", "line"});
+    od::object root;
+    if (auto e = doc.get_object().get(root)) {
+      if (e == simdjson::INCORRECT_TYPE)
+        return ctx.fail(BadLineReason::bad_json, "not a JSON object");
+      return ctx.fail_json(e, {"", "line"});
+    }
+
+    InputFormat format = options.format;
+    if (format == InputFormat::auto_detect) {
+      InputFormat other = InputFormat::canonical;
+      switch (detail::read_canonical(ctx, root, true, other)) {
+        case detail::AdapterResult::failed:
+          return false;
+        case detail::AdapterResult::ok:
+          format = InputFormat::canonical;
+          break;
+        case detail::AdapterResult::other_format:
+          // Start again as the format the line turned out to be.
+          format = other;
+          event.clear();
+          pool.reset();
+          prompt.clear();
+          ctx.has_timestamp = false;
+          ctx.leading_system_parts = 0;
+          doc.rewind();
+          if (auto e = doc.get_object().get(root)) return ctx.fail_json(e, {"", "line"});
+          if (!read_as(ctx, root, format)) return false;
+          break;
+      }
+    } else if (!read_as(ctx, root, format)) {
+      return false;
+    }
+    // Trailing bytes after the object ({"a":1} x) make the line malformed.
+    if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+      return ctx.fail(BadLineReason::bad_json, "trailing content after the object");
+
+    if (format != InputFormat::mapped && !mapped.empty()) {
+      // The overlay walks a private copy: rewinding this document would reuse the string
+      // buffer that the adapter's views point into.
+      simdjson::error_code code;
+      od::document* copy = pool.parse(line, code);
+      if (!copy) return ctx.fail_json(code, {"", "line"});
+      od::object copy_root;
+      if (auto e = copy->get_object().get(copy_root)) return ctx.fail_json(e, {"", "line"});
+      if (!mapped.read(ctx, copy_root)) return false;
+    }
+    if (!ctx.has_timestamp) {
+      std::string_view field = format == InputFormat::litellm    ? "startTime"
+                               : format == InputFormat::helicone ? "request_created_at"
+                               : format == InputFormat::langfuse ? "start_time"
+                               : format == InputFormat::portkey  ? "created_at"
+                               : format == InputFormat::azure || format == InputFormat::azure_apim
+                                   ? "time"
+                                   : "timestamp";
+      if (format == InputFormat::mapped) {
+        bool mapped_ts = false;
+        for (const FieldMapping& m : options.field_map.entries)
+          mapped_ts = mapped_ts || m.field == MappedField::timestamp;
+        return ctx.fail(BadLineReason::missing_timestamp,
+                        mapped_ts ? "the mapped timestamp pointer found nothing"
+                                  : "no timestamp mapping (add --map timestamp=/path)");
+      }
+      return ctx.fail(BadLineReason::missing_timestamp,
+                      std::string("no ") + std::string(field) +
+                          (options.format == InputFormat::auto_detect
+                               ? " field (or a format exfilscan does not know: see --input-format "
+                                 "and --map)"
+                               : " field"));
+    }
+    for (auto [count, name] : {std::pair{event.prompt_tokens, "prompt_tokens"},
+                               std::pair{event.completion_tokens, "completion_tokens"},
+                               std::pair{event.reasoning_tokens, "reasoning_tokens"}}) {
+      if (count && (*count < 0 || *count > max_request_tokens))
+        return ctx.fail(BadLineReason::implausible_value,
+                        fmt::format("{} is {}: no request has that many", name, *count));
+    }
+    // Logs repeat a handful of endpoints: classify each new one once.
+    if (event.endpoint != last_endpoint) {
+      last_endpoint.assign(event.endpoint);
+      last_kind = classify_endpoint(event.endpoint);
+    }
+    event.endpoint_kind = last_kind;
+    event.prompt = prompt;
+    last = format;
+    return true;
+  }
+
+  bool read_as(detail::Ctx& ctx, simdjson::ondemand::object& root, InputFormat format) {
+    switch (format) {
+      case InputFormat::canonical: {
+        InputFormat unused;
+        return detail::read_canonical(ctx, root, false, unused) == detail::AdapterResult::ok;
+      }
+      case InputFormat::litellm:
+        return detail::read_litellm(ctx, root);
+      case InputFormat::bedrock:
+        return detail::read_bedrock(ctx, root);
+      case InputFormat::helicone:
+        return helicone.read(ctx, root);
+      case InputFormat::langfuse:
+        return langfuse.read(ctx, root);
+      case InputFormat::portkey:
+        return portkey.read(ctx, root);
+      case InputFormat::azure:
+        return azure.read(ctx, root);
+      case InputFormat::azure_apim:
+        return azure_apim.read(ctx, root);
+      case InputFormat::mapped:
+        return mapped.read(ctx, root);
+      case InputFormat::auto_detect:
+        break;
+    }
+    return false;
+  }
+};
+
+LineParser::LineParser(ParserOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+LineParser::~LineParser() = default;
+
+bool LineParser::parse(std::string_view line, Event& event, ParseError& error) {
+  return impl_->parse(line, event, error);
+}
+
+InputFormat LineParser::last_format() const {
+  return impl_->last;
+}
+
+}  // namespace exfilscan

@@ -1,0 +1,343 @@
+#include <exfilscan/input/diagnostics.h>
+#include <exfilscan/report/json_writer.h>
+#include <exfilscan/report/report.h>
+#include <exfilscan/timestamp.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace exfilscan {
+
+bool parse_report_format(std::string_view name, ReportFormat& out) {
+  if (name == "table") return out = ReportFormat::table, true;
+  if (name == "jsonl") return out = ReportFormat::jsonl, true;
+  if (name == "csv") return out = ReportFormat::csv, true;
+  return false;
+}
+
+void append_csv_field(std::string& out, std::string_view f) {
+  // A spreadsheet runs a cell that starts with one of these as a formula (OWASP's CSV
+  // injection): a leading single quote makes it text. Keys, ids and templates come from logs.
+  // A field that starts with a quote gets one more, so that dropping one leading quote gives
+  // every field back as it was.
+  bool formula = !f.empty() && std::string_view("=+-@\t\r'").find(f[0]) != std::string_view::npos;
+  if (!formula && f.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out.append(f);
+    return;
+  }
+  out += '"';
+  if (formula) out += '\'';
+  for (char c : f) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+ReportFanout::ReportFanout(std::vector<std::unique_ptr<Reporter>> reporters)
+    : Reporter({}, nullptr), reporters_(std::move(reporters)) {}
+
+// The run stops only when no output is left to write: a closed stdout must not cut short the
+// CSV report a cron job is writing beside it.
+void ReportFanout::on_finding(const Finding& f) {
+  failed_ = true;
+  for (auto& r : reporters_) {
+    r->on_finding(f);
+    failed_ = failed_ && r->failed();
+  }
+}
+
+void ReportFanout::finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) {
+  failed_ = true;
+  for (auto& r : reporters_) {
+    r->finish(ranking, totals);
+    failed_ = failed_ && r->failed();
+  }
+}
+
+std::string format_number(double v) {
+  if (!std::isfinite(v)) return "0";
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<int64_t>(v));
+  std::string s = fmt::format("{:.4f}", v);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+void Reporter::on_finding(const Finding& f) {
+  if (f.severity < options_.min_severity || failed_) return;
+  write_finding(f);
+}
+
+void Reporter::write(const std::string& text) {
+  if (failed_) return;
+  if (std::fwrite(text.data(), 1, text.size(), out_) != text.size()) fail();
+}
+
+namespace {
+
+std::string utc(int64_t ns) {
+  return format_rfc3339(ns);
+}
+
+/// One JSON object per line: findings stream as they fire (`tail -f | exfilscan scan - | jq`
+/// shows them live), account rows and the run row close the report.
+class JsonlReporter final : public Reporter {
+ public:
+  using Reporter::Reporter;
+
+  void write_finding(const Finding& f) override {
+    std::string o = "{\"type\":\"finding\",\"rule\":";
+    append_json_string(o, f.rule);
+    o += fmt::format(",\"severity\":\"{}\",\"score\":{},\"account_risk\":{},\"key\":",
+                     to_string(f.severity), format_number(f.score), format_number(f.account_risk));
+    append_json_string(o, f.key);
+    o += fmt::format(
+        ",\"key_kind\":\"{}\",\"first_seen\":\"{}\",\"last_seen\":\"{}\",\"detected_at\":\"{}\","
+        "\"window_start\":\"{}\",\"reason\":",
+        f.key_kind, utc(f.first_seen_ns), utc(f.last_seen_ns), utc(f.detected_at_ns),
+        utc(f.window_start_ns));
+    append_json_string(o, f.reason);
+    o += ",\"metrics\":{";
+    for (size_t i = 0; i < f.metrics.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, f.metrics[i].name);
+      o += ':' + format_number(f.metrics[i].value);
+    }
+    o += '}';
+    if (!f.template_text.empty()) {
+      o += ",\"template\":";
+      append_json_string(o, f.template_text);
+    }
+    o += ",\"sample_request_ids\":[";
+    for (size_t i = 0; i < f.sample_request_ids.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, f.sample_request_ids[i]);
+    }
+    o += ']';
+    if (!f.sample_prompts.empty()) {
+      o += ",\"sample_prompts\":[";
+      for (size_t i = 0; i < f.sample_prompts.size(); ++i) {
+        if (i) o += ',';
+        append_json_string(o, f.sample_prompts[i]);
+      }
+      o += ']';
+    }
+    o += "}\n";
+    write(o);
+    if (std::fflush(out_) != 0) fail();  // live: each finding as it fires
+  }
+
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
+    std::string o;
+    for (const AccountSummary& a : ranking) {
+      o += "{\"type\":\"account\",\"key\":";
+      append_json_string(o, a.key);
+      o += fmt::format(
+          ",\"key_kind\":\"{}\",\"risk\":{},\"severity\":\"{}\",\"requests\":{},"
+          "\"prompt_tokens\":{},\"completion_tokens\":{},\"first_seen\":\"{}\","
+          "\"last_seen\":\"{}\",\"top_rule\":",
+          a.key_kind, format_number(a.risk), to_string(a.severity), a.requests, a.prompt_tokens,
+          a.completion_tokens, utc(a.first_seen_ns), utc(a.last_seen_ns));
+      append_json_string(o, a.top_rule);
+      o += ",\"rules\":[";
+      for (size_t i = 0; i < a.rules.size(); ++i) {
+        if (i) o += ',';
+        append_json_string(o, a.rules[i]);
+      }
+      o += fmt::format("],\"suppressed_findings\":{}}}\n", a.suppressed_findings);
+    }
+    const EngineStats& e = t.engine;
+    o += fmt::format(
+        "{{\"type\":\"run\",\"lines\":{},\"events\":{},\"skipped_lines\":{},\"late_events\":{},"
+        "\"events_without_account\":{},\"events_out_of_range\":{},\"accounts\":{},\"accounts_"
+        "expired\":{},"
+        "\"accounts_evicted\":{},\"summaries_dropped\":{},\"findings\":{},"
+        "\"suppressed_findings\":{},\"findings_by_"
+        "severity\":"
+        "{{\"info\":{},\"low\":{},\"medium\":{},\"high\":{},\"critical\":{}}},"
+        "\"forgotten_dropped\":{}}}\n",
+        t.lines, t.events, t.skipped, e.late_events, e.events_without_account,
+        e.events_out_of_range, e.accounts_seen, e.accounts_expired, e.accounts_evicted,
+        e.summaries_dropped, e.findings, e.suppressed, e.by_severity[0], e.by_severity[1],
+        e.by_severity[2], e.by_severity[3], e.by_severity[4], e.forgotten_dropped);
+    write(o);
+    if (std::fflush(out_) != 0) fail();
+  }
+};
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// Text from a log as one line of at most n bytes for a terminal: line breaks and tabs become
+/// spaces, other control characters \\xNN (printable()), cut on a character boundary.
+std::string cut(std::string_view s, size_t n) {
+  std::string flat(s);
+  for (char& c : flat)
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  std::string out = printable(flat);
+  if (out.size() <= n) return out;
+  size_t end = n > 3 ? n - 3 : 0;
+  while (end > 0 && (static_cast<unsigned char>(out[end]) & 0xC0) == 0x80) --end;
+  out.resize(end);
+  return out + "...";
+}
+
+/// For a person at a terminal: the ranking first, then each finding with its evidence; lines
+/// fit the terminal's width, severities are coloured on a terminal (never with NO_COLOR).
+class TableReporter final : public Reporter {
+ public:
+  using Reporter::Reporter;
+  void write_finding(const Finding& f) override { findings_.push_back(f); }
+
+  std::string when(int64_t ns) const { return format_rfc3339_at(ns, options_.tz_offset_s); }
+  /// The rest of a line that starts `indent` columns in.
+  size_t room(size_t indent) const {
+    return options_.width > indent + 20 ? options_.width - indent : 1000;
+  }
+  std::string severity(Severity s, size_t pad) const {
+    std::string word = upper(to_string(s));
+    word.resize(std::max(word.size(), pad), ' ');
+    if (!options_.colour) return word;
+    const char* code = s >= Severity::high     ? "1;31"
+                       : s == Severity::medium ? "33"
+                       : s == Severity::low    ? "36"
+                                               : "2";
+    return fmt::format("\x1b[{}m{}\x1b[0m", code, word);
+  }
+
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
+    size_t width = 7;
+    for (const AccountSummary& a : ranking)
+      width = std::max(width, std::min<size_t>(a.key.size(), 36));
+    std::string o = fmt::format("{:<{}}  {:>5}  {:<8}  {:>9}  {:>12}  {}\n", "account", width,
+                                "risk", "severity", "requests", "completion", "rules");
+    size_t rules_at = width + 2 + 5 + 2 + 8 + 2 + 9 + 2 + 12 + 2;
+    for (const AccountSummary& a : ranking) {
+      std::string rules;
+      for (const std::string& r : a.rules) rules += (rules.empty() ? "" : ",") + r;
+      o += fmt::format("{:<{}}  {:>5.2f}  {}  {:>9}  {:>12}  {}\n", cut(a.key, 36), width, a.risk,
+                       a.rules.empty() ? std::string("-       ") : severity(a.severity, 8),
+                       a.requests, a.completion_tokens,
+                       cut(rules.empty() ? "-" : rules, room(rules_at)));
+    }
+    o += fmt::format("\n{} finding{}", findings_.size(), findings_.size() == 1 ? "" : "s");
+    if (t.engine.suppressed)
+      o += fmt::format(" ({} more suppressed by allow-lists)", t.engine.suppressed);
+    o += findings_.empty() ? "\n" : ":\n";
+    for (const Finding& f : findings_) {
+      o += fmt::format("\n{}  {}  {}  score {:.2f}  account risk {:.2f}  at {}\n",
+                       severity(f.severity, 8), printable(f.rule), printable(f.key), f.score,
+                       f.account_risk, when(f.detected_at_ns));
+      o += fmt::format("  {}\n", cut(f.reason, room(2)));
+      if (!f.template_text.empty())
+        o += fmt::format("  template: {}\n", cut(f.template_text, std::min<size_t>(160, room(12))));
+      std::string metrics;
+      for (const Metric& m : f.metrics)
+        metrics +=
+            fmt::format("{}{}={}", metrics.empty() ? "" : " ", m.name, format_number(m.value));
+      o += fmt::format("  metrics: {}\n", metrics);
+      if (!f.sample_request_ids.empty()) {
+        std::string ids;
+        for (const std::string& id : f.sample_request_ids) ids += (ids.empty() ? "" : " ") + id;
+        o += fmt::format("  requests: {}\n", cut(ids, room(12)));
+      }
+      for (const std::string& p : f.sample_prompts)
+        o += fmt::format("  prompt: {}\n", cut(p, std::min<size_t>(160, room(10))));
+    }
+    write(o);
+    if (std::fflush(out_) != 0) fail();
+  }
+
+ private:
+  std::vector<Finding> findings_;
+};
+
+/// Findings as CSV rows, written as they fire, under one header row.
+class CsvReporter final : public Reporter {
+ public:
+  CsvReporter(ReportOptions options, std::FILE* out) : Reporter(options, out) {
+    write(
+        "detected_at,severity,score,account_risk,rule,key,key_kind,first_seen,last_seen,"
+        "window_start,reason,template,metrics,sample_request_ids\r\n");
+  }
+  void write_finding(const Finding& f) override {
+    std::string o = fmt::format("{},{},{},{},", utc(f.detected_at_ns), to_string(f.severity),
+                                format_number(f.score), format_number(f.account_risk));
+    append_csv_field(o, f.rule);
+    o += ',';
+    append_csv_field(o, f.key);
+    o += fmt::format(",{},{},{},{},", f.key_kind, utc(f.first_seen_ns), utc(f.last_seen_ns),
+                     utc(f.window_start_ns));
+    append_csv_field(o, f.reason);
+    o += ',';
+    append_csv_field(o, f.template_text);
+    o += ',';
+    std::string metrics;
+    for (const Metric& m : f.metrics)
+      metrics += fmt::format("{}{}={}", metrics.empty() ? "" : ";", m.name, format_number(m.value));
+    append_csv_field(o, metrics);
+    o += ',';
+    std::string ids;
+    for (const std::string& id : f.sample_request_ids) ids += (ids.empty() ? "" : " ") + id;
+    append_csv_field(o, ids);
+    o += "\r\n";
+    write(o);
+  }
+  void finish(const std::vector<AccountSummary>&, const RunTotals&) override {
+    if (std::fflush(out_) != 0) fail();
+  }
+};
+
+/// The ranking as CSV, written once at the end.
+class SummaryCsvReporter final : public Reporter {
+ public:
+  using Reporter::Reporter;
+  void write_finding(const Finding&) override {}
+  void finish(const std::vector<AccountSummary>& ranking, const RunTotals&) override {
+    std::string o =
+        "key,key_kind,risk,severity,requests,prompt_tokens,completion_tokens,first_seen,"
+        "last_seen,top_rule,rules,suppressed_findings\r\n";
+    for (const AccountSummary& a : ranking) {
+      append_csv_field(o, a.key);
+      o +=
+          fmt::format(",{},{},{},{},{},{},{},{},", a.key_kind, format_number(a.risk),
+                      a.rules.empty() ? "info" : to_string(a.severity), a.requests, a.prompt_tokens,
+                      a.completion_tokens, utc(a.first_seen_ns), utc(a.last_seen_ns));
+      append_csv_field(o, a.top_rule);
+      o += ',';
+      std::string rules;
+      for (const std::string& r : a.rules) rules += (rules.empty() ? "" : " ") + r;
+      append_csv_field(o, rules);
+      o += fmt::format(",{}\r\n", a.suppressed_findings);
+    }
+    write(o);
+    if (std::fflush(out_) != 0) fail();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Reporter> make_reporter(ReportFormat format, ReportOptions options,
+                                        std::FILE* out) {
+  switch (format) {
+    case ReportFormat::table:
+      return std::make_unique<TableReporter>(options, out);
+    case ReportFormat::csv:
+      return std::make_unique<CsvReporter>(options, out);
+    case ReportFormat::jsonl:
+      break;
+  }
+  return std::make_unique<JsonlReporter>(options, out);
+}
+
+std::unique_ptr<Reporter> make_summary_csv_reporter(ReportOptions options, std::FILE* out) {
+  return std::make_unique<SummaryCsvReporter>(options, out);
+}
+
+}  // namespace exfilscan
