@@ -57,7 +57,6 @@ class ScanSink : public EventSink {
     engine_.on_events(runs);
     if (reporter_.failed()) throw OutputClosed{};
   }
-  bool uses_threads() const override { return engine_.uses_threads(); }
 
  private:
   DetectionEngine& engine_;
@@ -324,6 +323,7 @@ int run_read(const RunConfig& c) {
     ReaderOptions reader = with_feedback(c, meter);
     reader.parser.read_prompt_text = engine.needs_prompt_text();
     reader.parser.read_turns = engine.needs_turns();
+    reader.sink_uses_threads = engine.uses_threads();
     log_rules(c);
     ScanSink sink(engine, *reporter);
     try {
@@ -483,6 +483,7 @@ int run_explain(const RunConfig& c) {
   reader.input_failed = tell_input_errors(nullptr);
   reader.parser.read_prompt_text = engine.needs_prompt_text();
   reader.parser.read_turns = engine.needs_turns();
+  reader.sink_uses_threads = engine.uses_threads();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
   ReadResult result = read_inputs_parallel(c.inputs, reader, engine, bad_lines, c.threads);
   if (!result.stopped) engine.finish();

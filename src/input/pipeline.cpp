@@ -231,7 +231,7 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
   // A sink with threads of its own (the sharded engine) gets the cores in turn with parsing:
   // every thread parses a chunk, then the sink judges it. A sink that works on one thread
   // (normalize's writer) works on chunk k while the others parse chunk k+1.
-  const bool overlap = !sink.uses_threads();
+  const bool overlap = !options.sink_uses_threads;
   detail::WorkerPool pool(threads + 1);
   std::vector<std::unique_ptr<ChunkReader>> readers;
   for (unsigned i = 0; i <= threads; ++i)

@@ -14,8 +14,6 @@ namespace {
 /// Canonical text of each event (prompts included): equal text, equal events.
 struct TextSink : EventSink {
   std::vector<std::string> lines;
-  bool threads = false;  // as a sink with threads of its own says: parsing then takes turns
-  bool uses_threads() const override { return threads; }
   void on_event(const Event& e) override {
     std::string out;
     CanonicalWriter::format(e, {true}, out);
@@ -127,9 +125,10 @@ TEST_CASE("parallel reading gives the same events in the same order", "[pipeline
   // (views into the chunk are kept); one without works while the next is parsed (copied).
   for (bool threads : {false, true}) {
     TextSink two;
-    two.threads = threads;
+    ReaderOptions turns = options;  // as for a sink with threads of its own: parsing takes turns
+    turns.sink_uses_threads = threads;
     BadLineLog log2({}, nullptr);
-    ReadResult r2 = read_inputs_parallel({f.path()}, options, two, log2, 2);
+    ReadResult r2 = read_inputs_parallel({f.path()}, turns, two, log2, 2);
     CHECK(r2.stats.events == r1.stats.events);
     CHECK(log2.total() == 1);
     CHECK(two.lines == one.lines);
@@ -171,8 +170,8 @@ ReadRecord read_with(const std::string& path, unsigned threads, bool strict,
   size_t size = 0;
   std::FILE* out = open_memstream(&text, &size);
   BadLineLog log(options.bad_lines, out);
+  options.sink_uses_threads = sink_threads;
   TextSink sink;
-  sink.threads = sink_threads;
   ReadResult r = read_inputs_parallel({path}, options, sink, log, threads);
   std::fclose(out);
   ReadRecord rec;
@@ -276,9 +275,10 @@ TEST_CASE("a truncated input delivers the same lines on any number of threads, t
   TempFile after("{\"timestamp\":1777622400,\"api_key_id\":\"after\"}\n");
   auto run = [&](unsigned threads, bool sink_threads) {
     TextSink sink;
-    sink.threads = sink_threads;
+    ReaderOptions turns = options;
+    turns.sink_uses_threads = sink_threads;
     BadLineLog log({}, nullptr);
-    ReadResult r = read_inputs_parallel({f.path(), after.path()}, options, sink, log, threads);
+    ReadResult r = read_inputs_parallel({f.path(), after.path()}, turns, sink, log, threads);
     CHECK(r.failure == ReadFailure::input_error);
     CHECK_FALSE(r.stopped);
     CHECK(r.input_errors.size() == 1);

@@ -2,7 +2,7 @@
 /// The detection engine: per-account rolling windows over event time, the built-in detectors
 /// and threshold rules, findings pushed to a sink as they fire, a ranking at the end.
 
-#include <exfilscan/input/reader.h>
+#include <exfilscan/parse/event.h>
 #include <exfilscan/rules/finding.h>
 #include <exfilscan/rules/rules.h>
 #include <exfilscan/state.h>
@@ -15,13 +15,6 @@
 #include <vector>
 
 namespace exfilscan {
-
-/// Receives findings in the order they fire (event order: deterministic for one input).
-class FindingSink {
- public:
-  virtual ~FindingSink() = default;
-  virtual void on_finding(const Finding& finding) = 0;
-};
 
 /// One detector's verdict on one window of the explained account (`exfilscan explain`).
 struct Explanation {
@@ -80,8 +73,8 @@ class DetectionEngine : public EventSink {
   /// Runs of events in input order: with several shards, judged by all of them at once.
   void on_events(std::span<const std::span<const Event>> runs) override;
   void on_events(std::span<const Event> events) { on_events({&events, 1}); }
-  /// True with more than one shard.
-  bool uses_threads() const override;
+  /// True with more than one shard (for ReaderOptions::sink_uses_threads).
+  bool uses_threads() const;
   /// At the end of the input: closes every open window, judging it. With `close_windows` false
   /// (cron mode) they stay open, to be continued by the next run from the saved state.
   void finish(bool close_windows = true);

@@ -15,23 +15,6 @@
 
 namespace exfilscan {
 
-/// Receives events in input order. The event's views die when on_event returns.
-class EventSink {
- public:
-  virtual ~EventSink() = default;
-  virtual void on_event(const Event& event) = 0;
-  /// Runs of events, one after the other in input order (the parsed pieces of a chunk); a sink
-  /// that can use many at once says so.
-  virtual void on_events(std::span<const std::span<const Event>> runs) {
-    for (std::span<const Event> run : runs)
-      for (const Event& e : run) on_event(e);
-  }
-  /// True when the sink spreads its own work over threads. A parallel reader then lets it have
-  /// the cores in turn with parsing; otherwise the sink works on one thread while the next
-  /// chunk is parsed on the others.
-  virtual bool uses_threads() const { return false; }
-};
-
 /// Where reading is, for a progress display.
 struct ReadProgress {
   std::string_view input;
@@ -53,6 +36,10 @@ struct ReaderOptions {
   /// Called with the message when an input cannot be read, or none of its lines is an event;
   /// reading goes on with the next input (unless bad_lines.strict). Optional.
   std::function<void(const std::string& message)> input_failed;
+  /// The sink spreads its own work over threads (the sharded engine): a parallel reader then
+  /// lets it have the cores in turn with parsing; otherwise the sink works on one thread while
+  /// the next chunk is parsed on the others. Set by the code that builds the sink.
+  bool sink_uses_threads = false;
 };
 
 struct ReadStats {

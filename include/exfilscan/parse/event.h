@@ -78,4 +78,17 @@ struct Event {
   void clear();
 };
 
+/// Receives events in input order. The event's views die when on_event returns.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& event) = 0;
+  /// Runs of events, one after the other in input order (the parsed pieces of a chunk); a sink
+  /// that can use many at once says so.
+  virtual void on_events(std::span<const std::span<const Event>> runs) {
+    for (std::span<const Event> run : runs)
+      for (const Event& e : run) on_event(e);
+  }
+};
+
 }  // namespace exfilscan

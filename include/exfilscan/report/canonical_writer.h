@@ -1,7 +1,7 @@
 #pragma once
 /// Writes events back out as canonical JSON lines (the `normalize` subcommand).
 
-#include <exfilscan/input/reader.h>
+#include <exfilscan/parse/event.h>
 
 #include <cstdio>
 #include <string>

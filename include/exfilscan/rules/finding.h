@@ -56,4 +56,11 @@ struct AccountSummary {
   uint64_t suppressed_findings = 0;
 };
 
+/// Receives findings in the order they fire (event order: deterministic for one input).
+class FindingSink {
+ public:
+  virtual ~FindingSink() = default;
+  virtual void on_finding(const Finding& finding) = 0;
+};
+
 }  // namespace exfilscan
