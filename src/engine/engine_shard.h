@@ -5,8 +5,11 @@
 #include <exfilscan/engine/engine.h>
 #include <exfilscan/hash.h>
 
-#include "detectors/detectors.h"
+#include "detectors/distillation_sweep.h"
+#include "detectors/logit_probe.h"
+#include "detectors/prompt_templating.h"
 #include "detectors/threshold.h"
+#include "detectors/volume_spike.h"
 #include "engine/account_state.h"
 #include "engine/forgotten_keys.h"
 #include "engine/string_table.h"

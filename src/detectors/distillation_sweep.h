@@ -1,0 +1,11 @@
+#pragma once
+/// Internal: the distillation_sweep detector: instruction-style, diverse, single-turn traffic at
+/// a machine's cadence, as a distillation harvest sends it.
+
+#include "detectors/verdict.h"
+
+namespace exfilscan::detail {
+
+Verdict evaluate_sweep(const SweepRule& rule, const Account& account);
+
+}  // namespace exfilscan::detail
