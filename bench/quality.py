@@ -141,7 +141,10 @@ def run_worlds(a, plans, pools, tag):
         path = os.path.join(out_dir, f"w{i:02d}.jsonl")
         jobs.append((p, a.part, pools, a.days, a.bg_keys, a.bg_lines, path))
     with cf.ProcessPoolExecutor(max_workers=a.jobs) as ex:
-        lines = sum(ex.map(make_world, jobs))
+        if a.reuse and all(os.path.exists(j[-1]) for j in jobs):
+            lines = sum(sum(1 for _ in open(j[-1])) for j in jobs)
+        else:
+            lines = sum(ex.map(make_world, jobs))
     binary = os.path.join(a.build, "exfilscan")
     rules = [x for r in a.rules for x in ("--rules", r)]
     results = []
@@ -150,7 +153,7 @@ def run_worlds(a, plans, pools, tag):
                 jobs, ex.map(lambda j: scan(binary, j[-1], rules), jobs)):
             labels = [json.loads(x) for x in open(path.replace(".jsonl", ".labels.jsonl"))]
             results.append((p, labels, accounts, first_high))
-    if not a.keep:
+    if not a.keep and not a.reuse:
         for j in jobs:
             os.remove(j[-1])
     return results, lines
@@ -329,6 +332,8 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--data", default=os.path.join(HERE, "data"), help="where the worlds are written")
     ap.add_argument("--keep", action="store_true", help="keep the generated worlds")
+    ap.add_argument("--reuse", action="store_true",
+                    help="scan the worlds kept in --data by an earlier --keep run of the same grid")
     ap.add_argument("--rules", action="append", default=[], help="rules files passed to exfilscan scan")
     a = ap.parse_args()
     pools = load_pools(a)

@@ -20,7 +20,7 @@ class StateError : public std::runtime_error {
 /// template last matched (templates are forgotten after a quiet week). 4: each account's last
 /// event before its current window, and the keys forgotten with when each was last seen (a key
 /// that comes back is dormant, not new). Formats 1 to 3 are still read.
-inline constexpr uint32_t state_format_version = 4;
+inline constexpr uint32_t state_format_version = 5;
 inline constexpr uint32_t oldest_state_format_version = 1;
 
 /// Little-endian fixed-width values and length-prefixed strings.

@@ -1,5 +1,6 @@
 #include "detectors/distillation_sweep.h"
 
+#include "detectors/horizons.h"
 #include "detectors/scoring.h"
 
 #include <fmt/format.h>
@@ -11,46 +12,48 @@ namespace exfilscan::detail {
 
 namespace {
 
-/// Sixtieths of the window elapsed so far.
-int64_t slices_elapsed(const WindowStats& w) {
-  return std::min<int64_t>(60, (w.last_ns - w.start_ns) / w.slice_ns + 1);
-}
-
-int64_t minutes_elapsed(const WindowStats& w) {
-  return (w.last_ns - w.start_ns) / 60'000'000'000LL + 1;
-}
-
-}  // namespace
-
-Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
+/// The sweep's verdict on one horizon's pooled evidence. `day`: a horizon of several windows,
+/// whose cadence is the share of the windows it spans that had traffic.
+Verdict judge_sweep(const SweepRule& rule, const Account& a, const PooledEvidence& e,
+                    int64_t window_ns, bool day, int64_t horizon_ns) {
   Verdict v;
-  const WindowStats& w = a.window;
   const SweepWeights& wt = rule.weights;
-  double median_completion = w.median_completion();
-  int64_t slices = slices_elapsed(w);
-  int64_t minutes = minutes_elapsed(w);
-  double f_single = share(w.single_turn, w.turns_known);
-  double f_long = clamp01(median_completion / static_cast<double>(rule.long_completion_tokens));
-  double f_sampling = clamp01(share(w.sampling, w.requests) / rule.sampling_full_share);
-  // Machine cadence: traffic in most of the window's sixtieths, at a steady rate (gap variation
-  // at or under 0.5 counts fully, 1 — Poisson arrivals — half, bursts nothing).
-  double coverage = static_cast<uint64_t>(slices) >= rule.cadence_min_slices
-                        ? share(w.slices.count(), static_cast<uint64_t>(slices))
-                        : 0;
-  double variation = w.gap_variation(rule.cadence_min_gaps);
+  double median_completion = e.median_completion();
+  int64_t minutes = e.span_ns() / ns_per_minute + 1;
+  auto part = [](double x, double whole) { return whole > 0 ? x / whole : 0.0; };
+  double f_single = part(e.single_turn, e.turns_known);
+  // The answers are the product: long, or as long as what was asked (a translation).
+  double f_long =
+      std::max(clamp01(median_completion / static_cast<double>(rule.long_completion_tokens)),
+               part(e.product_answers, e.completion_known));
+  double f_sampling = clamp01(part(e.sampling, e.requests) / rule.sampling_full_share);
+  // Machine cadence: traffic in most of the time elapsed, at a steady rate (gap variation at or
+  // under 0.5 counts fully, 1 — Poisson arrivals — half, bursts nothing). Within a window the
+  // time is its sixtieths; over a day, its windows: a script runs every hour, people keep hours.
+  double coverage = 0;
+  // The windows the horizon spans: from a day before the current one, or the account's first.
+  int64_t from = std::max(a.first_seen_ns, e.last_start_ns - horizon_ns + window_ns);
+  int64_t spanned = day ? std::max<int64_t>(0, (e.last_start_ns - from) / window_ns) + 1 : 0;
+  if (day) {
+    if (static_cast<uint64_t>(spanned) >= rule.cadence_min_windows)
+      coverage = clamp01(static_cast<double>(e.windows) / static_cast<double>(spanned));
+  } else if (e.slices_elapsed >= static_cast<double>(rule.cadence_min_slices)) {
+    coverage = part(e.slices_active, e.slices_elapsed);
+  }
+  double variation = e.gap_variation(static_cast<double>(rule.cadence_min_gaps));
   double regularity = variation < 0 ? 0 : clamp01(1.5 - variation);
   double f_cadence = 0.5 * coverage + 0.5 * regularity;
   double temperature_spread =
-      w.max_temperature >= w.min_temperature ? w.max_temperature - w.min_temperature : 0;
+      e.max_temperature >= e.min_temperature ? e.max_temperature - e.min_temperature : 0;
   double score;
   double f_instruction = 0, f_diversity = 0, f_cot = 0;
-  if (w.text_requests > 0) {
-    int t = top_template(a);
-    double top_share = t >= 0 ? share(a.miner->matches(t), w.text_requests) : 0;
-    f_instruction = share(w.instruction, w.text_requests);
-    f_diversity =
-        clamp01(w.prompts.estimate() / static_cast<double>(w.text_requests)) * (1 - top_share);
-    f_cot = clamp01(share(w.chain_of_thought, w.text_requests) / rule.chain_of_thought_full_share);
+  if (e.text_requests > 0) {
+    f_instruction = clamp01((part(e.instruction, e.text_requests) - rule.human_instruction_share) /
+                            (1 - rule.human_instruction_share));
+    // Few repeats. Not "no template": a sweep wrapped in one is still a sweep (templating is
+    // the other detector's evidence), and a repeated prompt is a health check or a cache.
+    f_diversity = clamp01(part(e.distinct_prompts, e.text_requests));
+    f_cot = clamp01(part(e.chain_of_thought, e.text_requests) / rule.chain_of_thought_full_share);
     score = wt.instruction * f_instruction + wt.diversity * f_diversity +
             wt.chain_of_thought * f_cot + wt.single_turn * f_single + wt.long_completion * f_long +
             wt.sampling * f_sampling + wt.cadence * f_cadence;
@@ -66,8 +69,8 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
   }
   // Context for the analyst, not evidence: raw API backends send no system prompt and no
   // end-user ids as often as extraction scripts do.
-  double no_system = w.text_requests ? 1 - share(w.with_system, w.text_requests) : 0;
-  v.metrics = {{"requests", static_cast<double>(w.requests)},
+  double no_system = e.text_requests > 0 ? 1 - part(e.with_system, e.text_requests) : 0;
+  v.metrics = {{"requests", e.requests},
                {"instruction_share", f_instruction},
                {"diversity", f_diversity},
                {"chain_of_thought", f_cot},
@@ -79,20 +82,39 @@ Verdict evaluate_sweep(const SweepRule& rule, const Account& a) {
                {"temperature_spread", temperature_spread},
                {"hours_of_day_active", static_cast<double>(a.hours_of_day.count())},
                {"no_system_prompt", no_system},
-               {"end_users", w.end_users.estimate()},
+               {"end_users", e.end_users},
+               {"span_hours", static_cast<double>(e.span_ns()) / static_cast<double>(ns_per_hour)},
                {"score", score}};
-  if (w.requests < rule.min_requests || score < rule.min_score) return v;
+  if (e.requests < static_cast<double>(rule.min_requests) || score < rule.min_score) return v;
   // A one-off eval is short; a harvest keeps going. Under short_sweep of traffic, stay medium.
   if (minutes * ns_per_minute < rule.short_sweep_ns)
     score = std::min(score, rule.max_score_short_sweep);
+  else if (e.requests >= rule.sustained_ratio * static_cast<double>(rule.min_requests))
+    score += rule.sustained_bonus;
   v.fired = true;
   v.score = clamp01(score);
+  std::string span = minutes < 120 ? fmt::format("{} minutes", minutes)
+                                   : fmt::format("{:.0f} hours", static_cast<double>(minutes) / 60);
   v.reason = fmt::format(
-      "systematic sweep: {} requests in {} minutes, {:.0f}% instruction or benchmark style, "
+      "systematic sweep: {:.0f} requests in {}, {:.0f}% instruction or benchmark style, "
       "{:.0f}% single-turn, median answer {:.0f} tokens{}",
-      w.requests, minutes, f_instruction * 100, f_single * 100, median_completion,
+      e.requests, span, f_instruction * 100, f_single * 100, median_completion,
       f_cot > 0.2 ? ", reasoning asked for" : "");
   return v;
+}
+
+}  // namespace
+
+Verdict evaluate_sweep(const SweepRule& rule, const Account& a, int64_t window_ns, int64_t day_ns) {
+  PooledEvidence window;
+  window.add(window_evidence(a));
+  Verdict hour = judge_sweep(rule, a, window, window_ns, false, window_ns);
+  if (a.recent.empty()) return hour;
+  PooledEvidence day = day_evidence(a);
+  Verdict pooled = judge_sweep(rule, a, day, window_ns, true, day_ns);
+  // Whichever horizon holds the stronger case; the window's when neither fires (explain).
+  if (pooled.fired && (!hour.fired || pooled.score > hour.score)) return pooled;
+  return hour;
 }
 
 }  // namespace exfilscan::detail

@@ -6,6 +6,8 @@
 
 namespace exfilscan::detail {
 
-Verdict evaluate_sweep(const SweepRule& rule, const Account& account);
+/// On the window and on the day horizon (`day_ns` of windows `window_ns` long): the stronger.
+Verdict evaluate_sweep(const SweepRule& rule, const Account& account, int64_t window_ns,
+                       int64_t day_ns);
 
 }  // namespace exfilscan::detail

@@ -1,6 +1,6 @@
 #pragma once
-/// Internal: the prompt_templating detector: most of an account's prompts in a window stamped
-/// from one template, with many distinct fills.
+/// Internal: the prompt_templating detector: most of an account's prompts stamped from one
+/// template, with many distinct fills, in the window or over the template's life.
 
 #include "detectors/verdict.h"
 

@@ -71,7 +71,7 @@ void WindowStats::clear(int64_t start, int64_t window_ns) {
   requests = prompt_tokens = completion_tokens = 0;
   text_requests = instruction = chain_of_thought = single_turn = turns_known = sampling = 0;
   probe_requests = 0;
-  with_system = 0;
+  with_system = product_answers = 0;
   end_users.clear();
   completion.clear();
   median_at_ = UINT64_MAX;
@@ -110,6 +110,7 @@ void WindowStats::save(StateWriter& w) const {
                      throttled, client_errors, server_errors, gaps, with_system,
                      static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
     w.u64(v);
+  w.u64(product_answers);
   for (double v : {min_temperature, max_temperature, gap_mean, gap_m2}) w.f64(v);
   completion.save(w);
   prompts.save(w);
@@ -141,6 +142,7 @@ void WindowStats::load(StateReader& r) {
         &chain_of_thought, &single_turn, &turns_known, &sampling, &probe_requests, &throttled,
         &client_errors, &server_errors, &gaps, &with_system, &n_samples, &slice_bits})
     *v = r.u64();
+  product_answers = r.version() >= 5 ? r.u64() : 0;
   samples = static_cast<size_t>(n_samples);
   slices = std::bitset<60>(slice_bits);
   for (double* v : {&min_temperature, &max_temperature, &gap_mean, &gap_m2}) *v = r.f64();
@@ -168,6 +170,8 @@ void Account::save(StateWriter& w) const {
   w.u64(history.size());
   for (const HistoryPoint& h : history)
     w.i64(h.start_ns), w.u64(h.requests), w.u64(h.completion_tokens);
+  w.u64(recent.size());
+  for (const WindowEvidence& e : recent) e.save(w);
   w.u8(miner != nullptr);
   if (miner) miner->save(w);
   w.u64(fired.size());
@@ -198,6 +202,15 @@ void Account::load(StateReader& r) {
     h.start_ns = r.time(), h.requests = HistoryPoint::saturate(r.u64()),
     h.completion_tokens = HistoryPoint::saturate(r.u64());
   baseline = Baseline{};
+  recent.clear();
+  recent_pool = PooledEvidence{};
+  if (r.version() >= 5) {
+    recent.resize(r.count(10000));
+    for (WindowEvidence& e : recent) {
+      e.load(r);
+      recent_pool.add(e);
+    }
+  }
   if (r.version() < 4) {
     // Older states did not keep it. Between windows it is the last event; inside one, the
     // latest window of the history comes closest.
@@ -222,6 +235,76 @@ void Account::load(StateReader& r) {
 double WindowStats::gap_variation(uint64_t min_gaps) const {
   if (gaps < min_gaps || gap_mean <= 0) return -1;
   return std::sqrt(gap_m2 / static_cast<double>(gaps)) / gap_mean;
+}
+
+}  // namespace exfilscan::detail
+
+namespace exfilscan::detail {
+
+void PooledEvidence::add(const WindowEvidence& e) {
+  first_ns = std::min(first_ns, e.start_ns);
+  last_ns = std::max(last_ns, e.last_ns);
+  first_start_ns = std::min(first_start_ns, e.start_ns);
+  last_start_ns = std::max(last_start_ns, e.start_ns);
+  ++windows;
+  requests += e.requests;
+  text_requests += e.text_requests;
+  instruction += e.instruction;
+  chain_of_thought += e.chain_of_thought;
+  single_turn += e.single_turn;
+  turns_known += e.turns_known;
+  sampling += e.sampling;
+  with_system += e.with_system;
+  distinct_prompts += e.distinct_prompts;
+  top_template += e.top_template;
+  completion_known += e.completion_known;
+  product_answers += e.product_answers;
+  median_weighted += static_cast<double>(e.median_completion) * e.completion_known;
+  slices_active += e.slices_active;
+  slices_elapsed += e.slices_elapsed;
+  end_users = std::max(end_users, static_cast<double>(e.end_users));
+  min_temperature = std::min(min_temperature, static_cast<double>(e.min_temperature));
+  max_temperature = std::max(max_temperature, static_cast<double>(e.max_temperature));
+  // Chan et al.'s pairwise update: the gaps of both as if they had been one sequence.
+  double n = gaps + e.gaps;
+  if (e.gaps > 0) {
+    double delta = e.gap_mean - gap_mean;
+    gap_m2 += e.gap_m2 + delta * delta * gaps * e.gaps / n;
+    gap_mean += delta * e.gaps / n;
+    gaps = n;
+  }
+}
+
+double PooledEvidence::gap_variation(double min_gaps) const {
+  if (gaps < min_gaps || gap_mean <= 0) return -1;
+  return std::sqrt(gap_m2 / gaps) / gap_mean;
+}
+
+void WindowEvidence::save(StateWriter& w) const {
+  w.i64(start_ns);
+  w.i64(last_ns);
+  for (float v : {requests,          text_requests, instruction,      chain_of_thought,
+                  single_turn,       turns_known,   sampling,         with_system,
+                  distinct_prompts,  top_template,  completion_known, product_answers,
+                  median_completion, slices_active, slices_elapsed,   gaps,
+                  gap_mean,          gap_m2,        end_users,        min_temperature,
+                  max_temperature})
+    w.f64(v);
+}
+
+void WindowEvidence::load(StateReader& r) {
+  start_ns = r.time();
+  last_ns = r.time();
+  for (float* v : {&requests,          &text_requests, &instruction,      &chain_of_thought,
+                   &single_turn,       &turns_known,   &sampling,         &with_system,
+                   &distinct_prompts,  &top_template,  &completion_known, &product_answers,
+                   &median_completion, &slices_active, &slices_elapsed,   &gaps,
+                   &gap_mean,          &gap_m2,        &end_users,        &min_temperature,
+                   &max_temperature}) {
+    double x = r.f64();
+    if (!(x >= -1 && x <= 1e12)) throw StateError("a window's evidence is out of range");
+    *v = static_cast<float>(x);
+  }
 }
 
 }  // namespace exfilscan::detail

@@ -52,6 +52,7 @@ struct WindowStats {
   uint64_t sampling = 0;              // logprobs, n > 1 or best_of > 1
   uint64_t probe_requests = 0;        // logit_bias or echo+logprobs with a tiny completion
   uint64_t with_system = 0;           // prompts analysed that carry a system prompt
+  uint64_t product_answers = 0;       // answers long for their prompt (answer_input_ratio)
   DistinctSketch end_users;           // distinct end users (the `user` field) in the window
   LogHistogram completion;            // per-request completion tokens
   DistinctSketch prompts;             // distinct prompt texts
@@ -90,6 +91,46 @@ struct WindowStats {
  private:
   mutable double median_ = 0;
   mutable uint64_t median_at_ = UINT64_MAX;  // completion.count() when median_ was taken
+};
+
+/// What the longer horizons keep of a closed window: the counts the detectors' shares are made
+/// of. Floats (exact to 2^24, far above an hour's counts): 96 bytes a window, up to a day of them.
+struct WindowEvidence {
+  int64_t start_ns = 0, last_ns = 0;
+  float requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
+        turns_known = 0, sampling = 0, with_system = 0;
+  float distinct_prompts = 0;   // the window's estimate
+  float top_template = 0;       // prompts filling its top template
+  float completion_known = 0;   // requests whose completion tokens the log gives
+  float product_answers = 0;    // of them, answers long for their prompt
+  float median_completion = 0;  // their median
+  float slices_active = 0, slices_elapsed = 0;
+  float gaps = 0, gap_mean = 0, gap_m2 = 0;  // inter-arrival times (Welford), seconds
+  float end_users = 0;
+  float min_temperature = 1e9f, max_temperature = -1;
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+};
+
+/// Evidence pooled over a horizon (the current window, a day of windows): sums of the counts,
+/// gaps combined, medians weighted by their requests.
+struct PooledEvidence {
+  int64_t first_ns = INT64_MAX, last_ns = INT64_MIN;
+  size_t windows = 0;
+  int64_t window_span = 0;  // windows from the first one's start to the last one's, inclusive
+  double requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
+         turns_known = 0, sampling = 0, with_system = 0, distinct_prompts = 0, top_template = 0,
+         completion_known = 0, product_answers = 0, median_weighted = 0, slices_active = 0,
+         slices_elapsed = 0, gaps = 0, gap_mean = 0, gap_m2 = 0, end_users = 0;
+  double min_temperature = 1e9, max_temperature = -1;
+  int64_t first_start_ns = INT64_MAX, last_start_ns = INT64_MIN;
+  void add(const WindowEvidence& e);
+  double median_completion() const {
+    return completion_known > 0 ? median_weighted / completion_known : 0;
+  }
+  /// Coefficient of variation of the pooled gaps; -1 under `min_gaps` of them.
+  double gap_variation(double min_gaps) const;
+  int64_t span_ns() const { return windows ? last_ns - first_ns : 0; }
 };
 
 /// An account's completed window, for its own baseline. Counts saturate at 2^32 - 1 (an hour
@@ -135,7 +176,10 @@ struct Account {
   /// Oldest first: the windows that started inside baseline_hours before the current one (older
   /// ones are never looked at again, so an account's history stops growing after a week).
   std::vector<HistoryPoint> history;
-  mutable Baseline baseline;             // memo of the history's verdict for the current window
+  mutable Baseline baseline;  // memo of the history's verdict for the current window
+  /// Oldest first: the closed windows of the last day (the day horizon), and their pool.
+  std::vector<WindowEvidence> recent;
+  PooledEvidence recent_pool;
   std::unique_ptr<TemplateMiner> miner;  // only once the account sends prompt text
   std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
   std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score

@@ -82,7 +82,10 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
     return;
   }
   if (a.window.requests > 0 && ts >= a.window.start_ns + window_ns()) close_window(a);
-  if (a.window.requests == 0) a.window.restart(ts);
+  if (a.window.requests == 0) {
+    a.window.restart(ts);
+    prune_recent(a);
+  }
   add_to_window(a, ev);
   a.first_seen_ns = std::min(a.first_seen_ns, ts);
   a.last_seen_ns = std::max(a.last_seen_ns, ts);
@@ -151,9 +154,11 @@ void Shard::add_to_window(Account& a, const Event& ev) {
   // the detectors use are estimated as well from a steady sample, and the busiest accounts
   // cost a fraction.
   const Settings& settings = rules.settings;
-  bool analyse = !last_user.empty() && w.requests > shared.analysis_gate &&
-                 (w.text_requests < settings.text_full_analysis ||
-                  w.requests % settings.text_sample_every == 0);
+  bool analyse =
+      !last_user.empty() &&
+      w.requests + static_cast<uint64_t>(a.recent_pool.requests) > shared.analysis_gate &&
+      (w.text_requests < settings.text_full_analysis ||
+       w.requests % settings.text_sample_every == 0);
   uint64_t prompt_hash = 0;
   if (analyse || biased) {
     prompt_hash =
@@ -176,6 +181,16 @@ void Shard::add_to_window(Account& a, const Event& ev) {
     if (style.chain_of_thought) ++w.chain_of_thought;
     if (!a.miner) a.miner = std::make_unique<TemplateMiner>();
     a.miner->add(last_user, prompt_hash);  // prompt_hash is hash_bytes(last_user) here
+  }
+
+  if (ev.completion_tokens) {
+    // Measured against what was asked: the last user message (4 bytes a token) when the log
+    // has it, else the whole prompt's tokens.
+    double asked = !last_user.empty() ? static_cast<double>(last_user.size()) / 4
+                                      : static_cast<double>(ev.prompt_tokens.value_or(0));
+    if (completion >= static_cast<int64_t>(settings.min_answer_tokens) &&
+        static_cast<double>(completion) >= settings.answer_input_ratio * asked)
+      ++w.product_answers;
   }
 
   int64_t tiny = rules.logit_probe.max_completion_tokens;
@@ -202,7 +217,8 @@ void Shard::evaluate(Account& a, int64_t now) {
   if (rules.prompt_templating.enabled)
     consider(a, "prompt_templating", evaluate_templating(rules.prompt_templating, a), now);
   if (rules.distillation_sweep.enabled)
-    consider(a, "distillation_sweep", evaluate_sweep(rules.distillation_sweep, a), now);
+    consider(a, "distillation_sweep",
+             evaluate_sweep(rules.distillation_sweep, a, window_ns(), rules.settings.day_ns), now);
   if (rules.logit_probe.enabled)
     consider(a, "logit_probe", evaluate_logit_probe(rules.logit_probe, a), now);
 }
@@ -238,6 +254,8 @@ void Shard::close_window(Account& a) {
     if (population.windows < rules.volume_spike.min_population_windows)
       closed_at.push_back(a.window.last_ns);
     add_history(a);
+    a.recent.push_back(window_evidence(a));
+    a.recent_pool.add(a.recent.back());
     a.active_before_ns = std::max(a.active_before_ns, a.window.last_ns);
   }
   if (a.miner) {
@@ -245,6 +263,18 @@ void Shard::close_window(Account& a) {
     if (a.miner->empty()) a.miner.reset();  // no text analysed for a week
   }
   a.window.clear(a.window.start_ns + window_ns(), window_ns());
+  prune_recent(a);
+}
+
+void Shard::prune_recent(Account& a) {
+  // The day horizon holds the windows that started within a day of the current one's start.
+  int64_t since = a.window.start_ns - rules.settings.day_ns;
+  auto kept = std::find_if(a.recent.begin(), a.recent.end(),
+                           [&](const WindowEvidence& e) { return e.start_ns > since; });
+  if (kept == a.recent.begin()) return;
+  a.recent.erase(a.recent.begin(), kept);
+  a.recent_pool = PooledEvidence{};
+  for (const WindowEvidence& e : a.recent) a.recent_pool.add(e);
 }
 
 void Shard::upkeep(int64_t watermark, uint64_t seq) {

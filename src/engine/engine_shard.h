@@ -6,6 +6,7 @@
 #include <exfilscan/hash.h>
 
 #include "detectors/distillation_sweep.h"
+#include "detectors/horizons.h"
 #include "detectors/logit_probe.h"
 #include "detectors/prompt_templating.h"
 #include "detectors/threshold.h"
@@ -127,6 +128,8 @@ struct Shard {
   /// leave it: memory per account stops growing once its history spans baseline_hours.
   void add_history(Account& a);
   void close_window(Account& a);
+  /// Windows that fell out of the day horizon leave it.
+  void prune_recent(Account& a);
   /// This shard's part of the hourly upkeep (before event `seq`): close windows no event will
   /// reopen, forget idle accounts and keys.
   void upkeep(int64_t watermark, uint64_t seq);

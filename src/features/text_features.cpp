@@ -123,11 +123,15 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
       size_t slot_begin = t.prefix.empty() ? 0 : e.head[t.prefix.size() - 1].end;
       size_t slot_end =
           t.suffix.empty() ? text.size() : e.tail[e.tail.size() - t.suffix.size()].begin;
-      t.fills.add(hash_bytes(text.substr(slot_begin, slot_end - slot_begin)));
+      uint64_t fill = hash_bytes(text.substr(slot_begin, slot_end - slot_begin));
+      t.fills.add(fill);
+      t.lifetime_fills.add(fill);
     } else {
       t.fills.add(text_hash);  // the numbers are the fill: the whole text, hashed already
+      t.lifetime_fills.add(text_hash);
     }
     ++t.matches;
+    ++t.lifetime_matches;
     t.last_used = clock_;
     return index;
   };
@@ -189,6 +193,8 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
     t.suffix_text = fixed_text(text, e.tail.data() + (e.tail.size() - best_s), best_s);
     t.slot = best_p + best_s < e.total;
     t.fills.add(unmatched_[partner].text_hash);
+    t.lifetime_fills.add(unmatched_[partner].text_hash);
+    t.learnt_clock = clock_ - 1;  // the partner came at least one prompt earlier
     unmatched_.erase(unmatched_.begin() + partner);
     if (unmatched_next_ > unmatched_.size()) unmatched_next_ = 0;
     int index;
@@ -203,6 +209,7 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
       index = static_cast<int>(lru - templates_.begin());
     }
     templates_[index].matches = 1;  // the partner prompt, seen earlier
+    templates_[index].lifetime_matches = 1;
     return count(index);
   }
 
@@ -263,6 +270,10 @@ void TemplateMiner::save(StateWriter& w) const {
     t.fills.save(w);
     w.u64(t.last_used);
     w.i64(t.matched_ns);
+    w.u64(t.lifetime_matches);
+    t.lifetime_fills.save(w);
+    w.u64(t.learnt_clock);
+    w.i64(t.learnt_ns);
   }
   w.u64(unmatched_.size());
   for (const Signature& u : unmatched_) {
@@ -300,6 +311,15 @@ void TemplateMiner::load(StateReader& r) {
     t.fills.load(r);
     t.last_used = r.u64();
     t.matched_ns = load_time(r, unknown_time);
+    if (r.version() >= 5) {
+      t.lifetime_matches = r.u64();
+      t.lifetime_fills.load(r);
+      t.learnt_clock = r.u64();
+      t.learnt_ns = load_time(r, unknown_time);
+    } else {  // older states knew only the window: its life starts there
+      t.lifetime_matches = t.matches;
+      t.lifetime_fills = t.fills;
+    }
   }
   unmatched_.resize(r.count(options_.unmatched_memory));
   for (Signature& u : unmatched_) {
@@ -313,6 +333,11 @@ void TemplateMiner::load(StateReader& r) {
   if (unmatched_next_ > unmatched_.size())
     throw StateError("a template miner's position is out of range");
   clock_ = r.u64();
+  for (Template& t : templates_) {
+    if (r.version() < 5) t.learnt_clock = clock_ >= t.matches ? clock_ - t.matches : 0;
+    if (t.learnt_clock > clock_ || t.lifetime_matches > clock_ - t.learnt_clock + 1)
+      throw StateError("a template's lifetime counts are out of range");
+  }
 }
 
 void TemplateMiner::reset_counts(int64_t window_start_ns) {
@@ -332,6 +357,7 @@ void TemplateMiner::reset_counts(int64_t window_start_ns) {
   }
   for (Template& t : templates_) {
     if (t.matches > 0 || t.matched_ns == unknown_time) t.matched_ns = window_start_ns;
+    if (t.learnt_ns == unknown_time) t.learnt_ns = window_start_ns;
     t.matches = 0;
     t.fills.clear();
   }

@@ -204,6 +204,13 @@ void read_settings(TableReader r, Settings& s) {
   r.duration("window", s.window_ns);
   if (s.window_ns < 10 * ns_per_minute || s.window_ns > ns_per_day)
     r.fail(*r.find("window"), "window", "from 10m to 24h");
+  r.duration("day", s.day_ns);
+  if (s.day_ns < s.window_ns || s.day_ns > 7 * ns_per_day) {
+    const toml::node* n = r.find("day");
+    if (!n) n = r.find("window");
+    if (n) r.fail(*n, "day", "from the window to 7d");
+    throw RulesError(fmt::format("{}: settings.day: from the window to 7d", r.source()));
+  }
   r.duration("cooldown", s.cooldown_ns);
   r.duration("max_skew", s.max_skew_ns);
   r.duration("idle_expiry", s.idle_expiry_ns);
@@ -211,6 +218,8 @@ void read_settings(TableReader r, Settings& s) {
   r.get("text_analysis_start", s.text_analysis_start, 0, 1);
   r.get("text_full_analysis", s.text_full_analysis);
   r.get("text_sample_every", s.text_sample_every, 1, 1'000'000);
+  r.get("answer_input_ratio", s.answer_input_ratio, 0.01, 100);
+  r.get("min_answer_tokens", s.min_answer_tokens);
   r.finish();
 }
 
@@ -257,6 +266,7 @@ void read_detectors(TableReader r, RuleSet& rules) {
     t->get("min_distinct_fills", d.min_distinct_fills, 0, 1e12);
     t->get("fills_full_ratio", d.fills_full_ratio, 1, 1e6);
     t->get("long_completion_tokens", d.long_completion_tokens);
+    t->get("product_answer_share", d.product_answer_share, 0, 1);
     t->get("max_score_short_outputs", d.max_score_short_outputs, 0, 1);
     t->get("full_evidence_ratio", d.full_evidence_ratio, 1, 1e6);
     t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);
@@ -270,11 +280,15 @@ void read_detectors(TableReader r, RuleSet& rules) {
     s->get("long_completion_tokens", d.long_completion_tokens);
     s->get("sampling_full_share", d.sampling_full_share, 0.01, 1);
     s->get("chain_of_thought_full_share", d.chain_of_thought_full_share, 0.01, 1);
+    s->get("human_instruction_share", d.human_instruction_share, 0, 0.99);
     s->get("cadence_min_slices", d.cadence_min_slices, 1, 60);
     s->get("cadence_min_gaps", d.cadence_min_gaps, 1, 1'000'000);
+    s->get("cadence_min_windows", d.cadence_min_windows, 1, 10'000);
     s->get("metadata_only_weight", d.metadata_only_weight, 0, 1);
     s->duration("short_sweep", d.short_sweep_ns);
     s->get("max_score_short_sweep", d.max_score_short_sweep, 0, 1);
+    s->get("sustained_ratio", d.sustained_ratio, 1, 1e6);
+    s->get("sustained_bonus", d.sustained_bonus, 0, 1);
     if (const toml::table* w = s->table("weights")) {
       TableReader wr = s->sub(*w, "weights");
       SweepWeights& x = d.weights;

@@ -64,6 +64,15 @@ class TemplateMiner {
   /// Prompts matched and distinct slot values since the last reset_counts().
   uint64_t matches(int index) const { return templates_[index].matches; }
   double distinct_fills(int index) const { return templates_[index].fills.estimate(); }
+  /// The same since the template was learnt (the longest horizon: its whole life), and the
+  /// prompts added since then, matching or not.
+  uint64_t lifetime_matches(int index) const { return templates_[index].lifetime_matches; }
+  double lifetime_fills(int index) const { return templates_[index].lifetime_fills.estimate(); }
+  /// Start of the window it was learnt in; INT64_MIN until that window ends.
+  int64_t learnt_ns(int index) const { return templates_[index].learnt_ns; }
+  uint64_t prompts_since_learnt(int index) const {
+    return clock_ - templates_[index].learnt_clock + 1;
+  }
   /// Ends the window that began at `window_start_ns`: counts and fill sketches restart;
   /// templates stay, but those unmatched for forget_after_ns are forgotten, and so are recent
   /// prompts older than that.
@@ -88,6 +97,10 @@ class TemplateMiner {
     bool slot = true;  // false: the prompts differ only in their numbers
     uint64_t matches = 0;
     DistinctSketch fills;
+    uint64_t lifetime_matches = 0;
+    DistinctSketch lifetime_fills;
+    uint64_t learnt_clock = 0;  // clock_ at its first prompt (the partner's)
+    int64_t learnt_ns = unknown_time;
     uint64_t last_used = 0;
     int64_t matched_ns = unknown_time;  // start of the latest window with a match
   };

@@ -36,6 +36,7 @@ std::string format_duration(int64_t ns);
 
 struct Settings {
   int64_t window_ns = 0;  // the detectors' window (10m to 24h)
+  int64_t day_ns = 0;     // the day horizon: the closed windows pooled with the current one
   int64_t cooldown_ns = 0;
   int64_t max_skew_ns = 0;
   int64_t idle_expiry_ns = 0;
@@ -46,6 +47,10 @@ struct Settings {
   double text_analysis_start = 0;
   uint64_t text_full_analysis = 0;
   uint64_t text_sample_every = 0;
+  /// An answer at least answer_input_ratio times as long as its prompt (and min_answer_tokens)
+  /// is the product, however short: a translation or rewrite answers about as long as it asks.
+  double answer_input_ratio = 0;
+  uint64_t min_answer_tokens = 0;
 };
 
 struct AllowList {
@@ -78,6 +83,7 @@ struct TemplatingRule {
   double min_distinct_fills = 0;
   double fills_full_ratio = 0;  // the score's fill part is full at this many times the minimum
   int64_t long_completion_tokens = 0;
+  double product_answer_share = 0;  // or this share of answers long for their prompt
   double max_score_short_outputs = 0;
   double full_evidence_ratio = 0;        // prompts, in times min_requests, before high...
   double max_score_little_evidence = 0;  // ...below which the score stays under it
@@ -95,12 +101,18 @@ struct SweepRule {
   int64_t long_completion_tokens = 0;
   double sampling_full_share = 0;          // of requests with logprobs / n>1 / best_of>1
   double chain_of_thought_full_share = 0;  // of prompts asking for written-out reasoning
+  double human_instruction_share = 0;      // of people's prompts in instruction style: only
+                                           // the excess over it is evidence
   uint64_t cadence_min_slices = 0;         // sixtieths elapsed before coverage counts
   uint64_t cadence_min_gaps = 0;           // gaps between requests before regularity counts
+  uint64_t cadence_min_windows = 0;        // windows a longer horizon spans before its share
+                                           // of active windows counts as coverage
   SweepWeights weights;
   double metadata_only_weight = 0;   // what the score is worth without prompt text
   int64_t short_sweep_ns = 0;        // traffic shorter than this...
   double max_score_short_sweep = 0;  // ...scores at most this (a one-off eval)
+  double sustained_ratio = 0;        // a horizon with this many times min_requests...
+  double sustained_bonus = 0;        // ...adds this to the score: a harvest goes on
 };
 
 struct LogitProbeRule {
