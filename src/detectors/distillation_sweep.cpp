@@ -14,8 +14,9 @@ namespace {
 
 /// The sweep's verdict on one horizon's pooled evidence. `day`: a horizon of several windows,
 /// whose cadence is the share of the windows it spans that had traffic.
-Verdict judge_sweep(const SweepRule& rule, const Account& a, const PooledEvidence& e,
-                    int64_t window_ns, bool day, int64_t horizon_ns) {
+Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Account& a,
+                    const PooledEvidence& e, bool day) {
+  int64_t window_ns = settings.window_ns, horizon_ns = day ? settings.day_ns : window_ns;
   Verdict v;
   const SweepWeights& wt = rule.weights;
   double median_completion = e.median_completion();
@@ -25,7 +26,7 @@ Verdict judge_sweep(const SweepRule& rule, const Account& a, const PooledEvidenc
   // The answers are the product: long, or as long as what was asked (a translation).
   double f_long =
       std::max(clamp01(median_completion / static_cast<double>(rule.long_completion_tokens)),
-               part(e.product_answers, e.completion_known));
+               e.transform_share(settings.answer_length_correlation));
   double f_sampling = clamp01(part(e.sampling, e.requests) / rule.sampling_full_share);
   // Machine cadence: traffic in most of the time elapsed, at a steady rate (gap variation at or
   // under 0.5 counts fully, 1 — Poisson arrivals — half, bursts nothing). Within a window the
@@ -90,7 +91,7 @@ Verdict judge_sweep(const SweepRule& rule, const Account& a, const PooledEvidenc
   if (minutes * ns_per_minute < rule.short_sweep_ns)
     score = std::min(score, rule.max_score_short_sweep);
   else if (e.requests >= rule.sustained_ratio * static_cast<double>(rule.min_requests))
-    score += rule.sustained_bonus;
+    score += rule.sustained_bonus * f_long;  // a pipeline runs for hours too: the answers count
   v.fired = true;
   v.score = clamp01(score);
   std::string span = minutes < 120 ? fmt::format("{} minutes", minutes)
@@ -105,13 +106,13 @@ Verdict judge_sweep(const SweepRule& rule, const Account& a, const PooledEvidenc
 
 }  // namespace
 
-Verdict evaluate_sweep(const SweepRule& rule, const Account& a, int64_t window_ns, int64_t day_ns) {
+Verdict evaluate_sweep(const SweepRule& rule, const Settings& settings, const Account& a) {
   PooledEvidence window;
   window.add(window_evidence(a));
-  Verdict hour = judge_sweep(rule, a, window, window_ns, false, window_ns);
+  Verdict hour = judge_sweep(rule, settings, a, window, false);
   if (a.recent.empty()) return hour;
   PooledEvidence day = day_evidence(a);
-  Verdict pooled = judge_sweep(rule, a, day, window_ns, true, day_ns);
+  Verdict pooled = judge_sweep(rule, settings, a, day, true);
   // Whichever horizon holds the stronger case; the window's when neither fires (explain).
   if (pooled.fired && (!hour.fired || pooled.score > hour.score)) return pooled;
   return hour;

@@ -6,8 +6,7 @@
 
 namespace exfilscan::detail {
 
-/// On the window and on the day horizon (`day_ns` of windows `window_ns` long): the stronger.
-Verdict evaluate_sweep(const SweepRule& rule, const Account& account, int64_t window_ns,
-                       int64_t day_ns);
+/// On the window and on the day horizon (settings.day of windows): the stronger.
+Verdict evaluate_sweep(const SweepRule& rule, const Settings& settings, const Account& account);
 
 }  // namespace exfilscan::detail

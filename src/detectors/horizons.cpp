@@ -32,6 +32,12 @@ WindowEvidence window_evidence(const Account& a) {
   e.top_template = t >= 0 ? f(a.miner->matches(t)) : 0;
   e.completion_known = f(w.completion.count());
   e.product_answers = f(w.product_answers);
+  e.length_n = static_cast<float>(w.lengths.n);
+  e.length_sx = static_cast<float>(w.lengths.sx);
+  e.length_sy = static_cast<float>(w.lengths.sy);
+  e.length_sxx = static_cast<float>(w.lengths.sxx);
+  e.length_syy = static_cast<float>(w.lengths.syy);
+  e.length_sxy = static_cast<float>(w.lengths.sxy);
   e.median_completion = static_cast<float>(w.median_completion());
   e.slices_active = f(w.slices.count());
   e.slices_elapsed = static_cast<float>(slices_elapsed(w));

@@ -18,7 +18,8 @@ Verdict judge_templating(const TemplatingRule& rule, const Account& a, int t, do
                          double matches, double fills, double median_completion,
                          double product_share, const std::string& span) {
   Verdict v;
-  double top_share = prompts > 0 ? matches / prompts : 0;
+  // (A window's matches count the prompt its template was learnt from, which may be older.)
+  double top_share = prompts > 0 ? std::min(1.0, matches / prompts) : 0;
   fills = std::round(fills);
   v.metrics = {{"prompts_analysed", prompts},
                {"top_template_share", top_share},
@@ -53,17 +54,17 @@ Verdict judge_templating(const TemplatingRule& rule, const Account& a, int t, do
 
 }  // namespace
 
-Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
+Verdict evaluate_templating(const TemplatingRule& rule, const Settings& settings,
+                            const Account& a) {
   const WindowStats& w = a.window;
+  PooledEvidence now;
+  now.add(window_evidence(a));
   int t = top_template(a);
-  Verdict window = judge_templating(
-      rule, a, t, static_cast<double>(w.text_requests),
-      t >= 0 ? static_cast<double>(a.miner->matches(t)) : 0,
-      t >= 0 ? a.miner->distinct_fills(t) : 0, w.median_completion(),
-      w.completion.count()
-          ? static_cast<double>(w.product_answers) / static_cast<double>(w.completion.count())
-          : 0,
-      "in " + window_text(w));
+  Verdict window = judge_templating(rule, a, t, static_cast<double>(w.text_requests),
+                                    t >= 0 ? static_cast<double>(a.miner->matches(t)) : 0,
+                                    t >= 0 ? a.miner->distinct_fills(t) : 0, w.median_completion(),
+                                    now.transform_share(settings.answer_length_correlation),
+                                    "in " + window_text(w));
   if (!a.miner) return window;
   // Over each template's life: the one filled most since it was learnt.
   int best = -1;
@@ -80,8 +81,7 @@ Verdict evaluate_templating(const TemplatingRule& rule, const Account& a) {
   Verdict life = judge_templating(
       rule, a, best, static_cast<double>(a.miner->prompts_since_learnt(best)),
       static_cast<double>(a.miner->lifetime_matches(best)), a.miner->lifetime_fills(best),
-      day.median_completion(),
-      day.completion_known > 0 ? day.product_answers / day.completion_known : 0, span);
+      day.median_completion(), day.transform_share(settings.answer_length_correlation), span);
   if (life.fired && (!window.fired || life.score > window.score)) return life;
   return window;
 }

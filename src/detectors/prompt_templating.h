@@ -6,6 +6,8 @@
 
 namespace exfilscan::detail {
 
-Verdict evaluate_templating(const TemplatingRule& rule, const Account& account);
+/// On the window and over the life of the account's most filled template: the stronger.
+Verdict evaluate_templating(const TemplatingRule& rule, const Settings& settings,
+                            const Account& account);
 
 }  // namespace exfilscan::detail

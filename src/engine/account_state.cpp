@@ -72,6 +72,7 @@ void WindowStats::clear(int64_t start, int64_t window_ns) {
   text_requests = instruction = chain_of_thought = single_turn = turns_known = sampling = 0;
   probe_requests = 0;
   with_system = product_answers = 0;
+  lengths = LengthPairs{};
   end_users.clear();
   completion.clear();
   median_at_ = UINT64_MAX;
@@ -111,6 +112,8 @@ void WindowStats::save(StateWriter& w) const {
                      static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
     w.u64(v);
   w.u64(product_answers);
+  for (double v : {lengths.n, lengths.sx, lengths.sy, lengths.sxx, lengths.syy, lengths.sxy})
+    w.f64(v);
   for (double v : {min_temperature, max_temperature, gap_mean, gap_m2}) w.f64(v);
   completion.save(w);
   prompts.save(w);
@@ -142,7 +145,14 @@ void WindowStats::load(StateReader& r) {
         &chain_of_thought, &single_turn, &turns_known, &sampling, &probe_requests, &throttled,
         &client_errors, &server_errors, &gaps, &with_system, &n_samples, &slice_bits})
     *v = r.u64();
-  product_answers = r.version() >= 5 ? r.u64() : 0;
+  product_answers = 0;
+  lengths = LengthPairs{};
+  if (r.version() >= 5) {
+    product_answers = r.u64();
+    for (double* v :
+         {&lengths.n, &lengths.sx, &lengths.sy, &lengths.sxx, &lengths.syy, &lengths.sxy})
+      *v = r.f64();
+  }
   samples = static_cast<size_t>(n_samples);
   slices = std::bitset<60>(slice_bits);
   for (double* v : {&min_temperature, &max_temperature, &gap_mean, &gap_m2}) *v = r.f64();
@@ -259,6 +269,7 @@ void PooledEvidence::add(const WindowEvidence& e) {
   top_template += e.top_template;
   completion_known += e.completion_known;
   product_answers += e.product_answers;
+  lengths.merge({e.length_n, e.length_sx, e.length_sy, e.length_sxx, e.length_syy, e.length_sxy});
   median_weighted += static_cast<double>(e.median_completion) * e.completion_known;
   slices_active += e.slices_active;
   slices_elapsed += e.slices_elapsed;
@@ -275,6 +286,18 @@ void PooledEvidence::add(const WindowEvidence& e) {
   }
 }
 
+void LengthPairs::add(double asked_tokens, double answer_tokens) {
+  double x = std::log1p(std::max(0.0, asked_tokens)), y = std::log1p(std::max(0.0, answer_tokens));
+  n += 1, sx += x, sy += y, sxx += x * x, syy += y * y, sxy += x * y;
+}
+
+double LengthPairs::correlation() const {
+  if (n < 3) return 0;
+  double vx = sxx - sx * sx / n, vy = syy - sy * sy / n, cxy = sxy - sx * sy / n;
+  if (vx <= 1e-9 * n || vy <= 1e-9 * n) return 0;
+  return cxy / std::sqrt(vx * vy);
+}
+
 double PooledEvidence::gap_variation(double min_gaps) const {
   if (gaps < min_gaps || gap_mean <= 0) return -1;
   return std::sqrt(gap_m2 / gaps) / gap_mean;
@@ -283,11 +306,19 @@ double PooledEvidence::gap_variation(double min_gaps) const {
 void WindowEvidence::save(StateWriter& w) const {
   w.i64(start_ns);
   w.i64(last_ns);
-  for (float v : {requests,          text_requests, instruction,      chain_of_thought,
-                  single_turn,       turns_known,   sampling,         with_system,
-                  distinct_prompts,  top_template,  completion_known, product_answers,
-                  median_completion, slices_active, slices_elapsed,   gaps,
-                  gap_mean,          gap_m2,        end_users,        min_temperature,
+  for (float v : {requests,          text_requests,
+                  instruction,       chain_of_thought,
+                  single_turn,       turns_known,
+                  sampling,          with_system,
+                  distinct_prompts,  top_template,
+                  completion_known,  product_answers,
+                  length_n,          length_sx,
+                  length_sy,         length_sxx,
+                  length_syy,        length_sxy,
+                  median_completion, slices_active,
+                  slices_elapsed,    gaps,
+                  gap_mean,          gap_m2,
+                  end_users,         min_temperature,
                   max_temperature})
     w.f64(v);
 }
@@ -295,11 +326,19 @@ void WindowEvidence::save(StateWriter& w) const {
 void WindowEvidence::load(StateReader& r) {
   start_ns = r.time();
   last_ns = r.time();
-  for (float* v : {&requests,          &text_requests, &instruction,      &chain_of_thought,
-                   &single_turn,       &turns_known,   &sampling,         &with_system,
-                   &distinct_prompts,  &top_template,  &completion_known, &product_answers,
-                   &median_completion, &slices_active, &slices_elapsed,   &gaps,
-                   &gap_mean,          &gap_m2,        &end_users,        &min_temperature,
+  for (float* v : {&requests,          &text_requests,
+                   &instruction,       &chain_of_thought,
+                   &single_turn,       &turns_known,
+                   &sampling,          &with_system,
+                   &distinct_prompts,  &top_template,
+                   &completion_known,  &product_answers,
+                   &length_n,          &length_sx,
+                   &length_sy,         &length_sxx,
+                   &length_syy,        &length_sxy,
+                   &median_completion, &slices_active,
+                   &slices_elapsed,    &gaps,
+                   &gap_mean,          &gap_m2,
+                   &end_users,         &min_temperature,
                    &max_temperature}) {
     double x = r.f64();
     if (!(x >= -1 && x <= 1e12)) throw StateError("a window's evidence is out of range");

@@ -37,6 +37,19 @@ class LogHistogram {
   size_t lo_ = bins, hi_ = 0;  // the bins used lie in [lo_, hi_)
 };
 
+/// How answer lengths follow prompt lengths: the moments of (log asked, log answered) tokens.
+/// A translation's or a rewrite's answer grows with what it is given (correlation near 1); a
+/// summary's, a classifier's or an extractor's stays about the same whatever it reads.
+struct LengthPairs {
+  double n = 0, sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+  void add(double asked_tokens, double answer_tokens);
+  void merge(const LengthPairs& o) {
+    n += o.n, sx += o.sx, sy += o.sy, sxx += o.sxx, syy += o.syy, sxy += o.sxy;
+  }
+  /// Pearson's r of the logs; 0 under 3 pairs or without spread.
+  double correlation() const;
+};
+
 /// One window (an hour from the account's first event in it) of an account's traffic.
 struct WindowStats {
   int64_t start_ns = 0;
@@ -53,6 +66,7 @@ struct WindowStats {
   uint64_t probe_requests = 0;        // logit_bias or echo+logprobs with a tiny completion
   uint64_t with_system = 0;           // prompts analysed that carry a system prompt
   uint64_t product_answers = 0;       // answers long for their prompt (answer_input_ratio)
+  LengthPairs lengths;                // answer against prompt lengths
   DistinctSketch end_users;           // distinct end users (the `user` field) in the window
   LogHistogram completion;            // per-request completion tokens
   DistinctSketch prompts;             // distinct prompt texts
@@ -99,10 +113,12 @@ struct WindowEvidence {
   int64_t start_ns = 0, last_ns = 0;
   float requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
         turns_known = 0, sampling = 0, with_system = 0;
-  float distinct_prompts = 0;   // the window's estimate
-  float top_template = 0;       // prompts filling its top template
-  float completion_known = 0;   // requests whose completion tokens the log gives
-  float product_answers = 0;    // of them, answers long for their prompt
+  float distinct_prompts = 0;  // the window's estimate
+  float top_template = 0;      // prompts filling its top template
+  float completion_known = 0;  // requests whose completion tokens the log gives
+  float product_answers = 0;   // of them, answers long for their prompt
+  float length_n = 0, length_sx = 0, length_sy = 0, length_sxx = 0, length_syy = 0,
+        length_sxy = 0;         // LengthPairs
   float median_completion = 0;  // their median
   float slices_active = 0, slices_elapsed = 0;
   float gaps = 0, gap_mean = 0, gap_m2 = 0;  // inter-arrival times (Welford), seconds
@@ -123,6 +139,7 @@ struct PooledEvidence {
          completion_known = 0, product_answers = 0, median_weighted = 0, slices_active = 0,
          slices_elapsed = 0, gaps = 0, gap_mean = 0, gap_m2 = 0, end_users = 0;
   double min_temperature = 1e9, max_temperature = -1;
+  LengthPairs lengths;
   int64_t first_start_ns = INT64_MAX, last_start_ns = INT64_MIN;
   void add(const WindowEvidence& e);
   double median_completion() const {
@@ -131,6 +148,12 @@ struct PooledEvidence {
   /// Coefficient of variation of the pooled gaps; -1 under `min_gaps` of them.
   double gap_variation(double min_gaps) const;
   int64_t span_ns() const { return windows ? last_ns - first_ns : 0; }
+  /// Share of answers that are the product for their length: long for what they were asked,
+  /// where answer lengths follow prompt lengths (at least `min_correlation`); else 0.
+  double transform_share(double min_correlation) const {
+    if (completion_known <= 0 || lengths.correlation() < min_correlation) return 0;
+    return product_answers / completion_known;
+  }
 };
 
 /// An account's completed window, for its own baseline. Counts saturate at 2^32 - 1 (an hour

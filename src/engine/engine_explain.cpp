@@ -25,10 +25,9 @@ void detail::Shard::explain(const Account& a) {
   report("volume_spike", rules.volume_spike.enabled,
          evaluate_volume_spike(rules.volume_spike, a, population));
   report("prompt_templating", rules.prompt_templating.enabled,
-         evaluate_templating(rules.prompt_templating, a));
-  report(
-      "distillation_sweep", rules.distillation_sweep.enabled,
-      evaluate_sweep(rules.distillation_sweep, a, rules.settings.window_ns, rules.settings.day_ns));
+         evaluate_templating(rules.prompt_templating, rules.settings, a));
+  report("distillation_sweep", rules.distillation_sweep.enabled,
+         evaluate_sweep(rules.distillation_sweep, rules.settings, a));
   report("logit_probe", rules.logit_probe.enabled, evaluate_logit_probe(rules.logit_probe, a));
 }
 

@@ -188,6 +188,7 @@ void Shard::add_to_window(Account& a, const Event& ev) {
     // has it, else the whole prompt's tokens.
     double asked = !last_user.empty() ? static_cast<double>(last_user.size()) / 4
                                       : static_cast<double>(ev.prompt_tokens.value_or(0));
+    if (asked > 0) w.lengths.add(asked, static_cast<double>(std::max<int64_t>(0, completion)));
     if (completion >= static_cast<int64_t>(settings.min_answer_tokens) &&
         static_cast<double>(completion) >= settings.answer_input_ratio * asked)
       ++w.product_answers;
@@ -215,10 +216,11 @@ void Shard::evaluate(Account& a, int64_t now) {
   if (rules.volume_spike.enabled)
     consider(a, "volume_spike", evaluate_volume_spike(rules.volume_spike, a, population), now);
   if (rules.prompt_templating.enabled)
-    consider(a, "prompt_templating", evaluate_templating(rules.prompt_templating, a), now);
+    consider(a, "prompt_templating",
+             evaluate_templating(rules.prompt_templating, rules.settings, a), now);
   if (rules.distillation_sweep.enabled)
-    consider(a, "distillation_sweep",
-             evaluate_sweep(rules.distillation_sweep, a, window_ns(), rules.settings.day_ns), now);
+    consider(a, "distillation_sweep", evaluate_sweep(rules.distillation_sweep, rules.settings, a),
+             now);
   if (rules.logit_probe.enabled)
     consider(a, "logit_probe", evaluate_logit_probe(rules.logit_probe, a), now);
 }

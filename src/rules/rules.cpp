@@ -220,6 +220,7 @@ void read_settings(TableReader r, Settings& s) {
   r.get("text_sample_every", s.text_sample_every, 1, 1'000'000);
   r.get("answer_input_ratio", s.answer_input_ratio, 0.01, 100);
   r.get("min_answer_tokens", s.min_answer_tokens);
+  r.get("answer_length_correlation", s.answer_length_correlation, -1, 1);
   r.finish();
 }
 

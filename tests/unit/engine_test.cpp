@@ -350,8 +350,11 @@ TEST_CASE("a steady instruction sweep with long answers is a distillation sweep"
   CHECK(metric("long_completion") == 1);
   CHECK(metric("gap_variation") < 0.5);  // a machine's steady rate
   // Instruction style, diversity, single turns, long answers and a steady rate: medium on its
-  // own, as a writing product can look like this.
-  CHECK(rec.findings.back().severity == Severity::medium);
+  // own at first, as a writing product can look like this; high once the same goes on past
+  // sustained_ratio times the minimum evidence (900 requests over an hour).
+  CHECK(rec.findings.front().severity == Severity::medium);
+  CHECK(rec.findings.front().metrics.front().value < 300);  // requests
+  CHECK(rec.findings.back().severity == Severity::high);
   // The same from an application (a system prompt, many end users) scores the same: raw API use
   // is no evidence (issue 13: backends send no system prompt and no users as often as scripts).
   Recorder app_rec;

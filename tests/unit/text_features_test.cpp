@@ -323,10 +323,12 @@ TEST_CASE("templates saved in format 2 load, their week starting at the load", "
   miner.reset_counts(0);
   StateWriter w;
   miner.save(w);
-  // Format 2 had no match time: the last template's 8 bytes before the (empty) list of
-  // unmatched prompts, its position and the clock.
-  const std::string& v3 = w.data();
-  std::string v2 = v3.substr(0, v3.size() - 32) + v3.substr(v3.size() - 24);
+  // Format 2 had no match time nor lifetime: the last template's 8 bytes of match time and
+  // the lifetime format 5 added (matches, a sketch of 4 fills, clock and time at learning)
+  // before the (empty) list of unmatched prompts, its position and the clock.
+  const std::string& v5 = w.data();
+  size_t dropped = 8 + (8 + 8 + 8 * 4 + 8 + 8);
+  std::string v2 = v5.substr(0, v5.size() - 24 - dropped) + v5.substr(v5.size() - 24);
   TemplateMiner loaded;
   StateReader in(v2, 2);
   loaded.load(in);

@@ -51,6 +51,7 @@ struct Settings {
   /// is the product, however short: a translation or rewrite answers about as long as it asks.
   double answer_input_ratio = 0;
   uint64_t min_answer_tokens = 0;
+  double answer_length_correlation = 0;  // and only where answer lengths follow prompt lengths
 };
 
 struct AllowList {

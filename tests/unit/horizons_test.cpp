@@ -1,0 +1,202 @@
+// The longer horizons: evidence pooled over a day of windows and over a template's life, and
+// whether answers are the product for their length.
+
+#include "engine/account_state.h"
+#include "engine_test_util.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+using exfilscan::detail::LengthPairs;
+using exfilscan::detail::PooledEvidence;
+using exfilscan::detail::WindowEvidence;
+
+namespace {
+
+const char* verbs[] = {"Explain", "Describe", "Summarize", "Compare", "List", "Write"};
+const char* topics[] = {"rivers",   "volcanoes", "jazz",     "tax law", "orbits",  "bread", "chess",
+                        "glaciers", "poetry",    "vaccines", "bridges", "markets", "tides"};
+const char* forms[] = {"for a child", "in three points", "with an example", "briefly",
+                       "as a story",  "for an expert",   "with a table"};
+
+/// `per_hour` instruction-style prompts an hour, evenly spaced, for `hours`.
+std::vector<Finding> slow_sweep(const RuleSet& rules, int per_hour, int hours) {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(rules, {}, rec);
+  std::vector<PromptPart> parts(1);
+  int64_t gap = ns_per_hour / per_hour;
+  for (int i = 0; i < per_hour * hours; ++i) {
+    Event e = s.event(t0 + i * gap, "slow", 700);
+    parts[0] = {PromptRole::user,
+                s.keep(fmt::format("{} {} {}", verbs[i % 6], topics[i % 13], forms[i % 7]))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  return rec.findings;
+}
+
+double metric(const Finding& f, std::string_view name) {
+  for (const Metric& m : f.metrics)
+    if (m.name == name) return m.value;
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a slow sweep's hours add up on the day horizon", "[engine][horizons]") {
+  // 8 an hour never reach the sweep's 60 requests in one window; over a day they do.
+  std::vector<Finding> day = slow_sweep(only("distillation_sweep"), 8, 30);
+  REQUIRE_FALSE(day.empty());
+  const Finding& f = day.front();
+  CHECK(f.rule == "distillation_sweep");
+  CHECK(metric(f, "requests") >= 60);
+  CHECK(metric(f, "span_hours") > 6);
+  CHECK(f.reason.find("hours") != std::string::npos);  // it says over what span
+
+  // With the day horizon as short as the window, the same traffic says nothing.
+  RuleSet window_only = only("distillation_sweep");
+  merge_rules(window_only, "[settings]\nday = \"1h\"\n", "test");
+  CHECK(slow_sweep(window_only, 8, 30).empty());
+}
+
+TEST_CASE("windows leave the day horizon a day after they started", "[engine][horizons]") {
+  // 8 an hour for 6 hours (48 requests: under the minimum), a day and a half of quiet, then 8
+  // an hour again: the old hours are gone, so nothing reaches 60 until the new ones do.
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("distillation_sweep"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  auto send = [&](int64_t start, int n) {
+    for (int i = 0; i < n; ++i) {
+      Event e = s.event(start + i * (ns_per_hour / 8), "gappy", 700);
+      parts[0] = {PromptRole::user,
+                  s.keep(fmt::format("{} {} {}", verbs[i % 6], topics[i % 13], forms[i % 7]))};
+      e.prompt = parts;
+      engine.on_event(e);
+    }
+  };
+  send(t0, 48);
+  send(t0 + 36 * ns_per_hour, 48);
+  engine.finish();
+  CHECK(rec.findings.empty());
+}
+
+TEST_CASE("a template filled a few times an hour for a day is templating", "[engine][horizons]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 6 * 24; ++i) {  // 6 an hour: never 20 prompts in one window
+    Event e = s.event(t0 + i * (ns_per_hour / 6), "stamper", 600);
+    parts[0] = {
+        PromptRole::user,
+        s.keep(fmt::format("Answer in full with sources. Question: what shaped {} {} in {}?",
+                           topics[i % 13], forms[i % 7], 1800 + i))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  const Finding* f = rec.first("prompt_templating");
+  REQUIRE(f);
+  CHECK(metric(*f, "prompts_analysed") >= 20);
+  CHECK(f->reason.find("over") != std::string::npos);
+  CHECK(f->template_text.find("<*>") != std::string::npos);
+}
+
+namespace {
+
+/// A templated pipeline whose answers are `answer(i, input)` tokens for inputs of varying length.
+std::vector<Finding> templated(const std::function<int64_t(int, size_t)>& answer) {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 300; ++i) {
+    // Inputs from a few words to a few hundred bytes.
+    std::string text;
+    for (int w = 0; w < 3 + (i * 7) % 60; ++w)
+      text += fmt::format("{}{} ", topics[(i + w) % 13], w);
+    size_t input = text.size() / 4;
+    Event e = s.event(t0 + i * 10 * ns_per_second, "pipe", answer(i, input));
+    parts[0] = {PromptRole::user, s.keep("Render this passage in German: " + text)};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  return rec.findings;
+}
+
+double best_score(const std::vector<Finding>& fs) {
+  double best = 0;
+  for (const Finding& f : fs) best = std::max(best, f.score);
+  return best;
+}
+
+}  // namespace
+
+TEST_CASE("short answers that follow their input's length are the product", "[engine][horizons]") {
+  // A translation: about as long as what it was given, however short.
+  double translation =
+      best_score(templated([](int, size_t input) { return static_cast<int64_t>(20 + input); }));
+  // A one-line summary: about the same length whatever it reads.
+  double summary = best_score(templated([](int i, size_t) { return int64_t{35 + i % 15}; }));
+  const TemplatingRule& rule = default_rules().prompt_templating;
+  CHECK(summary <= rule.max_score_short_outputs);
+  CHECK(translation > rule.max_score_short_outputs);
+}
+
+TEST_CASE("answer lengths that follow prompt lengths correlate", "[horizons]") {
+  LengthPairs follows, flat, few;
+  for (int i = 1; i <= 50; ++i) {
+    follows.add(10.0 * i, 9.0 * i + 3);
+    flat.add(10.0 * i, 40 + (i % 3));
+  }
+  few.add(10, 10);
+  few.add(20, 20);
+  CHECK(follows.correlation() > 0.99);
+  CHECK(std::fabs(flat.correlation()) < 0.3);
+  CHECK(few.correlation() == 0);  // under 3 pairs
+  LengthPairs halves = follows;
+  halves = LengthPairs{};
+  for (int i = 1; i <= 25; ++i) halves.add(10.0 * i, 9.0 * i + 3);
+  LengthPairs rest;
+  for (int i = 26; i <= 50; ++i) rest.add(10.0 * i, 9.0 * i + 3);
+  halves.merge(rest);
+  CHECK(halves.correlation() == Approx(follows.correlation()));
+}
+
+TEST_CASE("pooled gaps are those of one sequence", "[horizons]") {
+  // Two windows' gaps (Welford each) pooled give the mean and variance of all the gaps.
+  std::vector<double> a = {10, 12, 9, 11, 30}, b = {100, 80, 120};
+  auto window = [](const std::vector<double>& gaps) {
+    WindowEvidence e;
+    double mean = 0, m2 = 0, n = 0;
+    for (double g : gaps) {
+      n += 1;
+      double d = g - mean;
+      mean += d / n;
+      m2 += d * (g - mean);
+    }
+    e.gaps = static_cast<float>(n);
+    e.gap_mean = static_cast<float>(mean);
+    e.gap_m2 = static_cast<float>(m2);
+    return e;
+  };
+  PooledEvidence pooled;
+  pooled.add(window(a));
+  pooled.add(window(b));
+  std::vector<double> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  double mean = 0, var = 0;
+  for (double g : all) mean += g / static_cast<double>(all.size());
+  for (double g : all) var += (g - mean) * (g - mean) / static_cast<double>(all.size());
+  CHECK(pooled.gaps == 8);
+  CHECK(pooled.gap_mean == Approx(mean));
+  CHECK(pooled.gap_variation(1) == Approx(std::sqrt(var) / mean));
+  CHECK(pooled.gap_variation(9) == -1);  // too few gaps
+}
