@@ -171,6 +171,9 @@ void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds,
       bad.total() ? fmt::format(", {} skipped ({})", with_commas(bad.total()), bad.summary())
                   : ", 0 skipped";
   std::string blank = s.blank_lines ? fmt::format(", {} blank", with_commas(s.blank_lines)) : "";
+  if (bad.values_left_out())
+    blank += fmt::format(", {} left out of kept events ({})",
+                         counted(bad.values_left_out(), "value"), bad.left_out_summary());
   double mb = static_cast<double>(s.bytes) / 1e6;
   note("exfilscan: {}, {}, {}{}{}{}; {:.1f} MB in {:.2f} s ({:.0f} MB/s)\n",
        counted(s.inputs, "input"), counted(s.lines, "line"), counted(s.events, "event"), skipped,

@@ -105,6 +105,18 @@ std::string make_excerpt(std::string_view line, size_t max_bytes, bool show_valu
 }
 
 bool BadLineLog::report(const BadLine& bad) {
+  if (bad.value_left_out) {
+    uint64_t count = ++left_out_[static_cast<size_t>(bad.reason)];
+    ++left_out_total_;
+    if (out_ && count <= options_.max_reports_per_reason) {
+      std::string msg = fmt::format("{}:{}: {}: {}; left out, the event kept", bad.input, bad.line,
+                                    to_string(bad.reason), bad.detail);
+      if (!bad.excerpt.empty()) msg += fmt::format(": {}", bad.excerpt);
+      msg += '\n';
+      std::fwrite(msg.data(), 1, msg.size(), out_);
+    }
+    return true;
+  }
   uint64_t& count = counts_[static_cast<size_t>(bad.reason)];
   ++count;
   ++total_;
@@ -118,23 +130,42 @@ bool BadLineLog::report(const BadLine& bad) {
   return !options_.strict;
 }
 
-std::string BadLineLog::summary() const {
+namespace {
+
+std::string summary_of(const std::array<uint64_t, bad_line_reason_count>& counts) {
   std::string out;
   for (size_t r = 0; r < bad_line_reason_count; ++r) {
-    if (counts_[r] == 0) continue;
+    if (counts[r] == 0) continue;
     if (!out.empty()) out += ", ";
-    out += fmt::format("{} {}", to_string(static_cast<BadLineReason>(r)), counts_[r]);
+    out += fmt::format("{} {}", to_string(static_cast<BadLineReason>(r)), counts[r]);
   }
   return out;
 }
 
+}  // namespace
+
+std::string BadLineLog::summary() const {
+  return summary_of(counts_);
+}
+
+std::string BadLineLog::left_out_summary() const {
+  return summary_of(left_out_);
+}
+
 void BadLineLog::print_suppressed() const {
-  if (!out_ || options_.strict) return;
-  for (size_t r = 0; r < bad_line_reason_count; ++r) {
+  if (!out_) return;
+  for (size_t r = 0; r < bad_line_reason_count && !options_.strict; ++r) {
     if (counts_[r] <= options_.max_reports_per_reason) continue;
     // Best effort, as every diagnostic: a full stderr must not end the run.
     std::string msg = fmt::format("exfilscan: ... and {} more {} lines not shown\n",
                                   counts_[r] - options_.max_reports_per_reason,
+                                  to_string(static_cast<BadLineReason>(r)));
+    std::fwrite(msg.data(), 1, msg.size(), out_);
+  }
+  for (size_t r = 0; r < bad_line_reason_count; ++r) {
+    if (left_out_[r] <= options_.max_reports_per_reason) continue;
+    std::string msg = fmt::format("exfilscan: ... and {} more {} values left out not shown\n",
+                                  left_out_[r] - options_.max_reports_per_reason,
                                   to_string(static_cast<BadLineReason>(r)));
     std::fwrite(msg.data(), 1, msg.size(), out_);
   }

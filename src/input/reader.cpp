@@ -59,6 +59,12 @@ bool ChunkReader::read(const Chunk& chunk, std::string_view input_name, uint64_t
         return false;
       continue;
     }
+    for (const ParseError& note : parser_.left_out()) {
+      BadLine left{input_name,  line_no,     offset,
+                   note.reason, note.detail, make_excerpt(line, 60, show_values_)};
+      left.value_left_out = true;
+      bad_lines.report(left);
+    }
     ++stats.events;
     sink.on_event(event_);
   }

@@ -27,6 +27,13 @@ od::document* ReparsePool::parse(std::string_view text, simdjson::error_code& er
   return &slot.doc;
 }
 
+std::string& TextArena::next() {
+  if (used_ == strings_.size()) strings_.push_back(std::make_unique<std::string>());
+  std::string& s = *strings_[used_++];
+  s.clear();
+  return s;
+}
+
 std::string Where::str() const {
   if (parent.empty()) return std::string(key);
   return fmt::format("{}.{}", parent, key);
@@ -36,6 +43,11 @@ bool Ctx::fail(BadLineReason reason, std::string detail) {
   error.reason = reason;
   error.detail = std::move(detail);
   return false;
+}
+
+bool Ctx::leave_out(BadLineReason reason, std::string detail) {
+  if (left_out) left_out->push_back({reason, std::move(detail)});
+  return true;
 }
 
 bool Ctx::fail_json(simdjson::error_code code, Where where) {

@@ -35,6 +35,19 @@ class ReparsePool {
   size_t used_ = 0;
 };
 
+/// Text the parser puts together (the text blocks of one message, joined), kept until the next
+/// line: each string is handed out once per line and keeps its capacity between lines.
+class TextArena {
+ public:
+  /// An empty string whose contents stay put until reset().
+  std::string& next();
+  void reset() { used_ = 0; }
+
+ private:
+  std::vector<std::unique_ptr<std::string>> strings_;
+  size_t used_ = 0;
+};
+
 /// Where in the line a value sits, for error details; formatted only when an error is reported.
 struct Where {
   std::string_view parent;  // "" at the top level
@@ -56,10 +69,31 @@ struct Ctx {
   bool read_text = true;
   /// False when the consumer needs neither prompt text nor turns: conversations are skipped.
   bool read_turns = true;
+  /// Where joined text is kept (see TextArena); without one, text blocks stay apart.
+  TextArena* arena = nullptr;
+  /// Values left out of the event, the line still read (a cut body, a negative latency).
+  std::vector<ParseError>* left_out = nullptr;
 
   bool fail(BadLineReason reason, std::string detail);
   /// Maps a simdjson error met at `where` to a reason and a detail.
   bool fail_json(simdjson::error_code code, Where where);
+  /// Notes a value left out of the event (the line is still read); returns true.
+  bool leave_out(BadLineReason reason, std::string detail);
+};
+
+/// What a reader has put in the event so far, to undo a read that failed halfway through JSON
+/// held in a string (a body a gateway cut short).
+struct Snapshot {
+  explicit Snapshot(const Ctx& ctx)
+      : event(ctx.event), prompt(ctx.prompt), leading(ctx.leading_system_parts) {}
+  void restore(Ctx& ctx) const {
+    ctx.event = event;
+    ctx.prompt = prompt;
+    ctx.leading_system_parts = leading;
+  }
+  Event event;
+  std::vector<PromptPart> prompt;
+  size_t leading;
 };
 
 /// The raw (still escaped) text of a field's key; keys in real logs are plain ASCII.
@@ -91,18 +125,25 @@ bool for_each_field(Ctx& ctx, od::object& obj, Where where, Fn&& fn) {
   return true;
 }
 
+/// How JSON held in a string is taken when it does not parse, or fn fails on it.
+enum class InString : uint8_t {
+  strict,   // the line is refused
+  lenient,  // a body a gateway may cut or replace by a placeholder: left out (noted), what fn
+            // read from it undone, the rest of the line read
+};
+
 /// Calls fn(od::object&) for an object, or for a string holding one. Null and "" are skipped.
 template <typename Fn>
-bool with_object(Ctx& ctx, od::value v, Where where, Fn&& fn);
+bool with_object(Ctx& ctx, od::value v, Where where, Fn&& fn, InString mode = InString::strict);
 /// Calls fn(od::value&) for a value, parsing it first when it is a string that holds JSON
 /// (starts with '{' or '['); any other value is passed as it is.
 template <typename Fn>
-bool with_json(Ctx& ctx, od::value v, Where where, Fn&& fn);
+bool with_json(Ctx& ctx, od::value v, Where where, Fn&& fn, InString mode = InString::strict);
 
 // ---- template definitions ------------------------------------------------------------------
 
 template <typename Fn>
-bool with_json(Ctx& ctx, od::value v, Where where, Fn&& fn) {
+bool with_json(Ctx& ctx, od::value v, Where where, Fn&& fn, InString mode) {
   od::json_type type;
   if (auto e = v.type().get(type)) return ctx.fail_json(e, where);
   if (type == od::json_type::string) {
@@ -123,6 +164,22 @@ bool with_json(Ctx& ctx, od::value v, Where where, Fn&& fn) {
     if (i < raw.size() && (raw[i] == '{' || raw[i] == '[')) {
       std::string_view text;
       if (auto e = v.get_string().get(text)) return ctx.fail_json(e, where);
+      if (mode == InString::lenient) {
+        Snapshot before(ctx);
+        simdjson::error_code code;
+        od::document* doc = ctx.pool.parse(text, code);
+        od::value inner;
+        if (!doc) {
+          ctx.fail_json(code, where);
+        } else if (auto e = doc->get_value().get(inner)) {
+          ctx.fail_json(e, where);
+        } else if (fn(inner)) {
+          return true;
+        }
+        before.restore(ctx);
+        return ctx.leave_out(ctx.error.reason,
+                             ctx.error.detail + " (JSON in a string, cut short?)");
+      }
       simdjson::error_code code;
       od::document* doc = ctx.pool.parse(text, code);
       if (!doc) return ctx.fail_json(code, where);
@@ -135,23 +192,29 @@ bool with_json(Ctx& ctx, od::value v, Where where, Fn&& fn) {
 }
 
 template <typename Fn>
-bool with_object(Ctx& ctx, od::value v, Where where, Fn&& fn) {
+bool with_object(Ctx& ctx, od::value v, Where where, Fn&& fn, InString mode) {
   if (is_null(v)) return true;
-  return with_json(ctx, v, where, [&](od::value& inner) {
-    od::json_type type;
-    if (auto e = inner.type().get(type)) return ctx.fail_json(e, where);
-    if (type == od::json_type::string) {
-      std::string_view s;
-      if (auto e = inner.get_string().get(s)) return ctx.fail_json(e, where);
-      if (s.find_first_not_of(" \t\r\n") == std::string_view::npos) return true;
-      return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an object");
-    }
-    if (type != od::json_type::object)
-      return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an object");
-    od::object obj;
-    if (auto e = inner.get_object().get(obj)) return ctx.fail_json(e, where);
-    return fn(obj);
-  });
+  return with_json(
+      ctx, v, where,
+      [&](od::value& inner) {
+        od::json_type type;
+        if (auto e = inner.type().get(type)) return ctx.fail_json(e, where);
+        if (type == od::json_type::string) {
+          std::string_view s;
+          if (auto e = inner.get_string().get(s)) return ctx.fail_json(e, where);
+          if (s.find_first_not_of(" \t\r\n") == std::string_view::npos) return true;
+          if (mode == InString::lenient)  // a placeholder ("fetching body from signed_url...")
+            return ctx.leave_out(BadLineReason::wrong_type,
+                                 where.str() + ": text where an object was expected");
+          return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an object");
+        }
+        if (type != od::json_type::object)
+          return ctx.fail(BadLineReason::wrong_type, where.str() + ": expected an object");
+        od::object obj;
+        if (auto e = inner.get_object().get(obj)) return ctx.fail_json(e, where);
+        return fn(obj);
+      },
+      mode);
 }
 
 }  // namespace exfilscan::detail

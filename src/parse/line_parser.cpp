@@ -85,7 +85,9 @@ struct LineParser::Impl {
   detail::MappedReader helicone, langfuse, portkey, azure, azure_apim;
   simdjson::ondemand::parser parser;
   detail::ReparsePool pool;
-  std::vector<PromptPart> prompt;  // the parts of the line being read
+  detail::TextArena arena;
+  std::vector<PromptPart> prompt;    // the parts of the line being read
+  std::vector<ParseError> left_out;  // the values of the line left out of its event
   InputFormat last = InputFormat::canonical;
   std::string last_endpoint;
   EndpointKind last_kind = EndpointKind::unknown;
@@ -94,10 +96,14 @@ struct LineParser::Impl {
     namespace od = simdjson::ondemand;
     event.clear();
     pool.reset();
+    arena.reset();
     prompt.clear();
+    left_out.clear();
     detail::Ctx ctx{event, error, pool, prompt};
     ctx.read_text = options.read_prompt_text;
     ctx.read_turns = options.read_turns;
+    ctx.arena = &arena;
+    ctx.left_out = &left_out;
     od::document doc;
     if (auto e = parser.iterate(line.data(), line.size(), line.size() + chunk_padding).get(doc))
       return ctx.fail_json(e, {"", "line"});
@@ -122,7 +128,9 @@ struct LineParser::Impl {
           format = other;
           event.clear();
           pool.reset();
+          arena.reset();
           prompt.clear();
+          left_out.clear();
           ctx.has_timestamp = false;
           ctx.leading_system_parts = 0;
           doc.rewind();
@@ -177,6 +185,13 @@ struct LineParser::Impl {
         return ctx.fail(BadLineReason::implausible_value,
                         fmt::format("{} is {}: no request has that many", name, *count));
     }
+    // No request takes less than no time (Azure writes durationMs -1021 now and then; a LiteLLM
+    // endTime may come before its startTime): the latency is left out, the event kept.
+    if (event.latency_ms && *event.latency_ms < 0) {
+      left_out.push_back({BadLineReason::implausible_value,
+                          fmt::format("latency_ms is {}: below 0", *event.latency_ms)});
+      event.latency_ms.reset();
+    }
     // Logs repeat a handful of endpoints: classify each new one once.
     if (event.endpoint != last_endpoint) {
       last_endpoint.assign(event.endpoint);
@@ -226,6 +241,10 @@ bool LineParser::parse(std::string_view line, Event& event, ParseError& error) {
 
 InputFormat LineParser::last_format() const {
   return impl_->last;
+}
+
+std::span<const ParseError> LineParser::left_out() const {
+  return impl_->left_out;
 }
 
 }  // namespace exfilscan

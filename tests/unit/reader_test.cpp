@@ -15,6 +15,7 @@ struct Run {
   CollectingSink sink;
   std::string diagnostics;
   uint64_t bad = 0;
+  uint64_t left_out = 0;
   std::string summary;
 };
 
@@ -28,6 +29,7 @@ Run read(const std::vector<std::string>& paths, ReaderOptions options = {}) {
     run.result = read_inputs(paths, options, run.sink, log);
     log.print_suppressed();
     run.bad = log.total();
+    run.left_out = log.values_left_out();
     run.summary = log.summary();
   }
   std::fclose(mem);
@@ -218,4 +220,26 @@ TEST_CASE("a byte-order mark at the start of an input is skipped", "[reader]") {
   CHECK(run.bad == 0);
   CHECK(run.result.stats.events == 2);
   CHECK(run.sink.keys.front() == "a");
+}
+
+TEST_CASE("values left out of kept events are reported and counted apart (issue 18)",
+          "[reader][regression]") {
+  TempFile f(
+      R"({"time":"2026-05-02T08:00:05Z","resultSignature":"200","durationMs":-1021,"correlationId":"secret-ish"})"
+      "\n"
+      R"({"timestamp":"2026-05-02T08:00:06Z","api_key_id":"k"})"
+      "\n");
+  for (bool strict : {false, true}) {
+    ReaderOptions options;
+    options.bad_lines.strict = strict;
+    Run run = read({f.path()}, options);
+    CHECK(run.result.failure == ReadFailure::none);  // not a bad line: --strict goes on
+    CHECK(run.result.stats.events == 2);
+    CHECK(run.bad == 0);
+    CHECK(run.left_out == 1);
+    CHECK_THAT(run.diagnostics,
+               Catch::Contains(":1: implausible_value: latency_ms is -1021: below 0; left out, "
+                               "the event kept: {\"time\":\"***\""));
+    CHECK_THAT(run.diagnostics, !Catch::Contains("secret-ish"));
+  }
 }

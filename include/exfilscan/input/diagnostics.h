@@ -34,6 +34,9 @@ struct BadLine {
   BadLineReason reason = BadLineReason::bad_json;
   std::string detail;
   std::string excerpt;
+  /// Not a skipped line: one of its values was left out of its event (a negative latency, a
+  /// body cut short), the event kept. Reported and counted apart; --strict does not stop.
+  bool value_left_out = false;
 };
 
 /// The first bytes of a line, safe to print: control bytes and invalid UTF-8 escaped (as
@@ -69,10 +72,18 @@ class BadLineLog : public BadLineSink {
   /// Returns false when the run must stop (strict mode).
   bool report(const BadLine& bad) override;
 
+  /// Skipped lines.
   uint64_t total() const { return total_; }
   uint64_t count(BadLineReason reason) const { return counts_[static_cast<size_t>(reason)]; }
   /// "bad_json 3, bad_timestamp 1" (reasons with a count, in enum order); empty when none.
   std::string summary() const;
+  /// Values left out of events whose lines were kept, in all and by reason.
+  uint64_t values_left_out() const { return left_out_total_; }
+  uint64_t left_out_count(BadLineReason reason) const {
+    return left_out_[static_cast<size_t>(reason)];
+  }
+  /// summary() of the values left out.
+  std::string left_out_summary() const;
   /// Prints "... and N more <reason>" for each reason whose reports were cut.
   void print_suppressed() const;
 
@@ -81,6 +92,8 @@ class BadLineLog : public BadLineSink {
   std::FILE* out_;
   std::array<uint64_t, bad_line_reason_count> counts_{};
   uint64_t total_ = 0;
+  std::array<uint64_t, bad_line_reason_count> left_out_{};
+  uint64_t left_out_total_ = 0;
 };
 
 }  // namespace exfilscan

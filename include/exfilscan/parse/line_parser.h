@@ -6,6 +6,7 @@
 #include <exfilscan/parse/field_map.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -64,6 +65,10 @@ class LineParser {
 
   /// The format the last successful line was read as.
   InputFormat last_format() const;
+  /// After a successful parse: the values the line held that were left out of its event (a
+  /// negative latency, a request body cut short in a string), each with why. Empty for most
+  /// lines; valid until the next call.
+  std::span<const ParseError> left_out() const;
 
  private:
   struct Impl;
