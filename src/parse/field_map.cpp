@@ -12,7 +12,7 @@ struct FieldName {
   std::string_view name;
   MappedField field;
 };
-constexpr std::array<FieldName, 24> field_names{{
+constexpr std::array<FieldName, 25> field_names{{
     {"timestamp", MappedField::timestamp},
     {"request_id", MappedField::request_id},
     {"org", MappedField::org},
@@ -32,6 +32,7 @@ constexpr std::array<FieldName, 24> field_names{{
     {"completion_tokens", MappedField::completion_tokens},
     {"reasoning_tokens", MappedField::reasoning_tokens},
     {"latency_ms", MappedField::latency_ms},
+    {"latency_s", MappedField::latency_s},
     {"request", MappedField::request},
     {"usage", MappedField::usage},
     {"messages", MappedField::messages},

@@ -28,9 +28,39 @@ void add_turn(Ctx& ctx) {
   ctx.event.turns = ctx.event.turns.value_or(0) + 1;
 }
 
-/// Text parts of a content array: OpenAI {type:text|input_text, text}, Bedrock {text},
-/// Gemini {text}. Images, audio and files are skipped.
+/// Bedrock's guardrail block, {guardContent:{text:{text, qualifiers}}}: text the caller sent
+/// for the guardrail to judge, which the model reads as well.
+bool read_guard_content(Ctx& ctx, od::value v, Where where, std::string_view& text) {
+  return with_object(ctx, v, where, [&](od::object& guard) {
+    return for_each_field(ctx, guard, where, [&](std::string_view key, od::value g) {
+      if (key != "text") return true;
+      return with_object(ctx, g, where, [&](od::object& block) {
+        return for_each_field(ctx, block, where, [&](std::string_view k, od::value t) {
+          return k != "text" || read_text(ctx, t, where, text);
+        });
+      });
+    });
+  });
+}
+
+/// The text blocks of one message are one piece of prompt, as the model reads them: joined by
+/// a line break (kept in the arena), so that a message is one part whatever its shape.
+void join_parts(Ctx& ctx, size_t first) {
+  auto& parts = ctx.prompt;
+  if (parts.size() - first < 2 || !ctx.arena) return;
+  std::string& joined = ctx.arena->next();
+  for (size_t i = first; i < parts.size(); ++i) {
+    if (i > first) joined += '\n';
+    joined.append(parts[i].text);
+  }
+  parts.resize(first + 1);
+  parts[first].text = joined;
+}
+
+/// Text parts of a content array: OpenAI {type:text|input_text, text}, Bedrock {text} and
+/// {guardContent}, Gemini {text}. Images, audio and files are skipped.
 bool read_content_parts(Ctx& ctx, od::array& parts, Where where, PromptRole role) {
+  size_t first = ctx.prompt.size();
   for (auto item : parts) {
     od::value part;
     if (auto e = item.get(part)) return ctx.fail_json(e, where);
@@ -54,10 +84,13 @@ bool read_content_parts(Ctx& ctx, od::array& parts, Where where, PromptRole role
         if (!read_text(ctx, field.value(), where, text)) return false;
       } else if (key == "type") {
         if (!read_string(ctx, field.value(), where, kind)) return false;
+      } else if (key == "guardContent") {
+        if (!read_guard_content(ctx, field.value(), where, text)) return false;
       }
     }
     if (kind.empty() || kind == "text" || kind == "input_text") add_part(ctx, role, text);
   }
+  join_parts(ctx, first);
   return true;
 }
 
@@ -200,6 +233,29 @@ bool read_logit_bias(Ctx& ctx, od::value v, Where where) {
   });
 }
 
+/// `messages` held as JSON in a string: an array of messages, or an object (LiteLLM's "{}" when
+/// none were stored). False when the text is not one whole JSON value of those shapes.
+bool read_messages_json(Ctx& ctx, std::string_view text, Where where) {
+  simdjson::error_code code;
+  od::document* doc = ctx.pool.parse(text, code);
+  od::json_type type;
+  if (!doc || doc->type().get(type)) return false;
+  if (type == od::json_type::object) {
+    od::object obj;
+    if (doc->get_object().get(obj)) return false;
+    for (auto f : obj) {
+      od::field field;
+      if (std::move(f).get(field)) return false;
+    }
+  } else if (type == od::json_type::array) {
+    od::array items;
+    if (doc->get_array().get(items) || !read_message_array(ctx, items, where)) return false;
+  } else {
+    return false;
+  }
+  return doc->current_location().error() == simdjson::OUT_OF_BOUNDS;  // nothing after it
+}
+
 }  // namespace
 
 bool read_messages(Ctx& ctx, od::value v, Where where) {
@@ -214,15 +270,11 @@ bool read_messages(Ctx& ctx, od::value v, Where where) {
     if (auto e = v.get_string().get(text)) return ctx.fail_json(e, where);
     size_t i = text.find_first_not_of(" \t\r\n");
     if (i != std::string_view::npos && (text[i] == '[' || text[i] == '{')) {
-      simdjson::error_code code;
-      od::document* doc = ctx.pool.parse(text, code);
-      od::json_type inner_type;
-      if (doc && !doc->type().get(inner_type)) {
-        if (inner_type == od::json_type::object) return true;
-        od::array items;
-        if (inner_type == od::json_type::array && !doc->get_array().get(items))
-          return read_message_array(ctx, items, where);
-      }
+      // Read as JSON; if it turns out not to be (a legacy prompt "[INST] ..."), what was read
+      // is undone and the string is the prompt.
+      Snapshot before(ctx);
+      if (read_messages_json(ctx, text, where)) return true;
+      before.restore(ctx);
     }
     if (!ctx.read_text) {
       add_turn(ctx);
@@ -277,9 +329,10 @@ bool read_request_body(Ctx& ctx, od::object& body, std::string_view name) {
       ok = read_messages(ctx, v, at);
     } else if (key == "prompt" || key == "input" || key == "inputText") {
       ok = read_prompt_value(ctx, v, at);
-    } else if (key == "instructions" || key == "system" || key == "systemInstruction") {
+    } else if (key == "instructions" || key == "system" || key == "systemInstruction" ||
+               key == "system_instruction") {
       if (ctx.read_text) ok = read_system(ctx, v, at);
-    } else if (key == "n" || key == "candidateCount") {
+    } else if (key == "n" || key == "candidateCount" || key == "candidate_count") {
       ok = read_int(ctx, v, at, p.n);
     } else if (key == "temperature") {
       ok = read_double(ctx, v, at, p.temperature);
@@ -300,7 +353,7 @@ bool read_request_body(Ctx& ctx, od::object& body, std::string_view name) {
       } else {
         ok = read_bool(ctx, v, at, p.logprobs);
       }
-    } else if (key == "responseLogprobs") {
+    } else if (key == "responseLogprobs" || key == "response_logprobs") {
       ok = read_bool(ctx, v, at, p.logprobs);
     } else if (key == "top_logprobs") {
       ok = read_int(ctx, v, at, p.top_logprobs);
@@ -319,7 +372,7 @@ bool read_request_body(Ctx& ctx, od::object& body, std::string_view name) {
       ok = read_string(ctx, v, at, user);
       if (ev.end_user.empty()) ev.end_user = user;
     } else if (key == "inferenceConfig" || key == "textGenerationConfig" ||
-               key == "generationConfig") {
+               key == "generationConfig" || key == "generation_config") {
       ok = with_object(ctx, v, at,
                        [&](od::object& inner) { return read_request_body(ctx, inner, name); });
     }
@@ -332,15 +385,18 @@ bool read_usage(Ctx& ctx, od::object& usage, std::string_view name) {
   return for_each_field(ctx, usage, {name, "?"}, [&](std::string_view key, od::value v) {
     Where at{name, key};
     bool ok = true;
+    // Gemini's names are camelCase in REST bodies, snake_case from the Python SDK and BigQuery.
     if (key == "prompt_tokens" || key == "input_tokens" || key == "inputTokens" ||
-        key == "promptTokenCount") {
+        key == "promptTokenCount" || key == "prompt_token_count") {
       ok = read_int(ctx, v, at, ev.prompt_tokens);
     } else if (key == "completion_tokens" || key == "output_tokens" || key == "outputTokens" ||
-               key == "candidatesTokenCount") {
+               key == "candidatesTokenCount" || key == "candidates_token_count") {
       ok = read_int(ctx, v, at, ev.completion_tokens);
-    } else if (key == "thoughtsTokenCount" || key == "reasoning_tokens") {
+    } else if (key == "thoughtsTokenCount" || key == "thoughts_token_count" ||
+               key == "reasoning_tokens") {
       ok = read_int(ctx, v, at, ev.reasoning_tokens);
-    } else if (key == "completion_tokens_details" || key == "output_tokens_details") {
+    } else if (key == "completion_tokens_details" || key == "output_tokens_details" ||
+               key == "usageMetadata" || key == "usage_metadata") {  // (a whole Gemini response)
       ok = with_object(ctx, v, at,
                        [&](od::object& details) { return read_usage(ctx, details, name); });
     }

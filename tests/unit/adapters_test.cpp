@@ -101,7 +101,7 @@ TEST_CASE("wild numbers in a payload are read without overflow (issue 17)", "[ad
                "\"seed\":7,\"logit_bias\":{\"50256\":1e300,\"11\":-1e300}");
   auto p = parse_line(wild);
   REQUIRE(p->ok);
-  CHECK_FALSE(p->event.status);
+  CHECK(*p->event.status == 429);  // from error_class, RateLimitError (issue 18)
   CHECK(*p->event.params.logit_bias_entries == 2);
 }
 
@@ -343,4 +343,199 @@ TEST_CASE("Azure resource logs and API Management gateway logs", "[adapter][pres
   CHECK(*apim->event.params.n == 2);
   CHECK(*apim->event.completion_tokens == 5);
   CHECK(prompt_texts(apim->event) == std::vector<std::string>{"U:Hi"});
+}
+
+// ---- issue 18: records as the systems publish them ------------------------------------------
+
+TEST_CASE("Bedrock guardContent text is prompt text (issue 18)", "[adapter][bedrock][regression]") {
+  // Converse with a guardrail: the text to judge sits in a guardContent block, also in system.
+  auto p = parse_line(
+      R"({"schemaType":"ModelInvocationLog","timestamp":"2026-05-02T08:00:00Z","operation":"Converse",)"
+      R"("input":{"inputBodyJson":{"system":[{"guardContent":{"text":{"text":"Stay on rivers."}}}],)"
+      R"("messages":[{"role":"user","content":[{"guardContent":{"text":{"text":"Which sea does the Rhine reach?",)"
+      R"("qualifiers":["guard_content"]}}}]}],"guardrailConfig":{"guardrailIdentifier":"gr-1"}}}})");
+  REQUIRE(p->ok);
+  CHECK(*p->event.turns == 1);
+  CHECK(prompt_texts(p->event) ==
+        std::vector<std::string>{"S:Stay on rivers.", "U:Which sea does the Rhine reach?"});
+}
+
+TEST_CASE("the text blocks of one message are one message (issue 18)", "[adapter][regression]") {
+  // Two user messages of two blocks each: two turns, two parts (the blocks joined by a line
+  // break), as normalize writes them with prompts and counts them without.
+  auto bedrock = parse_line(
+      R"({"schemaType":"ModelInvocationLog","timestamp":"2026-05-02T08:00:00Z","operation":"Converse",)"
+      R"("input":{"inputBodyJson":{"messages":[{"role":"user","content":[{"text":"Context: the Rhine."},)"
+      R"({"guardContent":{"text":{"text":"Where does it end?"}}}]},{"role":"assistant","content":[{"text":"North Sea."}]},)"
+      R"({"role":"user","content":[{"text":"And the Danube?"},{"image":{"format":"png"}},{"text":"One word."}]}]}}})");
+  REQUIRE(bedrock->ok);
+  CHECK(*bedrock->event.turns == 2);
+  CHECK(prompt_texts(bedrock->event) ==
+        std::vector<std::string>{"U:Context: the Rhine.\nWhere does it end?",
+                                 "U:And the Danube?\nOne word."});
+
+  ParserOptions no_text;
+  no_text.read_prompt_text = false;
+  auto counted = parse_line(std::string(bedrock->buffer.c_str()), no_text);
+  REQUIRE(counted->ok);
+  CHECK(*counted->event.turns == 2);
+
+  auto openai = parse_line(
+      R"({"timestamp":"2026-05-02T08:00:00Z","request":{"messages":[{"role":"system","content":[)"
+      R"({"type":"text","text":"Be brief."},{"type":"text","text":"Use metric units."}]},)"
+      R"({"role":"user","content":[{"type":"text","text":"How long is the Nile?"},)"
+      R"({"type":"image_url","image_url":{"url":"https://example.com/nile.png"}}]}]}})");
+  REQUIRE(openai->ok);
+  CHECK(prompt_texts(openai->event) ==
+        std::vector<std::string>{"S:Be brief.\nUse metric units.", "U:How long is the Nile?"});
+}
+
+TEST_CASE("Helicone bodies held in strings or not JSON at all (issue 18)",
+          "[adapter][presets][regression]") {
+  const std::string head =
+      R"({"request_id":"hc-s2","request_created_at":"2026-05-02 08:00:02.000","request_path":"/v1/chat/completions",)"
+      R"("request_user_id":"cust-11","response_status":200,"delay_ms":650,"prompt_tokens":20,"completion_tokens":5,)";
+  auto json = parse_line(
+      head +
+      R"("request_body":"{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"Name a river.\"}],\"n\":2}"})");
+  REQUIRE(json->ok);
+  CHECK(*json->event.params.n == 2);
+  CHECK(prompt_texts(json->event) == std::vector<std::string>{"U:Name a river."});
+  CHECK(json->parser->left_out().empty());
+
+  // The placeholder Helicone writes when the body went to object storage, and a body cut short:
+  // the prompt is absent and said to be; the line's time, id, status and tokens are kept.
+  for (const std::string body : {R"("fetching body from signed_url...")",
+                                 R"("{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"us")"}) {
+    auto p = parse_line(head + R"("request_body":)" + body + "}");
+    INFO(body);
+    REQUIRE(p->ok);
+    CHECK(p->event.timestamp_ns == 1777708802000000000LL);
+    CHECK(p->event.request_id == "hc-s2");
+    CHECK(*p->event.status == 200);
+    CHECK(*p->event.prompt_tokens == 20);
+    CHECK(p->event.prompt.empty());
+    CHECK_FALSE(p->event.turns);
+    CHECK_FALSE(p->event.model.size());
+    REQUIRE(p->parser->left_out().size() == 1);
+    CHECK(p->parser->left_out()[0].detail.find("request_body") != std::string::npos);
+  }
+}
+
+TEST_CASE("LiteLLM failure rows get their error's status (issue 18)",
+          "[adapter][litellm][regression]") {
+  const std::string row =
+      R"({"request_id":"ll-f1","call_type":"acompletion","api_key":"88aa01","startTime":"2026-05-02T08:00:03Z",)"
+      R"("status":"failure","metadata":{"status":"failure","error_information":)";
+  auto status = [&](const std::string& info) {
+    auto p = parse_line(row + info + "}}");
+    REQUIRE(p->ok);
+    return p->event.status;
+  };
+  CHECK(*status(R"({"error":"401 - {'error': {'message': 'Incorrect API key provided'}}"})") ==
+        401);
+  CHECK(*status(R"({"error_message":"litellm.BadRequestError: Error code: 413 - too large"})") ==
+        413);
+  CHECK(*status(R"({"error_code":"rate_limit_exceeded","error_class":"RateLimitError"})") == 429);
+  CHECK(*status(R"({"error_class":"NotFoundError","llm_provider":"openai"})") == 404);
+  CHECK(*status(R"({"error_code":"503"})") == 503);
+  CHECK(*status(R"({"traceback":"..."})") == 500);  // a failure is an error, even unplaced
+  CHECK(*status("null") == 500);
+}
+
+TEST_CASE("LiteLLM messages: plain text that opens with a bracket is the prompt (issue 18)",
+          "[adapter][litellm][regression]") {
+  const std::string line =
+      R"({"id":"cmpl-L5","call_type":"atext_completion","status":"success","startTime":1777708804.0,)"
+      R"("messages":"[INST] Continue the list: Nile, Amazon, [/INST]"})";
+  auto p = parse_line(line);
+  REQUIRE(p->ok);
+  CHECK(*p->event.turns == 1);
+  CHECK(prompt_texts(p->event) ==
+        std::vector<std::string>{"U:[INST] Continue the list: Nile, Amazon, [/INST]"});
+  ParserOptions no_text;
+  no_text.read_prompt_text = false;
+  auto counted = parse_line(line, no_text);
+  REQUIRE(counted->ok);
+  CHECK(*counted->event.turns == 1);
+  // A JSON array followed by more text is text too; a real messages array is still read.
+  auto trailing = parse_line(
+      R"({"call_type":"acompletion","startTime":1777708804.0,"messages":"[1, 2] and more"})");
+  REQUIRE(trailing->ok);
+  CHECK(prompt_texts(trailing->event) == std::vector<std::string>{"U:[1, 2] and more"});
+  CHECK(trailing->event.token_array_prompts == 0);
+  auto array = parse_line(
+      R"({"call_type":"acompletion","startTime":1777708804.0,"messages":"[{\"role\":\"user\",\"content\":\"Hi\"}]"})");
+  REQUIRE(array->ok);
+  CHECK(prompt_texts(array->event) == std::vector<std::string>{"U:Hi"});
+}
+
+TEST_CASE("LiteLLM payload: stream is the top-level flag (issue 18)",
+          "[adapter][litellm][regression]") {
+  for (const char* order :
+       {R"("stream":true,"model_parameters":{"stream":false,"max_tokens":32})",
+        R"("model_parameters":{"stream":false,"max_tokens":32},"stream":true)"}) {
+    auto p = parse_line(
+        std::string(R"({"id":"c-1","call_type":"acompletion","startTime":1777708804.0,)") + order +
+        "}");
+    REQUIRE(p->ok);
+    CHECK(*p->event.params.stream);
+    CHECK(*p->event.params.max_tokens == 32);
+  }
+}
+
+TEST_CASE("Vertex AI rows in snake_case through a map (issue 18)",
+          "[adapter][mapped][regression]") {
+  ParserOptions o;
+  for (const char* m :
+       {"timestamp=/logging_time", "request_id=/request_id", "endpoint=/api_method",
+        "model=/model_version", "request=/full_request", "usage=/full_response/usage_metadata"})
+    o.field_map.add(m);
+  auto p = parse_line(
+      R"({"logging_time":"2026-05-02 08:00:08.731000 UTC","request_id":"7413920461170052119",)"
+      R"("model_version":"gemini-2.5-flash","api_method":"GenerateContent","full_request":{"contents":[)"
+      R"({"role":"user","parts":[{"text":"Which river crosses Vienna?"}]}],"system_instruction":{"parts":[{"text":"One word."}]},)"
+      R"("generation_config":{"temperature":1.0,"candidate_count":2,"max_output_tokens":16,"response_logprobs":true,"logprobs":5}},)"
+      R"("full_response":{"usage_metadata":{"prompt_token_count":12,"candidates_token_count":4,"thoughts_token_count":20}}})",
+      o);
+  REQUIRE(p->ok);
+  CHECK(p->event.endpoint_kind == EndpointKind::chat);
+  CHECK(*p->event.prompt_tokens == 12);
+  CHECK(*p->event.completion_tokens == 4);
+  CHECK(*p->event.reasoning_tokens == 20);
+  CHECK(*p->event.params.n == 2);
+  CHECK(*p->event.params.max_tokens == 16);
+  CHECK(*p->event.params.logprobs);
+  CHECK(*p->event.params.top_logprobs == 5);
+  CHECK(prompt_texts(p->event) ==
+        std::vector<std::string>{"S:One word.", "U:Which river crosses Vienna?"});
+  CHECK(classify_endpoint("streamGenerateContent") == EndpointKind::chat);
+  CHECK(classify_endpoint("StreamGenerateContent") == EndpointKind::chat);
+}
+
+TEST_CASE("Langfuse rows: latency in seconds and GENERATION a model call (issue 18)",
+          "[adapter][presets][regression]") {
+  auto p = parse_line(
+      R"({"id":"obs-q1","trace_id":"t-q1","project_id":"proj-q","type":"GENERATION","start_time":"2026-05-02 08:00:06.000000",)"
+      R"("input":"[{\"role\":\"user\",\"content\":\"Spell Danube backwards.\"}]","provided_model_name":"gpt-4o-mini",)"
+      R"("usage_details":{"input":8,"output":6,"total":14},"latency":0.827,"user_id":"cust-13"})");
+  REQUIRE(p->ok);
+  CHECK(*p->event.latency_ms == Approx(827));
+  CHECK(p->event.endpoint_kind == EndpointKind::chat);
+  CHECK(classify_endpoint("EMBEDDING") == EndpointKind::embedding);
+}
+
+TEST_CASE("Portkey exports written with literal dotted keys (issue 18)",
+          "[adapter][presets][regression]") {
+  auto p = parse_line(
+      R"({"created_at":"2026-05-02T08:00:07.000Z","trace_id":"pk-d1","request.body":{"model":"gpt-4o","messages":[)"
+      R"({"role":"user","content":"Summarise the Loire."}],"max_tokens":60},"response.body":{"usage":{"prompt_tokens":11,)"
+      R"("completion_tokens":20,"completion_tokens_details":{"reasoning_tokens":5}}},"ai_org":"openai","req_units":11,)"
+      R"("res_units":20,"response_status_code":200,"virtual_key":"openai-prod","metadata._user":"cust-14"})");
+  REQUIRE(p->ok);
+  CHECK(p->parser->last_format() == InputFormat::portkey);
+  CHECK(p->event.end_user == "cust-14");
+  CHECK(*p->event.params.max_tokens == 60);
+  CHECK(*p->event.reasoning_tokens == 5);
+  CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:Summarise the Loire."});
 }

@@ -375,3 +375,29 @@ TEST_CASE("token counts no request can have are refused, not summed (issue 17)",
                        R"("response":{"status":200,"usage":{"prompt_tokens":1000000000}}})");
   CHECK(ok->ok);
 }
+
+TEST_CASE("a negative latency is left out and said to be while the event is kept (issue 18)",
+          "[parser][regression]") {
+  // Azure's resource logs write durationMs -1021 now and then; a LiteLLM endTime may come
+  // before its startTime; a canonical latency_ms may be negative.
+  for (
+      std::string line :
+      {std::string(
+           R"({"time":"2026-05-02T08:00:05.5000000Z","resourceId":"/X","operationName":)"
+           R"("ChatCompletions_Create","correlationId":"az-neg","durationMs":-1021,"resultSignature":"200"})"),
+       std::string(R"({"call_type":"acompletion","startTime":"2026-05-02T08:00:05Z","endTime":)"
+                   R"("2026-05-02T08:00:04Z","status":"success"})"),
+       std::string(R"({"timestamp":"2026-05-02T08:00:05Z","latency_ms":-0.5})")}) {
+    auto p = parse_line(line);
+    INFO(line);
+    REQUIRE(p->ok);
+    CHECK_FALSE(p->event.latency_ms);
+    REQUIRE(p->parser->left_out().size() == 1);
+    CHECK(p->parser->left_out()[0].reason == BadLineReason::implausible_value);
+    CHECK_THAT(p->parser->left_out()[0].detail, Catch::StartsWith("latency_ms is -"));
+  }
+  auto zero = parse_line(R"({"timestamp":"2026-05-02T08:00:05Z","latency_ms":0})");
+  REQUIRE(zero->ok);
+  CHECK(*zero->event.latency_ms == 0);
+  CHECK(zero->parser->left_out().empty());
+}

@@ -26,6 +26,7 @@ enum class MappedField : uint8_t {
   completion_tokens,
   reasoning_tokens,
   latency_ms,
+  latency_s,  // a latency in seconds (Langfuse), held in milliseconds
   request,
   usage,
   messages,

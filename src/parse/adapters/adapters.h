@@ -33,6 +33,7 @@ class MappedReader {
     std::optional<MappedField> field;
     std::vector<Node> children;
   };
+  static const Node* find(const Node& node, std::string_view key);
   bool walk_object(Ctx& ctx, od::object& obj, const Node& node) const;
   bool walk_value(Ctx& ctx, od::value v, const Node& node) const;
   bool read_leaf(Ctx& ctx, od::value v, const Node& node) const;

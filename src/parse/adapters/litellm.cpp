@@ -9,7 +9,13 @@ namespace {
 struct LiteLLMFields {
   std::string_view status;  // "success" | "failure"
   std::optional<int64_t> error_code;
-  std::string_view route;  // metadata.user_api_key_request_route
+  // What a failure says of itself, when no error_code is an HTTP status: a status in the
+  // error's text ("401 - ..."), the exception's class, an OpenAI error code.
+  std::optional<int64_t> error_text_code;
+  std::optional<int64_t> error_class_code;
+  bool has_error = false;
+  std::optional<bool> stream;  // the top-level flag: whether the call streamed
+  std::string_view route;      // metadata.user_api_key_request_route
   std::string_view call_type;
   std::string_view model, model_group;
   std::optional<int64_t> end_ns;
@@ -20,23 +26,103 @@ void set_if_empty(std::string_view& field, std::string_view value) {
   if (field.empty()) field = value;
 }
 
+/// A status of three digits, 100 to 599, alone or at the start of `s` ("401 - {...}").
+std::optional<int64_t> leading_status(std::string_view s) {
+  if (s.size() < 3) return std::nullopt;
+  int64_t n = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    if (s[i] < '0' || s[i] > '9') return std::nullopt;
+    n = n * 10 + (s[i] - '0');
+  }
+  if (s.size() > 3 && s[3] >= '0' && s[3] <= '9') return std::nullopt;
+  if (n < 100 || n > 599) return std::nullopt;
+  return n;
+}
+
+/// The status in an error's text: at its start, or after "Error code: " (the OpenAI SDK's
+/// wording, which LiteLLM passes on: "litellm.AuthenticationError: ... Error code: 401 - ...").
+std::optional<int64_t> status_in_text(std::string_view text) {
+  if (auto n = leading_status(text)) return n;
+  for (std::string_view marker : {"Error code: ", "status_code: ", "status_code="}) {
+    size_t at = text.find(marker);
+    if (at != std::string_view::npos)
+      if (auto n = leading_status(text.substr(at + marker.size()))) return n;
+  }
+  return std::nullopt;
+}
+
+/// The HTTP status LiteLLM's exception classes (after OpenAI's) stand for, found by name in a
+/// class or in the text ("litellm.RateLimitError: ..."); OpenAI's error codes too.
+std::optional<int64_t> status_of_error_name(std::string_view text) {
+  struct Entry {
+    std::string_view name;
+    int64_t status;
+  };
+  static constexpr Entry table[] = {
+      {"AuthenticationError", 401},
+      {"PermissionDeniedError", 403},
+      {"NotFoundError", 404},
+      {"Timeout", 408},
+      {"UnprocessableEntityError", 422},
+      {"RateLimitError", 429},
+      {"ContextWindowExceededError", 400},
+      {"ContentPolicyViolationError", 400},
+      {"BadRequestError", 400},
+      {"BudgetExceededError", 400},
+      {"ServiceUnavailableError", 503},
+      {"InternalServerError", 500},
+      {"APIConnectionError", 500},
+      {"rate_limit_exceeded", 429},
+      {"insufficient_quota", 429},
+      {"invalid_api_key", 401},
+      {"model_not_found", 404},
+      {"context_length_exceeded", 400},
+  };
+  for (const Entry& e : table)
+    if (text.find(e.name) != std::string_view::npos) return e.status;
+  return std::nullopt;
+}
+
 bool read_error_information(Ctx& ctx, od::value v, LiteLLMFields& ll) {
   return with_object(ctx, v, {"", "error_information"}, [&](od::object& info) {
-    for (auto f : info) {
-      od::field field;
-      if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"error_information", "?"});
-      if (key_of(field) != "error_code") continue;
-      // error_code is the HTTP status as a string; some providers put a name there instead.
-      std::string_view code;
-      if (!read_string(ctx, field.value(), {"error_information", "error_code"}, code)) return false;
-      if (code.empty() || code.size() > 3) continue;  // a status has three digits at most
-      int64_t n = 0;
-      bool digits = true;
-      for (char c : code) digits = digits && c >= '0' && c <= '9', n = n * 10 + (c - '0');
-      if (digits) ll.error_code = n;
-    }
-    return true;
+    return for_each_field(ctx, info, {"error_information", "?"},
+                          [&](std::string_view key, od::value f) {
+                            Where at{"error_information", key};
+                            std::string_view text;
+                            if (key == "error_code") {
+                              // The HTTP status as a string; some providers put a name there
+                              // instead.
+                              if (!read_string(ctx, f, at, text)) return false;
+                              if (text.size() == 3 && leading_status(text)) {
+                                ll.error_code = leading_status(text);
+                              } else if (!ll.error_class_code) {
+                                ll.error_class_code = status_of_error_name(text);
+                              }
+                            } else if (key == "error" || key == "error_message") {
+                              if (!read_string(ctx, f, at, text)) return false;
+                              if (!ll.error_text_code) ll.error_text_code = status_in_text(text);
+                              if (!ll.error_class_code)
+                                ll.error_class_code = status_of_error_name(text);
+                            } else if (key == "error_class") {
+                              if (!read_string(ctx, f, at, text)) return false;
+                              if (auto n = status_of_error_name(text)) ll.error_class_code = n;
+                            } else {
+                              return true;
+                            }
+                            ll.has_error = ll.has_error || !text.empty();
+                            return true;
+                          });
   });
+}
+
+/// The status of a LiteLLM row: LiteLLM keeps success/failure, not the HTTP status.
+std::optional<int64_t> status_of(const LiteLLMFields& ll) {
+  if (ll.error_code) return ll.error_code;
+  if (ll.status == "success") return 200;
+  if (ll.status != "failure" && !ll.has_error) return std::nullopt;
+  if (ll.error_text_code) return ll.error_text_code;
+  if (ll.error_class_code) return ll.error_class_code;
+  return 500;  // a failure is an error; LiteLLM's proxy answers 500 for one it cannot place
 }
 
 bool read_metadata(Ctx& ctx, od::object& meta, LiteLLMFields& ll) {
@@ -134,7 +220,12 @@ bool read_litellm(Ctx& ctx, od::object& root) {
     } else if (key == "completion_tokens") {
       ok = read_int(ctx, v, at, ev.completion_tokens);
     } else if (key == "stream") {
-      ok = read_bool(ctx, v, at, ev.params.stream);
+      ok = read_bool(ctx, v, at, ll.stream);
+    } else if (key == "error_str") {
+      ok = read_string(ctx, v, at, s);
+      if (!ll.error_text_code) ll.error_text_code = status_in_text(s);
+      if (!ll.error_class_code) ll.error_class_code = status_of_error_name(s);
+      ll.has_error = ll.has_error || !s.empty();
     } else if (key == "messages") {
       ok = read_messages(ctx, v, at);
     } else if (key == "proxy_server_request" || key == "model_parameters") {
@@ -157,15 +248,14 @@ bool read_litellm(Ctx& ctx, od::object& root) {
     ev.model = ll.model_group;
   else if (!ll.model.empty())
     ev.model = ll.model;
-  // LiteLLM keeps success/failure, not the HTTP status: success is read as 200 and a failure
-  // as its error code (absent when LiteLLM recorded none).
-  if (ll.error_code)
-    ev.status = ll.error_code;
-  else if (ll.status == "success")
-    ev.status = 200;
+  ev.status = status_of(ll);
+  // The top-level flag says how the call went; model_parameters and the client's body only
+  // what was asked.
+  if (ll.stream) ev.params.stream = ll.stream;
+  // (An endTime before startTime gives a negative latency, which the parser leaves out.)
   if (ll.duration_ms)
     ev.latency_ms = ll.duration_ms;
-  else if (ll.end_ns && ctx.has_timestamp && *ll.end_ns >= ev.timestamp_ns)
+  else if (ll.end_ns && ctx.has_timestamp)
     ev.latency_ms = static_cast<double>(*ll.end_ns - ev.timestamp_ns) / 1e6;
   return true;
 }

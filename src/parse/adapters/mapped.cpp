@@ -54,16 +54,27 @@ bool MappedReader::read(Ctx& ctx, od::object& root) const {
   return walk_object(ctx, root, root_);
 }
 
+/// The node a key leads to: the child of that name, else, for a key written with dots (exports
+/// that flatten objects: Portkey's "request.body", "metadata._user"), the node its parts lead
+/// to. Null when the key is on no mapped path.
+const MappedReader::Node* MappedReader::find(const Node& node, std::string_view key) {
+  for (const Node& child : node.children)
+    if (child.token == key) return &child;
+  for (size_t dot = key.find('.'); dot != std::string_view::npos; dot = key.find('.', dot + 1)) {
+    for (const Node& child : node.children) {
+      if (child.token != key.substr(0, dot)) continue;
+      if (const Node* deeper = find(child, key.substr(dot + 1))) return deeper;
+    }
+  }
+  return nullptr;
+}
+
 bool MappedReader::walk_object(Ctx& ctx, od::object& obj, const Node& node) const {
   for (auto f : obj) {
     od::field field;
     if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"", "line"});
-    std::string_view key = key_of(field);
-    for (const Node& child : node.children) {
-      if (child.token != key) continue;
-      if (!walk_value(ctx, field.value(), child)) return false;
-      break;
-    }
+    const Node* child = find(node, key_of(field));
+    if (child && !walk_value(ctx, field.value(), *child)) return false;
   }
   return true;
 }
@@ -100,31 +111,35 @@ bool MappedReader::walk_value(Ctx& ctx, od::value v, const Node& node) const {
   }
   if (node.field) return read_leaf(ctx, v, node);
   if (is_null(v)) return true;
-  return with_json(ctx, v, {"", node.token}, [&](od::value& inner) {
-    od::json_type type;
-    if (auto e = inner.type().get(type)) return ctx.fail_json(e, {"", node.token});
-    if (type == od::json_type::object) {
-      od::object obj;
-      if (auto e = inner.get_object().get(obj)) return ctx.fail_json(e, {"", node.token});
-      return walk_object(ctx, obj, node);
-    }
-    if (type == od::json_type::array) {
-      od::array arr;
-      if (auto e = inner.get_array().get(arr)) return ctx.fail_json(e, {"", node.token});
-      size_t index = 0;
-      for (auto item : arr) {
-        od::value element;
-        if (auto e = item.get(element)) return ctx.fail_json(e, {"", node.token});
-        std::string token = fmt::format("{}", index++);
-        for (const Node& child : node.children) {
-          if (child.token != token) continue;
-          if (!walk_value(ctx, element, child)) return false;
-          break;
+  // A body a gateway keeps in a string may be cut short: then it is left out, not the line.
+  return with_json(
+      ctx, v, {"", node.token},
+      [&](od::value& inner) {
+        od::json_type type;
+        if (auto e = inner.type().get(type)) return ctx.fail_json(e, {"", node.token});
+        if (type == od::json_type::object) {
+          od::object obj;
+          if (auto e = inner.get_object().get(obj)) return ctx.fail_json(e, {"", node.token});
+          return walk_object(ctx, obj, node);
         }
-      }
-    }
-    return true;  // a scalar where the path goes deeper: the field is absent
-  });
+        if (type == od::json_type::array) {
+          od::array arr;
+          if (auto e = inner.get_array().get(arr)) return ctx.fail_json(e, {"", node.token});
+          size_t index = 0;
+          for (auto item : arr) {
+            od::value element;
+            if (auto e = item.get(element)) return ctx.fail_json(e, {"", node.token});
+            std::string token = fmt::format("{}", index++);
+            for (const Node& child : node.children) {
+              if (child.token != token) continue;
+              if (!walk_value(ctx, element, child)) return false;
+              break;
+            }
+          }
+        }
+        return true;  // a scalar where the path goes deeper: the field is absent
+      },
+      InString::lenient);
 }
 
 bool MappedReader::read_leaf(Ctx& ctx, od::value v, const Node& node) const {
@@ -163,13 +178,23 @@ bool MappedReader::read_leaf(Ctx& ctx, od::value v, const Node& node) const {
       return read_int(ctx, v, at, ev.reasoning_tokens);
     case MappedField::latency_ms:
       return read_double(ctx, v, at, ev.latency_ms);
+    case MappedField::latency_s: {
+      std::optional<double> seconds;
+      if (!read_double(ctx, v, at, seconds)) return false;
+      if (seconds) ev.latency_ms = *seconds * 1000;
+      return true;
+    }
     case MappedField::request:
       if (overlay_) forget_prompt(ctx);  // a mapped body replaces what the adapter found
+      // Gateways keep bodies in strings, cut at a size or replaced by a placeholder when the
+      // body went to object storage: such a body is left out, never the line.
       return with_object(
-          ctx, v, at, [&](od::object& body) { return read_request_body(ctx, body, node.token); });
+          ctx, v, at, [&](od::object& body) { return read_request_body(ctx, body, node.token); },
+          InString::lenient);
     case MappedField::usage:
-      return with_object(ctx, v, at,
-                         [&](od::object& usage) { return read_usage(ctx, usage, node.token); });
+      return with_object(
+          ctx, v, at, [&](od::object& usage) { return read_usage(ctx, usage, node.token); },
+          InString::lenient);
     case MappedField::messages:
       if (overlay_) forget_prompt(ctx);
       return read_messages(ctx, v, at);
@@ -204,7 +229,8 @@ FieldMap preset_map(Preset preset) {
                                          "request=/model_parameters",
                                          "prompt_tokens=/usage_details/input",
                                          "completion_tokens=/usage_details/output",
-                                         "reasoning_tokens=/usage_details/output_reasoning_tokens"};
+                                         "reasoning_tokens=/usage_details/output_reasoning_tokens",
+                                         "latency_s=/latency"};
   static const char* const portkey[] = {
       "timestamp=/created_at",     "request_id=/trace_id",       "api_key=/virtual_key",
       "user=/metadata/_user",      "endpoint=/request_url",      "model=/ai_model",
