@@ -1,5 +1,7 @@
 #include "detectors/distillation_sweep.h"
 
+#include "detectors/detector.h"
+
 #include "detectors/horizons.h"
 #include "detectors/scoring.h"
 
@@ -104,18 +106,35 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   return v;
 }
 
+class DistillationSweep final : public Detector {
+ public:
+  explicit DistillationSweep(const RuleSet& rules)
+      : rule_(rules.distillation_sweep), settings_(rules.settings) {}
+  const char* name() const override { return "distillation_sweep"; }
+  bool enabled() const override { return rule_.enabled; }
+  std::unique_ptr<DetectorState> new_state() const override { return nullptr; }
+  /// On the window and on the day horizon (settings.day of windows): the stronger.
+  Verdict judge(const DetectorState*, const Account& a) const override {
+    PooledEvidence window;
+    window.add(window_evidence(a));
+    Verdict hour = judge_sweep(rule_, settings_, a, window, false);
+    if (a.recent.empty()) return hour;
+    PooledEvidence day = day_evidence(a);
+    Verdict pooled = judge_sweep(rule_, settings_, a, day, true);
+    // Whichever horizon holds the stronger case; the window's when neither fires (explain).
+    if (pooled.fired && (!hour.fired || pooled.score > hour.score)) return pooled;
+    return hour;
+  }
+
+ private:
+  const SweepRule& rule_;
+  const Settings& settings_;
+};
+
 }  // namespace
 
-Verdict evaluate_sweep(const SweepRule& rule, const Settings& settings, const Account& a) {
-  PooledEvidence window;
-  window.add(window_evidence(a));
-  Verdict hour = judge_sweep(rule, settings, a, window, false);
-  if (a.recent.empty()) return hour;
-  PooledEvidence day = day_evidence(a);
-  Verdict pooled = judge_sweep(rule, settings, a, day, true);
-  // Whichever horizon holds the stronger case; the window's when neither fires (explain).
-  if (pooled.fired && (!hour.fired || pooled.score > hour.score)) return pooled;
-  return hour;
+std::unique_ptr<Detector> make_distillation_sweep(const RuleSet& rules) {
+  return std::make_unique<DistillationSweep>(rules);
 }
 
 }  // namespace exfilscan::detail

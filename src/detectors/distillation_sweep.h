@@ -4,9 +4,13 @@
 
 #include "detectors/verdict.h"
 
+#include <memory>
+
 namespace exfilscan::detail {
 
-/// On the window and on the day horizon (settings.day of windows): the stronger.
-Verdict evaluate_sweep(const SweepRule& rule, const Settings& settings, const Account& account);
+class Detector;
+
+/// Judged on the window and on the day horizon (settings.day of windows): the stronger.
+std::unique_ptr<Detector> make_distillation_sweep(const RuleSet& rules);
 
 }  // namespace exfilscan::detail

@@ -28,8 +28,6 @@ WindowEvidence window_evidence(const Account& a) {
   e.sampling = f(w.sampling);
   e.with_system = f(w.with_system);
   e.distinct_prompts = static_cast<float>(w.prompts.estimate());
-  int t = top_template(a);
-  e.top_template = t >= 0 ? f(a.miner->matches(t)) : 0;
   e.completion_known = f(w.completion.count());
   e.product_answers = f(w.product_answers);
   e.length_n = static_cast<float>(w.lengths.n);

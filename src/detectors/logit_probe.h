@@ -4,8 +4,12 @@
 
 #include "detectors/verdict.h"
 
+#include <memory>
+
 namespace exfilscan::detail {
 
-Verdict evaluate_logit_probe(const LogitProbeRule& rule, const Account& account);
+class Detector;
+
+std::unique_ptr<Detector> make_logit_probe(const RuleSet& rules);
 
 }  // namespace exfilscan::detail

@@ -1,5 +1,7 @@
 #include "detectors/prompt_templating.h"
 
+#include "detectors/detector.h"
+
 #include "detectors/horizons.h"
 #include "detectors/scoring.h"
 
@@ -14,8 +16,8 @@ namespace {
 
 /// The templating verdict on one horizon: `prompts` analysed, `matches` of them filling the
 /// template with `fills` distinct values, answers of `median_completion` tokens.
-Verdict judge_templating(const TemplatingRule& rule, const Account& a, int t, double prompts,
-                         double matches, double fills, double median_completion,
+Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner, int t,
+                         double prompts, double matches, double fills, double median_completion,
                          double product_share, const std::string& span) {
   Verdict v;
   // (A window's matches count the prompt its template was learnt from, which may be older.)
@@ -29,7 +31,7 @@ Verdict judge_templating(const TemplatingRule& rule, const Account& a, int t, do
       fills < rule.min_distinct_fills)
     return v;
   v.fired = true;
-  v.template_text = a.miner->masked(t);
+  v.template_text = miner->masked(t);
   double score =
       0.5 + 0.3 * clamp01((top_share - rule.min_share) / (1 - rule.min_share + 1e-9)) +
       0.2 * clamp01(fills / (rule.fills_full_ratio * std::max(1.0, rule.min_distinct_fills)));
@@ -52,38 +54,94 @@ Verdict judge_templating(const TemplatingRule& rule, const Account& a, int t, do
   return v;
 }
 
-}  // namespace
+/// The account's templates (only once it sends prompt text).
+struct TemplatingState final : DetectorState {
+  TemplateMiner miner;
+  void save(StateWriter& w) const override { miner.save(w); }
+  void load(StateReader& r) override { miner.load(r); }
+};
 
-Verdict evaluate_templating(const TemplatingRule& rule, const Settings& settings,
-                            const Account& a) {
+/// Index of the template with most matches in the window, or -1.
+int top_template(const TemplateMiner& miner) {
+  int best = -1;
+  uint64_t most = 0;
+  for (size_t i = 0; i < miner.size(); ++i) {
+    if (miner.matches(static_cast<int>(i)) > most) {
+      most = miner.matches(static_cast<int>(i));
+      best = static_cast<int>(i);
+    }
+  }
+  return best;
+}
+
+class PromptTemplating final : public Detector {
+ public:
+  explicit PromptTemplating(const RuleSet& rules)
+      : rule_(rules.prompt_templating), settings_(rules.settings) {}
+  const char* name() const override { return "prompt_templating"; }
+  bool enabled() const override { return rule_.enabled; }
+  std::unique_ptr<DetectorState> new_state() const override {
+    return std::make_unique<TemplatingState>();
+  }
+  void observe(std::unique_ptr<DetectorState>& state, const Account&,
+               const Observation& o) const override {
+    if (o.analysed) state_of<TemplatingState>(state).miner.add(o.prompt, o.analysed_hash);
+  }
+  Verdict judge(const DetectorState* state, const Account& a) const override;
+  void close_window(std::unique_ptr<DetectorState>& state, const Account& a) const override {
+    if (!state) return;
+    TemplateMiner& miner = static_cast<TemplatingState&>(*state).miner;
+    miner.reset_counts(a.window.start_ns);
+    if (miner.empty()) state.reset();  // no text analysed for a week
+  }
+  std::unique_ptr<DetectorState> from_legacy(LegacyDetectorData& legacy) const override {
+    if (!legacy.miner) return nullptr;
+    auto s = std::make_unique<TemplatingState>();
+    s->miner = std::move(*legacy.miner);
+    return s;
+  }
+
+ private:
+  const TemplatingRule& rule_;
+  const Settings& settings_;
+};
+
+Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) const {
+  const TemplateMiner* miner = state ? &static_cast<const TemplatingState*>(state)->miner : nullptr;
   const WindowStats& w = a.window;
   PooledEvidence now;
   now.add(window_evidence(a));
-  int t = top_template(a);
-  Verdict window = judge_templating(rule, a, t, static_cast<double>(w.text_requests),
-                                    t >= 0 ? static_cast<double>(a.miner->matches(t)) : 0,
-                                    t >= 0 ? a.miner->distinct_fills(t) : 0, w.median_completion(),
-                                    now.transform_share(settings.answer_length_correlation),
+  int t = miner ? top_template(*miner) : -1;
+  Verdict window = judge_templating(rule_, miner, t, static_cast<double>(w.text_requests),
+                                    t >= 0 ? static_cast<double>(miner->matches(t)) : 0,
+                                    t >= 0 ? miner->distinct_fills(t) : 0, w.median_completion(),
+                                    now.transform_share(settings_.answer_length_correlation),
                                     "in " + window_text(w));
-  if (!a.miner) return window;
+  if (!miner) return window;
   // Over each template's life: the one filled most since it was learnt.
   int best = -1;
-  for (size_t i = 0; i < a.miner->size(); ++i) {
+  for (size_t i = 0; i < miner->size(); ++i) {
     int j = static_cast<int>(i);
-    if (best < 0 || a.miner->lifetime_matches(j) > a.miner->lifetime_matches(best)) best = j;
+    if (best < 0 || miner->lifetime_matches(j) > miner->lifetime_matches(best)) best = j;
   }
-  if (best < 0 || a.miner->prompts_since_learnt(best) <= w.text_requests) return window;
+  if (best < 0 || miner->prompts_since_learnt(best) <= w.text_requests) return window;
   PooledEvidence day = day_evidence(a);
-  int64_t since = a.miner->learnt_ns(best);
+  int64_t since = miner->learnt_ns(best);
   if (since == INT64_MIN) since = w.start_ns;
   double hours = static_cast<double>(w.last_ns - since) / static_cast<double>(ns_per_hour);
   std::string span = hours < 2 ? "in the last hours" : fmt::format("over {:.0f} hours", hours);
   Verdict life = judge_templating(
-      rule, a, best, static_cast<double>(a.miner->prompts_since_learnt(best)),
-      static_cast<double>(a.miner->lifetime_matches(best)), a.miner->lifetime_fills(best),
-      day.median_completion(), day.transform_share(settings.answer_length_correlation), span);
+      rule_, miner, best, static_cast<double>(miner->prompts_since_learnt(best)),
+      static_cast<double>(miner->lifetime_matches(best)), miner->lifetime_fills(best),
+      day.median_completion(), day.transform_share(settings_.answer_length_correlation), span);
   if (life.fired && (!window.fired || life.score > window.score)) return life;
   return window;
+}
+
+}  // namespace
+
+std::unique_ptr<Detector> make_prompt_templating(const RuleSet& rules) {
+  return std::make_unique<PromptTemplating>(rules);
 }
 
 }  // namespace exfilscan::detail

@@ -4,10 +4,13 @@
 
 #include "detectors/verdict.h"
 
+#include <memory>
+
 namespace exfilscan::detail {
 
+class Detector;
+
 /// On the window and over the life of the account's most filled template: the stronger.
-Verdict evaluate_templating(const TemplatingRule& rule, const Settings& settings,
-                            const Account& account);
+std::unique_ptr<Detector> make_prompt_templating(const RuleSet& rules);
 
 }  // namespace exfilscan::detail

@@ -1,7 +1,6 @@
 #pragma once
-/// Internal: what a built-in detector returns, and what the detectors share. Each detector looks
-/// at one account's current window (and history) and returns its verdict with the metrics behind
-/// it, fired or not (so `explain` can show why).
+/// Internal: what a detector returns: its verdict on an account with the metrics behind it, fired
+/// or not (so `explain` can show why).
 
 #include "engine/account_state.h"
 
@@ -48,8 +47,5 @@ struct Verdict {
   std::string reason;
   std::string template_text;
 };
-
-/// Index of the account's template with most matches in the window, or -1.
-int top_template(const Account& account);
 
 }  // namespace exfilscan::detail

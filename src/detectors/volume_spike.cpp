@@ -1,5 +1,7 @@
 #include "detectors/volume_spike.h"
 
+#include "detectors/detector.h"
+
 #include "detectors/scoring.h"
 
 #include <fmt/format.h>
@@ -23,17 +25,46 @@ double robust_ceiling(std::vector<double>& v, std::vector<double>& dev, double m
   return median + mads * dev[dev.size() / 2];
 }
 
+/// What volume_spike judges a window against, from the account's history: the same for every
+/// judgement of the window, so worked out once per window.
+struct Baseline {
+  int64_t window_start_ns = INT64_MIN;  // the window it is for (INT64_MIN: not worked out)
+  size_t windows = 0;                   // active windows inside baseline_hours
+  double ceiling = 0;                   // median + baseline_mads MADs of their completion tokens
+};
+
+/// An account's closed windows, for its own baseline.
+struct VolumeState final : DetectorState {
+  /// Oldest first: the windows that started inside baseline_hours before the current one (older
+  /// ones are never looked at again, so an account's history stops growing after a week).
+  std::vector<HistoryPoint> history;
+  mutable Baseline baseline;  // memo of the history's verdict for the current window
+  void save(StateWriter& w) const override {
+    w.u64(history.size());
+    for (const HistoryPoint& h : history)
+      w.i64(h.start_ns), w.u64(h.requests), w.u64(h.completion_tokens);
+  }
+  void load(StateReader& r) override {
+    history.resize(r.count(100000));
+    for (HistoryPoint& h : history)
+      h.start_ns = r.time(), h.requests = HistoryPoint::saturate(r.u64()),
+      h.completion_tokens = HistoryPoint::saturate(r.u64());
+    baseline = Baseline{};
+  }
+};
+
 /// The account's own baseline, from windows inside baseline_hours before the current one. The
 /// history changes only when a window closes, so this is worked out once per window.
-const Baseline& baseline_of(const VolumeSpikeRule& rule, const Account& a) {
-  Baseline& b = a.baseline;
+Baseline baseline_of(const VolumeSpikeRule& rule, const VolumeState* state, const Account& a) {
+  if (!state) return Baseline{};
+  Baseline& b = state->baseline;
   if (b.window_start_ns == a.window.start_ns) return b;
   thread_local std::vector<double> own, scratch;
   own.clear();
   b = Baseline{};
   b.window_start_ns = a.window.start_ns;
   int64_t since = a.window.start_ns - static_cast<int64_t>(rule.baseline_hours) * ns_per_hour;
-  for (const HistoryPoint& h : a.history) {
+  for (const HistoryPoint& h : state->history) {
     if (h.start_ns < since || h.requests == 0) continue;
     own.push_back(static_cast<double>(h.completion_tokens));
   }
@@ -52,8 +83,10 @@ void PopulationView::update(const LogHistogram& population, const VolumeSpikeRul
   since_ns = since;
 }
 
-Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
-                              const PopulationView& population) {
+namespace {
+
+Verdict judge_volume(const VolumeSpikeRule& rule, const PopulationView& population,
+                     const VolumeState* state, const Account& a) {
   Verdict v;
   const WindowStats& w = a.window;
   double completion = static_cast<double>(w.completion_tokens);
@@ -62,7 +95,7 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
                {"throttled_429", static_cast<double>(w.throttled)}};
   if (w.requests < rule.min_requests || w.completion_tokens < rule.min_completion_tokens) return v;
 
-  const Baseline& base = baseline_of(rule, a);
+  Baseline base = baseline_of(rule, state, a);
   // Quiet since its last event before this window: not from the history, which holds only the
   // windows of the last baseline_hours (as long as dormant_after by default: none would be old
   // enough), nor lost when idle expiry forgot the key (the engine remembers when it was seen).
@@ -116,6 +149,63 @@ Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& a,
   v.reason = fmt::format("{:.0f} completion tokens in {} requests within {}, {}", completion,
                          w.requests, window_text(w), against);
   return v;
+}
+
+class VolumeSpike final : public Detector {
+ public:
+  VolumeSpike(const RuleSet& rules, const PopulationView& population)
+      : rules_(rules), rule_(rules.volume_spike), population_(population) {}
+  const char* name() const override { return "volume_spike"; }
+  bool enabled() const override { return rule_.enabled; }
+  std::unique_ptr<DetectorState> new_state() const override {
+    return std::make_unique<VolumeState>();
+  }
+  Verdict judge(const DetectorState* state, const Account& a) const override {
+    return judge_volume(rule_, population_, static_cast<const VolumeState*>(state), a);
+  }
+  /// The closing window joins the account's history, and the points no later window can look at
+  /// leave it: memory per account stops growing once its history spans baseline_hours.
+  void close_window(std::unique_ptr<DetectorState>& state, const Account& a) const override {
+    VolumeState& s = state_of<VolumeState>(state);
+    const WindowStats& w = a.window;
+    auto& h = s.history;
+    size_t cap = rule_.baseline_hours;
+    int64_t window_ns = rules_.settings.window_ns;
+    // Growing by a quarter: most accounts' histories settle well below the cap, and doubling
+    // left a third of the memory unused.
+    if (h.size() == h.capacity())
+      h.reserve(std::min(std::max<size_t>(8, h.size() + h.size() / 4), cap + 1));
+    h.push_back({w.start_ns, HistoryPoint::saturate(w.requests),
+                 HistoryPoint::saturate(w.completion_tokens)});
+    // A later window starts at this one's end, or (an event up to max_skew late reopening it)
+    // no earlier than max_skew before the latest event seen.
+    int64_t next_start =
+        std::min(w.start_ns + window_ns, a.last_seen_ns - rules_.settings.max_skew_ns);
+    int64_t oldest_used = next_start - static_cast<int64_t>(cap) * ns_per_hour;
+    auto used = std::find_if(h.begin(), h.end(),
+                             [&](const HistoryPoint& p) { return p.start_ns >= oldest_used; });
+    if (h.end() - used > static_cast<std::ptrdiff_t>(cap))
+      used = h.end() - static_cast<std::ptrdiff_t>(cap);
+    h.erase(h.begin(), used);
+    s.baseline = Baseline{};
+  }
+  std::unique_ptr<DetectorState> from_legacy(LegacyDetectorData& legacy) const override {
+    auto s = std::make_unique<VolumeState>();
+    s->history = std::move(legacy.history);
+    return s;
+  }
+
+ private:
+  const RuleSet& rules_;
+  const VolumeSpikeRule& rule_;
+  const PopulationView& population_;
+};
+
+}  // namespace
+
+std::unique_ptr<Detector> make_volume_spike(const RuleSet& rules,
+                                            const PopulationView& population) {
+  return std::make_unique<VolumeSpike>(rules, population);
 }
 
 }  // namespace exfilscan::detail

@@ -6,6 +6,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <memory>
 
 namespace exfilscan::detail {
 
@@ -19,11 +20,11 @@ struct PopulationView {
   void update(const LogHistogram& population, const VolumeSpikeRule& rule, int64_t since);
 };
 
+class Detector;
+
 /// `population.since_ns`: when the population distribution became usable (min_population_windows
-/// account-windows).
-/// New accounts are judged only after it, and an account first seen within `warmup` of it cannot
-/// be told from an old one that the input caught mid-way.
-Verdict evaluate_volume_spike(const VolumeSpikeRule& rule, const Account& account,
-                              const PopulationView& population);
+/// account-windows). New accounts are judged only after it, and an account first seen within
+/// `warmup` of it cannot be told from an old one that the input caught mid-way.
+std::unique_ptr<Detector> make_volume_spike(const RuleSet& rules, const PopulationView& population);
 
 }  // namespace exfilscan::detail

@@ -1,5 +1,7 @@
 #include "engine/account_state.h"
 
+#include "detectors/detector.h"
+
 #include <exfilscan/timestamp.h>
 
 #include <algorithm>
@@ -70,7 +72,6 @@ void WindowStats::clear(int64_t start, int64_t window_ns) {
   gap_mean = gap_m2 = 0;
   requests = prompt_tokens = completion_tokens = 0;
   text_requests = instruction = chain_of_thought = single_turn = turns_known = sampling = 0;
-  probe_requests = 0;
   with_system = product_answers = 0;
   lengths = LengthPairs{};
   end_users.clear();
@@ -78,7 +79,6 @@ void WindowStats::clear(int64_t start, int64_t window_ns) {
   median_at_ = UINT64_MAX;
   prompts.clear();
   slices.reset();
-  biases_by_prompt.clear();
   for (std::string& s : sample_ids) s.clear();
   for (std::string& s : sample_prompts) s.clear();
   samples = 0;
@@ -107,30 +107,21 @@ void LogHistogram::load(StateReader& r) {
 void WindowStats::save(StateWriter& w) const {
   for (int64_t v : {start_ns, last_ns, slice_ns, last_gap_ns}) w.i64(v);
   for (uint64_t v : {requests, prompt_tokens, completion_tokens, text_requests, instruction,
-                     chain_of_thought, single_turn, turns_known, sampling, probe_requests,
-                     throttled, client_errors, server_errors, gaps, with_system,
+                     chain_of_thought, single_turn, turns_known, sampling, throttled, client_errors,
+                     server_errors, gaps, with_system, product_answers,
                      static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
     w.u64(v);
-  w.u64(product_answers);
   for (double v : {lengths.n, lengths.sx, lengths.sy, lengths.sxx, lengths.syy, lengths.sxy})
     w.f64(v);
   for (double v : {min_temperature, max_temperature, gap_mean, gap_m2}) w.f64(v);
   completion.save(w);
   prompts.save(w);
   end_users.save(w);
-  std::vector<uint64_t> prompt_keys;
-  for (const auto& [k, v] : biases_by_prompt) prompt_keys.push_back(k);
-  std::sort(prompt_keys.begin(), prompt_keys.end());
-  w.u64(prompt_keys.size());
-  for (uint64_t k : prompt_keys) {
-    w.u64(k);
-    biases_by_prompt.at(k).save(w);
-  }
   for (const std::string& id : sample_ids) w.str(id);
   for (const std::string& p : sample_prompts) w.str(p);
 }
 
-void WindowStats::load(StateReader& r) {
+void WindowStats::load(StateReader& r, LegacyDetectorData& legacy) {
   median_at_ = UINT64_MAX;
   start_ns = r.time();
   last_ns = r.time();
@@ -140,34 +131,45 @@ void WindowStats::load(StateReader& r) {
   if (slice_ns < 10 * 1'000'000'000LL || slice_ns > 24 * 60 * 1'000'000'000LL)
     throw StateError("a window's slice is out of range");
   uint64_t n_samples = 0, slice_bits = 0;
-  for (uint64_t* v :
-       {&requests, &prompt_tokens, &completion_tokens, &text_requests, &instruction,
-        &chain_of_thought, &single_turn, &turns_known, &sampling, &probe_requests, &throttled,
-        &client_errors, &server_errors, &gaps, &with_system, &n_samples, &slice_bits})
-    *v = r.u64();
+  bool old = r.version() < 5;  // logit_probe's counts in the window, no answer lengths
+  std::vector<uint64_t*> counts = {&requests,      &prompt_tokens, &completion_tokens,
+                                   &text_requests, &instruction,   &chain_of_thought,
+                                   &single_turn,   &turns_known,   &sampling};
+  if (old) counts.push_back(&legacy.probe_requests);
+  for (uint64_t* v : {&throttled, &client_errors, &server_errors, &gaps, &with_system})
+    counts.push_back(v);
   product_answers = 0;
+  if (!old) counts.push_back(&product_answers);
+  counts.push_back(&n_samples);
+  counts.push_back(&slice_bits);
+  for (uint64_t* v : counts) *v = r.u64();
   lengths = LengthPairs{};
-  if (r.version() >= 5) {
-    product_answers = r.u64();
+  if (!old)
     for (double* v :
          {&lengths.n, &lengths.sx, &lengths.sy, &lengths.sxx, &lengths.syy, &lengths.sxy})
       *v = r.f64();
-  }
   samples = static_cast<size_t>(n_samples);
   slices = std::bitset<60>(slice_bits);
   for (double* v : {&min_temperature, &max_temperature, &gap_mean, &gap_m2}) *v = r.f64();
   completion.load(r);
   prompts.load(r);
   end_users.load(r);
-  biases_by_prompt.clear();
-  size_t n = r.count(4096);
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t k = r.u64();
-    biases_by_prompt[k].load(r);
+  if (old) {
+    legacy.biases_by_prompt.clear();
+    size_t n = r.count(4096);
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t k = r.u64();
+      legacy.biases_by_prompt[k].load(r);
+    }
   }
   for (std::string& id : sample_ids) id = r.str();
   for (std::string& p : sample_prompts) p = r.str();
 }
+
+Account::Account() = default;
+Account::~Account() = default;
+Account::Account(Account&&) noexcept = default;
+Account& Account::operator=(Account&&) noexcept = default;
 
 void Account::save(StateWriter& w) const {
   w.str(key);
@@ -177,13 +179,8 @@ void Account::save(StateWriter& w) const {
                      static_cast<uint64_t>(hours_of_day.to_ulong())})
     w.u64(v);
   window.save(w);
-  w.u64(history.size());
-  for (const HistoryPoint& h : history)
-    w.i64(h.start_ns), w.u64(h.requests), w.u64(h.completion_tokens);
   w.u64(recent.size());
   for (const WindowEvidence& e : recent) e.save(w);
-  w.u8(miner != nullptr);
-  if (miner) miner->save(w);
   w.u64(fired.size());
   for (const RuleFiring& f : fired) {
     w.str(f.rule);
@@ -193,7 +190,7 @@ void Account::save(StateWriter& w) const {
   }
 }
 
-void Account::load(StateReader& r) {
+void Account::load(StateReader& r, LegacyDetectorData& legacy) {
   key = r.str();
   org = r.str();
   first_seen_ns = r.time();
@@ -206,15 +203,17 @@ void Account::load(StateReader& r) {
   for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &suppressed, &hours})
     *v = r.u64();
   hours_of_day = std::bitset<24>(hours);
-  window.load(r);
-  history.resize(r.count(100000));
-  for (HistoryPoint& h : history)
-    h.start_ns = r.time(), h.requests = HistoryPoint::saturate(r.u64()),
-    h.completion_tokens = HistoryPoint::saturate(r.u64());
-  baseline = Baseline{};
+  window.load(r, legacy);
+  bool old = r.version() < 5;  // volume_spike's history and the template miner inline
+  if (old) {
+    legacy.history.resize(r.count(100000));
+    for (HistoryPoint& h : legacy.history)
+      h.start_ns = r.time(), h.requests = HistoryPoint::saturate(r.u64()),
+      h.completion_tokens = HistoryPoint::saturate(r.u64());
+  }
   recent.clear();
   recent_pool = PooledEvidence{};
-  if (r.version() >= 5) {
+  if (!old) {
     recent.resize(r.count(10000));
     for (WindowEvidence& e : recent) {
       e.load(r);
@@ -226,12 +225,12 @@ void Account::load(StateReader& r) {
     // latest window of the history comes closest.
     if (window.requests == 0)
       active_before_ns = last_seen_ns;
-    else if (!history.empty())
-      active_before_ns = history.back().start_ns;
+    else if (!legacy.history.empty())
+      active_before_ns = legacy.history.back().start_ns;
   }
-  if (r.u8()) {
-    miner = std::make_unique<TemplateMiner>();
-    miner->load(r);
+  if (old && r.u8()) {
+    legacy.miner = std::make_unique<TemplateMiner>();
+    legacy.miner->load(r);
   }
   fired.resize(r.count(1000));
   for (RuleFiring& f : fired) {
@@ -266,7 +265,6 @@ void PooledEvidence::add(const WindowEvidence& e) {
   sampling += e.sampling;
   with_system += e.with_system;
   distinct_prompts += e.distinct_prompts;
-  top_template += e.top_template;
   completion_known += e.completion_known;
   product_answers += e.product_answers;
   lengths.merge({e.length_n, e.length_sx, e.length_sy, e.length_sxx, e.length_syy, e.length_sxy});
@@ -306,40 +304,30 @@ double PooledEvidence::gap_variation(double min_gaps) const {
 void WindowEvidence::save(StateWriter& w) const {
   w.i64(start_ns);
   w.i64(last_ns);
-  for (float v : {requests,          text_requests,
-                  instruction,       chain_of_thought,
-                  single_turn,       turns_known,
-                  sampling,          with_system,
-                  distinct_prompts,  top_template,
-                  completion_known,  product_answers,
-                  length_n,          length_sx,
-                  length_sy,         length_sxx,
-                  length_syy,        length_sxy,
-                  median_completion, slices_active,
-                  slices_elapsed,    gaps,
-                  gap_mean,          gap_m2,
-                  end_users,         min_temperature,
-                  max_temperature})
+  for (float v : {requests,         text_requests,   instruction,
+                  chain_of_thought, single_turn,     turns_known,
+                  sampling,         with_system,     distinct_prompts,
+                  completion_known, product_answers, length_n,
+                  length_sx,        length_sy,       length_sxx,
+                  length_syy,       length_sxy,      median_completion,
+                  slices_active,    slices_elapsed,  gaps,
+                  gap_mean,         gap_m2,          end_users,
+                  min_temperature,  max_temperature})
     w.f64(v);
 }
 
 void WindowEvidence::load(StateReader& r) {
   start_ns = r.time();
   last_ns = r.time();
-  for (float* v : {&requests,          &text_requests,
-                   &instruction,       &chain_of_thought,
-                   &single_turn,       &turns_known,
-                   &sampling,          &with_system,
-                   &distinct_prompts,  &top_template,
-                   &completion_known,  &product_answers,
-                   &length_n,          &length_sx,
-                   &length_sy,         &length_sxx,
-                   &length_syy,        &length_sxy,
-                   &median_completion, &slices_active,
-                   &slices_elapsed,    &gaps,
-                   &gap_mean,          &gap_m2,
-                   &end_users,         &min_temperature,
-                   &max_temperature}) {
+  for (float* v : {&requests,         &text_requests,   &instruction,
+                   &chain_of_thought, &single_turn,     &turns_known,
+                   &sampling,         &with_system,     &distinct_prompts,
+                   &completion_known, &product_answers, &length_n,
+                   &length_sx,        &length_sy,       &length_sxx,
+                   &length_syy,       &length_sxy,      &median_completion,
+                   &slices_active,    &slices_elapsed,  &gaps,
+                   &gap_mean,         &gap_m2,          &end_users,
+                   &min_temperature,  &max_temperature}) {
     double x = r.f64();
     if (!(x >= -1 && x <= 1e12)) throw StateError("a window's evidence is out of range");
     *v = static_cast<float>(x);

@@ -50,6 +50,8 @@ struct LengthPairs {
   double correlation() const;
 };
 
+struct LegacyDetectorData;
+
 /// One window (an hour from the account's first event in it) of an account's traffic.
 struct WindowStats {
   int64_t start_ns = 0;
@@ -63,7 +65,6 @@ struct WindowStats {
   uint64_t single_turn = 0;
   uint64_t turns_known = 0;           // requests whose turn count the log gives
   uint64_t sampling = 0;              // logprobs, n > 1 or best_of > 1
-  uint64_t probe_requests = 0;        // logit_bias or echo+logprobs with a tiny completion
   uint64_t with_system = 0;           // prompts analysed that carry a system prompt
   uint64_t product_answers = 0;       // answers long for their prompt (answer_input_ratio)
   LengthPairs lengths;                // answer against prompt lengths
@@ -80,8 +81,6 @@ struct WindowStats {
   int64_t last_gap_ns = 0;
   uint64_t gaps = 0;
   double gap_mean = 0, gap_m2 = 0;
-  /// Distinct logit_bias maps per prompt (the logit-stealing signature), capped.
-  std::unordered_map<uint64_t, DistinctSketch> biases_by_prompt;
   std::array<std::string, 5> sample_ids;      // most recent request ids
   std::array<std::string, 5> sample_prompts;  // only kept with --include-prompts
   size_t samples = 0;
@@ -89,7 +88,8 @@ struct WindowStats {
   /// A window that is empty (just cleared) starts at `start` instead: its first request.
   void restart(int64_t start);
   void save(StateWriter& w) const;
-  void load(StateReader& r);
+  /// Format 4 and older kept logit_probe's counts in the window: they go to `legacy`.
+  void load(StateReader& r, LegacyDetectorData& legacy);
   /// Coefficient of variation of the gaps between requests (1 for Poisson arrivals); -1 under
   /// `min_gaps` of them.
   double gap_variation(uint64_t min_gaps) const;
@@ -114,7 +114,6 @@ struct WindowEvidence {
   float requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
         turns_known = 0, sampling = 0, with_system = 0;
   float distinct_prompts = 0;  // the window's estimate
-  float top_template = 0;      // prompts filling its top template
   float completion_known = 0;  // requests whose completion tokens the log gives
   float product_answers = 0;   // of them, answers long for their prompt
   float length_n = 0, length_sx = 0, length_sy = 0, length_sxx = 0, length_syy = 0,
@@ -135,9 +134,9 @@ struct PooledEvidence {
   size_t windows = 0;
   int64_t window_span = 0;  // windows from the first one's start to the last one's, inclusive
   double requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
-         turns_known = 0, sampling = 0, with_system = 0, distinct_prompts = 0, top_template = 0,
-         completion_known = 0, product_answers = 0, median_weighted = 0, slices_active = 0,
-         slices_elapsed = 0, gaps = 0, gap_mean = 0, gap_m2 = 0, end_users = 0;
+         turns_known = 0, sampling = 0, with_system = 0, distinct_prompts = 0, completion_known = 0,
+         product_answers = 0, median_weighted = 0, slices_active = 0, slices_elapsed = 0, gaps = 0,
+         gap_mean = 0, gap_m2 = 0, end_users = 0;
   double min_temperature = 1e9, max_temperature = -1;
   LengthPairs lengths;
   int64_t first_start_ns = INT64_MAX, last_start_ns = INT64_MIN;
@@ -167,13 +166,15 @@ struct HistoryPoint {
   }
 };
 
-/// What volume_spike judges a window against, from the account's history: the same for every
-/// judgement of the window, so worked out once per window.
-struct Baseline {
-  int64_t window_start_ns = INT64_MIN;  // the window it is for (INT64_MIN: not worked out)
-  size_t windows = 0;                   // active windows inside baseline_hours
-  double ceiling = 0;                   // median + baseline_mads MADs of their completion tokens
+/// What a state of format 4 or older kept inline in an account and now belongs to detectors.
+struct LegacyDetectorData {
+  std::vector<HistoryPoint> history;
+  std::unique_ptr<TemplateMiner> miner;
+  uint64_t probe_requests = 0;
+  std::unordered_map<uint64_t, DistinctSketch> biases_by_prompt;
 };
+
+class DetectorState;
 
 struct RuleFiring {
   std::string rule;
@@ -196,19 +197,23 @@ struct Account {
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   WindowStats window;
-  /// Oldest first: the windows that started inside baseline_hours before the current one (older
-  /// ones are never looked at again, so an account's history stops growing after a week).
-  std::vector<HistoryPoint> history;
-  mutable Baseline baseline;  // memo of the history's verdict for the current window
   /// Oldest first: the closed windows of the last day (the day horizon), and their pool.
   std::vector<WindowEvidence> recent;
   PooledEvidence recent_pool;
-  std::unique_ptr<TemplateMiner> miner;  // only once the account sends prompt text
   std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
   std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score
   uint64_t suppressed = 0;
+  /// One per detector, in the registry's order, each null until its detector makes it.
+  std::vector<std::unique_ptr<DetectorState>> states;
+
+  Account();
+  ~Account();
+  Account(Account&&) noexcept;
+  Account& operator=(Account&&) noexcept;
+  /// Everything but the detectors' states (the engine saves those with their detectors' names).
   void save(StateWriter& w) const;
-  void load(StateReader& r);
+  /// A state of format 4 or older also fills `legacy`.
+  void load(StateReader& r, LegacyDetectorData& legacy);
 };
 
 }  // namespace exfilscan::detail

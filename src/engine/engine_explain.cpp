@@ -22,13 +22,10 @@ void detail::Shard::explain(const Account& a) {
     e.template_text = std::move(v.template_text);
     options.explain(e);
   };
-  report("volume_spike", rules.volume_spike.enabled,
-         evaluate_volume_spike(rules.volume_spike, a, population));
-  report("prompt_templating", rules.prompt_templating.enabled,
-         evaluate_templating(rules.prompt_templating, rules.settings, a));
-  report("distillation_sweep", rules.distillation_sweep.enabled,
-         evaluate_sweep(rules.distillation_sweep, rules.settings, a));
-  report("logit_probe", rules.logit_probe.enabled, evaluate_logit_probe(rules.logit_probe, a));
+  for (size_t d = 0; d < shared.detectors.size(); ++d) {
+    const Detector& detector = *shared.detectors[d];
+    report(detector.name(), detector.enabled(), detector.judge(a.states[d].get(), a));
+  }
 }
 
 std::vector<std::pair<const ThresholdRule*, double>> DetectionEngine::threshold_peaks(

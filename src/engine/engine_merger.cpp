@@ -27,6 +27,7 @@ DetectionEngine::Impl::Impl(RuleSet r, EngineOptions o, FindingSink& s) : sink(s
   shared.rules = std::move(r);
   shared.options = std::move(o);
   const RuleSet& rules = shared.rules;
+  shared.detectors = detail::make_detectors(shared.rules, shared.population_view);
   uint64_t least = UINT64_MAX;
   if (rules.prompt_templating.enabled)
     least = std::min(least, rules.prompt_templating.min_requests);

@@ -7,12 +7,6 @@
 
 namespace exfilscan::detail {
 
-namespace {
-
-constexpr size_t max_probe_prompts = 256;  // prompts tracked for logit probing per window
-
-}  // namespace
-
 Shard::Shard(SharedState& s, FindingSink& sink, size_t index)
     : shared(s),
       rules(s.rules),
@@ -51,6 +45,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
       account->key = std::string(key);
       account->first_seen_ns = account->last_seen_ns = ts;
       account->window.clear(ts, window_ns());
+      account->states.resize(shared.detectors.size());
       ++stats.accounts_seen;
       if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
         uint64_t h = hash_bytes(key);
@@ -147,7 +142,6 @@ void Shard::add_to_window(Account& a, const Event& ev) {
   for (const PromptPart& part : ev.prompt)
     if (part.role == PromptRole::user) last_user = part.text;
   if (last_user.empty() && !ev.prompt.empty()) last_user = ev.prompt.back().text;
-  bool biased = p.logit_bias_entries.value_or(0) > 0;
   // Prompt text is analysed past the analysis_gate-th request of a window (the text
   // detectors need tens of prompts to say anything, and most accounts never get there), and
   // past the first text_full_analysis of a window only every text_sample_every-th: the shares
@@ -159,14 +153,7 @@ void Shard::add_to_window(Account& a, const Event& ev) {
       w.requests + static_cast<uint64_t>(a.recent_pool.requests) > shared.analysis_gate &&
       (w.text_requests < settings.text_full_analysis ||
        w.requests % settings.text_sample_every == 0);
-  uint64_t prompt_hash = 0;
-  if (analyse || biased) {
-    prompt_hash =
-        last_user.empty()
-            // No text: the same prompt still has the same model and length.
-            ? mix64(hash_bytes(ev.model) ^ static_cast<uint64_t>(ev.prompt_tokens.value_or(0)))
-            : hash_bytes(last_user);
-  }
+  uint64_t prompt_hash = analyse ? hash_bytes(last_user) : 0;
   if (!ev.end_user.empty()) w.end_users.add(hash_bytes(ev.end_user));
   if (analyse) {
     ++w.text_requests;
@@ -179,8 +166,6 @@ void Shard::add_to_window(Account& a, const Event& ev) {
     PromptStyle style = classify_prompt(last_user);
     if (style.instruction || style.benchmark) ++w.instruction;
     if (style.chain_of_thought) ++w.chain_of_thought;
-    if (!a.miner) a.miner = std::make_unique<TemplateMiner>();
-    a.miner->add(last_user, prompt_hash);  // prompt_hash is hash_bytes(last_user) here
   }
 
   if (ev.completion_tokens) {
@@ -194,58 +179,21 @@ void Shard::add_to_window(Account& a, const Event& ev) {
       ++w.product_answers;
   }
 
-  int64_t tiny = rules.logit_probe.max_completion_tokens;
-  bool tiny_answer =
-      ev.completion_tokens ? completion <= tiny : p.max_tokens.value_or(tiny + 1) <= tiny;
-  if ((biased || (p.echo.value_or(false) && logprobs)) && tiny_answer) ++w.probe_requests;
-  if (biased && tiny_answer) {
-    auto b = w.biases_by_prompt.find(prompt_hash);
-    if (b != w.biases_by_prompt.end())
-      b->second.add(p.logit_bias_hash);
-    else if (w.biases_by_prompt.size() < max_probe_prompts)
-      w.biases_by_prompt[prompt_hash].add(p.logit_bias_hash);
-  }
-
   size_t slot = w.samples++ % w.sample_ids.size();
   w.sample_ids[slot].assign(ev.request_id);  // reuses the string's buffer
   if (options.include_prompts && !last_user.empty())
     w.sample_prompts[slot].assign(last_user.substr(0, 300));
+
+  Observation seen{ev, last_user, analyse, prompt_hash};
+  for (size_t d = 0; d < shared.detectors.size(); ++d)
+    if (shared.detectors[d]->enabled()) shared.detectors[d]->observe(a.states[d], a, seen);
 }
 
 void Shard::evaluate(Account& a, int64_t now) {
-  if (rules.volume_spike.enabled)
-    consider(a, "volume_spike", evaluate_volume_spike(rules.volume_spike, a, population), now);
-  if (rules.prompt_templating.enabled)
-    consider(a, "prompt_templating",
-             evaluate_templating(rules.prompt_templating, rules.settings, a), now);
-  if (rules.distillation_sweep.enabled)
-    consider(a, "distillation_sweep", evaluate_sweep(rules.distillation_sweep, rules.settings, a),
-             now);
-  if (rules.logit_probe.enabled)
-    consider(a, "logit_probe", evaluate_logit_probe(rules.logit_probe, a), now);
-}
-
-void Shard::add_history(Account& a) {
-  const WindowStats& w = a.window;
-  auto& h = a.history;
-  size_t cap = rules.volume_spike.baseline_hours;
-  // Growing by a quarter: most accounts' histories settle well below the cap, and doubling
-  // left a third of the memory unused.
-  if (h.size() == h.capacity())
-    h.reserve(std::min(std::max<size_t>(8, h.size() + h.size() / 4), cap + 1));
-  h.push_back({w.start_ns, HistoryPoint::saturate(w.requests),
-               HistoryPoint::saturate(w.completion_tokens)});
-  // A later window starts at this one's end, or (an event up to max_skew late reopening it)
-  // no earlier than max_skew before the latest event seen.
-  int64_t next_start =
-      std::min(w.start_ns + window_ns(), a.last_seen_ns - rules.settings.max_skew_ns);
-  int64_t oldest_used = next_start - static_cast<int64_t>(cap) * ns_per_hour;
-  auto used = std::find_if(h.begin(), h.end(),
-                           [&](const HistoryPoint& p) { return p.start_ns >= oldest_used; });
-  if (h.end() - used > static_cast<std::ptrdiff_t>(cap))
-    used = h.end() - static_cast<std::ptrdiff_t>(cap);
-  h.erase(h.begin(), used);
-  a.baseline = Baseline{};
+  for (size_t d = 0; d < shared.detectors.size(); ++d) {
+    const Detector& detector = *shared.detectors[d];
+    if (detector.enabled()) consider(a, detector.name(), detector.judge(a.states[d].get(), a), now);
+  }
 }
 
 void Shard::close_window(Account& a) {
@@ -255,14 +203,11 @@ void Shard::close_window(Account& a) {
     population_added.add(static_cast<double>(a.window.completion_tokens));
     if (population.windows < rules.volume_spike.min_population_windows)
       closed_at.push_back(a.window.last_ns);
-    add_history(a);
+    for (size_t d = 0; d < shared.detectors.size(); ++d)
+      if (shared.detectors[d]->enabled()) shared.detectors[d]->close_window(a.states[d], a);
     a.recent.push_back(window_evidence(a));
     a.recent_pool.add(a.recent.back());
     a.active_before_ns = std::max(a.active_before_ns, a.window.last_ns);
-  }
-  if (a.miner) {
-    a.miner->reset_counts(a.window.start_ns);
-    if (a.miner->empty()) a.miner.reset();  // no text analysed for a week
   }
   a.window.clear(a.window.start_ns + window_ns(), window_ns());
   prune_recent(a);

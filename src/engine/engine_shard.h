@@ -5,10 +5,8 @@
 #include <exfilscan/engine/engine.h>
 #include <exfilscan/hash.h>
 
-#include "detectors/distillation_sweep.h"
 #include "detectors/horizons.h"
-#include "detectors/logit_probe.h"
-#include "detectors/prompt_templating.h"
+#include "detectors/registry.h"
 #include "detectors/threshold.h"
 #include "detectors/volume_spike.h"
 #include "engine/account_state.h"
@@ -54,6 +52,7 @@ struct SharedState {
   int64_t population_since = INT64_MAX;  // when it had min_population_windows of them
   PopulationView population_view;        // its quantiles, taken at each upkeep
   ForgottenKeys forgotten;               // keys expired or evicted, until they come back
+  DetectorList detectors;                // every built-in detector, reading `rules`
   void population_changed() {
     population_view.update(population, rules.volume_spike, population_since);
   }
@@ -121,12 +120,11 @@ struct Shard {
   uint64_t route(const Event& ev);
   /// The event's threshold rules and account, where their keys belong to this shard.
   void on_event(const Event& ev, uint64_t seq);
+  /// The event joins the account's window features, then its enabled detectors see it.
   void add_to_window(Account& a, const Event& ev);
   /// Every enabled detector's verdict on the account's window, each considered for a finding.
   void evaluate(Account& a, int64_t now);
-  /// The closing window joins the account's history, and the points no later window can look at
-  /// leave it: memory per account stops growing once its history spans baseline_hours.
-  void add_history(Account& a);
+  /// The window's last judgement; then the detectors and the day horizon keep what they need.
   void close_window(Account& a);
   /// Windows that fell out of the day horizon leave it.
   void prune_recent(Account& a);

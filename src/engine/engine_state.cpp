@@ -5,6 +5,8 @@
 
 #include <exfilscan/timestamp.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace exfilscan {
@@ -31,7 +33,20 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
     for (const auto& [k, a] : sh->accounts) sorted.push_back(&a);
   std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) { return x->key < y->key; });
   w.u64(sorted.size());
-  for (const Account* a : sorted) a->save(w);
+  for (const Account* a : sorted) {
+    a->save(w);
+    // Each detector's part under its name, as its own bytes: a detector reads only its own.
+    size_t kept = 0;
+    for (const auto& s : a->states) kept += s != nullptr;
+    w.u64(kept);
+    for (size_t d = 0; d < a->states.size(); ++d) {
+      if (!a->states[d]) continue;
+      StateWriter part;
+      a->states[d]->save(part);
+      w.str(shared.detectors[d]->name());
+      w.str(part.data());
+    }
+  }
   w.u64(shared.rules.thresholds.size());
   for (size_t r = 0; r < shared.rules.thresholds.size(); ++r) {
     w.str(shared.rules.thresholds[r].id);
@@ -100,7 +115,39 @@ void DetectionEngine::Impl::load(StateReader& r) {
   size_t n = r.count(shared.rules.settings.max_accounts + 1);
   for (size_t i = 0; i < n; ++i) {
     Account a;
-    a.load(r);
+    detail::LegacyDetectorData legacy;
+    a.load(r, legacy);
+    const detail::DetectorList& detectors = shared.detectors;
+    a.states.resize(detectors.size());
+    if (r.version() < 5) {
+      for (size_t d = 0; d < detectors.size(); ++d)
+        if (detectors[d]->enabled()) a.states[d] = detectors[d]->from_legacy(legacy);
+    } else {
+      size_t kept = r.count(detectors.size());
+      for (size_t i = 0; i < kept; ++i) {
+        std::string name = r.str();
+        std::string bytes = r.str();
+        auto d = std::find_if(detectors.begin(), detectors.end(),
+                              [&](const auto& x) { return name == x->name(); });
+        if (d == detectors.end()) {
+          bool plain = name.size() <= 40 && std::all_of(name.begin(), name.end(), [](char c) {
+                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                       });
+          throw StateError(plain ? fmt::format("the state holds a part of detector '{}', which "
+                                               "this build does not have",
+                                               name)
+                                 : std::string("the state holds a part of an unknown detector"));
+        }
+        size_t index = static_cast<size_t>(d - detectors.begin());
+        if (a.states[index]) throw StateError("the state holds a detector's part twice");
+        if (!(*d)->enabled()) continue;  // off now: its state is dropped
+        StateReader part(bytes, r.version());
+        a.states[index] = (*d)->new_state();
+        if (!a.states[index]) throw StateError("the state holds a part for a stateless detector");
+        a.states[index]->load(part);
+        if (!part.at_end()) throw StateError("a detector's part has bytes after its end");
+      }
+    }
     std::string key = a.key;
     *shards[shared.owner(key)]->accounts.try_emplace(key).first = std::move(a);
   }

@@ -1,0 +1,135 @@
+// Detectors as the engine sees them: each keeps its own per-account part of the state, saved
+// under its name.
+
+#include "engine_test_util.h"
+
+#include <catch2/catch.hpp>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+
+namespace {
+
+RuleSet without_thresholds() {
+  RuleSet r = default_rules();
+  r.thresholds.clear();
+  return r;
+}
+
+/// One account with a window of logit probes, saved.
+std::string probed_state(const RuleSet& rules) {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(rules, {}, rec);
+  std::vector<PromptPart> parts(1);
+  parts[0] = {PromptRole::user, "Say yes or no"};
+  for (int i = 0; i < 30; ++i) {
+    Event e = s.event(t0 + i * ns_per_second, "prober", 1);
+    e.prompt = parts;
+    e.params.logprobs = true;
+    e.params.logit_bias_entries = 3;
+    e.params.logit_bias_hash = 1000 + static_cast<uint64_t>(i);
+    engine.on_event(e);
+  }
+  StateWriter w;
+  engine.save_state(w);
+  return w.data();
+}
+
+bool holds(const std::string& bytes, std::string_view what) {
+  return bytes.find(what) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("a detector's part of the state is saved under its name", "[engine][state]") {
+  std::string saved = probed_state(without_thresholds());
+  CHECK(holds(saved, "logit_probe"));
+  CHECK_FALSE(holds(saved, "distillation_sweep"));  // it keeps nothing of its own
+  Recorder rec;
+  DetectionEngine loaded(without_thresholds(), {}, rec);
+  StateReader in(saved);
+  loaded.load_state(in);
+  StateWriter again;
+  loaded.save_state(again);
+  CHECK(again.data() == saved);
+}
+
+TEST_CASE("a detector turned off drops its part when a state loads", "[engine][state]") {
+  std::string saved = probed_state(without_thresholds());
+  RuleSet off = without_thresholds();
+  off.logit_probe.enabled = false;
+  Recorder rec;
+  DetectionEngine loaded(off, {}, rec);
+  StateReader in(saved);
+  loaded.load_state(in);
+  StateWriter again;
+  loaded.save_state(again);
+  CHECK_FALSE(holds(again.data(), "logit_probe"));
+}
+
+TEST_CASE("a part of a detector this build lacks is refused, by name", "[engine][state]") {
+  std::string saved = probed_state(without_thresholds());
+  size_t at = saved.find("logit_probe");
+  REQUIRE(at != std::string::npos);
+  saved.replace(at, 11, "logit_prob2");
+  Recorder rec;
+  DetectionEngine loaded(without_thresholds(), {}, rec);
+  StateReader in(saved);
+  try {
+    loaded.load_state(in);
+    FAIL("loaded");
+  } catch (const StateError& e) {
+    CHECK(std::string(e.what()).find("'logit_prob2'") != std::string::npos);
+  }
+}
+
+TEST_CASE("a format 4 account's baseline and probes go to their detectors", "[engine][state]") {
+  // The engine's part of an empty state (format 5 and 4 agree there), then one account as
+  // format 4 wrote it: the window held logit_probe's counts, the account volume_spike's history.
+  Recorder rec;
+  DetectionEngine fresh(without_thresholds(), {}, rec);
+  StateWriter empty;
+  fresh.save_state(empty);
+  const std::string& e = empty.data();
+  StateWriter a;
+  a.str("old-key");
+  a.str("");
+  for (int64_t v : {t0, t0 + 10 * ns_per_second, int64_t{-1}, t0 - ns_per_hour}) a.i64(v);
+  for (uint64_t v : {30, 100, 30, 0, 0}) a.u64(v);  // requests, tokens, suppressed, hours
+  // The window: its times and slice, 17 counts (probe_requests the 10th), temperatures and
+  // gaps, three empty sketches, one prompt's logit_bias sketch, no sample ids or prompts.
+  for (int64_t v : {t0, t0 + 10 * ns_per_second, ns_per_minute, t0}) a.i64(v);
+  for (int i = 0; i < 17; ++i) a.u64(i == 0 ? 30 : i == 9 ? 30 : 0);
+  for (double v : {1e9, -1.0, 0.0, 0.0}) a.f64(v);
+  for (int i = 0; i < 3; ++i) a.u64(0);
+  a.u64(1);
+  a.u64(42);  // the prompt
+  a.u64(3);
+  for (uint64_t h : {5, 6, 7}) a.u64(h);
+  for (int i = 0; i < 10; ++i) a.str("");
+  a.u64(2);  // the history: two windows
+  for (int64_t h = 2; h >= 1; --h) a.i64(t0 - h * ns_per_hour), a.u64(10), a.u64(500);
+  a.u8(0);   // no template miner
+  a.u64(0);  // no firings
+  std::string v4 = e.substr(0, 48);
+  StateWriter one;
+  one.u64(1);
+  v4 += one.data() + a.data() + e.substr(56);
+
+  DetectionEngine loaded(without_thresholds(), {}, rec);
+  StateReader in(v4, 4);
+  loaded.load_state(in);
+  CHECK(loaded.stats().accounts_seen == 0);
+  StateWriter now;
+  loaded.save_state(now);
+  CHECK(holds(now.data(), "volume_spike"));
+  CHECK(holds(now.data(), "logit_probe"));
+  // And it reads back as it was written.
+  DetectionEngine again(without_thresholds(), {}, rec);
+  StateReader in5(now.data());
+  again.load_state(in5);
+  StateWriter twice;
+  again.save_state(twice);
+  CHECK(twice.data() == now.data());
+}
