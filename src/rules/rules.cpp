@@ -163,6 +163,16 @@ class TableReader {
       }
     }
   }
+  /// A list of strings, or one string for a list of one (a threshold's filter).
+  void one_or_more(std::string_view key, std::vector<std::string>& out) {
+    const toml::node* n = find(key);
+    if (n && n->is_string())
+      out = {n->as_string()->get()};
+    else if (n && !n->is_array())
+      fail(*n, key, "expected a string or a list of strings");
+    else
+      strings(key, out);
+  }
   void string(std::string_view key, std::string& out) {
     if (auto* n = find(key)) {
       if (!n->is_string()) fail(*n, key, "expected a string");
@@ -339,7 +349,7 @@ void read_filter(TableReader r, EventFilter& f) {
       add(*n);
   }
   std::vector<std::string> endpoints;
-  r.strings("endpoint", endpoints);
+  r.one_or_more("endpoint", endpoints);
   for (const std::string& e : endpoints) {
     EndpointKind kind = EndpointKind::unknown;
     for (EndpointKind k : {EndpointKind::chat, EndpointKind::completion, EndpointKind::embedding,
@@ -350,7 +360,7 @@ void read_filter(TableReader r, EventFilter& f) {
              "expected chat, completion, embedding, responses or other");
     f.endpoints.push_back(kind);
   }
-  r.strings("model", f.models);
+  r.one_or_more("model", f.models);
   if (r.find("logprobs")) {
     bool b = false;
     r.get("logprobs", b);

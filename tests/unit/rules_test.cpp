@@ -374,3 +374,23 @@ TEST_CASE("event filters", "[rules]") {
   e.status.reset();
   CHECK_FALSE(f.matches(e));
 }
+
+TEST_CASE("a threshold filter takes one value where it takes a list (issue 19)", "[rules]") {
+  auto filter = [](const std::string& f) {
+    RuleSet r = empty_rules();
+    merge_rules(r, "[[threshold]]\nid = \"a\"\ncondition = \"count > 1\"\nfilter = " + f + "\n",
+                "x.toml");
+    return r.thresholds.at(0).filter;
+  };
+  CHECK(filter(R"({ model = "gpt-4o" })").models == std::vector<std::string>{"gpt-4o"});
+  CHECK(filter(R"({ model = ["gpt-4o", "o3"] })").models ==
+        std::vector<std::string>{"gpt-4o", "o3"});
+  CHECK(filter(R"({ endpoint = "chat" })").endpoints == std::vector{EndpointKind::chat});
+  CHECK(filter(R"({ status = "4xx" })").status_classes == std::vector<std::string>{"4xx"});
+  CHECK(filter(R"({ status = 429 })").statuses == std::vector<int64_t>{429});
+  CHECK_THROWS_WITH(filter(R"({ model = 4 })"),
+                    "x.toml:4: threshold[0].filter.model: expected a string or a list of strings");
+  CHECK_THROWS_WITH(filter(R"({ endpoint = "chatt" })"),
+                    "x.toml:4: threshold[0].filter.endpoint: expected chat, completion, "
+                    "embedding, responses or other");
+}
