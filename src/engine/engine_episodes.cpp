@@ -100,9 +100,14 @@ void Shard::fire_threshold(const ThresholdRule& rule, std::string_view key, doub
                                     rule.field),
                   value},
                  {"limit", rule.limit}};
-  out.reason = fmt::format(
-      "{} in {} ({} is {:.0f})", rule.description.empty() ? rule.condition : rule.description,
-      format_duration(rule.window_ns), rule.condition.substr(0, rule.condition.find('>')), value);
+  // "3+ models in an hour: distinct(model) is 3 (limit 2)": a description says its span itself;
+  // without one, "count > 500 in 10m: count is 731".
+  const std::string& measured = out.metrics[0].name;
+  out.reason = rule.description.empty()
+                   ? fmt::format("{} in {}: {} is {:.0f}", rule.condition,
+                                 format_duration(rule.window_ns), measured, value)
+                   : fmt::format("{}: {} is {:.0f} (limit {})", rule.description, measured, value,
+                                 rule.limit);
   if (!ev.request_id.empty()) out.sample_request_ids.push_back(std::string(ev.request_id));
   const AllowList& allow = rules.allow;
   out.suppressed = (rule.group_by == GroupBy::api_key &&

@@ -226,6 +226,30 @@ TEST_CASE("distinct() counts values in the window per group", "[engine][threshol
   CHECK(rec.findings[0].key_kind == "ip24");
 }
 
+TEST_CASE("a threshold finding's reason reads as a sentence (issue 19)", "[engine][threshold]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only_thresholds(R"([[threshold]]
+id = "models"
+description = "3+ models in an hour"
+condition = "distinct(model) > 2"
+[[threshold]]
+id = "busy"
+window = "10m"
+condition = "count > 3"
+)"),
+                         {}, rec);
+  for (int i = 0; i < 4; ++i) {
+    Event e = s.event(t0 + i * ns_per_minute, "k");
+    e.model = s.keep(fmt::format("m{}", i % 3));
+    engine.on_event(e);
+  }
+  REQUIRE(rec.first("models"));
+  CHECK(rec.first("models")->reason == "3+ models in an hour: distinct(model) is 3 (limit 2)");
+  REQUIRE(rec.first("busy"));
+  CHECK(rec.first("busy")->reason == "count > 3 in 10m: count is 4");
+}
+
 TEST_CASE("late events within the skew count, older ones are counted apart", "[engine]") {
   Stream s;
   Recorder rec;
