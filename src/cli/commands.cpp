@@ -432,7 +432,7 @@ int run_rules(const RunConfig& c) {
     note("exfilscan: {}\n", e.what());
     return exit_input_error;
   }
-  return write_stdout(describe_rules(rules));
+  return write_stdout(rules_toml(rules));
 }
 
 /// Prints the explained account's windows and findings as a timeline, as they happen.

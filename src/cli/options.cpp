@@ -156,7 +156,9 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   explain->callback([&command] { command = Command::explain; });
 
   CLI::App* rules = app->add_subcommand(
-      "rules", "List the rules in force, one line each with their parameters; --check validates");
+      "rules",
+      "Print the rules in force as a TOML rules file (rules > mine.toml starts one); "
+      "--check validates");
   add_rule_flags(*rules);
   rules->add_option("--check", f.check_files, "Validate these rules files and say what is wrong")
       ->allow_extra_args(false);

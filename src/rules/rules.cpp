@@ -1,5 +1,7 @@
 #include <exfilscan/rules/rules.h>
 
+#include "rules/rules_toml.h"
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
@@ -93,6 +95,7 @@ class TableReader {
         fmt::format("{}:{}: {}: {}", source_, node.source().begin.line, dotted(key), message));
   }
   std::string dotted(std::string_view key) const {
+    if (key.empty()) return path_;
     return path_.empty() ? std::string(key) : fmt::format("{}.{}", path_, key);
   }
   const toml::node* find(std::string_view key) {
@@ -186,6 +189,21 @@ class TableReader {
     }
     return nullptr;
   }
+  /// The reader of the sub-table `key`, if the file gives it. (The comment is for TomlWriter.)
+  std::optional<TableReader> sub(std::string_view key, std::string_view /*comment*/) {
+    if (const toml::table* t = table(key)) return sub(*t, key);
+    return std::nullopt;
+  }
+  /// A condition on the values read so far (this file's, or those it left as they were): false
+  /// fails at the key's line, or at the table's when this file does not give the key ("" names
+  /// the table). A key missing from a complete table is said first: it explains the condition.
+  void check(bool ok, std::string_view key, std::string_view message) const {
+    if (ok) return;
+    if (!missing_.empty())
+      fail(table_, missing_, "missing (the built-in rules give every parameter)");
+    const toml::node* n = key.empty() ? nullptr : table_.get(key);
+    fail(n ? *n : table_, key, message);
+  }
   /// Unknown keys are errors: a typo must not silently leave a default in force. So is a key
   /// left out of a complete table: there is no default to leave in force.
   void finish() const {
@@ -210,17 +228,18 @@ class TableReader {
   std::set<std::string> seen_;
 };
 
-void read_settings(TableReader r, Settings& s) {
+// The parameters, one list: each line reads one from a rules file (R = TableReader) and writes
+// it back (R = TomlWriter, for `exfilscan rules`). A new parameter is one line here, in the
+// order default.toml gives it, and its value in default.toml. get() takes the bounds a value
+// must be within; check() a condition on several.
+
+template <class R>
+void read_settings(R& r, Settings& s) {
   r.duration("window", s.window_ns);
-  if (s.window_ns < 10 * ns_per_minute || s.window_ns > ns_per_day)
-    r.fail(*r.find("window"), "window", "from 10m to 24h");
+  r.check(s.window_ns >= 10 * ns_per_minute && s.window_ns <= ns_per_day, "window",
+          "from 10m to 24h");
   r.duration("day", s.day_ns);
-  if (s.day_ns < s.window_ns || s.day_ns > 7 * ns_per_day) {
-    const toml::node* n = r.find("day");
-    if (!n) n = r.find("window");
-    if (n) r.fail(*n, "day", "from the window to 7d");
-    throw RulesError(fmt::format("{}: settings.day: from the window to 7d", r.source()));
-  }
+  r.check(s.day_ns >= s.window_ns && s.day_ns <= 7 * ns_per_day, "day", "from the window to 7d");
   r.duration("cooldown", s.cooldown_ns);
   r.duration("max_skew", s.max_skew_ns);
   r.duration("idle_expiry", s.idle_expiry_ns);
@@ -234,24 +253,24 @@ void read_settings(TableReader r, Settings& s) {
   r.finish();
 }
 
-void read_allow(TableReader r, AllowList& a) {
+template <class R>
+void read_allow(R& r, AllowList& a) {
   r.strings("keys", a.keys);
   r.strings("orgs", a.orgs);
   r.strings("templates", a.templates);
   r.finish();
 }
 
-void read_detectors(TableReader r, RuleSet& rules) {
-  auto sub = [&](std::string_view name) -> std::optional<TableReader> {
-    if (const toml::table* t = r.table(name)) return r.sub(*t, name);
-    return std::nullopt;
-  };
-  if (auto v = sub("volume_spike")) {
+template <class R>
+void read_detectors(R& r, RuleSet& rules) {
+  if (auto v = r.sub("volume_spike",
+                     "completion tokens in a window far above the account's own baseline and "
+                     "its peers")) {
     VolumeSpikeRule& d = rules.volume_spike;
     v->get("enabled", d.enabled);
     v->get("min_requests", d.min_requests);
     v->get("min_completion_tokens", d.min_completion_tokens);
-    v->get("baseline_hours", d.baseline_hours);
+    v->get("baseline_hours", d.baseline_hours, 24, 24 * 60);
     v->get("min_baseline_hours", d.min_baseline_hours);
     v->get("baseline_mads", d.baseline_mads, 0, 100);
     v->get("ratio", d.ratio, 1, 1e6);
@@ -264,12 +283,10 @@ void read_detectors(TableReader r, RuleSet& rules) {
     v->duration("dormant_after", d.dormant_after_ns);
     v->get("max_score", d.max_score, 0, 1);
     v->get("full_score_ratio", d.full_score_ratio, 1.1, 1e6);
-    if (d.baseline_hours < 24 || d.baseline_hours > 24 * 60)
-      throw RulesError(
-          fmt::format("{}: detectors.volume_spike.baseline_hours: from 24 to 1440", r.source()));
     v->finish();
   }
-  if (auto t = sub("prompt_templating")) {
+  if (auto t = r.sub("prompt_templating",
+                     "most prompts stamped from one template with many distinct slot values")) {
     TemplatingRule& d = rules.prompt_templating;
     t->get("enabled", d.enabled);
     t->get("min_requests", d.min_requests);
@@ -283,7 +300,9 @@ void read_detectors(TableReader r, RuleSet& rules) {
     t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);
     t->finish();
   }
-  if (auto s = sub("distillation_sweep")) {
+  if (auto s = r.sub("distillation_sweep",
+                     "systematic instruction/benchmark coverage, reasoning asked for, long "
+                     "answers, steady")) {
     SweepRule& d = rules.distillation_sweep;
     s->get("enabled", d.enabled);
     s->get("min_requests", d.min_requests);
@@ -300,25 +319,26 @@ void read_detectors(TableReader r, RuleSet& rules) {
     s->get("max_score_short_sweep", d.max_score_short_sweep, 0, 1);
     s->get("sustained_ratio", d.sustained_ratio, 1, 1e6);
     s->get("sustained_bonus", d.sustained_bonus, 0, 1);
-    if (const toml::table* w = s->table("weights")) {
-      TableReader wr = s->sub(*w, "weights");
+    if (auto wr = s->sub("weights", "the weights of the sweep's signals (they sum to 1)")) {
       SweepWeights& x = d.weights;
-      wr.get("instruction", x.instruction, 0, 1);
-      wr.get("diversity", x.diversity, 0, 1);
-      wr.get("chain_of_thought", x.chain_of_thought, 0, 1);
-      wr.get("single_turn", x.single_turn, 0, 1);
-      wr.get("long_completion", x.long_completion, 0, 1);
-      wr.get("sampling", x.sampling, 0, 1);
-      wr.get("cadence", x.cadence, 0, 1);
-      wr.finish();
+      wr->get("instruction", x.instruction, 0, 1);
+      wr->get("diversity", x.diversity, 0, 1);
+      wr->get("chain_of_thought", x.chain_of_thought, 0, 1);
+      wr->get("single_turn", x.single_turn, 0, 1);
+      wr->get("long_completion", x.long_completion, 0, 1);
+      wr->get("sampling", x.sampling, 0, 1);
+      wr->get("cadence", x.cadence, 0, 1);
+      wr->finish();
       double sum = x.instruction + x.diversity + x.chain_of_thought + x.single_turn +
                    x.long_completion + x.sampling + x.cadence;
-      if (sum < 0.99 || sum > 1.01)
-        wr.fail(*w, "", fmt::format("the weights must sum to 1 (they sum to {:.3f})", sum));
+      wr->check(sum >= 0.99 && sum <= 1.01, "",
+                fmt::format("the weights must sum to 1 (they sum to {:.3f})", sum));
     }
     s->finish();
   }
-  if (auto l = sub("logit_probe")) {
+  if (auto l = r.sub("logit_probe",
+                     "one prompt with many logit_bias maps and tiny completions (logit "
+                     "extraction)")) {
     LogitProbeRule& d = rules.logit_probe;
     l->get("enabled", d.enabled);
     l->get("min_distinct_biases", d.min_distinct_biases);
@@ -329,6 +349,16 @@ void read_detectors(TableReader r, RuleSet& rules) {
     l->finish();
   }
   r.finish();
+}
+
+/// Settings, allow-lists and detectors: every parameter but the threshold rules.
+template <class R>
+void read_parameters(R& root, RuleSet& rules) {
+  if (auto s = root.sub("settings", "windows, episodes, memory and how much prompt text is read"))
+    read_settings(*s, rules.settings);
+  if (auto a = root.sub("allow", "findings for these are suppressed (still counted)"))
+    read_allow(*a, rules.allow);
+  if (auto d = root.sub("detectors", "")) read_detectors(*d, rules);
 }
 
 void read_filter(TableReader r, EventFilter& f) {
@@ -490,10 +520,7 @@ void merge(RuleSet& rules, std::string_view text, std::string_view source, bool 
     throw RulesError(fmt::format("{}:{}: {}", source, e.source().begin.line, e.description()));
   }
   TableReader r(root, source, "", complete);
-  if (const toml::table* t = r.table("settings"))
-    read_settings(r.sub(*t, "settings"), rules.settings);
-  if (const toml::table* t = r.table("allow")) read_allow(r.sub(*t, "allow"), rules.allow);
-  if (const toml::table* t = r.table("detectors")) read_detectors(r.sub(*t, "detectors"), rules);
+  read_parameters(r, rules);
   if (const toml::node* n = r.find_optional("threshold")) {
     if (!n->is_array_of_tables()) r.fail(*n, "threshold", "expected [[threshold]] tables");
     size_t i = 0;
@@ -506,6 +533,10 @@ void merge(RuleSet& rules, std::string_view text, std::string_view source, bool 
 }
 
 }  // namespace
+
+void detail::write_parameters(detail::TomlWriter& root, RuleSet rules) {
+  read_parameters(root, rules);
+}
 
 void merge_rules(RuleSet& rules, std::string_view text, std::string_view source) {
   merge(rules, text, source, false);

@@ -15,9 +15,10 @@ trap 'rm -rf "$tmp"' EXIT
 
 # explain and rules print every built-in detector's parameters or metrics, on or off. Cases that
 # golden their format under $GOLDEN_RULES pipe them through this, so that detector work changes
-# only the cases that are about the detectors.
+# only the cases that are about the detectors: explain's "detectors:" block and metric lines,
+# and the [detectors.*] tables of rules' TOML (each up to the blank line before the next table).
 drop_detector_lines() {
-  awk '/^detectors:$/ { skip = 1 } skip && /^$/ { skip = 0; next } skip { next }
+  awk '/^detectors:$/ || /^\[detectors\./ { skip = 1 } skip && /^$/ { skip = 0; next } skip { next }
        /^threshold rules/ { rules = 1 } rules || !/^  / || /^  FINDING /'
 }
 export -f drop_detector_lines

@@ -1,14 +1,16 @@
+#include "rules_test_util.h"
+
 #include <exfilscan/rules/rules.h>
 
 #include <toml++/toml.h>
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <functional>
 #include <map>
 #include <sstream>
 
 using namespace exfilscan;
+using namespace exfilscan::test;
 
 namespace {
 
@@ -17,131 +19,6 @@ std::string read_file(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-using Get = std::function<double(const RuleSet&)>;
-#define PARAMETER(key, member)                                          \
-  {                                                                     \
-    key, [](const RuleSet& r) { return static_cast<double>(r.member); } \
-  }
-
-/// Every setting and detector parameter a rules file can give, with where the RuleSet holds it.
-const std::map<std::string, Get>& parameters() {
-  static const std::map<std::string, Get> all = {
-      PARAMETER("settings.window", settings.window_ns),
-      PARAMETER("settings.day", settings.day_ns),
-      PARAMETER("settings.answer_input_ratio", settings.answer_input_ratio),
-      PARAMETER("settings.min_answer_tokens", settings.min_answer_tokens),
-      PARAMETER("settings.answer_length_correlation", settings.answer_length_correlation),
-      PARAMETER("settings.cooldown", settings.cooldown_ns),
-      PARAMETER("settings.max_skew", settings.max_skew_ns),
-      PARAMETER("settings.idle_expiry", settings.idle_expiry_ns),
-      PARAMETER("settings.max_accounts", settings.max_accounts),
-      PARAMETER("settings.text_analysis_start", settings.text_analysis_start),
-      PARAMETER("settings.text_full_analysis", settings.text_full_analysis),
-      PARAMETER("settings.text_sample_every", settings.text_sample_every),
-      PARAMETER("detectors.volume_spike.enabled", volume_spike.enabled),
-      PARAMETER("detectors.volume_spike.min_requests", volume_spike.min_requests),
-      PARAMETER("detectors.volume_spike.min_completion_tokens", volume_spike.min_completion_tokens),
-      PARAMETER("detectors.volume_spike.baseline_hours", volume_spike.baseline_hours),
-      PARAMETER("detectors.volume_spike.min_baseline_hours", volume_spike.min_baseline_hours),
-      PARAMETER("detectors.volume_spike.baseline_mads", volume_spike.baseline_mads),
-      PARAMETER("detectors.volume_spike.ratio", volume_spike.ratio),
-      PARAMETER("detectors.volume_spike.peer_quantile", volume_spike.peer_quantile),
-      PARAMETER("detectors.volume_spike.min_population_windows",
-                volume_spike.min_population_windows),
-      PARAMETER("detectors.volume_spike.new_account_quantile", volume_spike.new_account_quantile),
-      PARAMETER("detectors.volume_spike.new_account_ratio", volume_spike.new_account_ratio),
-      PARAMETER("detectors.volume_spike.warmup", volume_spike.warmup_ns),
-      PARAMETER("detectors.volume_spike.warmup_ratio", volume_spike.warmup_ratio),
-      PARAMETER("detectors.volume_spike.dormant_after", volume_spike.dormant_after_ns),
-      PARAMETER("detectors.volume_spike.max_score", volume_spike.max_score),
-      PARAMETER("detectors.volume_spike.full_score_ratio", volume_spike.full_score_ratio),
-      PARAMETER("detectors.prompt_templating.enabled", prompt_templating.enabled),
-      PARAMETER("detectors.prompt_templating.min_requests", prompt_templating.min_requests),
-      PARAMETER("detectors.prompt_templating.min_share", prompt_templating.min_share),
-      PARAMETER("detectors.prompt_templating.min_distinct_fills",
-                prompt_templating.min_distinct_fills),
-      PARAMETER("detectors.prompt_templating.fills_full_ratio", prompt_templating.fills_full_ratio),
-      PARAMETER("detectors.prompt_templating.long_completion_tokens",
-                prompt_templating.long_completion_tokens),
-      PARAMETER("detectors.prompt_templating.product_answer_share",
-                prompt_templating.product_answer_share),
-      PARAMETER("detectors.prompt_templating.max_score_short_outputs",
-                prompt_templating.max_score_short_outputs),
-      PARAMETER("detectors.prompt_templating.full_evidence_ratio",
-                prompt_templating.full_evidence_ratio),
-      PARAMETER("detectors.prompt_templating.max_score_little_evidence",
-                prompt_templating.max_score_little_evidence),
-      PARAMETER("detectors.distillation_sweep.enabled", distillation_sweep.enabled),
-      PARAMETER("detectors.distillation_sweep.min_requests", distillation_sweep.min_requests),
-      PARAMETER("detectors.distillation_sweep.min_score", distillation_sweep.min_score),
-      PARAMETER("detectors.distillation_sweep.long_completion_tokens",
-                distillation_sweep.long_completion_tokens),
-      PARAMETER("detectors.distillation_sweep.sampling_full_share",
-                distillation_sweep.sampling_full_share),
-      PARAMETER("detectors.distillation_sweep.chain_of_thought_full_share",
-                distillation_sweep.chain_of_thought_full_share),
-      PARAMETER("detectors.distillation_sweep.cadence_min_slices",
-                distillation_sweep.cadence_min_slices),
-      PARAMETER("detectors.distillation_sweep.cadence_min_gaps",
-                distillation_sweep.cadence_min_gaps),
-      PARAMETER("detectors.distillation_sweep.cadence_min_windows",
-                distillation_sweep.cadence_min_windows),
-      PARAMETER("detectors.distillation_sweep.human_instruction_share",
-                distillation_sweep.human_instruction_share),
-      PARAMETER("detectors.distillation_sweep.sustained_ratio", distillation_sweep.sustained_ratio),
-      PARAMETER("detectors.distillation_sweep.sustained_bonus", distillation_sweep.sustained_bonus),
-      PARAMETER("detectors.distillation_sweep.metadata_only_weight",
-                distillation_sweep.metadata_only_weight),
-      PARAMETER("detectors.distillation_sweep.short_sweep", distillation_sweep.short_sweep_ns),
-      PARAMETER("detectors.distillation_sweep.max_score_short_sweep",
-                distillation_sweep.max_score_short_sweep),
-      PARAMETER("detectors.distillation_sweep.weights.instruction",
-                distillation_sweep.weights.instruction),
-      PARAMETER("detectors.distillation_sweep.weights.diversity",
-                distillation_sweep.weights.diversity),
-      PARAMETER("detectors.distillation_sweep.weights.chain_of_thought",
-                distillation_sweep.weights.chain_of_thought),
-      PARAMETER("detectors.distillation_sweep.weights.single_turn",
-                distillation_sweep.weights.single_turn),
-      PARAMETER("detectors.distillation_sweep.weights.long_completion",
-                distillation_sweep.weights.long_completion),
-      PARAMETER("detectors.distillation_sweep.weights.sampling",
-                distillation_sweep.weights.sampling),
-      PARAMETER("detectors.distillation_sweep.weights.cadence", distillation_sweep.weights.cadence),
-      PARAMETER("detectors.logit_probe.enabled", logit_probe.enabled),
-      PARAMETER("detectors.logit_probe.min_distinct_biases", logit_probe.min_distinct_biases),
-      PARAMETER("detectors.logit_probe.max_completion_tokens", logit_probe.max_completion_tokens),
-      PARAMETER("detectors.logit_probe.full_score_ratio", logit_probe.full_score_ratio),
-      PARAMETER("detectors.logit_probe.echo_min_ratio", logit_probe.echo_min_ratio),
-      PARAMETER("detectors.logit_probe.echo_full_score_ratio", logit_probe.echo_full_score_ratio),
-  };
-  return all;
-}
-#undef PARAMETER
-
-/// The scalar values of a TOML table and the tables inside it, by dotted key (durations in
-/// nanoseconds, booleans as 0 or 1), read by toml++ alone: not through the rules' reader.
-void scalars(const toml::table& table, const std::string& prefix,
-             std::map<std::string, double>& out) {
-  for (auto&& [k, node] : table) {
-    std::string key = prefix + std::string(k.str());
-    if (const toml::table* t = node.as_table()) {
-      scalars(*t, key + ".", out);
-    } else if (auto b = node.value_exact<bool>()) {
-      out[key] = *b ? 1 : 0;
-    } else if (auto i = node.value_exact<int64_t>()) {
-      out[key] = static_cast<double>(*i);
-    } else if (auto f = node.value_exact<double>()) {
-      out[key] = *f;
-    } else if (auto text = node.value_exact<std::string>()) {
-      auto ns = parse_duration(*text);
-      INFO(key << " = \"" << *text << "\"");
-      REQUIRE(ns);
-      out[key] = static_cast<double>(*ns);
-    }
-  }
 }
 
 }  // namespace
@@ -153,24 +30,26 @@ TEST_CASE("the built-in rules are src/rules/default.toml, value for value", "[ru
   // The binary carries the file as it is now (it is embedded when the build is configured).
   CHECK(default_rules_text() == text);
   toml::table file = toml::parse(text, path);
-  std::map<std::string, double> given;
-  for (const char* section : {"settings", "detectors"}) {
-    REQUIRE(file[section].as_table());
-    scalars(*file[section].as_table(), std::string(section) + ".", given);
-  }
+  const std::map<std::string, double> given = parameters(text);
   const RuleSet built_in = default_rules();
-  const RuleSet bare{};
-  for (const auto& [key, get] : parameters()) {
-    INFO(key);
-    // The file gives every parameter, the compiled rules hold what it gives, and the structs
-    // have no value of their own that could stand in for a parameter the reader dropped.
+  // The file gives every parameter the rules have (the printer writes them all), the compiled
+  // rules hold what it gives, and the structs have no value of their own that could stand in for
+  // a parameter the reader dropped.
+  const std::map<std::string, double> compiled = parameters(built_in);
+  for (const auto& [key, value] : compiled) {
+    INFO(key << ": a parameter default.toml does not give");
     REQUIRE(given.count(key));
-    CHECK(get(built_in) == given.at(key));
-    CHECK(get(bare) == 0);
+    CHECK(value == given.at(key));
   }
   for (const auto& [key, value] : given) {
-    INFO(key << ": a parameter of default.toml this test does not know");
-    CHECK(parameters().count(key));
+    INFO(key << ": a parameter of default.toml the rules do not hold");
+    CHECK(compiled.count(key));
+  }
+  const std::map<std::string, double> bare = parameters(RuleSet{});
+  CHECK(bare.size() == compiled.size());
+  for (const auto& [key, value] : bare) {
+    INFO(key);
+    CHECK(value == 0);
   }
   // Allow-lists and threshold rules: the file's, as it lists them.
   for (auto [name, list] :
@@ -211,6 +90,13 @@ TEST_CASE("complete rules must give every parameter", "[rules]") {
   CHECK_THROWS_WITH(compile_complete_rules(text, "short.toml"),
                     Catch::Matches("short\\.toml:[0-9]+: detectors\\.volume_spike\\.warmup_ratio: "
                                    "missing .*"));
+  // A key a condition is about, left out, is said to be missing (it was read as nothing).
+  std::string no_window(default_rules_text());
+  at = no_window.find("window = \"1h\"");
+  REQUIRE(at != std::string::npos);
+  no_window.erase(at, no_window.find('\n', at) - at);
+  CHECK_THROWS_WITH(compile_complete_rules(no_window, "short.toml"),
+                    Catch::Matches("short\\.toml:[0-9]+: settings\\.window: missing .*"));
   // A rules file read on top of them may give any part.
   RuleSet r = default_rules();
   merge_rules(r, "[detectors.volume_spike]\nratio = 4\n", "mine.toml");
@@ -226,10 +112,12 @@ TEST_CASE("rules that replace the built-in ones start from its parameters, detec
   CHECK_FALSE(e.distillation_sweep.enabled);
   CHECK_FALSE(e.logit_probe.enabled);
   CHECK(e.thresholds.empty());
-  for (const auto& [key, get] : parameters())
+  const std::map<std::string, double> from_empty = parameters(e), from_default = parameters(d);
+  REQUIRE(from_empty.size() == from_default.size());
+  for (const auto& [key, value] : from_default)
     if (!key.ends_with(".enabled")) {
       INFO(key);
-      CHECK(get(e) == get(d));
+      CHECK(from_empty.at(key) == value);
     }
 }
 
@@ -334,6 +222,19 @@ TEST_CASE("the detectors' and the engine's thresholds are checked like every par
                     Catch::Contains("anonymous_bonus"));
   CHECK_THROWS_WITH(check("[detectors.logit_probe]\necho_min_ratio = \"10x\"\n"),
                     "x.toml:2: detectors.logit_probe.echo_min_ratio: expected a number");
+  // Conditions on values (a range of durations, a sum) name the key's line, or the table's.
+  CHECK_THROWS_WITH(check("[settings]\nwindow = \"5m\"\n"),
+                    "x.toml:2: settings.window: from 10m to 24h");
+  CHECK_THROWS_WITH(check("[settings]\nday = \"30m\"\n"),
+                    "x.toml:2: settings.day: from the window to 7d");
+  CHECK_THROWS_WITH(check("[settings]\n\nwindow = \"24h\"\nday = \"8d\"\n"),
+                    "x.toml:4: settings.day: from the window to 7d");
+  CHECK_THROWS_WITH(check("[detectors.volume_spike]\nbaseline_hours = 12\n"),
+                    "x.toml:2: detectors.volume_spike.baseline_hours: expected a whole number "
+                    "from 24 to 1440");
+  CHECK_THROWS_WITH(check("\n[detectors.distillation_sweep.weights]\ninstruction = 0.9\n"),
+                    "x.toml:2: detectors.distillation_sweep.weights: the weights must sum to 1 "
+                    "(they sum to 1.600)");
   // In range, they are taken.
   merge_rules(r,
               "[settings]\ntext_full_analysis = 0\n[detectors.distillation_sweep]\n"

@@ -185,8 +185,10 @@ void merge_rules_file(RuleSet& rules, const std::string& path);
 
 namespace exfilscan {
 
-/// The rules in force as text for `exfilscan rules`: each detector and threshold rule on one
-/// line with what it does, then its parameters.
-std::string describe_rules(const RuleSet& rules);
+/// The rules as a TOML rules file, for `exfilscan rules`: every setting, allow-list, detector
+/// parameter and threshold rule, each detector and threshold rule with a comment saying what it
+/// does. Compiled alone (compile_complete_rules, or on top of empty_rules()) it gives `rules`
+/// back.
+std::string rules_toml(const RuleSet& rules);
 
 }  // namespace exfilscan
