@@ -7,6 +7,7 @@
 
 #include "detectors/verdict.h"
 
+#include <exfilscan/features/text_features.h>
 #include <exfilscan/hash.h>
 #include <exfilscan/parse/event.h>
 #include <exfilscan/state.h>
@@ -31,6 +32,8 @@ struct Observation {
   std::string_view prompt;     // the last user message (or the last part); empty without text
   bool analysed = false;       // its text passed the analysis gate: style, sketches, templates
   uint64_t analysed_hash = 0;  // hash_bytes(prompt), when analysed
+  PromptStyle style{};         // when analysed
+  bool with_system = false;    // a system prompt came with it (when analysed)
   /// The prompt's identity: the text's hash, or without text the model and prompt length (the
   /// same prompt still has them).
   uint64_t prompt_key() const {

@@ -4,6 +4,7 @@
 
 #include "detectors/horizons.h"
 #include "detectors/scoring.h"
+#include "detectors/segments.h"
 
 #include <fmt/format.h>
 
@@ -17,7 +18,7 @@ namespace {
 /// The sweep's verdict on one horizon's pooled evidence. `day`: a horizon of several windows,
 /// whose cadence is the share of the windows it spans that had traffic.
 Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Account& a,
-                    const PooledEvidence& e, bool day) {
+                    const PooledEvidence& e, bool day, int64_t first_seen_ns) {
   int64_t window_ns = settings.window_ns, horizon_ns = day ? settings.day_ns : window_ns;
   Verdict v;
   const SweepWeights& wt = rule.weights;
@@ -35,7 +36,7 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   // time is its sixtieths; over a day, its windows: a script runs every hour, people keep hours.
   double coverage = 0;
   // The windows the horizon spans: from a day before the current one, or the account's first.
-  int64_t from = std::max(a.first_seen_ns, e.last_start_ns - horizon_ns + window_ns);
+  int64_t from = std::max(first_seen_ns, e.last_start_ns - horizon_ns + window_ns);
   int64_t spanned = day ? std::max<int64_t>(0, (e.last_start_ns - from) / window_ns) + 1 : 0;
   if (day) {
     if (static_cast<uint64_t>(spanned) >= rule.cadence_min_windows)
@@ -106,29 +107,84 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   return v;
 }
 
+/// The parts of the key's traffic (detectors/segments.h).
+struct SweepState final : DetectorState {
+  std::vector<Segment> segments;
+  void save(StateWriter& w) const override {
+    w.u64(segments.size());
+    for (const Segment& s : segments) s.save(w);
+  }
+  void load(StateReader& r) override {
+    segments.resize(r.count(256));
+    for (Segment& s : segments) s.load(r);
+  }
+};
+
+std::string describe(const Segment& s) {
+  if (s.by_end_user) return "one end user";
+  return fmt::format("{}, {}", s.with_system ? "one system prompt" : "no system prompt",
+                     s.with_end_users ? "with end users" : "no end users");
+}
+
 class DistillationSweep final : public Detector {
  public:
   explicit DistillationSweep(const RuleSet& rules)
-      : rule_(rules.distillation_sweep), settings_(rules.settings) {}
+      : rule_(rules.distillation_sweep), settings_(rules.settings) {
+    segment_options_.max_segments = rule_.max_segments;
+    segment_options_.window_ns = settings_.window_ns;
+    segment_options_.day_ns = settings_.day_ns;
+    segment_options_.min_answer_tokens = settings_.min_answer_tokens;
+    segment_options_.answer_input_ratio = settings_.answer_input_ratio;
+  }
   const char* name() const override { return "distillation_sweep"; }
   bool enabled() const override { return rule_.enabled; }
-  std::unique_ptr<DetectorState> new_state() const override { return nullptr; }
-  /// On the window and on the day horizon (settings.day of windows): the stronger.
-  Verdict judge(const DetectorState*, const Account& a) const override {
+  std::unique_ptr<DetectorState> new_state() const override {
+    return std::make_unique<SweepState>();
+  }
+  void observe(std::unique_ptr<DetectorState>& state, const Account& a,
+               const Observation& o) const override {
+    if (rule_.max_segments == 0) return;
+    SegmentTracker::observe(state_of<SweepState>(state).segments, segment_options_, a, o);
+  }
+  void close_window(std::unique_ptr<DetectorState>& state, const Account& a) const override {
+    if (!state) return;
+    auto& segments = static_cast<SweepState&>(*state).segments;
+    SegmentTracker::close_window(segments, segment_options_, a);
+    if (segments.empty()) state.reset();
+  }
+  /// On the window, on the day horizon (settings.day of windows) and on each part of the key's
+  /// traffic that is not most of it: the strongest.
+  Verdict judge(const DetectorState* state, const Account& a) const override {
     PooledEvidence window;
     window.add(window_evidence(a));
-    Verdict hour = judge_sweep(rule_, settings_, a, window, false);
-    if (a.recent.empty()) return hour;
+    Verdict best = judge_sweep(rule_, settings_, a, window, false, a.first_seen_ns);
+    // Whichever holds the stronger case; the window's when none fires (explain).
+    auto keep = [&](Verdict v) {
+      if (v.fired && (!best.fired || v.score > best.score)) best = std::move(v);
+    };
     PooledEvidence day = day_evidence(a);
-    Verdict pooled = judge_sweep(rule_, settings_, a, day, true);
-    // Whichever horizon holds the stronger case; the window's when neither fires (explain).
-    if (pooled.fired && (!hour.fired || pooled.score > hour.score)) return pooled;
-    return hour;
+    if (!a.recent.empty()) keep(judge_sweep(rule_, settings_, a, day, true, a.first_seen_ns));
+    if (!state) return best;
+    const auto& segments = static_cast<const SweepState*>(state)->segments;
+    if (segments.size() < 2) return best;
+    for (const Segment& s : segments) {
+      PooledEvidence part = s.day(a.window.start_ns, a.window.slice_ns);
+      double share = day.requests > 0 ? part.requests / day.requests : 1;
+      if (share > rule_.segment_max_share) continue;  // most of the key: the key's verdict
+      Verdict v = judge_sweep(rule_, settings_, a, part, true, s.first_ns);
+      if (!v.fired) continue;
+      v.metrics.push_back({"segment_share", share});
+      v.reason = fmt::format("in {:.0f}% of the key's traffic ({}): {}", share * 100, describe(s),
+                             v.reason);
+      keep(std::move(v));
+    }
+    return best;
   }
 
  private:
   const SweepRule& rule_;
   const Settings& settings_;
+  SegmentOptions segment_options_;
 };
 
 }  // namespace

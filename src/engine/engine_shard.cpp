@@ -154,16 +154,19 @@ void Shard::add_to_window(Account& a, const Event& ev) {
       (w.text_requests < settings.text_full_analysis ||
        w.requests % settings.text_sample_every == 0);
   uint64_t prompt_hash = analyse ? hash_bytes(last_user) : 0;
+  PromptStyle style{};
+  bool with_system = false;
   if (!ev.end_user.empty()) w.end_users.add(hash_bytes(ev.end_user));
   if (analyse) {
     ++w.text_requests;
     for (const PromptPart& part : ev.prompt)
       if (part.role == PromptRole::system) {
         ++w.with_system;
+        with_system = true;
         break;
       }
     w.prompts.add(prompt_hash);
-    PromptStyle style = classify_prompt(last_user);
+    style = classify_prompt(last_user);
     if (style.instruction || style.benchmark) ++w.instruction;
     if (style.chain_of_thought) ++w.chain_of_thought;
   }
@@ -184,7 +187,7 @@ void Shard::add_to_window(Account& a, const Event& ev) {
   if (options.include_prompts && !last_user.empty())
     w.sample_prompts[slot].assign(last_user.substr(0, 300));
 
-  Observation seen{ev, last_user, analyse, prompt_hash};
+  Observation seen{ev, last_user, analyse, prompt_hash, style, with_system};
   for (size_t d = 0; d < shared.detectors.size(); ++d)
     if (shared.detectors[d]->enabled()) shared.detectors[d]->observe(a.states[d], a, seen);
 }

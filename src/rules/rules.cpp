@@ -319,6 +319,8 @@ void read_detectors(R& r, RuleSet& rules) {
     s->get("max_score_short_sweep", d.max_score_short_sweep, 0, 1);
     s->get("sustained_ratio", d.sustained_ratio, 1, 1e6);
     s->get("sustained_bonus", d.sustained_bonus, 0, 1);
+    s->get("max_segments", d.max_segments, 0, 64);
+    s->get("segment_max_share", d.segment_max_share, 0, 1);
     if (auto wr = s->sub("weights", "the weights of the sweep's signals (they sum to 1)")) {
       SweepWeights& x = d.weights;
       wr->get("instruction", x.instruction, 0, 1);

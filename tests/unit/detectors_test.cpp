@@ -43,11 +43,14 @@ bool holds(const std::string& bytes, std::string_view what) {
 }  // namespace
 
 TEST_CASE("a detector's part of the state is saved under its name", "[engine][state]") {
-  std::string saved = probed_state(without_thresholds());
+  RuleSet rules = without_thresholds();
+  CHECK(holds(probed_state(rules), "distillation_sweep"));  // the parts of the key's traffic
+  rules.distillation_sweep.max_segments = 0;
+  std::string saved = probed_state(rules);
   CHECK(holds(saved, "logit_probe"));
-  CHECK_FALSE(holds(saved, "distillation_sweep"));  // it keeps nothing of its own
+  CHECK_FALSE(holds(saved, "distillation_sweep"));  // without parts it keeps nothing
   Recorder rec;
-  DetectionEngine loaded(without_thresholds(), {}, rec);
+  DetectionEngine loaded(rules, {}, rec);
   StateReader in(saved);
   loaded.load_state(in);
   StateWriter again;

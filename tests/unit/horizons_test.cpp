@@ -200,3 +200,51 @@ TEST_CASE("pooled gaps are those of one sequence", "[horizons]") {
   CHECK(pooled.gap_variation(1) == Approx(std::sqrt(var) / mean));
   CHECK(pooled.gap_variation(9) == -1);  // too few gaps
 }
+
+namespace {
+
+/// An application's key over a day: a system prompt, many end users, chat; with `injected`, a
+/// sweep of one request in ten with neither system prompt nor end users.
+std::vector<Finding> app_key(const RuleSet& rules, bool injected) {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(rules, {}, rec);
+  std::vector<PromptPart> app(2), sweep(1);
+  for (int i = 0; i < 24 * 120; ++i) {  // two a minute for a day
+    int64_t ts = t0 + i * 30 * ns_per_second;
+    if (injected && i % 10 == 0) {
+      Event e = s.event(ts, "app-key", 700);
+      sweep[0] = {PromptRole::user,
+                  s.keep(fmt::format("{} {} {}", verbs[i % 6], topics[i % 13], forms[i % 7]))};
+      e.prompt = sweep;
+      engine.on_event(e);
+      continue;
+    }
+    Event e = s.event(ts, "app-key", 80 + i % 50);
+    app[0] = {PromptRole::system, "You are the support assistant of Acme Parcels."};
+    app[1] = {PromptRole::user, s.keep(fmt::format("hi, my parcel {} is late again, {}?", i,
+                                                   i % 3 ? "any news" : "where is it"))};
+    e.prompt = app;
+    e.turns = 1 + i % 4;
+    e.end_user = s.keep(fmt::format("customer-{}", i % 400));
+    engine.on_event(e);
+  }
+  engine.finish();
+  return rec.findings;
+}
+
+}  // namespace
+
+TEST_CASE("a sweep in a tenth of an application's key is found in its part", "[engine][horizons]") {
+  RuleSet rules = only("distillation_sweep");
+  CHECK(app_key(rules, false).empty());
+  std::vector<Finding> found = app_key(rules, true);
+  REQUIRE_FALSE(found.empty());
+  const Finding& f = found.front();
+  CHECK(f.reason.find("of the key's traffic (no system prompt, no end users)") !=
+        std::string::npos);
+  CHECK(metric(f, "segment_share") == Approx(0.1).margin(0.02));
+  // Without parts, the key's totals average it away.
+  merge_rules(rules, "[detectors.distillation_sweep]\nmax_segments = 0\n", "test");
+  CHECK(app_key(rules, true).empty());
+}

@@ -114,6 +114,8 @@ struct SweepRule {
   double max_score_short_sweep = 0;  // ...scores at most this (a one-off eval)
   double sustained_ratio = 0;        // a horizon with this many times min_requests...
   double sustained_bonus = 0;        // ...adds this to the score: a harvest goes on
+  uint64_t max_segments = 0;         // parts of a key's traffic judged on their own
+  double segment_max_share = 0;      // a part above this share of the key is the key
 };
 
 struct LogitProbeRule {
