@@ -15,11 +15,24 @@ namespace exfilscan::detail {
 
 namespace {
 
-/// The sweep's verdict on one horizon's pooled evidence. `day`: a horizon of several windows,
-/// whose cadence is the share of the windows it spans that had traffic.
+/// Over a horizon of several windows, its windows with traffic and the windows it spans: the
+/// share of the time with traffic, once it spans cadence_min_windows (decayed, for the history).
+struct Spread {
+  double active = 0, spanned = 0;
+};
+
+/// A day's spread: from a day before the current window, or the account's (or part's) first.
+Spread day_spread(const Settings& settings, const PooledEvidence& e, int64_t first_seen_ns) {
+  int64_t window_ns = settings.window_ns;
+  int64_t from = std::max(first_seen_ns, e.last_start_ns - settings.day_ns + window_ns);
+  int64_t spanned = std::max<int64_t>(0, (e.last_start_ns - from) / window_ns) + 1;
+  return {static_cast<double>(e.windows), static_cast<double>(spanned)};
+}
+
+/// The sweep's verdict on one horizon's pooled evidence. `spread`: none for the window, whose
+/// cadence is the share of its sixtieths with traffic.
 Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Account& a,
-                    const PooledEvidence& e, bool day, int64_t first_seen_ns) {
-  int64_t window_ns = settings.window_ns, horizon_ns = day ? settings.day_ns : window_ns;
+                    const PooledEvidence& e, const Spread* spread) {
   Verdict v;
   const SweepWeights& wt = rule.weights;
   double median_completion = e.median_completion();
@@ -35,12 +48,9 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   // under 0.5 counts fully, 1 — Poisson arrivals — half, bursts nothing). Within a window the
   // time is its sixtieths; over a day, its windows: a script runs every hour, people keep hours.
   double coverage = 0;
-  // The windows the horizon spans: from a day before the current one, or the account's first.
-  int64_t from = std::max(first_seen_ns, e.last_start_ns - horizon_ns + window_ns);
-  int64_t spanned = day ? std::max<int64_t>(0, (e.last_start_ns - from) / window_ns) + 1 : 0;
-  if (day) {
-    if (static_cast<uint64_t>(spanned) >= rule.cadence_min_windows)
-      coverage = clamp01(static_cast<double>(e.windows) / static_cast<double>(spanned));
+  if (spread) {
+    if (spread->spanned >= static_cast<double>(rule.cadence_min_windows))
+      coverage = clamp01(spread->active / spread->spanned);
   } else if (e.slices_elapsed >= static_cast<double>(rule.cadence_min_slices)) {
     coverage = part(e.slices_active, e.slices_elapsed);
   }
@@ -157,13 +167,23 @@ class DistillationSweep final : public Detector {
   Verdict judge(const DetectorState* state, const Account& a) const override {
     PooledEvidence window;
     window.add(window_evidence(a));
-    Verdict best = judge_sweep(rule_, settings_, a, window, false, a.first_seen_ns);
+    Verdict best = judge_sweep(rule_, settings_, a, window, nullptr);
     // Whichever holds the stronger case; the window's when none fires (explain).
     auto keep = [&](Verdict v) {
       if (v.fired && (!best.fired || v.score > best.score)) best = std::move(v);
     };
     PooledEvidence day = day_evidence(a);
-    if (!a.recent.empty()) keep(judge_sweep(rule_, settings_, a, day, true, a.first_seen_ns));
+    if (!a.recent.empty()) {
+      Spread spread = day_spread(settings_, day, a.first_seen_ns);
+      keep(judge_sweep(rule_, settings_, a, day, &spread));
+    }
+    // The whole history, once it holds more than the day.
+    if (a.history.pool.windows > a.recent.size()) {
+      PooledEvidence all = a.history.pool;
+      all.add(window_evidence(a));
+      Spread spread{a.history.active + 1, a.history.spanned + 1};
+      keep(judge_sweep(rule_, settings_, a, all, &spread));
+    }
     if (!state) return best;
     const auto& segments = static_cast<const SweepState*>(state)->segments;
     if (segments.size() < 2) return best;
@@ -171,7 +191,8 @@ class DistillationSweep final : public Detector {
       PooledEvidence part = s.day(a.window.start_ns, a.window.slice_ns);
       double share = day.requests > 0 ? part.requests / day.requests : 1;
       if (share > rule_.segment_max_share) continue;  // most of the key: the key's verdict
-      Verdict v = judge_sweep(rule_, settings_, a, part, true, s.first_ns);
+      Spread spread = day_spread(settings_, part, s.first_ns);
+      Verdict v = judge_sweep(rule_, settings_, a, part, &spread);
       if (!v.fired) continue;
       v.metrics.push_back({"segment_share", share});
       v.reason = fmt::format("in {:.0f}% of the key's traffic ({}): {}", share * 100, describe(s),

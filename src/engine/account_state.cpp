@@ -181,6 +181,7 @@ void Account::save(StateWriter& w) const {
   window.save(w);
   w.u64(recent.size());
   for (const WindowEvidence& e : recent) e.save(w);
+  history.save(w);
   w.u64(fired.size());
   for (const RuleFiring& f : fired) {
     w.str(f.rule);
@@ -220,6 +221,8 @@ void Account::load(StateReader& r, LegacyDetectorData& legacy) {
       recent_pool.add(e);
     }
   }
+  history = DecayedEvidence{};
+  if (!old) history.load(r);
   if (r.version() < 4) {
     // Older states did not keep it. Between windows it is the last event; inside one, the
     // latest window of the history comes closest.
@@ -294,6 +297,83 @@ double LengthPairs::correlation() const {
   double vx = sxx - sx * sx / n, vy = syy - sy * sy / n, cxy = sxy - sx * sy / n;
   if (vx <= 1e-9 * n || vy <= 1e-9 * n) return 0;
   return cxy / std::sqrt(vx * vy);
+}
+
+void PooledEvidence::scale(double f) {
+  for (double* v :
+       {&requests,        &text_requests,   &instruction,   &chain_of_thought, &single_turn,
+        &turns_known,     &sampling,        &with_system,   &distinct_prompts, &completion_known,
+        &product_answers, &median_weighted, &slices_active, &slices_elapsed,   &gaps,
+        &gap_m2,          &end_users,       &lengths.n,     &lengths.sx,       &lengths.sy,
+        &lengths.sxx,     &lengths.syy,     &lengths.sxy})
+    *v *= f;
+}
+
+void PooledEvidence::save(StateWriter& w) const {
+  for (int64_t v : {first_ns, last_ns, first_start_ns, last_start_ns}) w.i64(v);
+  w.u64(windows);
+  for (double v :
+       {requests,        text_requests,   instruction,   chain_of_thought, single_turn,
+        turns_known,     sampling,        with_system,   distinct_prompts, completion_known,
+        product_answers, median_weighted, slices_active, slices_elapsed,   gaps,
+        gap_mean,        gap_m2,          end_users,     min_temperature,  max_temperature,
+        lengths.n,       lengths.sx,      lengths.sy,    lengths.sxx,      lengths.syy,
+        lengths.sxy})
+    w.f64(v);
+}
+
+void PooledEvidence::load(StateReader& r) {
+  // Unset times are INT64_MAX / INT64_MIN; set ones event times.
+  auto time = [&r] {
+    int64_t t = r.i64();
+    if (t == INT64_MAX || t == INT64_MIN || (t >= 0 && t < timestamp_end_s * 1'000'000'000))
+      return t;
+    throw StateError("a pooled evidence's time is out of range");
+  };
+  for (int64_t* v : {&first_ns, &last_ns, &first_start_ns, &last_start_ns}) *v = time();
+  windows = r.count(SIZE_MAX / 2);
+  for (double* v :
+       {&requests,        &text_requests,   &instruction,   &chain_of_thought, &single_turn,
+        &turns_known,     &sampling,        &with_system,   &distinct_prompts, &completion_known,
+        &product_answers, &median_weighted, &slices_active, &slices_elapsed,   &gaps,
+        &gap_mean,        &gap_m2,          &end_users,     &min_temperature,  &max_temperature,
+        &lengths.n,       &lengths.sx,      &lengths.sy,    &lengths.sxx,      &lengths.syy,
+        &lengths.sxy}) {
+    double x = r.f64();
+    if (!(x >= -1e15 && x <= 1e15)) throw StateError("a pooled evidence's count is out of range");
+    *v = x;
+  }
+}
+
+void DecayedEvidence::add(const WindowEvidence& e, int64_t window_ns, int64_t half_life_ns) {
+  if (pool.windows > 0 && e.start_ns > pool.last_start_ns) {
+    double elapsed = static_cast<double>(e.start_ns - pool.last_start_ns);
+    double f = std::exp2(-elapsed / static_cast<double>(half_life_ns));
+    pool.scale(f);
+    active *= f;
+    // The windows between the last one and this: spanned, each a little less decayed; counted
+    // as if all at the last one's weight (a window's worth of error in the weights).
+    spanned = spanned * f + elapsed / static_cast<double>(window_ns);
+  } else {
+    spanned += 1;
+  }
+  pool.add(e);
+  active += 1;
+  spanned = std::max(spanned, active);
+}
+
+void DecayedEvidence::save(StateWriter& w) const {
+  pool.save(w);
+  w.f64(active);
+  w.f64(spanned);
+}
+
+void DecayedEvidence::load(StateReader& r) {
+  pool.load(r);
+  active = r.f64();
+  spanned = r.f64();
+  if (!(active >= 0 && active <= 1e15 && spanned >= active && spanned <= 1e15))
+    throw StateError("a decayed history's windows are out of range");
 }
 
 double PooledEvidence::gap_variation(double min_gaps) const {

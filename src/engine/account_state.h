@@ -132,7 +132,6 @@ struct WindowEvidence {
 struct PooledEvidence {
   int64_t first_ns = INT64_MAX, last_ns = INT64_MIN;
   size_t windows = 0;
-  int64_t window_span = 0;  // windows from the first one's start to the last one's, inclusive
   double requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
          turns_known = 0, sampling = 0, with_system = 0, distinct_prompts = 0, completion_known = 0,
          product_answers = 0, median_weighted = 0, slices_active = 0, slices_elapsed = 0, gaps = 0,
@@ -141,6 +140,10 @@ struct PooledEvidence {
   LengthPairs lengths;
   int64_t first_start_ns = INT64_MAX, last_start_ns = INT64_MIN;
   void add(const WindowEvidence& e);
+  /// Every count weighs `f` times as much (shares, means and variances stay).
+  void scale(double f);
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
   double median_completion() const {
     return completion_known > 0 ? median_weighted / completion_known : 0;
   }
@@ -153,6 +156,18 @@ struct PooledEvidence {
     if (completion_known <= 0 || lengths.correlation() < min_correlation) return 0;
     return product_answers / completion_known;
   }
+};
+
+/// The account's whole history, decayed: a closed window's counts weigh half as much after each
+/// half-life, so weeks of a slow sweep add up and a month-old burst has faded.
+struct DecayedEvidence {
+  PooledEvidence pool;
+  double active = 0;   // windows with traffic, decayed
+  double spanned = 0;  // windows elapsed from the first one's start, decayed
+  /// The window joins (they come in time order: each starts after the last one added).
+  void add(const WindowEvidence& e, int64_t window_ns, int64_t half_life_ns);
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 };
 
 /// An account's completed window, for its own baseline. Counts saturate at 2^32 - 1 (an hour
@@ -200,6 +215,7 @@ struct Account {
   /// Oldest first: the closed windows of the last day (the day horizon), and their pool.
   std::vector<WindowEvidence> recent;
   PooledEvidence recent_pool;
+  DecayedEvidence history;        // every closed window, decayed (the history horizon)
   std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
   std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score
   uint64_t suppressed = 0;

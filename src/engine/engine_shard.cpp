@@ -209,6 +209,7 @@ void Shard::close_window(Account& a) {
     for (size_t d = 0; d < shared.detectors.size(); ++d)
       if (shared.detectors[d]->enabled()) shared.detectors[d]->close_window(a.states[d], a);
     a.recent.push_back(window_evidence(a));
+    a.history.add(a.recent.back(), window_ns(), rules.settings.history_half_life_ns);
     a.recent_pool.add(a.recent.back());
     a.active_before_ns = std::max(a.active_before_ns, a.window.last_ns);
   }

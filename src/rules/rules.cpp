@@ -240,6 +240,9 @@ void read_settings(R& r, Settings& s) {
           "from 10m to 24h");
   r.duration("day", s.day_ns);
   r.check(s.day_ns >= s.window_ns && s.day_ns <= 7 * ns_per_day, "day", "from the window to 7d");
+  r.duration("history_half_life", s.history_half_life_ns);
+  r.check(s.history_half_life_ns >= ns_per_hour && s.history_half_life_ns <= 90 * ns_per_day,
+          "history_half_life", "from 1h to 90d");
   r.duration("cooldown", s.cooldown_ns);
   r.duration("max_skew", s.max_skew_ns);
   r.duration("idle_expiry", s.idle_expiry_ns);

@@ -58,18 +58,21 @@ TEST_CASE("a slow sweep's hours add up on the day horizon", "[engine][horizons]"
   CHECK(metric(f, "span_hours") > 6);
   CHECK(f.reason.find("hours") != std::string::npos);  // it says over what span
 
-  // With the day horizon as short as the window, the same traffic says nothing.
+  // With the day horizon as short as the window (and a history of an hour), it says nothing.
   RuleSet window_only = only("distillation_sweep");
-  merge_rules(window_only, "[settings]\nday = \"1h\"\n", "test");
+  merge_rules(window_only, "[settings]\nday = \"1h\"\nhistory_half_life = \"1h\"\n", "test");
   CHECK(slow_sweep(window_only, 8, 30).empty());
 }
 
 TEST_CASE("windows leave the day horizon a day after they started", "[engine][horizons]") {
   // 8 an hour for 6 hours (48 requests: under the minimum), a day and a half of quiet, then 8
-  // an hour again: the old hours are gone, so nothing reaches 60 until the new ones do.
+  // an hour again: the old hours are gone from the day, so nothing reaches 60 there (the
+  // history, with a half-life of an hour here, has forgotten them too).
   Stream s;
   Recorder rec;
-  DetectionEngine engine(only("distillation_sweep"), {}, rec);
+  RuleSet rules = only("distillation_sweep");
+  merge_rules(rules, "[settings]\nhistory_half_life = \"1h\"\n", "test");
+  DetectionEngine engine(rules, {}, rec);
   std::vector<PromptPart> parts(1);
   auto send = [&](int64_t start, int n) {
     for (int i = 0; i < n; ++i) {
@@ -247,4 +250,15 @@ TEST_CASE("a sweep in a tenth of an application's key is found in its part", "[e
   // Without parts, the key's totals average it away.
   merge_rules(rules, "[detectors.distillation_sweep]\nmax_segments = 0\n", "test");
   CHECK(app_key(rules, true).empty());
+}
+
+TEST_CASE("a sweep too slow for a day adds up over the history", "[engine][horizons]") {
+  // 2 an hour: 48 a day, under the sweep's 60 requests; over days the decayed history holds them.
+  std::vector<Finding> slow = slow_sweep(only("distillation_sweep"), 2, 24 * 5);
+  REQUIRE_FALSE(slow.empty());
+  CHECK(metric(slow.front(), "span_hours") > 24);
+  // With a half-life of an hour, the history holds little more than the last hours.
+  RuleSet short_memory = only("distillation_sweep");
+  merge_rules(short_memory, "[settings]\nhistory_half_life = \"1h\"\n", "test");
+  CHECK(slow_sweep(short_memory, 2, 24 * 5).empty());
 }
