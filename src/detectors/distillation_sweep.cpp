@@ -119,15 +119,9 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
 
 /// The parts of the key's traffic (detectors/segments.h).
 struct SweepState final : DetectorState {
-  std::vector<Segment> segments;
-  void save(StateWriter& w) const override {
-    w.u64(segments.size());
-    for (const Segment& s : segments) s.save(w);
-  }
-  void load(StateReader& r) override {
-    segments.resize(r.count(256));
-    for (Segment& s : segments) s.load(r);
-  }
+  Segments segments;
+  void save(StateWriter& w) const override { segments.save(w); }
+  void load(StateReader& r) override { segments.load(r); }
 };
 
 std::string describe(const Segment& s) {
@@ -185,7 +179,7 @@ class DistillationSweep final : public Detector {
       keep(judge_sweep(rule_, settings_, a, all, &spread));
     }
     if (!state) return best;
-    const auto& segments = static_cast<const SweepState*>(state)->segments;
+    const auto& segments = static_cast<const SweepState*>(state)->segments.parts;
     if (segments.size() < 2) return best;
     for (const Segment& s : segments) {
       PooledEvidence part = s.day(a.window.start_ns, a.window.slice_ns);

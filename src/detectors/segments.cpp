@@ -117,8 +117,8 @@ PooledEvidence Segment::day(int64_t window_start_ns, int64_t slice_ns) const {
   return pool;
 }
 
-void SegmentTracker::observe(std::vector<Segment>& segments, const SegmentOptions& options,
-                             const Account& account, const Observation& event) {
+void SegmentTracker::observe(Segments& set, const SegmentOptions& options, const Account& account,
+                             const Observation& event) {
   if (options.max_segments == 0) return;
   const Event& ev = event.event;
   int64_t ts = ev.timestamp_ns;
@@ -128,6 +128,11 @@ void SegmentTracker::observe(std::vector<Segment>& segments, const SegmentOption
   uint64_t shape = mix64(system ^ (hash_bytes(ev.user_agent) * 0x9E3779B97F4A7C15ULL) ^
                          (users ? 0x5bd1e995ULL : 0)) &
                    ~uint64_t{1};
+  if (set.parts.empty() && !users && (set.first_shape == 0 || set.first_shape == shape)) {
+    set.first_shape = shape;  // one shape so far: the key is its only part
+    return;
+  }
+  std::vector<Segment>& segments = set.parts;
   Segment& s = slot_for(segments, options.max_segments, shape, ts);
   s.with_system = system != 0;
   s.with_end_users = users;
@@ -141,8 +146,9 @@ void SegmentTracker::observe(std::vector<Segment>& segments, const SegmentOption
   }
 }
 
-void SegmentTracker::close_window(std::vector<Segment>& segments, const SegmentOptions& options,
+void SegmentTracker::close_window(Segments& set, const SegmentOptions& options,
                                   const Account& account) {
+  std::vector<Segment>& segments = set.parts;
   const WindowStats& w = account.window;
   int64_t since = w.start_ns + options.window_ns - options.day_ns;
   for (Segment& s : segments) {
@@ -165,6 +171,18 @@ void SegmentTracker::close_window(std::vector<Segment>& segments, const SegmentO
     s.weight /= 2;
   }
   std::erase_if(segments, [](const Segment& s) { return s.recent.empty() && s.weight < 1; });
+}
+
+void Segments::save(StateWriter& w) const {
+  w.u64(first_shape);
+  w.u64(parts.size());
+  for (const Segment& s : parts) s.save(w);
+}
+
+void Segments::load(StateReader& r) {
+  first_shape = r.u64();
+  parts.resize(r.count(256));
+  for (Segment& s : parts) s.load(r);
 }
 
 void Segment::save(StateWriter& w) const {

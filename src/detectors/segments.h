@@ -47,13 +47,23 @@ struct Segment {
   void load(StateReader& r);
 };
 
+/// A key's parts. Until its traffic splits (a second shape, or end users), the key is its one
+/// part and nothing is kept but that shape: most keys never split and cost nothing here.
+struct Segments {
+  uint64_t first_shape = 0;
+  std::vector<Segment> parts;
+  bool empty() const { return parts.empty(); }
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+};
+
 class SegmentTracker {
  public:
   /// The event joins its two parts (by system prompt and user agent; by end user, if any).
-  static void observe(std::vector<Segment>& segments, const SegmentOptions& options,
-                      const Account& account, const Observation& event);
+  static void observe(Segments& segments, const SegmentOptions& options, const Account& account,
+                      const Observation& event);
   /// The account's window closes: each part's window joins its day; quiet parts leave.
-  static void close_window(std::vector<Segment>& segments, const SegmentOptions& options,
+  static void close_window(Segments& segments, const SegmentOptions& options,
                            const Account& account);
 };
 

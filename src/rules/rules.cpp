@@ -240,6 +240,9 @@ void read_settings(R& r, Settings& s) {
           "from 10m to 24h");
   r.duration("day", s.day_ns);
   r.check(s.day_ns >= s.window_ns && s.day_ns <= 7 * ns_per_day, "day", "from the window to 7d");
+  // Each account (and each part of one) keeps the day's windows: a bounded number of them.
+  r.check(s.window_ns <= 0 || s.day_ns / s.window_ns <= 168, "day",
+          "at most 168 windows (a week of hours, a day of 10-minute windows)");
   r.duration("history_half_life", s.history_half_life_ns);
   r.check(s.history_half_life_ns >= ns_per_hour && s.history_half_life_ns <= 90 * ns_per_day,
           "history_half_life", "from 1h to 90d");
