@@ -160,6 +160,15 @@ std::string engine_totals(const EngineStats& e) {
   if (e.forgotten_dropped)
     out += fmt::format(", {} no longer remembered (max_accounts)",
                        counted(e.forgotten_dropped, "forgotten key"));
+  if (e.templates_replaced)
+    out += fmt::format(", {} replaced by newer ones (16 an account)",
+                       counted(e.templates_replaced, "template"));
+  if (e.parts_replaced)
+    out += fmt::format(", {} of keys' traffic replaced by busier ones (max_segments)",
+                       counted(e.parts_replaced, "part"));
+  if (e.probes_untracked)
+    out += fmt::format(", {} not tracked for logit probing (256 prompts a window)",
+                       counted(e.probes_untracked, "probe"));
   return out;
 }
 

@@ -26,6 +26,13 @@ class DetectorState {
   virtual void load(StateReader& r) = 0;
 };
 
+/// Caps that bit while detectors observed events (EngineStats reports them).
+struct DetectorCounts {
+  uint64_t templates_replaced = 0;
+  uint64_t parts_replaced = 0;
+  uint64_t probes_untracked = 0;
+};
+
 /// What the engine worked out once of an event, for every detector.
 struct Observation {
   const Event& event;
@@ -34,6 +41,7 @@ struct Observation {
   uint64_t analysed_hash = 0;  // hash_bytes(prompt), when analysed
   PromptStyle style{};         // when analysed
   bool with_system = false;    // a system prompt came with it (when analysed)
+  DetectorCounts* counts = nullptr;  // the shard's: where a detector counts a cap that bit
   /// The prompt's identity: the text's hash, or without text the model and prompt length (the
   /// same prompt still has them).
   uint64_t prompt_key() const {

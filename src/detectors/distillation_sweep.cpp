@@ -19,6 +19,7 @@ namespace {
 /// share of the time with traffic, once it spans cadence_min_windows (decayed, for the history).
 struct Spread {
   double active = 0, spanned = 0;
+  int64_t span_ns = -1;  // the time its evidence covers, when not its first to last window's
 };
 
 /// A day's spread: from a day before the current window, or the account's (or part's) first.
@@ -36,7 +37,8 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   Verdict v;
   const SweepWeights& wt = rule.weights;
   double median_completion = e.median_completion();
-  int64_t minutes = e.span_ns() / ns_per_minute + 1;
+  int64_t span_ns = spread && spread->span_ns >= 0 ? spread->span_ns : e.span_ns();
+  int64_t minutes = span_ns / ns_per_minute + 1;
   auto part = [](double x, double whole) { return whole > 0 ? x / whole : 0.0; };
   double f_single = part(e.single_turn, e.turns_known);
   // The answers are the product: long, or as long as what was asked (a translation).
@@ -97,9 +99,10 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
                {"hours_of_day_active", static_cast<double>(a.hours_of_day.count())},
                {"no_system_prompt", no_system},
                {"end_users", e.end_users},
-               {"span_hours", static_cast<double>(e.span_ns()) / static_cast<double>(ns_per_hour)},
+               {"span_hours", static_cast<double>(span_ns) / static_cast<double>(ns_per_hour)},
                {"score", score}};
-  if (e.requests < static_cast<double>(rule.min_requests) || score < rule.min_score) return v;
+  // (A score that is not a number says nothing: it never fires.)
+  if (e.requests < static_cast<double>(rule.min_requests) || !(score >= rule.min_score)) return v;
   // A one-off eval is short; a harvest keeps going. Under short_sweep of traffic, stay medium.
   if (minutes * ns_per_minute < rule.short_sweep_ns)
     score = std::min(score, rule.max_score_short_sweep);
@@ -175,14 +178,20 @@ class DistillationSweep final : public Detector {
     if (a.history.pool.windows > a.recent.size()) {
       PooledEvidence all = a.history.pool;
       all.add(window_evidence(a));
-      Spread spread{a.history.active + 1, a.history.spanned + 1};
+      // Its span: the windows it weighs, decayed (a month-old window weighs nothing).
+      double spanned = a.history.spanned + 1;
+      Spread spread{
+          a.history.active + 1, spanned,
+          std::min(all.span_ns(),
+                   static_cast<int64_t>(spanned * static_cast<double>(settings_.window_ns)))};
       keep(judge_sweep(rule_, settings_, a, all, &spread));
     }
     if (!state) return best;
     const auto& segments = static_cast<const SweepState*>(state)->segments.parts;
     if (segments.size() < 2) return best;
     for (const Segment& s : segments) {
-      PooledEvidence part = s.day(a.window.start_ns, a.window.slice_ns);
+      PooledEvidence part = s.day(a.window.start_ns, a.window.slice_ns, settings_.day_ns);
+      if (part.windows == 0) continue;  // nothing left in the day
       double share = day.requests > 0 ? part.requests / day.requests : 1;
       if (share > rule_.segment_max_share) continue;  // most of the key: the key's verdict
       Spread spread = day_spread(settings_, part, s.first_ns);

@@ -69,6 +69,8 @@ class LogitProbe final : public Detector {
       b->second.add(p.logit_bias_hash);
     else if (s.biases_by_prompt.size() < max_probe_prompts)
       s.biases_by_prompt[prompt].add(p.logit_bias_hash);
+    else if (o.counts)
+      ++o.counts->probes_untracked;
   }
   Verdict judge(const DetectorState* state, const Account& a) const override;
   void close_window(std::unique_ptr<DetectorState>& state, const Account&) const override {

@@ -85,7 +85,11 @@ class PromptTemplating final : public Detector {
   }
   void observe(std::unique_ptr<DetectorState>& state, const Account&,
                const Observation& o) const override {
-    if (o.analysed) state_of<TemplatingState>(state).miner.add(o.prompt, o.analysed_hash);
+    if (!o.analysed) return;
+    TemplateMiner& miner = state_of<TemplatingState>(state).miner;
+    uint64_t replaced = miner.replaced();
+    miner.add(o.prompt, o.analysed_hash);
+    if (o.counts) o.counts->templates_replaced += miner.replaced() - replaced;
   }
   Verdict judge(const DetectorState* state, const Account& a) const override;
   void close_window(std::unique_ptr<DetectorState>& state, const Account& a) const override {

@@ -18,7 +18,8 @@ uint64_t system_id(const Event& ev) {
 
 /// The slot of part `id` (its low bit says which way it splits: each way has `max` slots, so
 /// that a thousand end users churning through theirs never push out the application's shapes).
-Segment& slot_for(std::vector<Segment>& segments, size_t max, uint64_t id, int64_t ts) {
+Segment& slot_for(std::vector<Segment>& segments, size_t max, uint64_t id, int64_t ts,
+                  DetectorCounts* counts) {
   size_t same_way = 0;
   auto quietest = segments.end();
   for (auto s = segments.begin(); s != segments.end(); ++s) {
@@ -32,6 +33,7 @@ Segment& slot_for(std::vector<Segment>& segments, size_t max, uint64_t id, int64
   } else {
     // Space-saving: the newcomer takes the quietest slot and its weight, so that a part that
     // keeps coming climbs above the ones that stopped.
+    if (counts) ++counts->parts_replaced;
     double weight = quietest->weight;
     *quietest = Segment{};
     quietest->weight = weight;
@@ -81,9 +83,9 @@ void add(Segment& s, const SegmentOptions& o, const Account& a, const Observatio
   if (n.requests > 1 && ts >= s.last_gap_ns) {
     double gap = static_cast<double>(ts - s.last_gap_ns) / 1e9;
     n.gaps += 1;
-    double delta = gap - n.gap_mean;
-    n.gap_mean += static_cast<float>(delta / n.gaps);
-    n.gap_m2 += static_cast<float>(delta * (gap - n.gap_mean));
+    double delta = gap - s.gap_mean;  // in doubles: float rounding can make M2 negative
+    s.gap_mean += delta / n.gaps;
+    s.gap_m2 += delta * (gap - s.gap_mean);
   }
   s.last_gap_ns = std::max(s.last_gap_ns, ts);
 }
@@ -102,17 +104,21 @@ WindowEvidence Segment::window_evidence(int64_t window_start_ns, int64_t slice_n
   e.slices_elapsed = static_cast<float>(
       std::min<int64_t>(60, (e.last_ns - window_start_ns) / std::max<int64_t>(1, slice_ns) + 1));
   e.end_users = by_end_user ? 1 : 0;
-  e.length_n = static_cast<float>(lengths.n);
-  e.length_sx = static_cast<float>(lengths.sx);
-  e.length_sy = static_cast<float>(lengths.sy);
-  e.length_sxx = static_cast<float>(lengths.sxx);
-  e.length_syy = static_cast<float>(lengths.syy);
-  e.length_sxy = static_cast<float>(lengths.sxy);
+  e.lengths = lengths;
+  e.gap_mean = static_cast<float>(gap_mean);
+  e.gap_m2 = static_cast<float>(std::max(0.0, gap_m2));
   return e;
 }
 
-PooledEvidence Segment::day(int64_t window_start_ns, int64_t slice_ns) const {
-  PooledEvidence pool = recent_pool;
+PooledEvidence Segment::day(int64_t window_start_ns, int64_t slice_ns, int64_t day_ns) const {
+  // Its windows were pruned when the last one closed; the day has moved on since.
+  PooledEvidence pool;
+  if (recent.empty() || recent.front().start_ns > window_start_ns - day_ns) {
+    pool = recent_pool;
+  } else {
+    for (const WindowEvidence& e : recent)
+      if (e.start_ns > window_start_ns - day_ns) pool.add(e);
+  }
   if (now.requests > 0) pool.add(window_evidence(window_start_ns, slice_ns));
   return pool;
 }
@@ -133,12 +139,13 @@ void SegmentTracker::observe(Segments& set, const SegmentOptions& options, const
     return;
   }
   std::vector<Segment>& segments = set.parts;
-  Segment& s = slot_for(segments, options.max_segments, shape, ts);
+  Segment& s = slot_for(segments, options.max_segments, shape, ts, event.counts);
   s.with_system = system != 0;
   s.with_end_users = users;
   add(s, options, account, event);
   if (users) {  // and by end user: one user behind a tenth of an application's traffic
-    Segment& u = slot_for(segments, options.max_segments, hash_bytes(ev.end_user) | 1, ts);
+    Segment& u =
+        slot_for(segments, options.max_segments, hash_bytes(ev.end_user) | 1, ts, event.counts);
     u.by_end_user = true;
     u.with_system = system != 0;
     u.with_end_users = true;
@@ -160,6 +167,7 @@ void SegmentTracker::close_window(Segments& set, const SegmentOptions& options,
     s.prompts.clear();
     s.slices.reset();
     s.log_completion = 0;
+    s.gap_mean = s.gap_m2 = 0;
     s.lengths = LengthPairs{};
     auto kept = std::find_if(s.recent.begin(), s.recent.end(),
                              [&](const WindowEvidence& e) { return e.start_ns > since; });
@@ -195,8 +203,9 @@ void Segment::save(StateWriter& w) const {
   w.u64(slices.to_ullong());
   w.i64(last_gap_ns);
   w.f64(log_completion);
-  for (double v : {lengths.n, lengths.sx, lengths.sy, lengths.sxx, lengths.syy, lengths.sxy})
-    w.f64(v);
+  w.f64(gap_mean);
+  w.f64(gap_m2);
+  lengths.save(w);
   w.u64(recent.size());
   for (const WindowEvidence& e : recent) e.save(w);
 }
@@ -217,8 +226,11 @@ void Segment::load(StateReader& r) {
   log_completion = r.f64();
   if (!(log_completion >= 0 && log_completion < 1e15))
     throw StateError("a segment's answer lengths are out of range");
-  for (double* v : {&lengths.n, &lengths.sx, &lengths.sy, &lengths.sxx, &lengths.syy, &lengths.sxy})
-    *v = r.f64();
+  gap_mean = r.f64();
+  gap_m2 = r.f64();
+  if (!(gap_mean >= 0 && gap_mean <= 1e12 && gap_m2 >= 0 && gap_m2 <= 1e30))
+    throw StateError("a segment's gaps are out of range");
+  lengths.load(r);
   recent.resize(r.count(10000));
   recent_pool = PooledEvidence{};
   for (WindowEvidence& e : recent) {

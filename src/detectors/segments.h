@@ -34,6 +34,7 @@ struct Segment {
   std::bitset<60> slices;
   int64_t last_gap_ns = 0;
   double log_completion = 0;  // sum of log(1 + completion tokens): a geometric mean
+  double gap_mean = 0, gap_m2 = 0;  // inter-arrival times (Welford), seconds
   LengthPairs lengths;
   /// Oldest first: its closed windows of the last day, and their pool.
   std::vector<WindowEvidence> recent;
@@ -41,8 +42,8 @@ struct Segment {
 
   /// The window so far as evidence (its median answer the geometric mean).
   WindowEvidence window_evidence(int64_t window_start_ns, int64_t slice_ns) const;
-  /// This window and the day's closed ones.
-  PooledEvidence day(int64_t window_start_ns, int64_t slice_ns) const;
+  /// This window and the closed ones of the day before it.
+  PooledEvidence day(int64_t window_start_ns, int64_t slice_ns, int64_t day_ns) const;
   void save(StateWriter& w) const;
   void load(StateReader& r);
 };

@@ -111,8 +111,7 @@ void WindowStats::save(StateWriter& w) const {
                      server_errors, gaps, with_system, product_answers,
                      static_cast<uint64_t>(samples), static_cast<uint64_t>(slices.to_ullong())})
     w.u64(v);
-  for (double v : {lengths.n, lengths.sx, lengths.sy, lengths.sxx, lengths.syy, lengths.sxy})
-    w.f64(v);
+  lengths.save(w);
   for (double v : {min_temperature, max_temperature, gap_mean, gap_m2}) w.f64(v);
   completion.save(w);
   prompts.save(w);
@@ -144,13 +143,15 @@ void WindowStats::load(StateReader& r, LegacyDetectorData& legacy) {
   counts.push_back(&slice_bits);
   for (uint64_t* v : counts) *v = r.u64();
   lengths = LengthPairs{};
-  if (!old)
-    for (double* v :
-         {&lengths.n, &lengths.sx, &lengths.sy, &lengths.sxx, &lengths.syy, &lengths.sxy})
-      *v = r.f64();
+  if (!old) lengths.load(r);
   samples = static_cast<size_t>(n_samples);
   slices = std::bitset<60>(slice_bits);
   for (double* v : {&min_temperature, &max_temperature, &gap_mean, &gap_m2}) *v = r.f64();
+  // Temperatures in [0, 10] or unset; gaps non-negative seconds (a state holds any bytes).
+  auto temperature = [](double t, double unset) { return t == unset || (t >= 0 && t <= 10); };
+  if (!temperature(min_temperature, 1e9) || !temperature(max_temperature, -1) ||
+      !(gap_mean >= 0 && gap_mean <= 1e12) || !(gap_m2 >= 0 && gap_m2 <= 1e30))
+    throw StateError("a window's temperatures or gaps are out of range");
   completion.load(r);
   prompts.load(r);
   end_users.load(r);
@@ -270,7 +271,7 @@ void PooledEvidence::add(const WindowEvidence& e) {
   distinct_prompts += e.distinct_prompts;
   completion_known += e.completion_known;
   product_answers += e.product_answers;
-  lengths.merge({e.length_n, e.length_sx, e.length_sy, e.length_sxx, e.length_syy, e.length_sxy});
+  lengths.merge(e.lengths);
   median_weighted += static_cast<double>(e.median_completion) * e.completion_known;
   slices_active += e.slices_active;
   slices_elapsed += e.slices_elapsed;
@@ -295,8 +296,22 @@ void LengthPairs::add(double asked_tokens, double answer_tokens) {
 double LengthPairs::correlation() const {
   if (n < 3) return 0;
   double vx = sxx - sx * sx / n, vy = syy - sy * sy / n, cxy = sxy - sx * sy / n;
-  if (vx <= 1e-9 * n || vy <= 1e-9 * n) return 0;
-  return cxy / std::sqrt(vx * vy);
+  // Spread far above the rounding of the sums (constant lengths leave only that).
+  if (vx <= 1e-9 * sxx || vy <= 1e-9 * syy || vx <= 1e-12 || vy <= 1e-12) return 0;
+  return std::clamp(cxy / std::sqrt(vx * vy), -1.0, 1.0);
+}
+
+void LengthPairs::save(StateWriter& w) const {
+  for (double v : {n, sx, sy, sxx, syy, sxy}) w.f64(v);
+}
+
+void LengthPairs::load(StateReader& r) {
+  // Logs of token counts: each term is at most about 21 (log of 1e9) per pair.
+  for (double* v : {&n, &sx, &sy, &sxx, &syy, &sxy}) {
+    double x = r.f64();
+    if (!(x >= 0 && x <= 1e15)) throw StateError("answer lengths are out of range");
+    *v = x;
+  }
 }
 
 void PooledEvidence::scale(double f) {
@@ -340,7 +355,10 @@ void PooledEvidence::load(StateReader& r) {
         &lengths.n,       &lengths.sx,      &lengths.sy,    &lengths.sxx,      &lengths.syy,
         &lengths.sxy}) {
     double x = r.f64();
-    if (!(x >= -1e15 && x <= 1e15)) throw StateError("a pooled evidence's count is out of range");
+    bool ok = v == &min_temperature || v == &max_temperature
+                  ? (x >= 0 && x <= 10) || x == 1e9 || x == -1
+                  : x >= 0 && x <= (v == &gap_m2 ? 1e30 : 1e15);
+    if (!ok) throw StateError("a pooled evidence's count is out of range");
     *v = x;
   }
 }
@@ -378,7 +396,7 @@ void DecayedEvidence::load(StateReader& r) {
 
 double PooledEvidence::gap_variation(double min_gaps) const {
   if (gaps < min_gaps || gap_mean <= 0) return -1;
-  return std::sqrt(gap_m2 / gaps) / gap_mean;
+  return std::sqrt(std::max(0.0, gap_m2) / gaps) / gap_mean;
 }
 
 void WindowEvidence::save(StateWriter& w) const {
@@ -387,13 +405,12 @@ void WindowEvidence::save(StateWriter& w) const {
   for (float v : {requests,         text_requests,   instruction,
                   chain_of_thought, single_turn,     turns_known,
                   sampling,         with_system,     distinct_prompts,
-                  completion_known, product_answers, length_n,
-                  length_sx,        length_sy,       length_sxx,
-                  length_syy,       length_sxy,      median_completion,
+                  completion_known, product_answers, median_completion,
                   slices_active,    slices_elapsed,  gaps,
                   gap_mean,         gap_m2,          end_users,
                   min_temperature,  max_temperature})
     w.f64(v);
+  lengths.save(w);
 }
 
 void WindowEvidence::load(StateReader& r) {
@@ -402,16 +419,19 @@ void WindowEvidence::load(StateReader& r) {
   for (float* v : {&requests,         &text_requests,   &instruction,
                    &chain_of_thought, &single_turn,     &turns_known,
                    &sampling,         &with_system,     &distinct_prompts,
-                   &completion_known, &product_answers, &length_n,
-                   &length_sx,        &length_sy,       &length_sxx,
-                   &length_syy,       &length_sxy,      &median_completion,
+                   &completion_known, &product_answers, &median_completion,
                    &slices_active,    &slices_elapsed,  &gaps,
                    &gap_mean,         &gap_m2,          &end_users,
                    &min_temperature,  &max_temperature}) {
     double x = r.f64();
-    if (!(x >= -1 && x <= 1e12)) throw StateError("a window's evidence is out of range");
+    bool temperature = v == &min_temperature || v == &max_temperature;
+    // Gaps within a window of up to a day: M2 up to n * 86400^2 seconds squared.
+    double most = v == &gap_m2 ? 1e30 : 1e12;
+    bool ok = temperature ? (x >= 0 && x <= 10) || x == 1e9 || x == -1 : x >= 0 && x <= most;
+    if (!ok) throw StateError("a window's evidence is out of range");
     *v = static_cast<float>(x);
   }
+  lengths.load(r);
 }
 
 }  // namespace exfilscan::detail

@@ -46,8 +46,10 @@ struct LengthPairs {
   void merge(const LengthPairs& o) {
     n += o.n, sx += o.sx, sy += o.sy, sxx += o.sxx, syy += o.syy, sxy += o.sxy;
   }
-  /// Pearson's r of the logs; 0 under 3 pairs or without spread.
+  /// Pearson's r of the logs, in [-1, 1]; 0 under 3 pairs or without spread.
   double correlation() const;
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
 };
 
 struct LegacyDetectorData;
@@ -108,7 +110,10 @@ struct WindowStats {
 };
 
 /// What the longer horizons keep of a closed window: the counts the detectors' shares are made
-/// of. Floats (exact to 2^24, far above an hour's counts): 96 bytes a window, up to a day of them.
+/// of, as floats (exact to 2^24, far above a window's counts), and the answer-length sums as
+/// doubles (their correlation is a difference of large sums): 144 bytes a window, up to a day
+/// of them. Every value is finite, counts and gaps non-negative, temperatures in [0, 10] or
+/// unset (1e9 and -1): what a live run makes is what a load accepts.
 struct WindowEvidence {
   int64_t start_ns = 0, last_ns = 0;
   float requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
@@ -116,13 +121,12 @@ struct WindowEvidence {
   float distinct_prompts = 0;  // the window's estimate
   float completion_known = 0;  // requests whose completion tokens the log gives
   float product_answers = 0;   // of them, answers long for their prompt
-  float length_n = 0, length_sx = 0, length_sy = 0, length_sxx = 0, length_syy = 0,
-        length_sxy = 0;         // LengthPairs
   float median_completion = 0;  // their median
   float slices_active = 0, slices_elapsed = 0;
   float gaps = 0, gap_mean = 0, gap_m2 = 0;  // inter-arrival times (Welford), seconds
   float end_users = 0;
   float min_temperature = 1e9f, max_temperature = -1;
+  LengthPairs lengths;
   void save(StateWriter& w) const;
   void load(StateReader& r);
 };

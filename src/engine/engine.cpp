@@ -75,6 +75,9 @@ EngineStats DetectionEngine::stats() const {
     s.accounts_expired += x.accounts_expired;
     s.accounts_evicted += x.accounts_evicted;
     s.summaries_dropped += x.summaries_dropped;
+    s.templates_replaced += sh->detector_counts.templates_replaced;
+    s.parts_replaced += sh->detector_counts.parts_replaced;
+    s.probes_untracked += sh->detector_counts.probes_untracked;
     s.findings += x.findings;
     s.suppressed += x.suppressed;
     for (size_t i = 0; i < s.by_severity.size(); ++i) s.by_severity[i] += x.by_severity[i];

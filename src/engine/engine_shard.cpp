@@ -126,7 +126,8 @@ void Shard::add_to_window(Account& a, const Event& ev) {
     else if (st >= 500)
       ++w.server_errors;
   }
-  if (ev.params.temperature) {
+  // APIs take 0 to 2; past 10 (or negative) it is a log's error, not a setting.
+  if (ev.params.temperature && *ev.params.temperature >= 0 && *ev.params.temperature <= 10) {
     w.min_temperature = std::min(w.min_temperature, *ev.params.temperature);
     w.max_temperature = std::max(w.max_temperature, *ev.params.temperature);
   }
@@ -187,7 +188,7 @@ void Shard::add_to_window(Account& a, const Event& ev) {
   if (options.include_prompts && !last_user.empty())
     w.sample_prompts[slot].assign(last_user.substr(0, 300));
 
-  Observation seen{ev, last_user, analyse, prompt_hash, style, with_system};
+  Observation seen{ev, last_user, analyse, prompt_hash, style, with_system, &detector_counts};
   for (size_t d = 0; d < shared.detectors.size(); ++d)
     if (shared.detectors[d]->enabled()) shared.detectors[d]->observe(a.states[d], a, seen);
 }

@@ -104,6 +104,7 @@ struct Shard {
   std::vector<uint64_t> returned;
   std::vector<ForgottenKeys::Entry> forgotten_now;
   EngineStats stats;
+  DetectorCounts detector_counts;
   std::string scratch;
   std::string account_scratch;  // the account's key, while `scratch` serves the rules' keys
   /// With more than one shard, findings wait here for the ordered merge.

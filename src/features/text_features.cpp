@@ -206,6 +206,7 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
           templates_.begin(), templates_.end(),
           [](const Template& a, const Template& b) { return a.last_used < b.last_used; });
       *lru = std::move(t);
+      ++replaced_;
       index = static_cast<int>(lru - templates_.begin());
     }
     templates_[index].matches = 1;  // the partner prompt, seen earlier

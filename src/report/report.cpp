@@ -158,11 +158,13 @@ class JsonlReporter final : public Reporter {
         "\"suppressed_findings\":{},\"findings_by_"
         "severity\":"
         "{{\"info\":{},\"low\":{},\"medium\":{},\"high\":{},\"critical\":{}}},"
-        "\"forgotten_dropped\":{}}}\n",
+        "\"forgotten_dropped\":{},\"templates_replaced\":{},\"parts_replaced\":{},"
+        "\"probes_untracked\":{}}}\n",
         t.lines, t.events, t.skipped, e.late_events, e.events_without_account,
         e.events_out_of_range, e.accounts_seen, e.accounts_expired, e.accounts_evicted,
         e.summaries_dropped, e.findings, e.suppressed, e.by_severity[0], e.by_severity[1],
-        e.by_severity[2], e.by_severity[3], e.by_severity[4], e.forgotten_dropped);
+        e.by_severity[2], e.by_severity[3], e.by_severity[4], e.forgotten_dropped,
+        e.templates_replaced, e.parts_replaced, e.probes_untracked);
     write(o);
     if (std::fflush(out_) != 0) fail();
   }

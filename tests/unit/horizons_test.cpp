@@ -262,3 +262,99 @@ TEST_CASE("a sweep too slow for a day adds up over the history", "[engine][horiz
   merge_rules(short_memory, "[settings]\nhistory_half_life = \"1h\"\n", "test");
   CHECK(slow_sweep(short_memory, 2, 24 * 5).empty());
 }
+
+// Found by review (issue 14): each failed before its fix.
+
+TEST_CASE("a temperature a live run takes never makes its state unloadable", "[engine][state]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = default_rules();
+  DetectionEngine day1(rules, {}, rec);
+  for (int i = 0; i < 3; ++i) {
+    Event e = s.event(t0 + i * 2 * ns_per_hour, "warm", 100);
+    e.params.temperature = i == 0 ? -2.0 : 1e300;
+    day1.on_event(e);
+  }
+  StateWriter w;
+  day1.save_state(w);
+  DetectionEngine day2(rules, {}, rec);
+  StateReader in(w.data());
+  CHECK_NOTHROW(day2.load_state(in));
+}
+
+TEST_CASE("equal lengths correlate with nothing", "[horizons]") {
+  // Fixed-length prompts with fixed-length answers: no spread, no correlation, however the
+  // sums round.
+  for (int n : {20, 97, 400}) {
+    LengthPairs flat;
+    for (int i = 0; i < n; ++i) flat.add(37, 32);
+    CHECK(flat.correlation() == 0);
+  }
+  LengthPairs any;
+  for (int i = 1; i < 300; ++i) any.add(10.0 + i % 7, 30.0 + (i * 13) % 11);
+  CHECK(std::fabs(any.correlation()) <= 1);
+}
+
+TEST_CASE("a classifier with fixed-length prompts is no translation", "[engine][horizons]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 400; ++i) {
+    Event e = s.event(t0 + i * 9 * ns_per_second, "classifier", 32);
+    parts[0] = {PromptRole::user,
+                s.keep(fmt::format("Classify support ticket {} by urgency", 100000 + i))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  for (const Finding& f : rec.findings)
+    CHECK(f.score <= default_rules().prompt_templating.max_score_short_outputs);
+}
+
+TEST_CASE("parts of a key with steady health checks score a number", "[engine][horizons]") {
+  // Two clients at 62 an hour each, no prompts: the gaps' variance must not go negative.
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("distillation_sweep"), {}, rec);
+  int64_t gap = ns_per_hour / 62;
+  for (int i = 0; i < 62 * 6; ++i)
+    for (const char* agent : {"probe-a", "probe-b"}) {
+      Event e = s.event(t0 + i * gap + (agent[6] == 'b' ? gap / 2 : 0), "health", 2);
+      e.user_agent = agent;
+      engine.on_event(e);
+    }
+  engine.finish();
+  for (const Finding& f : rec.findings) CHECK(std::isfinite(f.score));
+  CHECK(rec.count("distillation_sweep") == 0);
+}
+
+TEST_CASE("a part's day holds no window older than a day", "[engine][horizons]") {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("distillation_sweep");
+  merge_rules(rules, "[settings]\nhistory_half_life = \"1h\"\n", "test");
+  DetectionEngine engine(rules, {}, rec);
+  std::vector<PromptPart> sweep(1), app(2);
+  auto sweep_at = [&](int64_t ts, int i) {
+    Event e = s.event(ts, "mixed", 700);
+    e.user_agent = "script";
+    sweep[0] = {PromptRole::user,
+                s.keep(fmt::format("{} {} {}", verbs[i % 6], topics[i % 13], forms[i % 7]))};
+    e.prompt = sweep;
+    engine.on_event(e);
+  };
+  for (int i = 0; i < 50; ++i) sweep_at(t0 + i * 30 * ns_per_second, i);
+  int64_t later = t0 + 72 * ns_per_hour;
+  for (int i = 0; i < 120; ++i) {
+    Event e = s.event(later + i * 25 * ns_per_second, "mixed", 90);
+    e.user_agent = "app";
+    app[0] = {PromptRole::system, "You are the assistant of Acme."};
+    app[1] = {PromptRole::user, s.keep(fmt::format("hello again {}", i))};
+    e.prompt = app;
+    engine.on_event(e);
+    if (i % 8 == 0) sweep_at(later + i * 25 * ns_per_second + 1, i);
+  }
+  engine.finish();
+  for (const Finding& f : rec.findings) CHECK(metric(f, "span_hours") < 25);
+}

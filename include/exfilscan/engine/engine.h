@@ -60,6 +60,12 @@ struct EngineStats {
   /// Expired or evicted keys no longer remembered (over max_accounts of them): one that comes
   /// back is judged as new, not dormant.
   uint64_t forgotten_dropped = 0;
+  /// Caps inside accounts that bit: a template replaced by a newer one (16 an account), a part
+  /// of a key's traffic replaced by a busier newcomer (max_segments of each kind), a prompt's
+  /// logit_bias maps not tracked (past 256 prompts in a window).
+  uint64_t templates_replaced = 0;
+  uint64_t parts_replaced = 0;
+  uint64_t probes_untracked = 0;
   uint64_t findings = 0;
   uint64_t suppressed = 0;  // allow-listed
   std::array<uint64_t, 5> by_severity{};

@@ -77,6 +77,8 @@ class TemplateMiner {
   /// templates stay, but those unmatched for forget_after_ns are forgotten, and so are recent
   /// prompts older than that.
   void reset_counts(int64_t window_start_ns);
+  /// Templates replaced by newer ones (past max_templates) since this miner was made.
+  uint64_t replaced() const { return replaced_; }
   /// Holds nothing (no template, no recent prompt): the owner may drop it.
   bool empty() const { return templates_.empty() && unmatched_.empty(); }
   void save(StateWriter& w) const;
@@ -110,6 +112,7 @@ class TemplateMiner {
   std::vector<Signature> unmatched_;
   size_t unmatched_next_ = 0;
   uint64_t clock_ = 0;  // prompts added
+  uint64_t replaced_ = 0;
 };
 
 }  // namespace exfilscan
