@@ -113,8 +113,9 @@ std::string decode_state(std::string_view path, std::string_view all, uint64_t f
     throw StateError(fmt::format("{}: the state is truncated{}", path, reset));
   if (stored_fingerprint != fingerprint)
     throw StateError(fmt::format(
-        "{}: the state was written with other rules or options (rules files, --group-by, "
-        "--max-skew, --no-default-rules); its baselines would not mean the same{}",
+        "{}: the state was written with other accounts or windows (--group-by, --max-skew, "
+        "the rules' window, a threshold rule's id, key, window, filter or measure); its "
+        "baselines would not mean the same{}",
         path, reset));
   return std::string(all.substr(header_size, length));
 }

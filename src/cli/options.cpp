@@ -21,6 +21,27 @@ namespace exfilscan::cli {
 
 namespace {
 
+/// What a state's contents mean something under: the accounts (--group-by), how late an event
+/// may come (--max-skew), the windows, and each threshold rule's key, window, filter and measure.
+/// Not the detectors' bars, weights or caps, nor a rule's limit: the state holds evidence
+/// (counts, windows, templates), and new bars judge the same evidence (an upgrade, a calibrated
+/// rules file). A state written under other structure is refused.
+uint64_t state_fingerprint(const RuleSet& rules, std::string_view group_by,
+                           std::string_view max_skew) {
+  std::string s = fmt::format("v2|{}|{}|{}", group_by, max_skew, rules.settings.window_ns);
+  for (const ThresholdRule& t : rules.thresholds) {
+    const EventFilter& f = t.filter;
+    s += fmt::format("|{}|{}|{}|{}|{}|{}", t.id, to_string(t.group_by), t.window_ns,
+                     static_cast<int>(t.aggregate), t.field, t.inclusive);
+    for (int64_t x : f.statuses) s += fmt::format(",s{}", x);
+    for (const std::string& x : f.status_classes) s += ",c" + x;
+    for (EndpointKind x : f.endpoints) s += fmt::format(",e{}", to_string(x));
+    for (const std::string& x : f.models) s += fmt::format(",m{}:{}", x.size(), x);
+    if (f.logprobs) s += *f.logprobs ? ",l1" : ",l0";
+  }
+  return hash_bytes(s);
+}
+
 void add_input_flags(CLI::App& sub, Flags& f) {
   sub.add_option("inputs", f.inputs,
                  "Log files or directories (every file beneath, in path order; JSON lines, gzip "
@@ -230,14 +251,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     throw CLI::ValidationError("--state-reset needs --state FILE");
   c.wait = f.wait;
   if (f.wait && f.state.empty()) throw CLI::ValidationError("--wait needs --state FILE");
-  // The state means something only under the rules and grouping it was built with.
-  std::string fingerprint = fmt::format(
-      "v1|{}|{}|{}", f.no_default_rules ? "" : default_rules_text(), f.group_by, f.max_skew);
-  for (const std::string& file : f.rules_files) {
-    std::ifstream in(file, std::ios::binary);
-    fingerprint += "|" + std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  c.rules_fingerprint = hash_bytes(fingerprint);
+  c.rules_fingerprint = state_fingerprint(c.rules, f.group_by, f.max_skew);
   for (auto [text, out] :
        {std::pair{&f.since, &c.engine.since_ns}, std::pair{&f.until, &c.engine.until_ns}}) {
     if (text->empty()) continue;

@@ -58,8 +58,20 @@ cp "$tmp/chain.state" "$tmp/rules.state"
 cp "$tmp/rules.state" "$tmp/before"
 "$bin" scan -q --format jsonl --group-by org --state "$tmp/rules.state" "$tmp/day1.jsonl" > /dev/null 2> "$tmp/err"
 check "other options: exit 2" test $? = 2
-check "other options: says so" grep -q "other rules or options" "$tmp/err"
+check "other options: says so" grep -q "other accounts or windows" "$tmp/err"
 check "other options: file left as it was" cmp -s "$tmp/rules.state" "$tmp/before"
+# New bars judge the same evidence (an upgrade, a calibrated rules file): a state written under
+# other detector parameters or threshold limits loads; other threshold structure does not.
+printf '[detectors.distillation_sweep]\nmin_score = 0.55\n[[threshold]]\nid = "throttle_storm"\ndescription = "x"\nfilter = { status = 429 }\ngroup_by = "api_key"\nwindow = "10m"\ncondition = "count > 900"\nseverity = "high"\n' > "$tmp/bars.toml"
+cp "$tmp/chain.state" "$tmp/bars.state"
+"$bin" scan -q --format jsonl --rules "$tmp/bars.toml" --state "$tmp/bars.state" "$tmp/day1.jsonl" > /dev/null 2> "$tmp/err"
+code=$?
+check "other bars: the state loads" test $code -le 1
+printf '[[threshold]]\nid = "throttle_storm"\ndescription = "x"\nfilter = { status = 429 }\ngroup_by = "api_key"\nwindow = "30m"\ncondition = "count > 500"\nseverity = "medium"\n' > "$tmp/shape.toml"
+cp "$tmp/chain.state" "$tmp/shape.state"
+"$bin" scan -q --format jsonl --rules "$tmp/shape.toml" --state "$tmp/shape.state" "$tmp/day1.jsonl" > /dev/null 2> "$tmp/err"
+check "another threshold window: exit 2" test $? = 2
+check "another threshold window: says so" grep -q "other accounts or windows" "$tmp/err"
 
 # --state-reset ignores what the file holds, whatever it is, and replaces it at the end: the run
 # and the file it leaves equal a first run, with a state file that did not exist yet. Held: three
