@@ -63,8 +63,9 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
       e.max_temperature >= e.min_temperature ? e.max_temperature - e.min_temperature : 0;
   double score;
   double f_instruction = 0, f_diversity = 0, f_cot = 0;
+  double instruction_share = part(e.instruction, e.text_requests);
   if (e.text_requests > 0) {
-    f_instruction = clamp01((part(e.instruction, e.text_requests) - rule.human_instruction_share) /
+    f_instruction = clamp01((instruction_share - rule.human_instruction_share) /
                             (1 - rule.human_instruction_share));
     // Few repeats. Not "no template": a sweep wrapped in one is still a sweep (templating is
     // the other detector's evidence), and a repeated prompt is a health check or a cache.
@@ -87,7 +88,8 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   // end-user ids as often as extraction scripts do.
   double no_system = e.text_requests > 0 ? 1 - part(e.with_system, e.text_requests) : 0;
   v.metrics = {{"requests", e.requests},
-               {"instruction_share", f_instruction},
+               {"instruction_share", instruction_share},
+               {"instruction_excess", f_instruction},
                {"diversity", f_diversity},
                {"chain_of_thought", f_cot},
                {"single_turn_share", f_single},
@@ -115,7 +117,7 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   v.reason = fmt::format(
       "systematic sweep: {:.0f} requests in {}, {:.0f}% instruction or benchmark style, "
       "{:.0f}% single-turn, median answer {:.0f} tokens{}",
-      e.requests, span, f_instruction * 100, f_single * 100, median_completion,
+      e.requests, span, instruction_share * 100, f_single * 100, median_completion,
       f_cot > 0.2 ? ", reasoning asked for" : "");
   return v;
 }
