@@ -239,6 +239,13 @@ def report(campaigns, benign, lines, title, by_type=False):
                 cs = [c for c in grid if c["spec"]["type"] == t and c["spec"]["cell"]["rate"] == r]
                 cells.append(f"{pct(recall(cs, 'high'))} / {pct(recall(cs, 'medium'))}")
             out.append(f"| {name} | " + " | ".join(cells) + " |")
+        out += ["", "Median time to high (event time from a key's campaign start) by per-key rate and "
+                "campaign type:", "",
+                "| rate | " + " | ".join(wd.GRID_TYPES) + " |", "|---" * (len(wd.GRID_TYPES) + 1) + "|"]
+        for r, name in enumerate(rate_names):
+            cells = [median_ttd([c for c in grid if c["spec"]["type"] == t and c["spec"]["cell"]["rate"] == r])
+                     for t in wd.GRID_TYPES]
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
 
         def cell_table(title, cs_all):
             """Recall at high / at medium by rate (rows), keys and dilution (columns)."""
