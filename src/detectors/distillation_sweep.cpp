@@ -164,29 +164,37 @@ class DistillationSweep final : public Detector {
   /// On the window, on the day horizon (settings.day of windows) and on each part of the key's
   /// traffic that is not most of it: the strongest.
   Verdict judge(const DetectorState* state, const Account& a) const override {
+    // The current window's evidence, worked out once for every horizon.
+    WindowEvidence now = window_evidence(a);
     PooledEvidence window;
-    window.add(window_evidence(a));
+    window.add(now);
     Verdict best = judge_sweep(rule_, settings_, a, window, nullptr);
     // Whichever holds the stronger case; the window's when none fires (explain).
     auto keep = [&](Verdict v) {
       if (v.fired && (!best.fired || v.score > best.score)) best = std::move(v);
     };
-    PooledEvidence day = day_evidence(a);
-    if (!a.recent.empty()) {
+    // Under min_requests a horizon does not fire (judge_sweep's first bar), and only a verdict
+    // that fires can be kept: such horizons and parts are not judged.
+    const double min_requests = static_cast<double>(rule_.min_requests);
+    PooledEvidence day = a.recent_pool;  // day_evidence(a)
+    day.add(now);
+    if (!a.recent.empty() && day.requests >= min_requests) {
       Spread spread = day_spread(settings_, day, a.first_seen_ns);
       keep(judge_sweep(rule_, settings_, a, day, &spread));
     }
     // The whole history, once it holds more than the day.
     if (a.history.pool.windows > a.recent.size()) {
       PooledEvidence all = a.history.pool;
-      all.add(window_evidence(a));
-      // Its span: the windows it weighs, decayed (a month-old window weighs nothing).
-      double spanned = a.history.spanned + 1;
-      Spread spread{
-          a.history.active + 1, spanned,
-          std::min(all.span_ns(),
-                   static_cast<int64_t>(spanned * static_cast<double>(settings_.window_ns)))};
-      keep(judge_sweep(rule_, settings_, a, all, &spread));
+      all.add(now);
+      if (all.requests >= min_requests) {
+        // Its span: the windows it weighs, decayed (a month-old window weighs nothing).
+        double spanned = a.history.spanned + 1;
+        Spread spread{
+            a.history.active + 1, spanned,
+            std::min(all.span_ns(),
+                     static_cast<int64_t>(spanned * static_cast<double>(settings_.window_ns)))};
+        keep(judge_sweep(rule_, settings_, a, all, &spread));
+      }
     }
     if (!state) return best;
     const auto& segments = static_cast<const SweepState*>(state)->segments.parts;
@@ -196,6 +204,7 @@ class DistillationSweep final : public Detector {
       if (part.windows == 0) continue;  // nothing left in the day
       double share = day.requests > 0 ? part.requests / day.requests : 1;
       if (share > rule_.segment_max_share) continue;  // most of the key: the key's verdict
+      if (part.requests < min_requests) continue;
       Spread spread = day_spread(settings_, part, s.first_ns);
       Verdict v = judge_sweep(rule_, settings_, a, part, &spread);
       if (!v.fired) continue;

@@ -14,22 +14,40 @@ namespace exfilscan::detail {
 
 namespace {
 
-/// The templating verdict on one horizon: `prompts` analysed, `matches` of them filling the
-/// template with `fills` distinct values, answers of `median_completion` tokens.
-Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner, int t,
-                         double prompts, double matches, double fills, double median_completion,
-                         double product_share, const std::string& span) {
+/// What the templating verdict on one horizon turns on: `prompts` analysed, `matches` of them
+/// filling template `t` (-1: none) with `fills` distinct values.
+struct TemplatingCase {
+  int t = -1;
+  double prompts = 0, top_share = 0, fills = 0;
+  TemplatingCase(int t, double prompts, double matches, double fills)
+      : t(t),
+        prompts(prompts),
+        // (A window's matches count the prompt its template was learnt from, which may be older.)
+        top_share(prompts > 0 ? std::min(1.0, matches / prompts) : 0),
+        fills(std::round(fills)) {}
+  bool fires(const TemplatingRule& rule) const {
+    return t >= 0 && prompts >= static_cast<double>(rule.min_requests) &&
+           top_share >= rule.min_share && fills >= rule.min_distinct_fills;
+  }
+};
+
+/// The templating verdict on one horizon, answers of `median_completion` tokens. The share of
+/// answers that are the product and the span's wording are asked of `product_share()` and
+/// `span()` only when it fires (judging allocates nothing until a verdict is kept).
+template <typename ProductShare, typename Span>
+Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
+                         const TemplatingCase& c, double median_completion,
+                         ProductShare&& product_share_of, Span&& span_of) {
   Verdict v;
-  // (A window's matches count the prompt its template was learnt from, which may be older.)
-  double top_share = prompts > 0 ? std::min(1.0, matches / prompts) : 0;
-  fills = std::round(fills);
+  double prompts = c.prompts, top_share = c.top_share, fills = c.fills;
+  int t = c.t;
   v.metrics = {{"prompts_analysed", prompts},
                {"top_template_share", top_share},
                {"distinct_fills", fills},
                {"median_completion_tokens", median_completion}};
-  if (t < 0 || prompts < static_cast<double>(rule.min_requests) || top_share < rule.min_share ||
-      fills < rule.min_distinct_fills)
-    return v;
+  if (!c.fires(rule)) return v;
+  double product_share = product_share_of();
+  std::string span = span_of();
   v.fired = true;
   v.template_text = miner->masked(t);
   double score =
@@ -113,14 +131,18 @@ class PromptTemplating final : public Detector {
 Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) const {
   const TemplateMiner* miner = state ? &static_cast<const TemplatingState*>(state)->miner : nullptr;
   const WindowStats& w = a.window;
-  PooledEvidence now;
-  now.add(window_evidence(a));
   int t = miner ? top_template(*miner) : -1;
-  Verdict window = judge_templating(rule_, miner, t, static_cast<double>(w.text_requests),
-                                    t >= 0 ? static_cast<double>(miner->matches(t)) : 0,
-                                    t >= 0 ? miner->distinct_fills(t) : 0, w.median_completion(),
-                                    now.transform_share(settings_.answer_length_correlation),
-                                    "in " + window_text(w));
+  TemplatingCase hour(t, static_cast<double>(w.text_requests),
+                      t >= 0 ? static_cast<double>(miner->matches(t)) : 0,
+                      t >= 0 ? miner->distinct_fills(t) : 0);
+  Verdict window = judge_templating(
+      rule_, miner, hour, w.median_completion(),
+      [&] {
+        PooledEvidence now;
+        now.add(window_evidence(a));
+        return now.transform_share(settings_.answer_length_correlation);
+      },
+      [&] { return "in " + window_text(w); });
   if (!miner) return window;
   // Over each template's life: the one filled most since it was learnt.
   int best = -1;
@@ -129,15 +151,21 @@ Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) co
     if (best < 0 || miner->lifetime_matches(j) > miner->lifetime_matches(best)) best = j;
   }
   if (best < 0 || miner->prompts_since_learnt(best) <= w.text_requests) return window;
+  TemplatingCase life_case(best, static_cast<double>(miner->prompts_since_learnt(best)),
+                           static_cast<double>(miner->lifetime_matches(best)),
+                           miner->lifetime_fills(best));
+  // The life verdict counts only when it fires: the day's evidence is pooled only then.
+  if (!life_case.fires(rule_)) return window;
   PooledEvidence day = day_evidence(a);
-  int64_t since = miner->learnt_ns(best);
-  if (since == INT64_MIN) since = w.start_ns;
-  double hours = static_cast<double>(w.last_ns - since) / static_cast<double>(ns_per_hour);
-  std::string span = hours < 2 ? "in the last hours" : fmt::format("over {:.0f} hours", hours);
   Verdict life = judge_templating(
-      rule_, miner, best, static_cast<double>(miner->prompts_since_learnt(best)),
-      static_cast<double>(miner->lifetime_matches(best)), miner->lifetime_fills(best),
-      day.median_completion(), day.transform_share(settings_.answer_length_correlation), span);
+      rule_, miner, life_case, day.median_completion(),
+      [&] { return day.transform_share(settings_.answer_length_correlation); },
+      [&] {
+        int64_t since = miner->learnt_ns(best);
+        if (since == INT64_MIN) since = w.start_ns;
+        double hours = static_cast<double>(w.last_ns - since) / static_cast<double>(ns_per_hour);
+        return hours < 2 ? std::string("in the last hours") : fmt::format("over {:.0f} hours", hours);
+      });
   if (life.fired && (!window.fired || life.score > window.score)) return life;
   return window;
 }

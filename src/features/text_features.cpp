@@ -79,6 +79,8 @@ thread_local Ends scratch;
 }  // namespace
 
 void DistinctSketch::add(uint64_t h) {
+  // Full: a hash not below the k-th smallest changes nothing (most of them, once full).
+  if (size_ == k && h >= smallest_[k - 1]) return;
   uint64_t* end = smallest_.data() + size_;
   uint64_t* pos = std::lower_bound(smallest_.data(), end, h);
   if (pos != end && *pos == h) return;
