@@ -143,7 +143,7 @@ Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) co
         return now.transform_share(settings_.answer_length_correlation);
       },
       [&] { return "in " + window_text(w); });
-  if (!miner) return window;
+  if (!miner || !a.judge_long) return window;
   // Over each template's life: the one filled most since it was learnt.
   int best = -1;
   for (size_t i = 0; i < miner->size(); ++i) {

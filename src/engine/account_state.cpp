@@ -176,6 +176,7 @@ void Account::save(StateWriter& w) const {
   w.str(key);
   w.str(org);
   for (int64_t v : {first_seen_ns, last_seen_ns, last_evaluated_minute, active_before_ns}) w.i64(v);
+  w.i64(long_judged_minute);
   for (uint64_t v : {requests, prompt_tokens, completion_tokens, suppressed,
                      static_cast<uint64_t>(hours_of_day.to_ulong())})
     w.u64(v);
@@ -201,6 +202,12 @@ void Account::load(StateReader& r, LegacyDetectorData& legacy) {
   if (last_evaluated_minute < -1 || last_evaluated_minute >= timestamp_end_s / 60)
     throw StateError("an account's last judged minute is out of range");
   active_before_ns = r.version() >= 4 ? r.time() : 0;
+  long_judged_minute = -1;
+  if (r.version() >= 5) {
+    long_judged_minute = r.i64();
+    if (long_judged_minute < -1 || long_judged_minute >= timestamp_end_s / 60)
+      throw StateError("an account's last judged minute is out of range");
+  }
   uint64_t hours = 0;
   for (uint64_t* v : {&requests, &prompt_tokens, &completion_tokens, &suppressed, &hours})
     *v = r.u64();

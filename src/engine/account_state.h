@@ -212,6 +212,10 @@ struct Account {
   /// from the forgotten keys.
   int64_t active_before_ns = 0;
   int64_t last_evaluated_minute = -1;
+  /// The last minute the longer horizons were judged in, and whether the judgement under way
+  /// is to judge them (settings.long_horizon_every; always when the window closes).
+  int64_t long_judged_minute = -1;
+  bool judge_long = true;
   uint64_t requests = 0;
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;

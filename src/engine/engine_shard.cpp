@@ -93,6 +93,11 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
   int64_t minute = ts / ns_per_minute;
   if (minute != a.last_evaluated_minute) {
     a.last_evaluated_minute = minute;
+    // The day, the history and the parts of a key change slowly, and judging them is most of
+    // a judgement's cost: at most every long_horizon_every, and when the window closes.
+    int64_t every = rules.settings.long_horizon_every_ns / ns_per_minute;
+    a.judge_long = a.long_judged_minute < 0 || minute - a.long_judged_minute >= every;
+    if (a.judge_long) a.long_judged_minute = minute;
     evaluate(a, ts);
   }
 }
@@ -202,6 +207,7 @@ void Shard::evaluate(Account& a, int64_t now) {
 
 void Shard::close_window(Account& a) {
   if (a.window.requests > 0) {
+    a.judge_long = true;
     evaluate(a, a.window.last_ns);
     if (options.explain && a.key == options.explain_key) explain(a);
     population_added.add(static_cast<double>(a.window.completion_tokens));

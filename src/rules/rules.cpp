@@ -244,6 +244,9 @@ void read_settings(R& r, Settings& s) {
   r.check(s.window_ns <= 0 || s.day_ns / s.window_ns <= 168, "day",
           "at most 168 windows (a week of hours, a day of 10-minute windows)");
   r.duration("history_half_life", s.history_half_life_ns);
+  r.duration("long_horizon_every", s.long_horizon_every_ns);
+  r.check(s.long_horizon_every_ns >= ns_per_minute && s.long_horizon_every_ns <= s.window_ns,
+          "long_horizon_every", "from 1m to the window");
   r.check(s.history_half_life_ns >= ns_per_hour && s.history_half_life_ns <= 90 * ns_per_day,
           "history_half_life", "from 1h to 90d");
   r.duration("cooldown", s.cooldown_ns);

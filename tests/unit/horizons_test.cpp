@@ -358,3 +358,20 @@ TEST_CASE("a part's day holds no window older than a day", "[engine][horizons]")
   engine.finish();
   for (const Finding& f : rec.findings) CHECK(metric(f, "span_hours") < 25);
 }
+
+TEST_CASE("the longer horizons are judged every so often, and at every window's close",
+          "[engine][horizons]") {
+  // Judged once an hour (the window's close), the slow sweep is found as when judged every
+  // ten minutes: its evidence is the same, only found up to an hour later.
+  RuleSet hourly = only("distillation_sweep");
+  merge_rules(hourly, "[settings]\nlong_horizon_every = \"1h\"\n", "test");
+  std::vector<Finding> often = slow_sweep(only("distillation_sweep"), 8, 30);
+  std::vector<Finding> rarely = slow_sweep(hourly, 8, 30);
+  REQUIRE_FALSE(often.empty());
+  REQUIRE_FALSE(rarely.empty());
+  CHECK(rarely.front().detected_at_ns >= often.front().detected_at_ns);
+  CHECK(rarely.front().detected_at_ns - often.front().detected_at_ns <= ns_per_hour);
+  RuleSet bad = only("distillation_sweep");
+  CHECK_THROWS_AS(merge_rules(bad, "[settings]\nlong_horizon_every = \"2h\"\n", "test"),
+                  RulesError);
+}
