@@ -19,8 +19,9 @@ class StateError : public std::runtime_error {
 /// 2: the population's windows closed since the last hourly upkeep are kept apart. 3: when each
 /// template last matched (templates are forgotten after a quiet week). 4: each account's last
 /// event before its current window, and the keys forgotten with when each was last seen (a key
-/// that comes back is dormant, not new). Formats 1 to 3 are still read.
-inline constexpr uint32_t state_format_version = 5;
+/// that comes back is dormant, not new). 5: each detector's part under its name. 6: the events
+/// the clock holds aside until their time is confirmed. Formats 1 to 5 are still read.
+inline constexpr uint32_t state_format_version = 6;
 inline constexpr uint32_t oldest_state_format_version = 1;
 
 /// Little-endian fixed-width values and length-prefixed strings.

@@ -150,6 +150,12 @@ std::string engine_totals(const EngineStats& e) {
     out += fmt::format(", {} outside --since/--until", counted(e.events_out_of_range, "event"));
   if (e.late_events)
     out += fmt::format(", {} too late to count (--max-skew)", counted(e.late_events, "event"));
+  if (e.events_quarantined)
+    out += fmt::format(", {} quarantined (far ahead of the clock, never confirmed)",
+                       counted(e.events_quarantined, "event"));
+  if (e.events_held)
+    out += fmt::format(", {} held (ahead of the clock, not yet confirmed)",
+                       counted(e.events_held, "event"));
   if (e.accounts_expired)
     out += fmt::format(", {} idle expired", counted(e.accounts_expired, "account"));
   if (e.accounts_evicted)

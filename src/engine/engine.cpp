@@ -34,7 +34,8 @@ void DetectionEngine::load_state(StateReader& in) {
 }
 
 void DetectionEngine::finish(bool close_windows) {
-  if (!close_windows) return;
+  if (!close_windows) return;  // held events wait in the state for the next run
+  impl_->finish_clock();
   // On this thread, in key order over every shard: the order one shard would close them in.
   std::vector<std::pair<std::string_view, Shard*>> keys;
   for (auto& sh : impl_->shards)
@@ -66,6 +67,8 @@ EngineStats DetectionEngine::stats() const {
   s.events = impl_->events;
   s.events_out_of_range = impl_->events_out_of_range;
   s.forgotten_dropped = impl_->forgotten_dropped;
+  s.events_quarantined = impl_->clock.quarantined();
+  s.events_held = impl_->clock.held();
   for (const auto& sh : impl_->shards) {
     const EngineStats& x = sh->stats;
     s.events_without_account += x.events_without_account;

@@ -15,7 +15,6 @@ using detail::Shard;
 
 namespace {
 
-constexpr int64_t max_clock_jump = 30 * ns_per_day;
 constexpr size_t max_shards = 64;
 // Fewer events (a small file's) are judged shard after shard on the calling thread: waking the
 // others costs more. Each shard still has one writer at a time, so nothing else changes.
@@ -23,7 +22,8 @@ constexpr size_t parallel_min_events = 16;
 
 }  // namespace
 
-DetectionEngine::Impl::Impl(RuleSet r, EngineOptions o, FindingSink& s) : sink(s) {
+DetectionEngine::Impl::Impl(RuleSet r, EngineOptions o, FindingSink& s)
+    : sink(s), clock(r.settings.max_skew_ns) {
   shared.rules = std::move(r);
   shared.options = std::move(o);
   const RuleSet& rules = shared.rules;
@@ -47,22 +47,18 @@ DetectionEngine::Impl::Impl(RuleSet r, EngineOptions o, FindingSink& s) : sink(s
   if (shared.shards > 1) pool = std::make_unique<detail::WorkerPool>(shared.shards);
 }
 
-bool DetectionEngine::Impl::advance_clock(const Event& ev, bool& tick) {
-  tick = false;
+void DetectionEngine::Impl::advance_clock(const Event& ev) {
   if (ev.timestamp_ns < shared.options.since_ns || ev.timestamp_ns >= shared.options.until_ns) {
     ++events_out_of_range;
-    return false;
+    return;
   }
   ++events;
-  int64_t ts = ev.timestamp_ns;
-  // One event stamped far in the future (a bad clock) must not expire every account and stop
-  // the hourly upkeep: time runs on only by steps of at most max_clock_jump.
-  if (ts > watermark && (watermark == 0 || ts - watermark <= max_clock_jump)) watermark = ts;
-  if (watermark >= next_tick) {
-    next_tick = (watermark / ns_per_hour + 1) * ns_per_hour;
-    tick = true;
-  }
-  return true;
+  clock.offer(ev, steps);
+}
+
+void DetectionEngine::Impl::finish_clock() {
+  clock.finish(steps);
+  judge_steps();
 }
 
 void DetectionEngine::Impl::merge_upkeep(int64_t at) {
@@ -132,36 +128,28 @@ void DetectionEngine::Impl::drop_summaries_over(size_t cap) {
 }
 
 void DetectionEngine::Impl::on_event(const Event& ev) {
-  if (shards.size() > 1) {  // one event is a run of one
-    std::span<const Event> one(&ev, 1);
-    return on_events({&one, 1});
-  }
-  bool tick;
-  if (advance_clock(ev, tick)) {
-    if (tick) upkeep(watermark);
-    shards[0]->on_event(ev, seq);
-  }
-  ++seq;
+  advance_clock(ev);
+  judge_steps();
 }
 
 void DetectionEngine::Impl::on_events(std::span<const std::span<const Event>> runs) {
+  for (std::span<const Event> run : runs)
+    for (const Event& ev : run) advance_clock(ev);
+  judge_steps();
+}
+
+void DetectionEngine::Impl::judge_steps() {
   if (shards.size() == 1) {
-    for (std::span<const Event> run : runs)
-      for (const Event& ev : run) on_event(ev);
+    for (const detail::ClockStep& st : steps) {
+      if (st.tick) upkeep(st.watermark);
+      shards[0]->on_event(*st.event, seq++);
+    }
+    steps.clear();
+    clock.clear_released();
     return;
   }
-  // One job for all the runs, split only where the hourly upkeep falls: the shards wait on
+  // One job for all the steps, split only where the hourly upkeep falls: the shards wait on
   // each other once per chunk, not once per piece.
-  flat.clear();
-  for (std::span<const Event> run : runs)
-    for (const Event& ev : run) flat.push_back(&ev);
-  ticks.clear();
-  in_range.assign(flat.size(), 0);
-  for (size_t i = 0; i < flat.size(); ++i) {
-    bool tick;
-    in_range[i] = advance_clock(*flat[i], tick);
-    if (tick) ticks.push_back({i, watermark});
-  }
   // From 3 shards on, each event is routed once, every shard taking a slice: a shard then
   // reads only the events it has a part in, where reading them all would cost each shard
   // what routing costs all of them. With 2, each reading all is cheaper than one more wait.
@@ -173,11 +161,10 @@ void DetectionEngine::Impl::on_events(std::span<const std::span<const Event>> ru
       pool->run(job);
   };
   if (routed) {
-    routes.assign(flat.size(), 0);
-    run(flat.size(), [&](size_t s) {
-      size_t n = flat.size(), lo = n * s / shards.size(), hi = n * (s + 1) / shards.size();
-      for (size_t i = lo; i < hi; ++i)
-        if (in_range[i]) routes[i] = shards[s]->route(*flat[i]);
+    routes.assign(steps.size(), 0);
+    run(steps.size(), [&](size_t s) {
+      size_t n = steps.size(), lo = n * s / shards.size(), hi = n * (s + 1) / shards.size();
+      for (size_t i = lo; i < hi; ++i) routes[i] = shards[s]->route(*steps[i].event);
     });
   }
   uint64_t first = seq;
@@ -187,19 +174,22 @@ void DetectionEngine::Impl::on_events(std::span<const std::span<const Event>> ru
       Shard& sh = *shards[s];
       uint64_t mine = uint64_t{1} << s;
       for (size_t i = from; i < to; ++i)
-        if (routed ? (routes[i] & mine) != 0 : in_range[i] != 0) sh.on_event(*flat[i], first + i);
+        if (!routed || (routes[i] & mine) != 0) sh.on_event(*steps[i].event, first + i);
     });
   };
   size_t from = 0;
-  for (const Tick& t : ticks) {
-    judge(from, t.index);
-    seq = first + t.index;
-    upkeep(t.watermark);
-    from = t.index;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (!steps[i].tick) continue;
+    judge(from, i);
+    seq = first + i;
+    upkeep(steps[i].watermark);
+    from = i;
   }
-  judge(from, flat.size());
-  seq = first + flat.size();
+  judge(from, steps.size());
+  seq = first + steps.size();
   flush();
+  steps.clear();
+  clock.clear_released();
 }
 
 void DetectionEngine::Impl::upkeep(int64_t at) {

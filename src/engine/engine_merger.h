@@ -6,6 +6,7 @@
 #include <exfilscan/engine/engine.h>
 
 #include "engine/engine_shard.h"
+#include "engine/event_clock.h"
 #include "worker_pool.h"
 
 #include <memory>
@@ -24,24 +25,22 @@ struct DetectionEngine::Impl {
   uint64_t events = 0;
   uint64_t events_out_of_range = 0;
   uint64_t forgotten_dropped = 0;
-  uint64_t seq = 0;  // events offered so far
-  int64_t watermark = 0;
-  int64_t next_tick = 0;
-  // Where the hourly upkeep falls in the batch being judged.
-  struct Tick {
-    size_t index;
-    int64_t watermark;
-  };
-  std::vector<Tick> ticks;
-  std::vector<uint8_t> in_range;
-  std::vector<const Event*> flat;
-  std::vector<uint64_t> routes;  // per event: the shards that need it
+  uint64_t seq = 0;  // events judged so far: the order of their findings
+  detail::EventClock clock;
+  std::vector<detail::ClockStep> steps;  // the batch being judged, in order
+  std::vector<uint64_t> routes;          // per event: the shards that need it
 
   // The clock and the upkeep (engine_merger.cpp).
 
   /// Event time and the hourly upkeep: one pass in input order before the shards judge, so
-  /// every shard sees the same clock. True when the event is judged (inside --since/--until).
-  bool advance_clock(const Event& ev, bool& tick);
+  /// every shard sees the same clock. Appends to `steps` what to judge (events inside
+  /// --since/--until, and held ones that the clock confirmed).
+  void advance_clock(const Event& ev);
+  /// Judges `steps` (on every shard at once when there are several), with the upkeep where
+  /// it falls.
+  void judge_steps();
+  /// At the end of the input: the held events, judged or quarantined.
+  void finish_clock();
   /// The upkeep's global part, between shard jobs: the windows closed since the last upkeep
   /// join the population, and accounts over max_accounts are evicted (least recently seen).
   void merge_upkeep(int64_t at);

@@ -14,8 +14,7 @@ namespace exfilscan {
 using detail::Account;
 
 void DetectionEngine::Impl::save(StateWriter& w) const {
-  w.i64(watermark);
-  w.i64(next_tick);
+  clock.save_clock(w);
   w.i64(shared.population_since);
   shared.population.save(w);
   detail::LogHistogram added;  // since the last upkeep: joins the population at the next one
@@ -89,19 +88,16 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
     returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
   std::sort(returned.begin(), returned.end());
   shared.forgotten.save(w, returned);
+  clock.save_held(w);
 }
 
 void DetectionEngine::Impl::load(StateReader& r) {
   // The file's checksum holds for any bytes: the clock's times must be event times.
-  auto event_time = [&r](bool unset_allowed) {
-    int64_t t = r.i64();
-    if ((unset_allowed && t == INT64_MAX) || (t >= 0 && t < timestamp_end_s * ns_per_second))
-      return t;
+  clock.load_clock(r);
+  int64_t since = r.i64();
+  if (since != INT64_MAX && (since < 0 || since >= timestamp_end_s * ns_per_second))
     throw StateError("the state's clock is out of range");
-  };
-  watermark = event_time(false);
-  next_tick = event_time(false);
-  shared.population_since = event_time(true);
+  shared.population_since = since;
   shared.population.load(r);
   shared.population_changed();
   for (auto& sh : shards) sh->population_added.clear(), sh->closed_at.clear();
@@ -198,6 +194,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
   for (auto& sh : shards) sh->returned.clear(), sh->forgotten_now.clear();
   shared.forgotten = {};
   if (r.version() >= 4) shared.forgotten.load(r, shared.rules.settings.max_accounts);
+  if (r.version() >= 6) clock.load_held(r);
   if (!r.at_end()) throw StateError("the state has bytes after its end");
 }
 

@@ -159,12 +159,13 @@ class JsonlReporter final : public Reporter {
         "severity\":"
         "{{\"info\":{},\"low\":{},\"medium\":{},\"high\":{},\"critical\":{}}},"
         "\"forgotten_dropped\":{},\"templates_replaced\":{},\"parts_replaced\":{},"
-        "\"probes_untracked\":{}}}\n",
+        "\"probes_untracked\":{},\"events_quarantined\":{},\"events_held\":{}}}\n",
         t.lines, t.events, t.skipped, e.late_events, e.events_without_account,
         e.events_out_of_range, e.accounts_seen, e.accounts_expired, e.accounts_evicted,
         e.summaries_dropped, e.findings, e.suppressed, e.by_severity[0], e.by_severity[1],
         e.by_severity[2], e.by_severity[3], e.by_severity[4], e.forgotten_dropped,
-        e.templates_replaced, e.parts_replaced, e.probes_untracked);
+        e.templates_replaced, e.parts_replaced, e.probes_untracked, e.events_quarantined,
+        e.events_held);
     write(o);
     if (std::fflush(out_) != 0) fail();
   }

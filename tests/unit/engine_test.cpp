@@ -273,10 +273,13 @@ TEST_CASE("idle accounts expire and the account cap evicts, both counted", "[eng
   DetectionEngine engine(rules, {}, rec);
   for (int i = 0; i < 30; ++i)
     engine.on_event(s.event(t0 + i * ns_per_second, fmt::format("a{}", i)));
+  // An hour ahead of the clock: each time a second event confirms it.
   engine.on_event(s.event(t0 + ns_per_hour + ns_per_minute, "late-comer"));
+  engine.on_event(s.event(t0 + ns_per_hour + ns_per_minute + ns_per_second, "late-comer"));
   CHECK(engine.stats().accounts_evicted == 20);  // the oldest 20 of 30; then late-comer joins
   CHECK(engine.stats().accounts_active == 11);
   engine.on_event(s.event(t0 + 4 * ns_per_hour, "late-comer"));
+  engine.on_event(s.event(t0 + 4 * ns_per_hour + ns_per_second, "late-comer"));
   CHECK(engine.stats().accounts_expired == 11);  // late-comer too: idle 3 hours, then new again
   CHECK(engine.stats().accounts_active == 1);
   CHECK(engine.stats().accounts_seen == 32);
@@ -293,6 +296,7 @@ severity = "medium"
 )"),
                          {}, rec);
   engine.on_event(s.event(t0, "k", 60000));  // the account is new at this very event
+  engine.finish();  // (a first event waits for a second to confirm the clock, or the end)
   REQUIRE(rec.count("huge_answer") == 1);
   CHECK(rec.findings[0].account_risk > 0);
   auto ranking = engine.ranking(0);
@@ -337,6 +341,7 @@ TEST_CASE("events without the group-by field are counted, not attributed", "[eng
   by_org.group_by = GroupBy::org;
   DetectionEngine engine(only("none"), by_org, rec);
   engine.on_event(s.event(t0, "k"));
+  engine.finish();
   CHECK(engine.stats().events_without_account == 1);
   CHECK(engine.ranking(10).empty());
 }

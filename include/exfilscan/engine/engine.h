@@ -51,6 +51,12 @@ struct EngineStats {
   uint64_t events_without_account = 0;  // no value for the group-by field: not attributed
   uint64_t events_out_of_range = 0;     // outside --since/--until
   uint64_t late_events = 0;             // older than --max-skew behind their account: counted only
+  /// Far ahead of the event-time clock and never confirmed by later events: judged for no
+  /// account (a broken clock's line). docs/detection.md, "Event time".
+  uint64_t events_quarantined = 0;
+  /// Still held aside when the run ended without finishing (--state: the next run judges or
+  /// quarantines them; a --strict stop).
+  uint64_t events_held = 0;
   uint64_t accounts_seen = 0;
   uint64_t accounts_active = 0;
   uint64_t accounts_expired = 0;  // idle longer than idle_expiry

@@ -1,0 +1,85 @@
+#pragma once
+/// Internal: the engine's event-time clock, which a lone outlier timestamp never moves. An event
+/// further ahead of the clock than the tolerance (or any event while the clock is unset) is held
+/// aside, unjudged, until later events confirm its time; one that never is is quarantined:
+/// counted, and judged for no account (docs/detection.md, "Event time").
+
+#include <exfilscan/parse/event.h>
+#include <exfilscan/rules/rules.h>
+#include <exfilscan/state.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace exfilscan::detail {
+
+/// An event to judge now, in this order; `tick` when the hourly upkeep at `watermark` falls
+/// before it.
+struct ClockStep {
+  const Event* event;
+  bool tick;
+  int64_t watermark;
+};
+
+class EventClock {
+ public:
+  /// Events held at most; past that the one held longest is quarantined.
+  static constexpr size_t max_held = 64;
+  /// A held time is never confirmed by an event further past it than this (two outliers).
+  static constexpr int64_t max_jump = 30 * ns_per_day;
+
+  /// `tolerance`: how far ahead of the clock an event may be and still move it at once.
+  explicit EventClock(int64_t tolerance) : tolerance_(tolerance) {}
+
+  /// One event, in input order: appends to `out` the events to judge, held ones its time
+  /// confirms first, then itself unless it is held in turn. What `out` points to stays valid
+  /// until clear_released().
+  void offer(const Event& ev, std::vector<ClockStep>& out);
+  /// At the end of the input: a held event that nothing contradicted and that is within
+  /// max_jump of the clock is judged (a sparse log's last line); the others are quarantined.
+  void finish(std::vector<ClockStep>& out);
+  void clear_released() { released_.clear(); }
+
+  int64_t watermark() const { return watermark_; }
+  uint64_t quarantined() const { return quarantined_; }
+  size_t held() const { return held_.size(); }
+
+  /// The clock (written first in the state) and the held events (written last).
+  void save_clock(StateWriter& w) const;
+  void load_clock(StateReader& r);
+  void save_held(StateWriter& w) const;
+  void load_held(StateReader& r);
+
+  /// An event as bytes and back, its strings and prompt parts owned beside it.
+  struct Owned {
+    Event event;
+    std::string text[9];
+    std::vector<std::string> part_text;
+    std::vector<PromptPart> parts;
+  };
+  static void encode(const Event& ev, StateWriter& w);
+  static std::unique_ptr<Owned> decode(std::string_view bytes);
+
+ private:
+  struct Held {
+    int64_t ts;
+    std::string bytes;
+    uint64_t agree = 0;     // later events at its time
+    uint64_t disagree = 0;  // later events that kept to the clock's time
+  };
+  void judge(const Event& ev, std::vector<ClockStep>& out);
+  void release_due(std::vector<ClockStep>& out);
+  void release(size_t i, std::vector<ClockStep>& out);
+
+  int64_t tolerance_;
+  int64_t watermark_ = 0;  // 0: unset
+  int64_t next_tick_ = 0;
+  std::vector<Held> held_;  // in input order
+  std::deque<std::unique_ptr<Owned>> released_;
+  uint64_t quarantined_ = 0;
+};
+
+}  // namespace exfilscan::detail
