@@ -69,6 +69,7 @@ EngineStats DetectionEngine::stats() const {
   s.forgotten_dropped = impl_->forgotten_dropped;
   s.events_quarantined = impl_->clock.quarantined();
   s.events_held = impl_->clock.held();
+  s.accounts_peak = std::max(impl_->accounts_peak, impl_->live_accounts());
   for (const auto& sh : impl_->shards) {
     const EngineStats& x = sh->stats;
     s.events_without_account += x.events_without_account;

@@ -78,26 +78,41 @@ void DetectionEngine::Impl::merge_upkeep(int64_t at) {
     shared.population_since = need <= closes.size() ? closes[need - 1] : at;
   }
   shared.population_changed();
-  size_t active = 0;
-  for (auto& sh : shards) active += sh->accounts.size();
-  const size_t max_accounts = shared.rules.settings.max_accounts;
   std::vector<detail::ForgottenKeys::Entry> forgotten;
-  if (active > max_accounts) {
-    std::vector<std::tuple<int64_t, std::string_view, Shard*>> by_age;
-    for (auto& sh : shards)
-      for (auto& [k, a] : sh->accounts) by_age.emplace_back(a.last_seen_ns, k, sh.get());
-    size_t excess = active - max_accounts;
-    std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
-                     by_age.end());
-    for (size_t i = 0; i < excess; ++i) {
-      Shard& sh = *std::get<2>(by_age[i]);
-      std::string_view key = std::get<1>(by_age[i]);
-      sh.retire(*sh.accounts.find(key));
-      forgotten.push_back({hash_bytes(key), std::get<0>(by_age[i])});
-      sh.accounts.erase(key);
-      ++sh.stats.accounts_evicted;
-    }
+  evict_down_to(shared.rules.settings.max_accounts, forgotten);
+  update_forgotten(forgotten);
+  drop_summaries_over(shared.rules.settings.max_accounts);
+  room = shared.rules.settings.max_accounts - live_accounts();
+}
+
+size_t DetectionEngine::Impl::live_accounts() const {
+  size_t live = 0;
+  for (const auto& sh : shards) live += sh->accounts.size();
+  return live;
+}
+
+void DetectionEngine::Impl::evict_down_to(size_t keep,
+                                          std::vector<detail::ForgottenKeys::Entry>& forgotten) {
+  size_t active = live_accounts();
+  if (active <= keep) return;
+  std::vector<std::tuple<int64_t, std::string_view, Shard*>> by_age;
+  for (auto& sh : shards)
+    for (auto& [k, a] : sh->accounts) by_age.emplace_back(a.last_seen_ns, k, sh.get());
+  // Least recently seen first, ties by key: the same accounts for any number of shards.
+  size_t excess = active - keep;
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
+                   by_age.end());
+  for (size_t i = 0; i < excess; ++i) {
+    Shard& sh = *std::get<2>(by_age[i]);
+    std::string_view key = std::get<1>(by_age[i]);
+    sh.retire(*sh.accounts.find(key));
+    forgotten.push_back({hash_bytes(key), std::get<0>(by_age[i])});
+    sh.accounts.erase(key);
+    ++sh.stats.accounts_evicted;
   }
+}
+
+void DetectionEngine::Impl::update_forgotten(std::vector<detail::ForgottenKeys::Entry>& forgotten) {
   std::vector<uint64_t> returned;
   for (auto& sh : shards) {
     forgotten.insert(forgotten.end(), sh->forgotten_now.begin(), sh->forgotten_now.end());
@@ -105,8 +120,20 @@ void DetectionEngine::Impl::merge_upkeep(int64_t at) {
     returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
     sh->returned.clear();
   }
-  forgotten_dropped += shared.forgotten.update(returned, forgotten, max_accounts);
-  drop_summaries_over(max_accounts);
+  forgotten_dropped +=
+      shared.forgotten.update(returned, forgotten, shared.rules.settings.max_accounts);
+}
+
+void DetectionEngine::Impl::make_room() {
+  accounts_peak = std::max(accounts_peak, live_accounts());
+  // The next `room` events create at most that many accounts. With none left, the least
+  // recently seen go down to a sixteenth below the cap, so that near it this barrier comes
+  // once per cap/16 events, not at every one.
+  size_t cap = shared.rules.settings.max_accounts;
+  std::vector<detail::ForgottenKeys::Entry> forgotten;
+  evict_down_to(cap - std::max<size_t>(1, cap / 16), forgotten);
+  if (!forgotten.empty()) update_forgotten(forgotten);  // a key evicted and back: dormant, seen
+  room = cap - live_accounts();
 }
 
 void DetectionEngine::Impl::drop_summaries_over(size_t cap) {
@@ -142,6 +169,8 @@ void DetectionEngine::Impl::judge_steps() {
   if (shards.size() == 1) {
     for (const detail::ClockStep& st : steps) {
       if (st.tick) upkeep(st.watermark);
+      if (room == 0) make_room();
+      --room;
       shards[0]->on_event(*st.event, seq++);
     }
     steps.clear();
@@ -178,11 +207,12 @@ void DetectionEngine::Impl::judge_steps() {
     });
   };
   size_t from = 0;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    if (!steps[i].tick) continue;
+  for (size_t i = 0; i < steps.size(); ++i, --room) {
+    if (!steps[i].tick && room > 0) continue;
     judge(from, i);
     seq = first + i;
-    upkeep(steps[i].watermark);
+    if (steps[i].tick) upkeep(steps[i].watermark);
+    if (room == 0) make_room();
     from = i;
   }
   judge(from, steps.size());
@@ -193,6 +223,7 @@ void DetectionEngine::Impl::judge_steps() {
 }
 
 void DetectionEngine::Impl::upkeep(int64_t at) {
+  accounts_peak = std::max(accounts_peak, live_accounts());
   if (shards.size() == 1)
     shards[0]->upkeep(at, seq);
   else

@@ -27,6 +27,11 @@ struct DetectionEngine::Impl {
   uint64_t forgotten_dropped = 0;
   uint64_t seq = 0;  // events judged so far: the order of their findings
   detail::EventClock clock;
+  /// Events that may still each create an account before max_accounts could be passed (set
+  /// at the upkeep and by make_room; saved, so that chained runs evict where one run does).
+  size_t room = 0;
+  /// The most accounts live at once: they only grow between barriers, so it is seen at each.
+  size_t accounts_peak = 0;
   std::vector<detail::ClockStep> steps;  // the batch being judged, in order
   std::vector<uint64_t> routes;          // per event: the shards that need it
 
@@ -44,6 +49,15 @@ struct DetectionEngine::Impl {
   /// The upkeep's global part, between shard jobs: the windows closed since the last upkeep
   /// join the population, and accounts over max_accounts are evicted (least recently seen).
   void merge_upkeep(int64_t at);
+  /// max_accounts holds at every event, not only at the upkeep: `room` counts the events that
+  /// may still each create an account; when none is left, a barrier between shard jobs (like
+  /// the upkeep's) evicts the least recently seen across all shards (docs/detection.md).
+  void make_room();
+  size_t live_accounts() const;
+  /// Evicts the least recently seen accounts (ties by key) over `keep`, into `forgotten`.
+  void evict_down_to(size_t keep, std::vector<detail::ForgottenKeys::Entry>& forgotten);
+  /// The keys forgotten and returned since the last update, with `forgotten`, into the shared set.
+  void update_forgotten(std::vector<detail::ForgottenKeys::Entry>& forgotten);
   /// Flagged accounts that went idle keep a summary for the ranking; over `cap` of them (a
   /// long cron chain under key rotation flags and forgets keys without end) those that would
   /// rank lowest are dropped, counted. The set is the same at every upkeep for any number of

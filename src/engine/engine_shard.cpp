@@ -46,12 +46,14 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
       account->first_seen_ns = account->last_seen_ns = ts;
       account->window.clear(ts, window_ns());
       account->states.resize(shared.detectors.size());
-      ++stats.accounts_seen;
+      bool seen = false;                // in this run already: counted once
       if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
         uint64_t h = hash_bytes(key);
         account->active_before_ns = shared.forgotten.last_seen(h);
         if (account->active_before_ns != 0) returned.push_back(h);
+        seen = account->active_before_ns != 0 && account->active_before_ns >= shared.run_start_ns;
       }
+      if (!seen) ++stats.accounts_seen;
     }
   }
   order.phase = 1;

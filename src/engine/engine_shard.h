@@ -52,6 +52,7 @@ struct SharedState {
   int64_t population_since = INT64_MAX;  // when it had min_population_windows of them
   PopulationView population_view;        // its quantiles, taken at each upkeep
   ForgottenKeys forgotten;               // keys expired or evicted, until they come back
+  int64_t run_start_ns = 0;              // the clock when this run began (its --state's)
   DetectorList detectors;                // every built-in detector, reading `rules`
   void population_changed() {
     population_view.update(population, rules.volume_spike, population_since);

@@ -89,6 +89,7 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
   std::sort(returned.begin(), returned.end());
   shared.forgotten.save(w, returned);
   clock.save_held(w);
+  w.u64(room);
 }
 
 void DetectionEngine::Impl::load(StateReader& r) {
@@ -194,7 +195,17 @@ void DetectionEngine::Impl::load(StateReader& r) {
   for (auto& sh : shards) sh->returned.clear(), sh->forgotten_now.clear();
   shared.forgotten = {};
   if (r.version() >= 4) shared.forgotten.load(r, shared.rules.settings.max_accounts);
-  if (r.version() >= 6) clock.load_held(r);
+  room = 0;  // formats before 6: worked out at the first event
+  if (r.version() >= 6) {
+    clock.load_held(r);
+    // Each event takes one from it and makes at most one account: never more than the cap's
+    // room left by the accounts loaded.
+    uint64_t left = r.u64();
+    if (left > shared.rules.settings.max_accounts - std::min(n, shared.rules.settings.max_accounts))
+      throw StateError("the state's room for new accounts is out of range");
+    room = static_cast<size_t>(left);
+  }
+  shared.run_start_ns = clock.watermark();
   if (!r.at_end()) throw StateError("the state has bytes after its end");
 }
 

@@ -252,7 +252,7 @@ void read_settings(R& r, Settings& s) {
   r.duration("cooldown", s.cooldown_ns);
   r.duration("max_skew", s.max_skew_ns);
   r.duration("idle_expiry", s.idle_expiry_ns);
-  r.get("max_accounts", s.max_accounts);
+  r.get("max_accounts", s.max_accounts, 1, 1'000'000'000);
   r.get("text_analysis_start", s.text_analysis_start, 0, 1);
   r.get("text_full_analysis", s.text_full_analysis);
   r.get("text_sample_every", s.text_sample_every, 1, 1'000'000);

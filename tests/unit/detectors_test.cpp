@@ -119,7 +119,7 @@ TEST_CASE("a format 4 account's baseline and probes go to their detectors", "[en
   std::string v4 = e.substr(0, 48);
   StateWriter one;
   one.u64(1);
-  v4 += one.data() + a.data() + e.substr(56, e.size() - 56 - 8);  // format 6 added held events
+  v4 += one.data() + a.data() + e.substr(56, e.size() - 56 - 16);  // format 6: held, room
 
   DetectionEngine loaded(without_thresholds(), {}, rec);
   StateReader in(v4, 4);

@@ -376,8 +376,9 @@ TEST_CASE("a state in format 1 (before shards) still loads", "[engine][state]") 
   fresh.save_state(w);
   // Format 2 added the windows closed since the last upkeep, and their close times, after the
   // population (three times, then the population: all empty here, a zero count each); format 4
-  // the forgotten keys at the end (a zero count), format 6 the held events after them (another).
-  std::string v1 = w.data().substr(0, 32) + w.data().substr(48, w.data().size() - 48 - 16);
+  // the forgotten keys at the end (a zero count), format 6 the held events after them (another)
+  // and the room for new accounts.
+  std::string v1 = w.data().substr(0, 32) + w.data().substr(48, w.data().size() - 48 - 24);
   DetectionEngine loaded(default_rules(), {}, rec);
   StateReader in(v1, 1);
   loaded.load_state(in);

@@ -273,16 +273,21 @@ TEST_CASE("idle accounts expire and the account cap evicts, both counted", "[eng
   DetectionEngine engine(rules, {}, rec);
   for (int i = 0; i < 30; ++i)
     engine.on_event(s.event(t0 + i * ns_per_second, fmt::format("a{}", i)));
+  // The cap holds at every event (issue 17): from the 11th key on, each new one evicts the
+  // least recently seen, and at the cap a sixteenth (here one) is kept free.
+  CHECK(engine.stats().accounts_evicted == 20);
+  CHECK(engine.stats().accounts_active == 10);
   // An hour ahead of the clock: each time a second event confirms it.
   engine.on_event(s.event(t0 + ns_per_hour + ns_per_minute, "late-comer"));
   engine.on_event(s.event(t0 + ns_per_hour + ns_per_minute + ns_per_second, "late-comer"));
-  CHECK(engine.stats().accounts_evicted == 20);  // the oldest 20 of 30; then late-comer joins
-  CHECK(engine.stats().accounts_active == 11);
+  CHECK(engine.stats().accounts_evicted == 22);  // room for late-comer, then one kept free
+  CHECK(engine.stats().accounts_active == 9);
   engine.on_event(s.event(t0 + 4 * ns_per_hour, "late-comer"));
   engine.on_event(s.event(t0 + 4 * ns_per_hour + ns_per_second, "late-comer"));
-  CHECK(engine.stats().accounts_expired == 11);  // late-comer too: idle 3 hours, then new again
+  CHECK(engine.stats().accounts_expired == 9);  // late-comer too: idle 3 hours, then back
   CHECK(engine.stats().accounts_active == 1);
-  CHECK(engine.stats().accounts_seen == 32);
+  CHECK(engine.stats().accounts_seen == 31);  // distinct keys: late-comer counts once
+  CHECK(engine.stats().accounts_peak == 10);
 }
 
 TEST_CASE("a threshold rule firing on a key's first event counts towards its account",

@@ -57,8 +57,12 @@ struct EngineStats {
   /// Still held aside when the run ended without finishing (--state: the next run judges or
   /// quarantines them; a --strict stop).
   uint64_t events_held = 0;
+  /// Distinct keys this run: one evicted or expired and back counts once (while the engine still
+  /// remembers it forgot it: up to max_accounts forgotten keys).
   uint64_t accounts_seen = 0;
   uint64_t accounts_active = 0;
+  /// The most accounts held at once (never over max_accounts).
+  uint64_t accounts_peak = 0;
   uint64_t accounts_expired = 0;  // idle longer than idle_expiry
   uint64_t accounts_evicted = 0;  // over max_accounts
   /// Summaries of flagged accounts gone idle, dropped from the ranking over max_accounts.
