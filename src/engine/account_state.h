@@ -227,6 +227,9 @@ struct Account {
   std::bitset<24> hours_of_day;   // UTC hours with traffic over the account's life: 24x7 or not
   std::vector<RuleFiring> fired;  // per rule: episode cooldown and best score
   uint64_t suppressed = 0;
+  /// This run's traffic per clock hour, for the summary of an account at medium and above: at
+  /// most max_hourly_counts entries (16 bytes each), oldest dropped; not saved in a state.
+  std::vector<HourlyCount> hourly;
   /// One per detector, in the registry's order, each null until its detector makes it.
   std::vector<std::unique_ptr<DetectorState>> states;
 

@@ -169,6 +169,7 @@ AccountSummary Shard::summarize(const Account& a) const {
   }
   s.risk = risk_of(a);
   s.severity = s.rules.empty() ? Severity::info : severity_of_score(s.risk);
+  if (s.severity >= Severity::medium) s.hourly = a.hourly;
   return s;
 }
 

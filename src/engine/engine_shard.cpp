@@ -4,8 +4,35 @@
 #include "engine/engine_shard.h"
 
 #include <algorithm>
+#include <cstddef>
 
 namespace exfilscan::detail {
+
+namespace {
+
+/// Adds an event to the hour it falls in. Events come in time order but for max_skew, so the
+/// hour is looked for from the newest end; an hour older than all kept when full is dropped.
+void add_hourly(std::vector<HourlyCount>& hours, int64_t ts, int64_t completion) {
+  constexpr int64_t ns_per_hour = 3'600'000'000'000;
+  int64_t hour = ts - ((ts % ns_per_hour) + ns_per_hour) % ns_per_hour;
+  size_t at = hours.size();  // one past the hour, once found
+  while (at > 0 && hours[at - 1].hour_ns > hour) --at;
+  if (at == 0 || hours[at - 1].hour_ns != hour) {
+    if (hours.size() >= max_hourly_counts) {
+      if (at == 0) return;
+      hours.erase(hours.begin());
+      --at;
+    }
+    hours.insert(hours.begin() + static_cast<std::ptrdiff_t>(at), HourlyCount{hour, 0, 0});
+    ++at;
+  }
+  HourlyCount& h = hours[at - 1];
+  if (h.requests < UINT32_MAX) ++h.requests;
+  uint64_t sum = h.completion_tokens + static_cast<uint64_t>(std::max<int64_t>(0, completion));
+  h.completion_tokens = static_cast<uint32_t>(std::min<uint64_t>(sum, UINT32_MAX));
+}
+
+}  // namespace
 
 Shard::Shard(SharedState& s, FindingSink& sink, size_t index)
     : shared(s),
@@ -91,6 +118,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
   a.completion_tokens +=
       static_cast<uint64_t>(std::max<int64_t>(0, ev.completion_tokens.value_or(0)));
   if (!ev.org.empty() && a.org != ev.org) a.org = std::string(ev.org);
+  add_hourly(a.hourly, ts, ev.completion_tokens.value_or(0));
   // Judge once per minute of an account's traffic, and again when its window closes.
   int64_t minute = ts / ns_per_minute;
   if (minute != a.last_evaluated_minute) {

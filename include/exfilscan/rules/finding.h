@@ -40,6 +40,13 @@ struct Finding {
   bool suppressed = false;                      // matched an allow-list: counted, not reported
 };
 
+/// An account's requests and completion tokens in one clock hour (UTC) of this run.
+struct HourlyCount {
+  int64_t hour_ns = 0;  // the hour's start
+  uint32_t requests = 0;
+  uint32_t completion_tokens = 0;  // saturates at 2^32 - 1
+};
+
 /// One row of the end-of-run ranking.
 struct AccountSummary {
   std::string key;
@@ -54,7 +61,13 @@ struct AccountSummary {
   std::string top_rule;
   std::vector<std::string> rules;  // every rule that fired, in firing order
   uint64_t suppressed_findings = 0;
+  /// Accounts at medium and above: their traffic per hour, oldest first, for the HTML report's
+  /// timeline (the last max_hourly_counts hours with traffic of this run; not kept in a state).
+  std::vector<HourlyCount> hourly;
 };
+
+/// How many hours with traffic an account's hourly series keeps (a week of them).
+inline constexpr size_t max_hourly_counts = 168;
 
 /// Receives findings in the order they fire (event order: deterministic for one input).
 class FindingSink {
