@@ -5,6 +5,7 @@
 #include <exfilscan/engine/state_file.h>
 #include <exfilscan/exit_codes.h>
 #include <exfilscan/input/pipeline.h>
+#include <exfilscan/report/html_report.h>
 #include <exfilscan/timestamp.h>
 
 #include <fmt/format.h>
@@ -20,6 +21,8 @@
 #include <functional>
 #include <optional>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 
 namespace exfilscan::cli {
 
@@ -44,23 +47,39 @@ int write_stdout(const std::string& text) {
 /// The output pipe closed (`| head`): stop reading and exit quietly.
 struct OutputClosed {};
 
-/// Feeds the engine and stops the run when the report can no longer be written.
+/// Feeds the engine and stops the run when the report can no longer be written; keeps the span
+/// of event time judged (within --since/--until) for the reports.
 class ScanSink : public EventSink {
  public:
-  ScanSink(DetectionEngine& engine, const Reporter& reporter)
-      : engine_(engine), reporter_(reporter) {}
+  ScanSink(DetectionEngine& engine, const Reporter& reporter, const EngineOptions& options)
+      : engine_(engine), reporter_(reporter), since_(options.since_ns), until_(options.until_ns) {}
   void on_event(const Event& event) override {
+    see(event);
     engine_.on_event(event);
     if (reporter_.failed()) throw OutputClosed{};
   }
   void on_events(std::span<const std::span<const Event>> runs) override {
+    for (std::span<const Event> run : runs)
+      for (const Event& e : run) see(e);
     engine_.on_events(runs);
     if (reporter_.failed()) throw OutputClosed{};
   }
+  /// The earliest and latest event time judged; (0, 0) when none was.
+  std::pair<int64_t, int64_t> span() const {
+    return first_ > last_ ? std::pair<int64_t, int64_t>{0, 0} : std::pair{first_, last_};
+  }
 
  private:
+  void see(const Event& e) {
+    int64_t t = e.timestamp_ns;
+    if (t < since_ || t >= until_) return;
+    first_ = std::min(first_, t);
+    last_ = std::max(last_, t);
+  }
   DetectionEngine& engine_;
   const Reporter& reporter_;
+  int64_t since_, until_;
+  int64_t first_ = INT64_MAX, last_ = INT64_MIN;
 };
 
 class NormalizeSink : public EventSink {
@@ -315,6 +334,8 @@ int run_read(const RunConfig& c) {
         outputs.push_back(make_reporter(ReportFormat::jsonl, c.report, open_out(c.report_jsonl)));
       if (!c.summary_csv.empty())
         outputs.push_back(make_summary_csv_reporter(c.report, open_out(c.summary_csv)));
+      if (!c.report_html.empty())
+        outputs.push_back(make_html_reporter(c.report, {c.inputs}, open_out(c.report_html)));
     } catch (const std::runtime_error& e) {
       note("exfilscan: {}\n", e.what());
       for (OutputFile& f : files) std::fclose(f.file);
@@ -343,7 +364,7 @@ int run_read(const RunConfig& c) {
     reader.parser.read_turns = engine.needs_turns();
     reader.sink_uses_threads = engine.uses_threads();
     log_rules(c);
-    ScanSink sink(engine, *reporter);
+    ScanSink sink(engine, *reporter, c.engine);
     try {
       result = read_inputs_parallel(c.inputs, reader, sink, bad_lines, c.threads);
       if (!result.stopped) {
@@ -353,6 +374,7 @@ int run_read(const RunConfig& c) {
         engine.finish(c.state.empty());
         RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
                          engine.stats()};
+        std::tie(totals.first_event_ns, totals.last_event_ns) = sink.span();
         reporter->finish(engine.ranking(c.top), totals);
       }
       if (reporter->failed()) throw OutputClosed{};

@@ -147,6 +147,10 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   scan->add_option("--report-jsonl", f.report_jsonl,
                    "Also write the JSON-lines report (findings, accounts, run) to this file");
   scan->add_option("--summary-csv", f.summary_csv, "Also write the account ranking as CSV here");
+  scan->add_option("--report-html", f.report_html,
+                   "Also write an HTML report here: the summary, the sortable ranking, and a "
+                   "timeline with the evidence of each account at medium or above (one file, "
+                   "nothing fetched)");
   scan->add_option("--state", f.state,
                    "Load per-account baselines and open windows from FILE and save them back at "
                    "the end (cron mode: docs/cron.md); a missing FILE starts fresh");
@@ -288,6 +292,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.report_csv = f.report_csv;
   c.report_jsonl = f.report_jsonl;
   c.summary_csv = f.summary_csv;
+  c.report_html = f.report_html;
   c.quiet = f.quiet;
   // N threads take turns: all parse the pieces of a chunk, then all judge it, each the
   // accounts of its shard.

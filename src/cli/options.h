@@ -37,7 +37,7 @@ struct Flags {
   std::string min_severity = "info";
   std::string fail_on = "high";
   std::string max_skew;  // empty: the rules' max_skew
-  std::string report_csv, report_jsonl, summary_csv;
+  std::string report_csv, report_jsonl, summary_csv, report_html;
   bool no_default_rules = false;
   std::string state;
   bool state_reset = false;
@@ -62,7 +62,7 @@ struct RunConfig {
   Severity fail_on = Severity::high;
   size_t top = 20;
   std::string output = "-";
-  std::string report_csv, report_jsonl, summary_csv;  // extra outputs of one scan
+  std::string report_csv, report_jsonl, summary_csv, report_html;  // extra outputs of one scan
   std::string state;  // cron mode: carry the engine's state between runs
   bool state_reset = false;
   bool wait = false;  // for the state's lock, instead of refusing the run

@@ -29,6 +29,10 @@ struct RunTotals {
   uint64_t events = 0;
   uint64_t skipped = 0;
   EngineStats engine;
+  /// Event time of the earliest and the latest event judged (within --since/--until); both 0
+  /// when none was.
+  int64_t first_event_ns = 0;
+  int64_t last_event_ns = 0;
 };
 
 /// Pushed findings as they fire, then the ranking and totals once. Writes to a stream it does
