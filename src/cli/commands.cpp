@@ -120,6 +120,7 @@ class ProgressMeter {
     auto now = clock::now();
     if (now - last_ < std::chrono::milliseconds(500)) return;
     if (p.input_size > 0 && p.input_size < 8'000'000 && p.inputs == 1) return;  // over soon anyway
+    if (p.input_bytes_read == 0) return;  // nothing read yet (an input just opened, maybe empty)
     last_ = now;
     double seconds = std::chrono::duration<double>(now - started_).count();
     if (p.input_index != input_) input_ = p.input_index, input_started_ = now;
@@ -375,6 +376,7 @@ int run_read(const RunConfig& c) {
         RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
                          engine.stats()};
         std::tie(totals.first_event_ns, totals.last_event_ns) = sink.span();
+        meter.clear();  // before the table (and anything else) reaches the terminal
         reporter->finish(engine.ranking(c.top), totals);
       }
       if (reporter->failed()) throw OutputClosed{};
