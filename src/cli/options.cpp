@@ -279,9 +279,16 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   bool terminal = stdout_is_terminal && f.output == "-";
   // Colour and width only for a person at a terminal; NO_COLOR (no-color.org) always wins.
   c.report.colour = terminal && std::getenv("NO_COLOR") == nullptr;
+  c.report.terminal = terminal;
   if (terminal) {
     struct winsize ws;
     if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) c.report.width = ws.ws_col;
+  }
+  // COLUMNS, when exported, sets the table's width also in a file (wrapped, keys never cut).
+  if (const char* cols = std::getenv("COLUMNS")) {
+    char* end = nullptr;
+    unsigned long n = std::strtoul(cols, &end, 10);
+    if (end != cols && *end == '\0' && n >= 40 && n <= 1000) c.report.width = n;
   }
   std::string format = f.format.empty() ? (terminal ? "table" : "jsonl") : f.format;
   parse_report_format(format, c.format);

@@ -76,6 +76,9 @@ void Reporter::write(const std::string& text) {
   if (std::fwrite(text.data(), 1, text.size(), out_) != text.size()) fail();
 }
 
+/// The table (table_report.cpp).
+std::unique_ptr<Reporter> make_table_reporter(ReportOptions options, std::FILE* out);
+
 namespace {
 
 std::string utc(int64_t ns) {
@@ -171,96 +174,6 @@ class JsonlReporter final : public Reporter {
   }
 };
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
-/// Text from a log as one line of at most n bytes for a terminal: line breaks and tabs become
-/// spaces, other control characters \\xNN (printable()), cut on a character boundary.
-std::string cut(std::string_view s, size_t n) {
-  std::string flat(s);
-  for (char& c : flat)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  std::string out = printable(flat);
-  if (out.size() <= n) return out;
-  size_t end = n > 3 ? n - 3 : 0;
-  while (end > 0 && (static_cast<unsigned char>(out[end]) & 0xC0) == 0x80) --end;
-  out.resize(end);
-  return out + "...";
-}
-
-/// For a person at a terminal: the ranking first, then each finding with its evidence; lines
-/// fit the terminal's width, severities are coloured on a terminal (never with NO_COLOR).
-class TableReporter final : public Reporter {
- public:
-  using Reporter::Reporter;
-  void write_finding(const Finding& f) override { findings_.push_back(f); }
-
-  std::string when(int64_t ns) const { return format_rfc3339_at(ns, options_.tz_offset_s); }
-  /// The rest of a line that starts `indent` columns in.
-  size_t room(size_t indent) const {
-    return options_.width > indent + 20 ? options_.width - indent : 1000;
-  }
-  std::string severity(Severity s, size_t pad) const {
-    std::string word = upper(to_string(s));
-    word.resize(std::max(word.size(), pad), ' ');
-    if (!options_.colour) return word;
-    const char* code = s >= Severity::high     ? "1;31"
-                       : s == Severity::medium ? "33"
-                       : s == Severity::low    ? "36"
-                                               : "2";
-    return fmt::format("\x1b[{}m{}\x1b[0m", code, word);
-  }
-
-  void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
-    size_t width = 7;
-    for (const AccountSummary& a : ranking)
-      width = std::max(width, std::min<size_t>(a.key.size(), 36));
-    std::string o = fmt::format("{:<{}}  {:>5}  {:<8}  {:>9}  {:>12}  {}\n", "account", width,
-                                "risk", "severity", "requests", "completion", "rules");
-    size_t rules_at = width + 2 + 5 + 2 + 8 + 2 + 9 + 2 + 12 + 2;
-    for (const AccountSummary& a : ranking) {
-      std::string rules;
-      for (const std::string& r : a.rules) rules += (rules.empty() ? "" : ",") + r;
-      o += fmt::format("{:<{}}  {:>5.2f}  {}  {:>9}  {:>12}  {}\n", cut(a.key, 36), width, a.risk,
-                       a.rules.empty() ? std::string("-       ") : severity(a.severity, 8),
-                       a.requests, a.completion_tokens,
-                       cut(rules.empty() ? "-" : rules, room(rules_at)));
-    }
-    o += fmt::format("\n{} finding{}", findings_.size(), findings_.size() == 1 ? "" : "s");
-    if (t.engine.suppressed)
-      o += fmt::format(" ({} more suppressed by allow-lists)", t.engine.suppressed);
-    o += findings_.empty() ? "\n" : ":\n";
-    for (const Finding& f : findings_) {
-      o += fmt::format("\n{}  {}  {}  score {:.2f}  account risk {:.2f}  at {}\n",
-                       severity(f.severity, 8), printable(f.rule), printable(f.key), f.score,
-                       f.account_risk, when(f.detected_at_ns));
-      o += fmt::format("  {}\n", cut(f.reason, room(2)));
-      if (!f.template_text.empty())
-        o += fmt::format("  template: {}\n", cut(f.template_text, std::min<size_t>(160, room(12))));
-      std::string metrics;
-      for (const Metric& m : f.metrics)
-        metrics +=
-            fmt::format("{}{}={}", metrics.empty() ? "" : " ", m.name, format_number(m.value));
-      o += fmt::format("  metrics: {}\n", metrics);
-      if (!f.sample_request_ids.empty()) {
-        std::string ids;
-        for (const std::string& id : f.sample_request_ids) ids += (ids.empty() ? "" : " ") + id;
-        o += fmt::format("  requests: {}\n", cut(ids, room(12)));
-      }
-      for (const std::string& p : f.sample_prompts)
-        o += fmt::format("  prompt: {}\n", cut(p, std::min<size_t>(160, room(10))));
-    }
-    write(o);
-    if (std::fflush(out_) != 0) fail();
-  }
-
- private:
-  std::vector<Finding> findings_;
-};
-
 /// Findings as CSV rows, written as they fire, under one header row.
 class CsvReporter final : public Reporter {
  public:
@@ -330,7 +243,7 @@ std::unique_ptr<Reporter> make_reporter(ReportFormat format, ReportOptions optio
                                         std::FILE* out) {
   switch (format) {
     case ReportFormat::table:
-      return std::make_unique<TableReporter>(options, out);
+      return make_table_reporter(options, out);
     case ReportFormat::csv:
       return std::make_unique<CsvReporter>(options, out);
     case ReportFormat::jsonl:

@@ -8,6 +8,7 @@ update=${2:-}
 here=$(dirname "$(realpath "$0")")
 cd "$here/../.." || exit 2
 export EXFILSCAN=$bin NO_COLOR=1 TZ=UTC LC_ALL=C
+unset COLUMNS  # the table wraps at COLUMNS: only the cases that set it
 export GOLDEN_RULES="--no-default-rules --rules tests/cli/golden-rules.toml"
 passed=0 failed=0
 tmp=$(mktemp -d)

@@ -114,6 +114,62 @@ TEST_CASE("the table colours severities only when asked and fits a width", "[rep
   CHECK_THAT(render(ReportFormat::table, tz), Catch::Contains("2026-11-02T05:31:00.000+05:30"));
 }
 
+TEST_CASE("the table reads top-down: summary, ranking, each account's findings", "[report]") {
+  std::string out = render(ReportFormat::table, {});
+  size_t summary = out.find("1 finding: 1 high"), ranking = out.find("Accounts by risk:"),
+         account = out.find("CRITICAL  risk 0.90  key \"7\"\n"),
+         finding = out.find("  HIGH      prompt_templating  score 0.84");
+  CHECK(summary < ranking);
+  CHECK(ranking < account);
+  CHECK(account < finding);
+  CHECK(finding != std::string::npos);
+}
+
+TEST_CASE("a long key is wrapped in a file and cut with an ellipsis on a terminal (issue 19)",
+          "[report]") {
+  ReportOptions file;
+  file.width = 80;
+  std::string key =
+      "arn:aws:iam::123456789012:role/service-role/bedrock-batch-distillation-harvester-2026";
+  auto table = [&](ReportOptions options) {
+    char* buf = nullptr;
+    size_t size = 0;
+    std::FILE* mem = open_memstream(&buf, &size);
+    {
+      auto r = make_reporter(ReportFormat::table, options, mem);
+      Finding f = sample_finding();
+      f.key = key;
+      r->on_finding(f);
+      AccountSummary a;
+      a.key = key;
+      a.risk = 0.9;
+      a.severity = Severity::critical;
+      a.rules = {"prompt_templating"};
+      r->finish({a}, RunTotals{});
+    }
+    std::fclose(mem);
+    std::string out(buf, size);
+    std::free(buf);
+    return out;
+  };
+  std::string wrapped = table(file);
+  CHECK_THAT(wrapped,
+             Catch::Contains("CRITICAL  risk 0.90  arn:aws:iam::123456789012:role/"
+                             "service-role/bedrock-batch-\n  distillation-harvester-2026\n"));
+  CHECK_THAT(wrapped, !Catch::Contains("\xe2\x80\xa6"));
+  for (size_t at = 0, end; at < wrapped.size(); at = end + 1) {
+    end = wrapped.find('\n', at);
+    CHECK(end - at <= 80);
+  }
+  ReportOptions terminal = file;
+  terminal.terminal = true;
+  std::string cut = table(terminal);
+  // 21 columns of heading, then 58 of the key and the ellipsis: 80.
+  CHECK_THAT(cut, Catch::Contains("CRITICAL  risk 0.90  arn:aws:iam::123456789012:role/"
+                                  "service-role/bedrock-batch-\xe2\x80\xa6\n"));
+  CHECK_THAT(cut, Catch::Contains("role/service-role/bedrock-\n"));  // the ranking has it whole
+}
+
 TEST_CASE("numbers in reports", "[report]") {
   CHECK(format_number(3) == "3");
   CHECK(format_number(0.5) == "0.5");

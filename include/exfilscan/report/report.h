@@ -1,6 +1,6 @@
 #pragma once
-/// Reporters: findings as they fire and the account ranking at the end, as a table or JSON lines
-/// (docs/output.md is the JSON-lines contract).
+/// Reporters: findings as they fire and the account ranking at the end, as a table, CSV or JSON
+/// lines (docs/output.md is the JSON-lines contract).
 
 #include <exfilscan/engine/engine.h>
 #include <exfilscan/rules/finding.h>
@@ -18,9 +18,10 @@ bool parse_report_format(std::string_view name, ReportFormat& out);
 
 struct ReportOptions {
   Severity min_severity = Severity::info;  // findings below are counted, not shown
-  int tz_offset_s = 0;  // the table shows times at this UTC offset (--tz); data stays UTC
-  size_t width = 0;     // the table's width (the terminal's); 0: no limit
-  bool colour = false;  // ANSI colour in the table (a terminal without NO_COLOR)
+  int tz_offset_s = 0;    // the table shows times at this UTC offset (--tz); data stays UTC
+  size_t width = 0;       // the table's width (the terminal's, or COLUMNS); 0: no limit
+  bool terminal = false;  // the table goes to a terminal: a key too long for a heading is cut
+  bool colour = false;    // ANSI colour in the table (a terminal without NO_COLOR)
 };
 
 /// Totals of the run, for the closing rows.
