@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 
 namespace {
 
@@ -42,6 +43,16 @@ int main(int argc, char** argv) {
   hold_if_closed(STDERR_FILENO, O_WRONLY);  // diagnostics then go nowhere; the exit code stands
 
   const std::vector<std::string> commands = {"scan", "normalize", "explain", "rules"};
+  // `exfilscan help [COMMAND]` is `exfilscan [COMMAND] --help`.
+  std::vector<char*> help_args;
+  std::string help_flag = "--help";
+  if (argc > 1 && std::string_view(argv[1]) == "help" && argc <= 3) {
+    help_args.push_back(argv[0]);
+    if (argc == 3) help_args.push_back(argv[2]);
+    help_args.push_back(help_flag.data());
+    argc = static_cast<int>(help_args.size());
+    argv = help_args.data();
+  }
   if (argc > 1 && argv[1][0] != '-' &&
       std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
     std::string hint = closest_match(argv[1], commands);
