@@ -176,7 +176,7 @@ class DistillationSweep final : public Detector {
     // Under min_requests a horizon does not fire (judge_sweep's first bar), and only a verdict
     // that fires can be kept: such horizons and parts are not judged.
     const double min_requests = static_cast<double>(rule_.min_requests);
-    if (!a.judge_long) return best;  // the window only (engine/account_state.h)
+    if (!a.judge_long) return best;      // the window only (engine/account_state.h)
     PooledEvidence day = a.recent_pool;  // day_evidence(a)
     day.add(now);
     if (!a.recent.empty() && day.requests >= min_requests) {

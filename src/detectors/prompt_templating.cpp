@@ -164,7 +164,8 @@ Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) co
         int64_t since = miner->learnt_ns(best);
         if (since == INT64_MIN) since = w.start_ns;
         double hours = static_cast<double>(w.last_ns - since) / static_cast<double>(ns_per_hour);
-        return hours < 2 ? std::string("in the last hours") : fmt::format("over {:.0f} hours", hours);
+        return hours < 2 ? std::string("in the last hours")
+                         : fmt::format("over {:.0f} hours", hours);
       });
   if (life.fired && (!window.fired || life.score > window.score)) return life;
   return window;

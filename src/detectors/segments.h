@@ -33,7 +33,7 @@ struct Segment {
   DistinctSketch prompts;
   std::bitset<60> slices;
   int64_t last_gap_ns = 0;
-  double log_completion = 0;  // sum of log(1 + completion tokens): a geometric mean
+  double log_completion = 0;        // sum of log(1 + completion tokens): a geometric mean
   double gap_mean = 0, gap_m2 = 0;  // inter-arrival times (Welford), seconds
   LengthPairs lengths;
   /// Oldest first: its closed windows of the last day, and their pool.

@@ -118,9 +118,9 @@ struct WindowEvidence {
   int64_t start_ns = 0, last_ns = 0;
   float requests = 0, text_requests = 0, instruction = 0, chain_of_thought = 0, single_turn = 0,
         turns_known = 0, sampling = 0, with_system = 0;
-  float distinct_prompts = 0;  // the window's estimate
-  float completion_known = 0;  // requests whose completion tokens the log gives
-  float product_answers = 0;   // of them, answers long for their prompt
+  float distinct_prompts = 0;   // the window's estimate
+  float completion_known = 0;   // requests whose completion tokens the log gives
+  float product_answers = 0;    // of them, answers long for their prompt
   float median_completion = 0;  // their median
   float slices_active = 0, slices_elapsed = 0;
   float gaps = 0, gap_mean = 0, gap_m2 = 0;  // inter-arrival times (Welford), seconds

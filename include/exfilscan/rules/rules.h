@@ -37,7 +37,7 @@ std::string format_duration(int64_t ns);
 struct Settings {
   int64_t window_ns = 0;  // the detectors' window (10m to 24h)
   int64_t day_ns = 0;     // the day horizon: the closed windows pooled with the current one
-  int64_t history_half_life_ns = 0;  // the history horizon: every window, decayed
+  int64_t history_half_life_ns = 0;   // the history horizon: every window, decayed
   int64_t long_horizon_every_ns = 0;  // the longer horizons judged at most this often
   int64_t cooldown_ns = 0;
   int64_t max_skew_ns = 0;
