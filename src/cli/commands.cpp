@@ -153,16 +153,20 @@ class ProgressMeter {
   size_t input_ = SIZE_MAX;
 };
 
-/// "104 accounts, 21 findings (1 critical, 7 high), 3 late events not counted (--max-skew)".
-std::string engine_totals(const EngineStats& e) {
-  std::string out =
-      fmt::format("{}, {}", counted(e.accounts_seen, "account"), counted(e.findings, "finding"));
+/// "104 accounts, 21 findings (1 critical, 7 high), 3 late events not counted (--max-skew)":
+/// the findings written, and those --min-severity held back.
+std::string engine_totals(const EngineStats& e, Severity min_severity) {
+  FindingCounts n = finding_counts(e, min_severity);
+  std::string out = fmt::format("{}, {}", counted(e.accounts_seen, "account"),
+                                counted(n.total_written(), "finding"));
   std::string parts;
-  for (size_t s = e.by_severity.size(); s-- > 0;)
-    if (e.by_severity[s])
-      parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", e.by_severity[s],
+  for (size_t s = n.written.size(); s-- > 0;)
+    if (n.written[s])
+      parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", n.written[s],
                            to_string(static_cast<Severity>(s)));
   if (!parts.empty()) out += " (" + parts + ")";
+  if (n.total_held_back())
+    out += fmt::format(", {} under --min-severity not shown", n.total_held_back());
   if (e.suppressed) out += fmt::format(", {} suppressed", e.suppressed);
   if (e.events_without_account)
     out += fmt::format(", {} without an account", counted(e.events_without_account, "event"));
@@ -433,7 +437,7 @@ int run_read(const RunConfig& c) {
     const EngineStats es = engine.stats();
     for (size_t s = static_cast<size_t>(c.fail_on); s < es.by_severity.size(); ++s)
       if (es.by_severity[s] && code == exit_ok) code = exit_findings;
-    found = engine_totals(es);
+    found = engine_totals(es, c.report.min_severity);
   }
 
   if (result.failure != ReadFailure::none) code = report_read_failure(result);

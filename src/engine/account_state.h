@@ -216,9 +216,17 @@ struct Account {
   /// is to judge them (settings.long_horizon_every; always when the window closes).
   int64_t long_judged_minute = -1;
   bool judge_long = true;
-  uint64_t requests = 0;
+  uint64_t requests = 0;  // these three over the runs a --state carries
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
+  /// This run's part of them (not saved: a loaded account starts the run at 0), and whether the
+  /// account counts in this run's accounts_seen yet.
+  uint64_t run_requests = 0;
+  uint64_t run_prompt_tokens = 0;
+  uint64_t run_completion_tokens = 0;
+  int64_t run_first_seen_ns = 0;
+  int64_t run_last_seen_ns = 0;
+  bool counted_in_run = false;
   WindowStats window;
   /// Oldest first: the closed windows of the last day (the day horizon), and their pool.
   std::vector<WindowEvidence> recent;

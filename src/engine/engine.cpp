@@ -49,6 +49,8 @@ std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
   std::vector<AccountSummary> flagged, others;
   for (const auto& sh : impl_->shards) {
     for (const auto& [k, a] : sh->accounts) {
+      // An account a --state carries that had no request in this run is busy in none of it.
+      if (a.fired.empty() && a.run_requests == 0) continue;
       AccountSummary s = sh->summarize(a);
       (s.rules.empty() ? others : flagged).push_back(std::move(s));
     }
@@ -56,7 +58,12 @@ std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
       if (!sh->accounts.contains(k)) flagged.push_back(s);
   }
   std::sort(flagged.begin(), flagged.end(), ranks_above);
-  std::sort(others.begin(), others.end(), ranks_above);
+  // The busiest in this run: with a --state, of today, not of every day it carries.
+  std::sort(others.begin(), others.end(), [](const AccountSummary& a, const AccountSummary& b) {
+    if (a.completion_tokens != b.completion_tokens)
+      return a.completion_tokens > b.completion_tokens;
+    return ranks_above(a, b);
+  });
   if (others.size() > top_other) others.resize(top_other);
   flagged.insert(flagged.end(), others.begin(), others.end());
   return flagged;

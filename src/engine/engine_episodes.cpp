@@ -30,7 +30,9 @@ double combined_risk(std::vector<double> scores) {
 
 bool ranks_above(const AccountSummary& a, const AccountSummary& b) {
   if (a.risk != b.risk) return a.risk > b.risk;
-  if (a.completion_tokens != b.completion_tokens) return a.completion_tokens > b.completion_tokens;
+  // Over the runs a --state carries: chained runs rank (and drop summaries) as one run does.
+  if (a.total_completion_tokens != b.total_completion_tokens)
+    return a.total_completion_tokens > b.total_completion_tokens;
   return a.key < b.key;
 }
 
@@ -156,11 +158,16 @@ AccountSummary Shard::summarize(const Account& a) const {
   AccountSummary s;
   s.key = a.key;
   s.key_kind = std::string(to_string(options.group_by));
-  s.requests = a.requests;
-  s.prompt_tokens = a.prompt_tokens;
-  s.completion_tokens = a.completion_tokens;
-  s.first_seen_ns = a.first_seen_ns;
-  s.last_seen_ns = a.last_seen_ns;
+  s.requests = a.run_requests;
+  s.prompt_tokens = a.run_prompt_tokens;
+  s.completion_tokens = a.run_completion_tokens;
+  s.first_seen_ns = a.run_first_seen_ns;
+  s.last_seen_ns = a.run_last_seen_ns;
+  s.total_requests = a.requests;
+  s.total_prompt_tokens = a.prompt_tokens;
+  s.total_completion_tokens = a.completion_tokens;
+  s.total_first_seen_ns = a.first_seen_ns;
+  s.total_last_seen_ns = a.last_seen_ns;
   s.suppressed_findings = a.suppressed;
   double best = -1;
   for (const RuleFiring& f : a.fired) {

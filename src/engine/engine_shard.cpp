@@ -80,7 +80,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
         if (account->active_before_ns != 0) returned.push_back(h);
         seen = account->active_before_ns != 0 && account->active_before_ns >= shared.run_start_ns;
       }
-      if (!seen) ++stats.accounts_seen;
+      account->counted_in_run = seen;  // counted below, at its first event judged
     }
   }
   order.phase = 1;
@@ -113,10 +113,21 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
   add_to_window(a, ev);
   a.first_seen_ns = std::min(a.first_seen_ns, ts);
   a.last_seen_ns = std::max(a.last_seen_ns, ts);
+  auto prompt = static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
+  auto completion = static_cast<uint64_t>(std::max<int64_t>(0, ev.completion_tokens.value_or(0)));
   ++a.requests;
-  a.prompt_tokens += static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
-  a.completion_tokens +=
-      static_cast<uint64_t>(std::max<int64_t>(0, ev.completion_tokens.value_or(0)));
+  a.prompt_tokens += prompt;
+  a.completion_tokens += completion;
+  // This run's part: an account loaded from a --state counts in this run from its first event.
+  if (a.run_requests++ == 0) a.run_first_seen_ns = a.run_last_seen_ns = ts;
+  a.run_first_seen_ns = std::min(a.run_first_seen_ns, ts);
+  a.run_last_seen_ns = std::max(a.run_last_seen_ns, ts);
+  a.run_prompt_tokens += prompt;
+  a.run_completion_tokens += completion;
+  if (!a.counted_in_run) {
+    a.counted_in_run = true;
+    ++stats.accounts_seen;
+  }
   if (!ev.org.empty() && a.org != ev.org) a.org = std::string(ev.org);
   add_hourly(a.hourly, ts, ev.completion_tokens.value_or(0));
   // Judge once per minute of an account's traffic, and again when its window closes.

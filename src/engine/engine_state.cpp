@@ -75,10 +75,12 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
     w.str(s->key_kind);
     w.f64(s->risk);
     w.u8(static_cast<uint8_t>(s->severity));
-    for (uint64_t v : {s->requests, s->prompt_tokens, s->completion_tokens, s->suppressed_findings})
+    // The totals: the next run's part of them starts at 0.
+    for (uint64_t v : {s->total_requests, s->total_prompt_tokens, s->total_completion_tokens,
+                       s->suppressed_findings})
       w.u64(v);
-    w.i64(s->first_seen_ns);
-    w.i64(s->last_seen_ns);
+    w.i64(s->total_first_seen_ns);
+    w.i64(s->total_last_seen_ns);
     w.str(s->top_rule);
     w.u64(s->rules.size());
     for (const std::string& r : s->rules) w.str(r);
@@ -181,11 +183,11 @@ void DetectionEngine::Impl::load(StateReader& r) {
     s.key_kind = r.str();
     s.risk = r.f64();
     s.severity = static_cast<Severity>(std::min<uint8_t>(r.u8(), 4));
-    for (uint64_t* v :
-         {&s.requests, &s.prompt_tokens, &s.completion_tokens, &s.suppressed_findings})
+    for (uint64_t* v : {&s.total_requests, &s.total_prompt_tokens, &s.total_completion_tokens,
+                        &s.suppressed_findings})
       *v = r.u64();
-    s.first_seen_ns = r.time();
-    s.last_seen_ns = r.time();
+    s.total_first_seen_ns = r.time();
+    s.total_last_seen_ns = r.time();
     s.top_rule = r.str();
     s.rules.resize(r.count(1000));
     for (std::string& rule : s.rules) rule = r.str();

@@ -191,6 +191,7 @@ class HtmlReporter final : public Reporter {
   std::string when(int64_t ns) const { return format_rfc3339_at(ns, options_.tz_offset_s); }
   /// "2026-11-02 14:03:07", the full time in a tooltip.
   std::string short_when(int64_t ns) const {
+    if (ns == 0) return "-";  // no event in this run (an account a --state carried)
     std::string t = when(ns);
     if (t.size() < 19) return t;
     return fmt::format("<span title=\"{}\">{} {}</span>", t, t.substr(0, 10), t.substr(11, 8));
@@ -237,15 +238,20 @@ class HtmlReporter final : public Reporter {
         "{} logit_bias probes untracked</div>\n",
         with_commas(e.templates_replaced), with_commas(e.parts_replaced),
         with_commas(e.probes_untracked));
+    FindingCounts n = finding_counts(e, options_.min_severity);
+    std::string held = n.total_held_back() ? fmt::format(", {} under --min-severity {} not shown",
+                                                         with_commas(n.total_held_back()),
+                                                         to_string(options_.min_severity))
+                                           : "";
     o += fmt::format(
-        "<div id=\"findings-total\"><b>Findings</b>{} reported, {} suppressed by allow-lists"
+        "<div id=\"findings-total\"><b>Findings</b>{} reported{}, {} suppressed by allow-lists"
         "<table id=\"by-severity\"><tr>",
-        with_commas(e.findings), with_commas(e.suppressed));
+        with_commas(n.total_written()), held, with_commas(e.suppressed));
     for (size_t s = e.by_severity.size(); s-- > 0;)
       o += fmt::format("<th>{}</th>", badge(static_cast<Severity>(s)));
     o += "</tr><tr>";
     for (size_t s = e.by_severity.size(); s-- > 0;)
-      o += fmt::format("<td class=\"n\">{}</td>", with_commas(e.by_severity[s]));
+      o += fmt::format("<td class=\"n\">{}</td>", with_commas(n.written[s]));
     o += "</tr></table></div>\n</div>\n</section>\n";
   }
 
@@ -316,11 +322,20 @@ class HtmlReporter final : public Reporter {
           "<article class=\"account {}\" id=\"{}\">\n<h3>{} <span class=\"key\">{}"
           "</span></h3>\n",
           severity_class(a.severity), id, badge(a.severity), html_escape(a.key));
+      std::string traffic =
+          a.first_seen_ns == 0
+              ? std::string("no request in this run")
+              : fmt::format("{} requests, {} prompt and {} completion tokens; {} to {}",
+                            with_commas(a.requests), with_commas(a.prompt_tokens),
+                            with_commas(a.completion_tokens), when(a.first_seen_ns),
+                            when(a.last_seen_ns));
+      if (a.total_requests != a.requests)
+        traffic += fmt::format(
+            "; with the runs before (--state): {} requests, {} completion tokens since {}",
+            with_commas(a.total_requests), with_commas(a.total_completion_tokens),
+            when(a.total_first_seen_ns));
       o += fmt::format(
-          "<p class=\"meta\">{}, risk {:.2f}; {} requests, {} prompt and {} completion tokens; "
-          "{} to {}{}</p>\n",
-          html_escape(a.key_kind), a.risk, with_commas(a.requests), with_commas(a.prompt_tokens),
-          with_commas(a.completion_tokens), when(a.first_seen_ns), when(a.last_seen_ns),
+          "<p class=\"meta\">{}, risk {:.2f}; {}{}</p>\n", html_escape(a.key_kind), a.risk, traffic,
           a.suppressed_findings
               ? fmt::format("; <span class=\"badge allow\">allow-listed</span> {} suppressed",
                             a.suppressed_findings)

@@ -66,6 +66,23 @@ std::string format_number(double v) {
   return s;
 }
 
+FindingCounts finding_counts(const EngineStats& e, Severity min_severity) {
+  FindingCounts c;
+  for (size_t s = 0; s < e.by_severity.size(); ++s)
+    (s < static_cast<size_t>(min_severity) ? c.held_back : c.written)[s] = e.by_severity[s];
+  return c;
+}
+uint64_t FindingCounts::total_written() const {
+  uint64_t n = 0;
+  for (uint64_t x : written) n += x;
+  return n;
+}
+uint64_t FindingCounts::total_held_back() const {
+  uint64_t n = 0;
+  for (uint64_t x : held_back) n += x;
+  return n;
+}
+
 void Reporter::on_finding(const Finding& f) {
   if (f.severity < options_.min_severity || failed_) return;
   write_finding(f);
@@ -83,6 +100,20 @@ namespace {
 
 std::string utc(int64_t ns) {
   return format_rfc3339(ns);
+}
+
+/// An account's time in this run: null in JSON (empty in CSV) when it had no event in it.
+std::string json_time(int64_t ns) {
+  return ns == 0 ? std::string("null") : fmt::format("\"{}\"", utc(ns));
+}
+std::string csv_time(int64_t ns) {
+  return ns == 0 ? "" : utc(ns);
+}
+
+/// `{"info":n,"low":n,...}`.
+std::string by_severity_json(const std::array<uint64_t, 5>& n) {
+  return fmt::format(R"({{"info":{},"low":{},"medium":{},"high":{},"critical":{}}})", n[0], n[1],
+                     n[2], n[3], n[4]);
 }
 
 /// One JSON object per line: findings stream as they fire (`tail -f | exfilscan scan - | jq`
@@ -140,35 +171,43 @@ class JsonlReporter final : public Reporter {
       append_json_string(o, a.key);
       o += fmt::format(
           ",\"key_kind\":\"{}\",\"risk\":{},\"severity\":\"{}\",\"requests\":{},"
-          "\"prompt_tokens\":{},\"completion_tokens\":{},\"first_seen\":\"{}\","
-          "\"last_seen\":\"{}\",\"top_rule\":",
+          "\"prompt_tokens\":{},\"completion_tokens\":{},\"first_seen\":{},"
+          "\"last_seen\":{},\"top_rule\":",
           a.key_kind, format_number(a.risk), to_string(a.severity), a.requests, a.prompt_tokens,
-          a.completion_tokens, utc(a.first_seen_ns), utc(a.last_seen_ns));
+          a.completion_tokens, json_time(a.first_seen_ns), json_time(a.last_seen_ns));
       append_json_string(o, a.top_rule);
       o += ",\"rules\":[";
       for (size_t i = 0; i < a.rules.size(); ++i) {
         if (i) o += ',';
         append_json_string(o, a.rules[i]);
       }
-      o += fmt::format("],\"suppressed_findings\":{}}}\n", a.suppressed_findings);
+      o += fmt::format(
+          "],\"suppressed_findings\":{},\"total_requests\":{},\"total_prompt_tokens\":{},"
+          "\"total_completion_tokens\":{},\"total_first_seen\":\"{}\",\"total_last_seen\":\"{}\"}}"
+          "\n",
+          a.suppressed_findings, a.total_requests, a.total_prompt_tokens, a.total_completion_tokens,
+          utc(a.total_first_seen_ns), utc(a.total_last_seen_ns));
     }
     const EngineStats& e = t.engine;
+    // findings and findings_by_severity are what was written; what --min-severity held back
+    // is counted apart.
+    FindingCounts n = finding_counts(e, options_.min_severity);
     o += fmt::format(
         "{{\"type\":\"run\",\"lines\":{},\"events\":{},\"skipped_lines\":{},\"late_events\":{},"
-        "\"events_without_account\":{},\"events_out_of_range\":{},\"accounts\":{},\"accounts_"
-        "expired\":{},"
-        "\"accounts_evicted\":{},\"summaries_dropped\":{},\"findings\":{},"
-        "\"suppressed_findings\":{},\"findings_by_"
-        "severity\":"
-        "{{\"info\":{},\"low\":{},\"medium\":{},\"high\":{},\"critical\":{}}},"
-        "\"forgotten_dropped\":{},\"templates_replaced\":{},\"parts_replaced\":{},"
-        "\"probes_untracked\":{},\"events_quarantined\":{},\"events_held\":{}}}\n",
+        "\"events_without_account\":{},\"events_out_of_range\":{},\"accounts\":{},"
+        "\"accounts_expired\":{},\"accounts_evicted\":{},\"summaries_dropped\":{},"
+        "\"findings\":{},\"suppressed_findings\":{},\"findings_by_severity\":{},",
         t.lines, t.events, t.skipped, e.late_events, e.events_without_account,
         e.events_out_of_range, e.accounts_seen, e.accounts_expired, e.accounts_evicted,
-        e.summaries_dropped, e.findings, e.suppressed, e.by_severity[0], e.by_severity[1],
-        e.by_severity[2], e.by_severity[3], e.by_severity[4], e.forgotten_dropped,
-        e.templates_replaced, e.parts_replaced, e.probes_untracked, e.events_quarantined,
-        e.events_held);
+        e.summaries_dropped, n.total_written(), e.suppressed, by_severity_json(n.written));
+    o += fmt::format(
+        "\"forgotten_dropped\":{},\"templates_replaced\":{},\"parts_replaced\":{},"
+        "\"probes_untracked\":{},\"events_quarantined\":{},\"events_held\":{},"
+        "\"min_severity\":\"{}\",\"findings_held_back\":{},"
+        "\"findings_held_back_by_severity\":{},\"accounts_held\":{}}}\n",
+        e.forgotten_dropped, e.templates_replaced, e.parts_replaced, e.probes_untracked,
+        e.events_quarantined, e.events_held, to_string(options_.min_severity), n.total_held_back(),
+        by_severity_json(n.held_back), e.accounts_active);
     write(o);
     if (std::fflush(out_) != 0) fail();
   }
@@ -218,19 +257,22 @@ class SummaryCsvReporter final : public Reporter {
   void finish(const std::vector<AccountSummary>& ranking, const RunTotals&) override {
     std::string o =
         "key,key_kind,risk,severity,requests,prompt_tokens,completion_tokens,first_seen,"
-        "last_seen,top_rule,rules,suppressed_findings\r\n";
+        "last_seen,top_rule,rules,suppressed_findings,total_requests,total_prompt_tokens,"
+        "total_completion_tokens,total_first_seen,total_last_seen\r\n";
     for (const AccountSummary& a : ranking) {
       append_csv_field(o, a.key);
       o +=
           fmt::format(",{},{},{},{},{},{},{},{},", a.key_kind, format_number(a.risk),
                       a.rules.empty() ? "info" : to_string(a.severity), a.requests, a.prompt_tokens,
-                      a.completion_tokens, utc(a.first_seen_ns), utc(a.last_seen_ns));
+                      a.completion_tokens, csv_time(a.first_seen_ns), csv_time(a.last_seen_ns));
       append_csv_field(o, a.top_rule);
       o += ',';
       std::string rules;
       for (const std::string& r : a.rules) rules += (rules.empty() ? "" : " ") + r;
       append_csv_field(o, rules);
-      o += fmt::format(",{}\r\n", a.suppressed_findings);
+      o += fmt::format(",{},{},{},{},{},{}\r\n", a.suppressed_findings, a.total_requests,
+                       a.total_prompt_tokens, a.total_completion_tokens, utc(a.total_first_seen_ns),
+                       utc(a.total_last_seen_ns));
     }
     write(o);
     if (std::fflush(out_) != 0) fail();

@@ -141,15 +141,20 @@ class TableReporter final : public Reporter {
       read += fmt::format("; event time {} to {}", when(t.first_event_ns), when(t.last_event_ns));
     if (e.late_events) read += fmt::format("; {} late, not judged", plural(e.late_events, "event"));
     o += wrap(read, 0, 2);
-    size_t flagged = 0, allowed = 0;
+    size_t flagged = 0, allowed = 0, carried = 0;
     for (const AccountSummary& a : ranking) {
       if (allow_listed(a))
         ++allowed;
       else if (!a.rules.empty())
-        ++flagged;
+        ++flagged, carried += a.first_seen_ns == 0;
     }
     std::string accounts =
         fmt::format("{}: {} with findings", plural(e.accounts_seen, "account"), flagged);
+    if (carried)
+      accounts = fmt::format(
+          "{} in this run; {} with findings, {} of them with no request in it "
+          "(carried by the --state)",
+          plural(e.accounts_seen, "account"), flagged, carried);
     if (allowed) accounts += fmt::format(", {} allow-listed", allowed);
     o += wrap(accounts, 0, 2);
     std::string found = fmt::format("{}", plural(findings_.size(), "finding"));
@@ -198,6 +203,21 @@ class TableReporter final : public Reporter {
     }
   }
 
+  /// "api_key; 120 requests, 5400 completion tokens; 10:00 to 11:00", this run's, and with a
+  /// --state that carried more of it, the totals.
+  std::string traffic(const AccountSummary& a) const {
+    std::string out = a.first_seen_ns == 0
+                          ? fmt::format("{}; no request in this run", a.key_kind)
+                          : fmt::format("{}; {}, {} completion tokens; {} to {}", a.key_kind,
+                                        plural(a.requests, "request"), a.completion_tokens,
+                                        when(a.first_seen_ns), when(a.last_seen_ns));
+    if (a.total_requests != a.requests)
+      out += fmt::format("; with the runs before (--state): {}, {} completion tokens since {}",
+                         plural(a.total_requests, "request"), a.total_completion_tokens,
+                         when(a.total_first_seen_ns));
+    return out;
+  }
+
   /// An account whose findings an allow-list suppressed, none of them shown.
   bool allow_listed(const AccountSummary& a) const {
     return a.suppressed_findings > 0 && shown_for(a.key) == 0;
@@ -236,10 +256,7 @@ class TableReporter final : public Reporter {
         std::string lead = fmt::format("{}  risk {:.2f}  ", severity(a->severity, 0), a->risk);
         size_t lead_cols = upper(to_string(a->severity)).size() + 2 + 9 + 2;  // "risk 0.96"
         o += lead + key_text(k, lead_cols);
-        o += "  " + wrap(fmt::format("{}; {}, {} completion tokens; {} to {}", a->key_kind,
-                                     plural(a->requests, "request"), a->completion_tokens,
-                                     when(a->first_seen_ns), when(a->last_seen_ns)),
-                         2, 4);
+        o += "  " + wrap(traffic(*a), 2, 4);
       } else {
         o += severity(fs.front()->severity, 0) + "  " +
              key_text(k, upper(to_string(fs.front()->severity)).size() + 2);

@@ -44,8 +44,8 @@ Run outcome(const Recorder& rec, const DetectionEngine& engine) {
   Run r;
   for (const Finding& f : rec.findings) r.findings += describe(f);
   for (const AccountSummary& a : engine.ranking(10))
-    r.ranking += fmt::format("{} {:.6f} {} {} {}\n", a.key, a.risk, a.requests, a.completion_tokens,
-                             fmt::join(a.rules, ","));
+    r.ranking += fmt::format("{} {:.6f} {} {} {}\n", a.key, a.risk, a.total_requests,
+                             a.total_completion_tokens, fmt::join(a.rules, ","));
   return r;
 }
 

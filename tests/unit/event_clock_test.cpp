@@ -61,8 +61,17 @@ Outcome run(const std::vector<Event>& events, size_t shards, size_t cut = 0) {
   engine->finish();
   Outcome o;
   for (const Finding& f : rec.findings) o.findings += describe(f);
-  for (const AccountSummary& a : engine->ranking(100))
-    o.ranking += fmt::format("{} {} {}\n", a.key, a.requests, a.last_seen_ns);
+  // Flagged accounts by risk; the others (ranked by this run's traffic) by key.
+  std::vector<std::string> others;
+  for (const AccountSummary& a : engine->ranking(100)) {
+    std::string row = fmt::format("{} {} {}\n", a.key, a.total_requests, a.total_last_seen_ns);
+    if (a.rules.empty())
+      others.push_back(row);
+    else
+      o.ranking += row;
+  }
+  std::sort(others.begin(), others.end());
+  for (const std::string& row : others) o.ranking += row;
   o.stats = engine->stats();
   return o;
 }

@@ -5,6 +5,7 @@
 #include <exfilscan/engine/engine.h>
 #include <exfilscan/rules/finding.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <memory>
@@ -35,6 +36,16 @@ struct RunTotals {
   int64_t first_event_ns = 0;
   int64_t last_event_ns = 0;
 };
+
+/// The run's findings split by --min-severity: those written and those held back (fired, counted,
+/// not written), by severity. Allow-listed ones are in neither.
+struct FindingCounts {
+  std::array<uint64_t, 5> written{};
+  std::array<uint64_t, 5> held_back{};
+  uint64_t total_written() const;
+  uint64_t total_held_back() const;
+};
+FindingCounts finding_counts(const EngineStats& engine, Severity min_severity);
 
 /// Pushed findings as they fire, then the ranking and totals once. Writes to a stream it does
 /// not own; a write error is remembered (a closed pipe).

@@ -28,7 +28,7 @@ struct Finding {
   double account_risk = 0;  // the account's combined risk once this finding counts
   std::string key;
   std::string key_kind;         // api_key, org, project, user, ip
-  int64_t first_seen_ns = 0;    // the account's first event in this run
+  int64_t first_seen_ns = 0;    // the account's first event (over the runs a --state carries)
   int64_t last_seen_ns = 0;     // its latest event when the finding fired
   int64_t detected_at_ns = 0;   // event time at which the rule fired
   int64_t window_start_ns = 0;  // start of the window the metrics describe
@@ -53,11 +53,19 @@ struct AccountSummary {
   std::string key_kind;
   double risk = 0;
   Severity severity = Severity::info;
+  /// This run's traffic; the times are 0 when the account had no event in this run (it ranks on
+  /// what a --state carried).
   uint64_t requests = 0;
   uint64_t prompt_tokens = 0;
   uint64_t completion_tokens = 0;
   int64_t first_seen_ns = 0;
   int64_t last_seen_ns = 0;
+  /// The same over every run a --state carries, this one included (without a state, this run's).
+  uint64_t total_requests = 0;
+  uint64_t total_prompt_tokens = 0;
+  uint64_t total_completion_tokens = 0;
+  int64_t total_first_seen_ns = 0;
+  int64_t total_last_seen_ns = 0;
   std::string top_rule;
   std::vector<std::string> rules;  // every rule that fired, in firing order
   uint64_t suppressed_findings = 0;
