@@ -3,15 +3,18 @@
 #include <exfilscan/hash.h>
 #include <exfilscan/input/input.h>
 #include <exfilscan/parse/field_map.h>
+#include <exfilscan/time_zone.h>
 #include <exfilscan/timestamp.h>
 
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -127,8 +130,12 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
     sub.add_option("--max-skew", f.max_skew,
                    "How late an event may come behind its account's newest and still count "
                    "(e.g. 5m; default from the rules: 5m)");
-    sub.add_option("--since", f.since, "Only events at or after this time (RFC 3339, event time)");
-    sub.add_option("--until", f.until, "Only events before this time (RFC 3339, event time)");
+    sub.add_option("--since", f.since,
+                   "Only events at or after this time (event time): 2026-11-02 (from its start), "
+                   "2026-11-02T10:00 (in --tz), RFC 3339 with an offset, or a span back from now "
+                   "(24h, 7d)");
+    sub.add_option("--until", f.until,
+                   "Only events before this time, as --since; a date alone includes its day");
     sub.add_flag("--include-prompts", f.include_prompts,
                  "Show sample prompt text in the evidence and string values in bad-line excerpts "
                  "(customers' data: off by default)");
@@ -168,7 +175,9 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   scan->add_option("--top", f.top,
                    "Accounts without findings added to the ranking, busiest first (default 20)");
   scan->add_option("--tz", f.tz,
-                   "Show table times in this UTC offset (+05:30, -08:00); data stays UTC");
+                   "Show times in the table and the HTML report in this time zone (Europe/Berlin, "
+                   "from the system's tz database) or UTC offset (+05:30); also reads --since/"
+                   "--until without an offset. JSON lines and CSV stay UTC");
   scan->callback([&command] { command = Command::scan; });
 
   CLI::App* explain = app->add_subcommand(
@@ -256,20 +265,31 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.wait = f.wait;
   if (f.wait && f.state.empty()) throw CLI::ValidationError("--wait needs --state FILE");
   c.rules_fingerprint = state_fingerprint(c.rules, f.group_by, f.max_skew);
-  for (auto [text, out] :
-       {std::pair{&f.since, &c.engine.since_ns}, std::pair{&f.until, &c.engine.until_ns}}) {
-    if (text->empty()) continue;
-    TimestampResult t = parse_timestamp(*text);
-    if (t.error != TimestampError::ok)
-      throw CLI::ValidationError(fmt::format("--since/--until: \"{}\" is not a time", *text));
-    *out = t.ns;
-  }
+  // --tz first: dates and times without an offset in --since/--until are read in it.
   if (!f.tz.empty()) {
-    auto offset = parse_utc_offset(f.tz);
-    if (!offset)
-      throw CLI::ValidationError("--tz", "expected an offset such as +05:30 or -08:00, or UTC");
-    c.report.tz_offset_s = *offset;
+    try {
+      c.report.tz = TimeZone::load(f.tz);
+    } catch (const TimeZoneError& e) {
+      throw CLI::ValidationError(e.what());
+    }
   }
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
+  for (auto [flag, text, out] : {std::tuple{"--since", &f.since, &c.engine.since_ns},
+                                 std::tuple{"--until", &f.until, &c.engine.until_ns}}) {
+    if (text->empty()) continue;
+    auto t = parse_time_bound(*text, c.report.tz, now_ns, out == &c.engine.until_ns);
+    if (!t)
+      throw CLI::ValidationError(fmt::format(
+          "{}: \"{}\" is not a time (2026-11-02, 2026-11-02T10:00, 2026-11-02T10:00:00Z, or a "
+          "span back from now: 24h, 7d)",
+          flag, *text));
+    *out = *t;
+  }
+  if (!f.since.empty() && !f.until.empty() && c.engine.since_ns >= c.engine.until_ns)
+    throw CLI::ValidationError(fmt::format(
+        "--since {} is not before --until {} ({} >= {}): no event could be read", f.since, f.until,
+        format_time(c.engine.since_ns, c.report.tz), format_time(c.engine.until_ns, c.report.tz)));
   if (!f.max_skew.empty()) {
     auto skew = parse_duration(f.max_skew);
     if (!skew)

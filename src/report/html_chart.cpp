@@ -38,9 +38,9 @@ std::string compact(double v) {
   return fmt::format("{:g}", v);
 }
 
-/// "11-02 14:00" at the offset.
-std::string hour_label(int64_t ns, int tz_offset_s) {
-  std::string t = format_rfc3339_at(ns, tz_offset_s);
+/// "11-02 14:00" in the zone.
+std::string hour_label(int64_t ns, const TimeZone& tz) {
+  std::string t = format_time(ns, tz);
   return t.size() >= 16 ? t.substr(5, 5) + " " + t.substr(11, 5) : t;
 }
 
@@ -67,7 +67,7 @@ std::string severity_class(Severity s) {
 }
 
 std::string timeline_svg(const std::vector<HourlyCount>& hours, const std::vector<ChartMark>& marks,
-                         int tz_offset_s) {
+                         const TimeZone& tz) {
   if (hours.empty()) return {};
   int64_t start = hours.front().hour_ns, end = hours.back().hour_ns + ns_per_hour;
   for (const ChartMark& m : marks) {
@@ -115,7 +115,7 @@ std::string timeline_svg(const std::vector<HourlyCount>& hours, const std::vecto
     o += fmt::format(
         "<line class=\"tick\" x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\"/>"
         "<text class=\"axis\" x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-        x(t), top + plot_h, top + plot_h + 5, top + plot_h + 18, hour_label(t, tz_offset_s));
+        x(t), top + plot_h, top + plot_h + 5, top + plot_h + 18, hour_label(t, tz));
 
   // Bars, then the line over them.
   double bar = std::max(1.0, plot_w / static_cast<double>(n_hours) * 0.8);
@@ -125,7 +125,7 @@ std::string timeline_svg(const std::vector<HourlyCount>& hours, const std::vecto
         "<rect class=\"bar\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\">"
         "<title>{}: {} requests, {} completion tokens</title></rect>\n",
         x(h.hour_ns) + (plot_w / static_cast<double>(n_hours) - bar) / 2, y, bar, top + plot_h - y,
-        hour_label(h.hour_ns, tz_offset_s), h.requests, h.completion_tokens);
+        hour_label(h.hour_ns, tz), h.requests, h.completion_tokens);
   }
   std::string points, dots;
   int64_t previous = INT64_MIN;

@@ -3,6 +3,7 @@
 /// tokens per hour, its findings marked on it).
 
 #include <exfilscan/rules/finding.h>
+#include <exfilscan/time_zone.h>
 
 #include <string>
 #include <vector>
@@ -17,9 +18,9 @@ struct ChartMark {
   std::string href;   // the finding's anchor, "#..."
 };
 
-/// The <svg> element; `tz_offset_s` for the axis labels. Empty when `hours` is empty.
+/// The <svg> element; `tz` for the axis labels. Empty when `hours` is empty.
 std::string timeline_svg(const std::vector<HourlyCount>& hours, const std::vector<ChartMark>& marks,
-                         int tz_offset_s);
+                         const TimeZone& tz);
 
 /// The CSS class of a severity: "sev-high".
 std::string severity_class(Severity s);

@@ -176,7 +176,7 @@ class HtmlReporter final : public Reporter {
     o += fmt::format(
         "<p class=\"note\">Times are {}. Text from the logs is shown as written, "
         "control characters as \\xNN.</p></header>\n<main>\n",
-        options_.tz_offset_s == 0 ? std::string("UTC") : fmt::format("at UTC{}", offset_text()));
+        options_.tz.is_utc() ? std::string("UTC") : zone_text());
     summary(o, ranking, t);
     ranking_table(o, ranking);
     accounts(o, ranking);
@@ -188,7 +188,7 @@ class HtmlReporter final : public Reporter {
   }
 
  private:
-  std::string when(int64_t ns) const { return format_rfc3339_at(ns, options_.tz_offset_s); }
+  std::string when(int64_t ns) const { return format_time(ns, options_.tz); }
   /// "2026-11-02 14:03:07", the full time in a tooltip.
   std::string short_when(int64_t ns) const {
     if (ns == 0) return "-";  // no event in this run (an account a --state carried)
@@ -196,9 +196,11 @@ class HtmlReporter final : public Reporter {
     if (t.size() < 19) return t;
     return fmt::format("<span title=\"{}\">{} {}</span>", t, t.substr(0, 10), t.substr(11, 8));
   }
-  std::string offset_text() const {
-    int m = options_.tz_offset_s / 60;
-    return fmt::format("{}{:02d}:{:02d}", m < 0 ? '-' : '+', std::abs(m) / 60, std::abs(m) % 60);
+  /// "at UTC+05:30", or "in Europe/Berlin (each with its offset)".
+  std::string zone_text() const {
+    const std::string& n = options_.tz.name();
+    if (!n.empty() && (n[0] == '+' || n[0] == '-')) return "at UTC" + n;
+    return fmt::format("in {} (each with its UTC offset)", html_escape(n));
   }
 
   void summary(std::string& o, const std::vector<AccountSummary>& ranking,
@@ -349,7 +351,7 @@ class HtmlReporter final : public Reporter {
                          fmt::format("{} {} at {}", upper(to_string(fs[i].severity)),
                                      html_escape(fs[i].rule), when(fs[i].detected_at_ns)),
                          fmt::format("#{}-f{}", id, i + 1)});
-      std::string chart = detail::timeline_svg(a.hourly, marks, options_.tz_offset_s);
+      std::string chart = detail::timeline_svg(a.hourly, marks, options_.tz);
       if (chart.empty())
         o += "<p class=\"note\">No hourly series: this account's traffic was not in this run "
              "(it comes from a --state).</p>\n";

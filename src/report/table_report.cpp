@@ -63,7 +63,7 @@ class TableReporter final : public Reporter {
   }
 
  private:
-  std::string when(int64_t ns) const { return format_rfc3339_at(ns, options_.tz_offset_s); }
+  std::string when(int64_t ns) const { return format_time(ns, options_.tz); }
 
   std::string severity(Severity s, size_t pad) const {
     std::string word = upper(to_string(s));
@@ -140,6 +140,8 @@ class TableReporter final : public Reporter {
     if (t.first_event_ns != 0 || t.last_event_ns != 0)
       read += fmt::format("; event time {} to {}", when(t.first_event_ns), when(t.last_event_ns));
     if (e.late_events) read += fmt::format("; {} late, not judged", plural(e.late_events, "event"));
+    if (e.events_out_of_range)
+      read += fmt::format("; {} outside --since/--until", plural(e.events_out_of_range, "event"));
     o += wrap(read, 0, 2);
     size_t flagged = 0, allowed = 0, carried = 0;
     for (const AccountSummary& a : ranking) {

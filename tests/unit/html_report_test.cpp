@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -143,8 +145,17 @@ TEST_CASE("HTML report: prompts only when the findings carry them", "[report][ht
 
 TEST_CASE("HTML report: times at the --tz offset", "[report][html]") {
   ReportOptions options;
-  options.tz_offset_s = 5 * 3600 + 1800;
+  options.tz = TimeZone::fixed(5 * 3600 + 1800);
   std::string out = render(options);
   CHECK_THAT(out, Catch::Contains("Times are at UTC+05:30"));
   CHECK_THAT(out, Catch::Contains("2026-11-02T05:30:00.000+05:30"));
+}
+
+TEST_CASE("HTML report: times in an IANA zone (issue 19)", "[report][html]") {
+  if (::access("/usr/share/zoneinfo/Europe/Berlin", R_OK) != 0) return;  // no tzdata
+  ReportOptions options;
+  options.tz = TimeZone::load("Europe/Berlin");
+  std::string out = render(options);
+  CHECK_THAT(out, Catch::Contains("Times are in Europe/Berlin (each with its UTC offset)"));
+  CHECK_THAT(out, Catch::Contains("2026-11-02T01:00:00.000+01:00"));
 }

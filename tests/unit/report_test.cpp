@@ -110,7 +110,7 @@ TEST_CASE("the table colours severities only when asked and fits a width", "[rep
   std::string cut = render(ReportFormat::table, narrow);
   CHECK_THAT(cut, Catch::Contains("a reason, with a comma"));  // 22 bytes fit in 38
   ReportOptions tz;
-  tz.tz_offset_s = 5 * 3600 + 1800;
+  tz.tz = TimeZone::fixed(5 * 3600 + 1800);
   CHECK_THAT(render(ReportFormat::table, tz), Catch::Contains("2026-11-02T05:31:00.000+05:30"));
 }
 

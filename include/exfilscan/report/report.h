@@ -4,6 +4,7 @@
 
 #include <exfilscan/engine/engine.h>
 #include <exfilscan/rules/finding.h>
+#include <exfilscan/time_zone.h>
 
 #include <array>
 #include <cerrno>
@@ -19,7 +20,7 @@ bool parse_report_format(std::string_view name, ReportFormat& out);
 
 struct ReportOptions {
   Severity min_severity = Severity::info;  // findings below are counted, not shown
-  int tz_offset_s = 0;    // the table shows times at this UTC offset (--tz); data stays UTC
+  TimeZone tz;            // times in the table and the HTML report (--tz); data stays UTC
   size_t width = 0;       // the table's width (the terminal's, or COLUMNS); 0: no limit
   bool terminal = false;  // the table goes to a terminal: a key too long for a heading is cut
   bool colour = false;    // ANSI colour in the table (a terminal without NO_COLOR)
