@@ -26,8 +26,6 @@
 
 namespace exfilscan::cli {
 
-namespace {
-
 /// What a failed write to standard output means: EPIPE is the reader going away (`| head`),
 /// quiet and exit 0; anything else (a full disk, a closed descriptor) is exit 2 with a message.
 int stdout_failure(int error) {
@@ -43,6 +41,8 @@ int write_stdout(const std::string& text) {
     return exit_ok;
   return stdout_failure(errno);
 }
+
+namespace {
 
 /// The output pipe closed (`| head`): stop reading and exit quietly.
 struct OutputClosed {};
@@ -202,10 +202,12 @@ std::string engine_totals(const EngineStats& e, Severity min_severity) {
   return out;
 }
 
+}  // namespace
+
 /// The closing line on stderr: what was read, what was skipped and why, what was found, and
 /// how fast.
 void print_totals(const ReadStats& s, const BadLineLog& bad, double seconds,
-                  const std::string& found = "") {
+                  const std::string& found) {
   std::string skipped =
       bad.total() ? fmt::format(", {} skipped ({})", with_commas(bad.total()), bad.summary())
                   : ", 0 skipped";
@@ -228,6 +230,8 @@ int report_read_failure(const ReadResult& result) {
     note("exfilscan: stopped at the first input that could not be read (--strict)\n");
   return exit_input_error;
 }
+
+namespace {
 
 /// Tells an input error on stderr as it happens, clearing the progress line first.
 std::function<void(const std::string&)> tell_input_errors(ProgressMeter* meter) {
@@ -476,109 +480,6 @@ int run_rules(const RunConfig& c) {
     return exit_input_error;
   }
   return write_stdout(rules_toml(rules));
-}
-
-/// Prints the explained account's windows and findings as a timeline, as they happen.
-class ExplainPrinter : public FindingSink {
- public:
-  explicit ExplainPrinter(std::string key) : key_(std::move(key)) {}
-  void on_finding(const Finding& f) override {
-    if (f.key != key_) return;
-    // Reasons and templates carry text from the logs: escaped, as the table escapes them.
-    out_ += fmt::format("  FINDING {} {} score {:.2f} (account risk {:.2f}) at {}: {}\n",
-                        to_string(f.severity), f.rule, f.score, f.account_risk,
-                        format_rfc3339(f.detected_at_ns), printable(f.reason));
-    if (!f.template_text.empty())
-      out_ += fmt::format("          template: {}\n", printable(f.template_text));
-  }
-  void on_explanation(const Explanation& e) {
-    if (e.window_start_ns != window_) {
-      window_ = e.window_start_ns;
-      ++windows_;
-      out_ += fmt::format("\nwindow {} .. {}\n", format_rfc3339(e.window_start_ns),
-                          format_rfc3339(e.window_end_ns));
-    }
-    std::string verdict = !e.enabled ? "off"
-                          : e.fired  ? fmt::format("FIRES {:.2f}", e.score)
-                                     : "no";
-    out_ += fmt::format("  {:<19} {:<11}", e.detector, verdict);
-    std::string metrics;
-    for (const Metric& m : e.metrics)
-      metrics += fmt::format("{}{}={}", metrics.empty() ? "" : " ", m.name, format_number(m.value));
-    out_ += metrics + "\n";
-    if (e.fired && !e.reason.empty()) out_ += fmt::format("  {:<19} {}\n", "", printable(e.reason));
-  }
-  std::string& text() { return out_; }
-  size_t windows() const { return windows_; }
-
- private:
-  std::string key_;
-  std::string out_;
-  int64_t window_ = -1;
-  size_t windows_ = 0;
-};
-
-int run_explain(const RunConfig& c) {
-  auto started = std::chrono::steady_clock::now();
-  ExplainPrinter printer(c.explain_key);
-  EngineOptions options = c.engine;
-  options.explain_key = c.explain_key;
-  options.explain = [&printer](const Explanation& e) { printer.on_explanation(e); };
-  DetectionEngine engine(c.rules, options, printer);
-  ReaderOptions reader = c.reader;
-  reader.input_failed = tell_input_errors(nullptr);
-  reader.parser.read_prompt_text = engine.needs_prompt_text();
-  reader.parser.read_turns = engine.needs_turns();
-  reader.sink_uses_threads = engine.uses_threads();
-  BadLineLog bad_lines(c.reader.bad_lines, stderr);
-  ReadResult result = read_inputs_parallel(c.inputs, reader, engine, bad_lines, c.threads);
-  if (!result.stopped) engine.finish();
-  std::string out;
-  for (const AccountSummary& a : engine.ranking(SIZE_MAX)) {
-    if (a.key != c.explain_key) continue;
-    out = fmt::format(
-        "account {} ({}): {} requests, {} prompt and {} completion tokens, {} .. {}\n"
-        "risk {:.2f} ({}){}\n",
-        printable(a.key), a.key_kind, a.requests, a.prompt_tokens, a.completion_tokens,
-        format_rfc3339(a.first_seen_ns), format_rfc3339(a.last_seen_ns), a.risk,
-        a.rules.empty() ? "nothing fired" : to_string(a.severity),
-        a.rules.empty() ? "" : fmt::format(", rules fired: {}", fmt::join(a.rules, ", ")));
-  }
-  int code = exit_ok;
-  if (out.empty()) {
-    note("exfilscan: no events for {} \"{}\" in the input\n", to_string(c.engine.group_by),
-         printable(c.explain_key));
-    code = exit_input_error;
-  } else {
-    out += fmt::format(
-        "{} window{} (each detector's verdict when the window closed, and the "
-        "findings as they fired):\n",
-        printer.windows(), printer.windows() == 1 ? "" : "s");
-    out += printer.text();
-    out += "\nthreshold rules:\n";
-    for (const auto& [rule, peak] : engine.threshold_peaks(c.explain_key)) {
-      if (peak < 0 && rule->group_by != c.engine.group_by) {
-        out += fmt::format("  {:<20} judged per {}: see explain --group-by {}\n", rule->id,
-                           to_string(rule->group_by), to_string(rule->group_by));
-        continue;
-      }
-      bool fired = peak >= 0 && (rule->inclusive ? peak >= rule->limit : peak > rule->limit);
-      std::string measure = rule->condition.substr(0, rule->condition.find('>'));
-      while (!measure.empty() && measure.back() == ' ') measure.pop_back();
-      out += fmt::format("  {:<20} {:<5} highest {} in {}: {} (fires at {} {})\n", rule->id,
-                         fired ? "FIRES" : "no", measure, format_duration(rule->window_ns),
-                         format_number(std::max(0.0, peak)), rule->inclusive ? ">=" : ">",
-                         format_number(rule->limit));
-    }
-    code = write_stdout(out);
-  }
-  if (result.failure != ReadFailure::none) code = report_read_failure(result);
-  if (!c.quiet) {
-    bad_lines.print_suppressed();
-    print_totals(result.stats, bad_lines,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  }
-  return code;
 }
 
 }  // namespace

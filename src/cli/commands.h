@@ -3,6 +3,9 @@
 
 #include "cli/options.h"
 
+#include <exfilscan/input/diagnostics.h>
+#include <exfilscan/input/reader.h>
+
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -22,5 +25,20 @@ void note(fmt::format_string<T...> format, T&&... args) {
 
 /// Runs the configured command; returns the process exit code.
 int run(const RunConfig& config);
+
+// Shared by the commands (commands.cpp).
+
+/// What a failed write to standard output means: EPIPE (the reader went away) is exit 0.
+int stdout_failure(int error);
+/// Writes a command's whole output to stdout; the exit code.
+int write_stdout(const std::string& text);
+/// The closing line on stderr: what was read, skipped and found, and how fast.
+void print_totals(const ReadStats& stats, const BadLineLog& bad, double seconds,
+                  const std::string& found = "");
+/// Says why reading stopped early; the exit code for it.
+int report_read_failure(const ReadResult& result);
+
+/// `explain` (explain.cpp).
+int run_explain(const RunConfig& config);
 
 }  // namespace exfilscan::cli

@@ -109,8 +109,7 @@ int main(int argc, char** argv) {
     note("exfilscan: {}\n", e.what());
     return exit_input_error;
   }
-  bool writes_stdout = config.command == Command::rules || config.command == Command::explain ||
-                       config.output == "-";
+  bool writes_stdout = config.command == Command::rules || config.output == "-";
   if (stdout_closed && writes_stdout) {
     note("exfilscan: standard output is closed (>&-): nowhere to write the {}\n",
          config.command == Command::normalize ? "events" : "report");

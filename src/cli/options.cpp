@@ -139,6 +139,10 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
     sub.add_flag("--include-prompts", f.include_prompts,
                  "Show sample prompt text in the evidence and string values in bad-line excerpts "
                  "(customers' data: off by default)");
+    sub.add_option("--tz", f.tz,
+                   "Show times in this time zone (Europe/Berlin, from the system's tz database) "
+                   "or UTC offset (+05:30), and read --since/--until without an offset in it; "
+                   "JSON lines and CSV stay UTC");
   };
 
   CLI::App* scan = app->add_subcommand(
@@ -174,10 +178,6 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
   scan->add_option("--top", f.top,
                    "Accounts without findings added to the ranking, busiest first (default 20)");
-  scan->add_option("--tz", f.tz,
-                   "Show times in the table and the HTML report in this time zone (Europe/Berlin, "
-                   "from the system's tz database) or UTC offset (+05:30); also reads --since/"
-                   "--until without an offset. JSON lines and CSV stay UTC");
   scan->callback([&command] { command = Command::scan; });
 
   CLI::App* explain = app->add_subcommand(
@@ -187,6 +187,16 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   explain->add_option("key", f.explain_key, "The account (in the --group-by identity)")->required();
   add_input_flags(*explain, f);
   add_detection_flags(*explain);
+  explain
+      ->add_option("--format", f.explain_format,
+                   "text (default) or jsonl: one JSON object per line (docs/output.md)")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+  explain->add_option("-o,--output", f.output, "Write the explanation here (default: stdout)");
+  explain->add_option("--state", f.state,
+                      "Start from the baselines and open windows a scan --state saved in FILE, "
+                      "to reproduce a nightly run's verdicts (read only: the file is not changed)");
+  explain->add_flag("--only-flagged", f.only_flagged,
+                    "Show only the windows in which a detector fired or a finding came");
   explain->callback([&command] { command = Command::explain; });
 
   CLI::App* rules = app->add_subcommand(
@@ -260,6 +270,8 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   }
   c.state = f.state;
   c.state_reset = f.state_reset;
+  c.explain.format = f.explain_format == "jsonl" ? ExplainFormat::jsonl : ExplainFormat::text;
+  c.explain.only_flagged = f.only_flagged;
   if (f.state_reset && f.state.empty())
     throw CLI::ValidationError("--state-reset needs --state FILE");
   c.wait = f.wait;
@@ -286,6 +298,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
           flag, *text));
     *out = *t;
   }
+  c.explain.tz = c.report.tz;
   if (!f.since.empty() && !f.until.empty() && c.engine.since_ns >= c.engine.until_ns)
     throw CLI::ValidationError(fmt::format(
         "--since {} is not before --until {} ({} >= {}): no event could be read", f.since, f.until,

@@ -5,6 +5,7 @@
 #include <exfilscan/input/reader.h>
 #include <exfilscan/parse/account_key.h>
 #include <exfilscan/report/canonical_writer.h>
+#include <exfilscan/report/explain_report.h>
 #include <exfilscan/report/report.h>
 #include <exfilscan/rules/rules.h>
 
@@ -44,6 +45,8 @@ struct Flags {
   bool wait = false;
   std::string since, until, tz;
   std::string explain_key;
+  std::string explain_format = "text";
+  bool only_flagged = false;
   std::vector<std::string> check_files;
 };
 
@@ -71,6 +74,7 @@ struct RunConfig {
   bool progress = false;           // stderr is a terminal and not -q
   uint64_t rules_fingerprint = 0;  // what a state file must have been written with
   std::string explain_key;
+  ExplainOptions explain;
   std::vector<std::string> check_files;
   std::vector<std::string> rules_files;
   bool quiet = false;

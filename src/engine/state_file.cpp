@@ -168,18 +168,34 @@ StateFile::~StateFile() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the last descriptor lets go of the flock
 }
 
-std::string StateFile::read(uint64_t fingerprint, uint32_t& version) const {
-  int fd = ::open(path_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+namespace {
+
+/// The payload of the state at `path`; empty when there is none.
+std::string read_state(const std::string& path, uint64_t fingerprint, uint32_t& version) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return {};
-    check_regular(path_, errno);  // replaced by a link since the lock was taken
-    throw StateError(fmt::format("{}: cannot read the state: {}", path_, error_text(errno)));
+    check_regular(path, errno);  // a link, or replaced by one since the lock was taken
+    throw StateError(fmt::format("{}: cannot read the state: {}", path, error_text(errno)));
   }
   std::string all;
   int err = read_all(fd, all);
   ::close(fd);
-  if (err) throw StateError(fmt::format("{}: cannot read the state: {}", path_, error_text(err)));
-  return decode_state(path_, all, fingerprint, version);
+  if (err) throw StateError(fmt::format("{}: cannot read the state: {}", path, error_text(err)));
+  return decode_state(path, all, fingerprint, version);
+}
+
+}  // namespace
+
+std::string StateFile::read(uint64_t fingerprint, uint32_t& version) const {
+  return read_state(path_, fingerprint, version);
+}
+
+std::string read_state_unlocked(const std::string& path, uint64_t fingerprint, uint32_t& version) {
+  std::string payload = read_state(path, fingerprint, version);
+  if (payload.empty())
+    throw StateError(fmt::format("{}: no such state (explain reads the file a scan saved)", path));
+  return payload;
 }
 
 void StateFile::save(uint64_t fingerprint, std::string_view payload) {

@@ -116,6 +116,76 @@ std::string by_severity_json(const std::array<uint64_t, 5>& n) {
                      n[2], n[3], n[4]);
 }
 
+}  // namespace
+
+std::string finding_json(const Finding& f) {
+  std::string o = "{\"type\":\"finding\",\"rule\":";
+  append_json_string(o, f.rule);
+  o += fmt::format(",\"severity\":\"{}\",\"score\":{},\"account_risk\":{},\"key\":",
+                   to_string(f.severity), format_number(f.score), format_number(f.account_risk));
+  append_json_string(o, f.key);
+  o += fmt::format(
+      ",\"key_kind\":\"{}\",\"first_seen\":\"{}\",\"last_seen\":\"{}\",\"detected_at\":\"{}\","
+      "\"window_start\":\"{}\",\"reason\":",
+      f.key_kind, utc(f.first_seen_ns), utc(f.last_seen_ns), utc(f.detected_at_ns),
+      utc(f.window_start_ns));
+  append_json_string(o, f.reason);
+  o += ",\"metrics\":{";
+  for (size_t i = 0; i < f.metrics.size(); ++i) {
+    if (i) o += ',';
+    append_json_string(o, f.metrics[i].name);
+    o += ':' + format_number(f.metrics[i].value);
+  }
+  o += '}';
+  if (!f.template_text.empty()) {
+    o += ",\"template\":";
+    append_json_string(o, f.template_text);
+  }
+  o += ",\"sample_request_ids\":[";
+  for (size_t i = 0; i < f.sample_request_ids.size(); ++i) {
+    if (i) o += ',';
+    append_json_string(o, f.sample_request_ids[i]);
+  }
+  o += ']';
+  if (!f.sample_prompts.empty()) {
+    o += ",\"sample_prompts\":[";
+    for (size_t i = 0; i < f.sample_prompts.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, f.sample_prompts[i]);
+    }
+    o += ']';
+  }
+  o += "}\n";
+  return o;
+}
+
+std::string account_json(const AccountSummary& a) {
+  std::string o;
+  o += "{\"type\":\"account\",\"key\":";
+  append_json_string(o, a.key);
+  o += fmt::format(
+      ",\"key_kind\":\"{}\",\"risk\":{},\"severity\":\"{}\",\"requests\":{},"
+      "\"prompt_tokens\":{},\"completion_tokens\":{},\"first_seen\":{},"
+      "\"last_seen\":{},\"top_rule\":",
+      a.key_kind, format_number(a.risk), to_string(a.severity), a.requests, a.prompt_tokens,
+      a.completion_tokens, json_time(a.first_seen_ns), json_time(a.last_seen_ns));
+  append_json_string(o, a.top_rule);
+  o += ",\"rules\":[";
+  for (size_t i = 0; i < a.rules.size(); ++i) {
+    if (i) o += ',';
+    append_json_string(o, a.rules[i]);
+  }
+  o += fmt::format(
+      "],\"suppressed_findings\":{},\"total_requests\":{},\"total_prompt_tokens\":{},"
+      "\"total_completion_tokens\":{},\"total_first_seen\":\"{}\",\"total_last_seen\":\"{}\"}}"
+      "\n",
+      a.suppressed_findings, a.total_requests, a.total_prompt_tokens, a.total_completion_tokens,
+      utc(a.total_first_seen_ns), utc(a.total_last_seen_ns));
+  return o;
+}
+
+namespace {
+
 /// One JSON object per line: findings stream as they fire (`tail -f | exfilscan scan - | jq`
 /// shows them live), account rows and the run row close the report.
 class JsonlReporter final : public Reporter {
@@ -123,71 +193,13 @@ class JsonlReporter final : public Reporter {
   using Reporter::Reporter;
 
   void write_finding(const Finding& f) override {
-    std::string o = "{\"type\":\"finding\",\"rule\":";
-    append_json_string(o, f.rule);
-    o += fmt::format(",\"severity\":\"{}\",\"score\":{},\"account_risk\":{},\"key\":",
-                     to_string(f.severity), format_number(f.score), format_number(f.account_risk));
-    append_json_string(o, f.key);
-    o += fmt::format(
-        ",\"key_kind\":\"{}\",\"first_seen\":\"{}\",\"last_seen\":\"{}\",\"detected_at\":\"{}\","
-        "\"window_start\":\"{}\",\"reason\":",
-        f.key_kind, utc(f.first_seen_ns), utc(f.last_seen_ns), utc(f.detected_at_ns),
-        utc(f.window_start_ns));
-    append_json_string(o, f.reason);
-    o += ",\"metrics\":{";
-    for (size_t i = 0; i < f.metrics.size(); ++i) {
-      if (i) o += ',';
-      append_json_string(o, f.metrics[i].name);
-      o += ':' + format_number(f.metrics[i].value);
-    }
-    o += '}';
-    if (!f.template_text.empty()) {
-      o += ",\"template\":";
-      append_json_string(o, f.template_text);
-    }
-    o += ",\"sample_request_ids\":[";
-    for (size_t i = 0; i < f.sample_request_ids.size(); ++i) {
-      if (i) o += ',';
-      append_json_string(o, f.sample_request_ids[i]);
-    }
-    o += ']';
-    if (!f.sample_prompts.empty()) {
-      o += ",\"sample_prompts\":[";
-      for (size_t i = 0; i < f.sample_prompts.size(); ++i) {
-        if (i) o += ',';
-        append_json_string(o, f.sample_prompts[i]);
-      }
-      o += ']';
-    }
-    o += "}\n";
-    write(o);
+    write(finding_json(f));
     if (std::fflush(out_) != 0) fail();  // live: each finding as it fires
   }
 
   void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
     std::string o;
-    for (const AccountSummary& a : ranking) {
-      o += "{\"type\":\"account\",\"key\":";
-      append_json_string(o, a.key);
-      o += fmt::format(
-          ",\"key_kind\":\"{}\",\"risk\":{},\"severity\":\"{}\",\"requests\":{},"
-          "\"prompt_tokens\":{},\"completion_tokens\":{},\"first_seen\":{},"
-          "\"last_seen\":{},\"top_rule\":",
-          a.key_kind, format_number(a.risk), to_string(a.severity), a.requests, a.prompt_tokens,
-          a.completion_tokens, json_time(a.first_seen_ns), json_time(a.last_seen_ns));
-      append_json_string(o, a.top_rule);
-      o += ",\"rules\":[";
-      for (size_t i = 0; i < a.rules.size(); ++i) {
-        if (i) o += ',';
-        append_json_string(o, a.rules[i]);
-      }
-      o += fmt::format(
-          "],\"suppressed_findings\":{},\"total_requests\":{},\"total_prompt_tokens\":{},"
-          "\"total_completion_tokens\":{},\"total_first_seen\":\"{}\",\"total_last_seen\":\"{}\"}}"
-          "\n",
-          a.suppressed_findings, a.total_requests, a.total_prompt_tokens, a.total_completion_tokens,
-          utc(a.total_first_seen_ns), utc(a.total_last_seen_ns));
-    }
+    for (const AccountSummary& a : ranking) o += account_json(a);
     const EngineStats& e = t.engine;
     // findings and findings_by_severity are what was written; what --min-severity held back
     // is counted apart.

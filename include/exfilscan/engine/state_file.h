@@ -55,4 +55,10 @@ class StateFile {
   int tmp_fd_ = -1;
 };
 
+/// A state read without its lock, for `explain --state`, which never writes it: a save replaces
+/// the file by rename(2), so the read sees one whole state, the old or the new. Throws
+/// StateError, also when there is no file.
+std::string read_state_unlocked(const std::string& path, uint64_t rules_fingerprint,
+                                uint32_t& version);
+
 }  // namespace exfilscan

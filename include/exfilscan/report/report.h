@@ -96,6 +96,10 @@ class ReportFanout : public Reporter {
   std::vector<std::unique_ptr<Reporter>> reporters_;
 };
 
+/// The JSON-lines rows of docs/output.md, with their line break: a `finding` and an `account`.
+std::string finding_json(const Finding& finding);
+std::string account_json(const AccountSummary& account);
+
 /// RFC 4180 field: quoted when it holds a comma, quote, CR or LF; quotes doubled.
 void append_csv_field(std::string& out, std::string_view field);
 

@@ -1,0 +1,79 @@
+// `exfilscan explain KEY`: the engine run with one account explained, optionally from a nightly
+// scan's --state (read only), its output as text or JSON lines to stdout or -o.
+#include "cli/commands.h"
+
+#include <exfilscan/engine/state_file.h>
+#include <exfilscan/exit_codes.h>
+#include <exfilscan/input/pipeline.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+namespace exfilscan::cli {
+
+int run_explain(const RunConfig& c) {
+  auto started = std::chrono::steady_clock::now();
+  ExplainReport report(c.explain, c.rules, c.explain_key);
+  EngineOptions options = c.engine;
+  options.explain_key = c.explain_key;
+  options.explain = [&report](const Explanation& e) { report.on_explanation(e); };
+  DetectionEngine engine(c.rules, options, report);
+  if (!c.state.empty()) {
+    // Not locked: a nightly scan may hold the state, and explain never writes it.
+    try {
+      uint32_t version = 0;
+      std::string payload = read_state_unlocked(c.state, c.rules_fingerprint, version);
+      StateReader in(payload, version);
+      engine.load_state(in);
+    } catch (const StateError& e) {
+      note("exfilscan: {}\n", e.what());
+      return exit_input_error;
+    }
+  }
+  ReaderOptions reader = c.reader;
+  reader.input_failed = [](const std::string& message) { note("exfilscan: {}\n", message); };
+  reader.parser.read_prompt_text = engine.needs_prompt_text();
+  reader.parser.read_turns = engine.needs_turns();
+  reader.sink_uses_threads = engine.uses_threads();
+  BadLineLog bad_lines(c.reader.bad_lines, stderr);
+  ReadResult result = read_inputs_parallel(c.inputs, reader, engine, bad_lines, c.threads);
+  // Every window is judged at the end, those a nightly run would carry to the next included.
+  if (!result.stopped) engine.finish();
+  std::vector<AccountSummary> ranking = engine.ranking(SIZE_MAX);
+  const AccountSummary* account = nullptr;
+  for (const AccountSummary& a : ranking)
+    if (a.key == c.explain_key) account = &a;
+  int code = exit_ok;
+  if (!account) {
+    note("exfilscan: no events for {} \"{}\" in the input\n", to_string(c.engine.group_by),
+         printable(c.explain_key));
+    code = exit_input_error;
+  } else {
+    std::string out =
+        report.finish(account, engine.threshold_peaks(c.explain_key), c.engine.group_by,
+                      {result.stats.lines, result.stats.events, bad_lines.total()});
+    if (c.output == "-") {
+      code = write_stdout(out);
+    } else {
+      std::FILE* f = std::fopen(c.output.c_str(), "wb");
+      bool ok = f && std::fwrite(out.data(), 1, out.size(), f) == out.size();
+      int error = ok ? 0 : errno;
+      if (f && std::fclose(f) != 0 && ok) ok = false, error = errno;
+      if (!ok) {
+        note("exfilscan: {}: cannot write: {}\n", c.output, std::strerror(error));
+        code = exit_input_error;
+      }
+    }
+  }
+  if (result.failure != ReadFailure::none) code = report_read_failure(result);
+  if (!c.quiet) {
+    bad_lines.print_suppressed();
+    print_totals(result.stats, bad_lines,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return code;
+}
+
+}  // namespace exfilscan::cli
