@@ -176,6 +176,10 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   scan->add_option("--fail-on", f.fail_on,
                    "Exit 1 when a finding reaches this severity (default high)")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+  scan->add_option("--color", f.color,
+                   "Colour the table's severities: auto (on a terminal), always or never; "
+                   "NO_COLOR set in the environment (no-color.org) means never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
   scan->add_option("--top", f.top,
                    "Accounts without findings added to the ranking, busiest first (default 20)");
   scan->callback([&command] { command = Command::scan; });
@@ -310,8 +314,11 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     c.rules.settings.max_skew_ns = *skew;
   }
   bool terminal = stdout_is_terminal && f.output == "-";
-  // Colour and width only for a person at a terminal; NO_COLOR (no-color.org) always wins.
-  c.report.colour = terminal && std::getenv("NO_COLOR") == nullptr;
+  // Colour for a person at a terminal, or when asked for; NO_COLOR (no-color.org: set and not
+  // empty) always wins, also over --color=always.
+  const char* no_color = std::getenv("NO_COLOR");
+  bool colour_wanted = f.color == "always" || (f.color == "auto" && terminal);
+  c.report.colour = colour_wanted && !(no_color && *no_color);
   c.report.terminal = terminal;
   if (terminal) {
     struct winsize ws;

@@ -44,6 +44,7 @@ struct Flags {
   bool state_reset = false;
   bool wait = false;
   std::string since, until, tz;
+  std::string color = "auto";
   std::string explain_key;
   std::string explain_format = "text";
   bool only_flagged = false;
