@@ -112,7 +112,7 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
       "saved after the findings were written). A closed output pipe exits 0 quietly.",
       "exfilscan");
   app->require_subcommand(1);
-  app->set_version_flag("-V,--version", "exfilscan 0.1.0");
+  app->set_version_flag("-V,--version", "exfilscan " EXFILSCAN_VERSION);
 
   // The flags that decide what the detectors see and how: shared by scan, explain and rules.
   auto add_rule_flags = [&f](CLI::App& sub) {

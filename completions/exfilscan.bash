@@ -1,0 +1,108 @@
+# bash completion for exfilscan; cmake --install puts it in
+# share/bash-completion/completions/exfilscan. tests/cli/check_install.sh checks that it knows
+# every flag of each command's --help.
+
+_exfilscan_input_flags="--input-format --map --map-file --max-line-bytes --max-diagnostics
+  --strict -q --quiet -v --verbose --threads --include-prompts -h --help"
+_exfilscan_detection_flags="--group-by --rules --no-default-rules --max-skew --since --until --tz"
+
+_exfilscan() {
+  local cur prev words cword
+  if declare -F _init_completion > /dev/null; then
+    _init_completion || return
+  else
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD - 1]}
+    words=("${COMP_WORDS[@]}")
+    cword=$COMP_CWORD
+  fi
+
+  local commands="scan explain rules normalize help"
+  local command="" i
+  for ((i = 1; i < cword; i++)); do
+    case ${words[i]} in
+      scan | explain | rules | normalize | help)
+        command=${words[i]}
+        break
+        ;;
+    esac
+  done
+
+  case $prev in
+    --input-format)
+      COMPREPLY=($(compgen -W "auto canonical litellm litellm-spendlogs litellm-payload bedrock
+        helicone langfuse portkey azure azure-apim mapped" -- "$cur"))
+      return
+      ;;
+    --group-by)
+      COMPREPLY=($(compgen -W "api_key org project user ip ip24" -- "$cur"))
+      return
+      ;;
+    --format)
+      if [[ $command == explain ]]; then
+        COMPREPLY=($(compgen -W "text jsonl" -- "$cur"))
+      else
+        COMPREPLY=($(compgen -W "table jsonl csv" -- "$cur"))
+      fi
+      return
+      ;;
+    --min-severity | --fail-on)
+      COMPREPLY=($(compgen -W "info low medium high critical" -- "$cur"))
+      return
+      ;;
+    --color)
+      COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+      return
+      ;;
+    --tz)
+      local dir=${TZDIR:-/usr/share/zoneinfo}
+      COMPREPLY=($(compgen -W "UTC $(cd "$dir" 2> /dev/null &&
+        find . -type f -name '[A-Z]*' ! -name '*.tab' 2> /dev/null | sed 's|^\./||')" -- "$cur"))
+      return
+      ;;
+    --map | --max-line-bytes | --max-diagnostics | --threads | --max-skew | --since | --until | \
+      --top)
+      return
+      ;;
+    --map-file | --rules | --check | -o | --output | --report-csv | --report-jsonl | \
+      --summary-csv | --report-html | --state)
+      COMPREPLY=($(compgen -f -- "$cur"))
+      compopt -o filenames 2> /dev/null
+      return
+      ;;
+  esac
+
+  local flags
+  case $command in
+    "")
+      COMPREPLY=($(compgen -W "$commands -h --help -V --version" -- "$cur"))
+      return
+      ;;
+    help)
+      COMPREPLY=($(compgen -W "scan explain rules normalize" -- "$cur"))
+      return
+      ;;
+    scan)
+      flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output
+        --report-csv --report-jsonl --summary-csv --report-html --state --state-reset --wait
+        --min-severity --fail-on --color --top"
+      ;;
+    explain)
+      flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output --state
+        --only-flagged"
+      ;;
+    rules)
+      flags="--rules --no-default-rules --check -h --help"
+      ;;
+    normalize)
+      flags="$_exfilscan_input_flags -o --output"
+      ;;
+  esac
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+  elif [[ $command != rules ]]; then
+    COMPREPLY=($(compgen -f -- "$cur"))
+    compopt -o filenames 2> /dev/null
+  fi
+}
+complete -F _exfilscan exfilscan
