@@ -123,7 +123,8 @@ def scan(binary, path, rules):
         row = json.loads(line)
         if row["type"] == "finding" and row["key_kind"] == "api_key" and row["account_risk"] >= HIGH_RISK:
             first_high.setdefault(row["key"], []).append(ts(row["detected_at"]))
-        elif row["type"] == "account":
+        elif row["type"] == "account" and row["key_kind"] != "cluster":
+            # A cluster is not a key: its members are scored (each ranks with its cluster).
             accounts[row["key"]] = row
     return accounts, first_high
 

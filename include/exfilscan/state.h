@@ -20,8 +20,9 @@ class StateError : public std::runtime_error {
 /// template last matched (templates are forgotten after a quiet week). 4: each account's last
 /// event before its current window, and the keys forgotten with when each was last seen (a key
 /// that comes back is dormant, not new). 5: each detector's part under its name. 6: the events
-/// the clock holds aside until their time is confirmed. Formats 1 to 5 are still read.
-inline constexpr uint32_t state_format_version = 6;
+/// the clock holds aside until their time is confirmed. 7: the keys' link profiles and the
+/// clusters they form (pooled accounts among the accounts). Formats 1 to 6 are still read.
+inline constexpr uint32_t state_format_version = 7;
 inline constexpr uint32_t oldest_state_format_version = 1;
 
 /// Little-endian fixed-width values and length-prefixed strings.

@@ -58,6 +58,9 @@ class Detector {
   /// The rule its findings carry ("prompt_templating").
   virtual const char* name() const = 0;
   virtual bool enabled() const = 0;
+  /// Whether it judges a cluster's pooled account too (a cluster grows as keys join it, so a
+  /// detector of growth judges keys alone).
+  virtual bool judges_pooled() const { return true; }
   /// An empty state, to load a saved one into.
   virtual std::unique_ptr<DetectorState> new_state() const = 0;
   /// The account's event, once the engine has added it to the account's features. `state` is

@@ -157,6 +157,7 @@ class VolumeSpike final : public Detector {
       : rules_(rules), rule_(rules.volume_spike), population_(population) {}
   const char* name() const override { return "volume_spike"; }
   bool enabled() const override { return rule_.enabled; }
+  bool judges_pooled() const override { return false; }
   std::unique_ptr<DetectorState> new_state() const override {
     return std::make_unique<VolumeState>();
   }

@@ -191,6 +191,11 @@ void Account::save(StateWriter& w) const {
     w.i64(f.last_fired_ns);
     w.f64(f.episode_score);
   }
+  w.u8(pooled ? 1 : 0);
+  w.u64(cluster);
+  w.f64(cluster_risk);
+  w.u64(members);
+  links.save(w);
 }
 
 void Account::load(StateReader& r, LegacyDetectorData& legacy) {
@@ -249,6 +254,16 @@ void Account::load(StateReader& r, LegacyDetectorData& legacy) {
     f.score = r.f64();
     f.last_fired_ns = r.time();
     f.episode_score = r.f64();
+  }
+  pooled = false, cluster = 0, cluster_risk = 0, members = 0, links = LinkProfile{};
+  if (r.version() >= 7) {
+    pooled = r.u8() != 0;
+    cluster = r.u64();
+    cluster_risk = r.f64();
+    if (!(cluster_risk >= 0 && cluster_risk <= 1))
+      throw StateError("a cluster risk is out of range");
+    members = r.u64();
+    links.load(r);
   }
 }
 

@@ -8,6 +8,8 @@
 #include <exfilscan/rules/finding.h>
 #include <exfilscan/state.h>
 
+#include "engine/key_linker.h"
+
 #include <array>
 #include <bitset>
 #include <cstdint>
@@ -238,6 +240,15 @@ struct Account {
   /// This run's traffic per clock hour, for the summary of an account at medium and above: at
   /// most max_hourly_counts entries (16 bytes each), oldest dropped; not saved in a state.
   std::vector<HourlyCount> hourly;
+  /// What the linker knows of the key's traffic (engine/key_linker.h), and the cluster it was
+  /// last linked into (0: never): kept after the cluster is gone, so the ranking points at it.
+  LinkProfile links;
+  uint64_t cluster = 0;
+  /// The highest risk its clusters' pooled accounts had while it was a member of them, taken at
+  /// each linking: a key that joined a cluster for an hour is not lent its later evidence.
+  double cluster_risk = 0;
+  bool pooled = false;   // a cluster's pooled account (its key is the cluster's), not a key
+  uint64_t members = 0;  // a pooled account's: its cluster's keys at the last linking
   /// One per detector, in the registry's order, each null until its detector makes it.
   std::vector<std::unique_ptr<DetectorState>> states;
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <unordered_map>
 
 namespace exfilscan {
 
@@ -46,17 +47,41 @@ void DetectionEngine::finish(bool close_windows) {
 }
 
 std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
-  std::vector<AccountSummary> flagged, others;
+  std::vector<AccountSummary> all, flagged, others;
   for (const auto& sh : impl_->shards) {
     for (const auto& [k, a] : sh->accounts) {
       // An account a --state carries that had no request in this run is busy in none of it.
       if (a.fired.empty() && a.run_requests == 0) continue;
-      AccountSummary s = sh->summarize(a);
-      (s.rules.empty() ? others : flagged).push_back(std::move(s));
+      all.push_back(sh->summarize(a));
     }
     for (const auto& [k, s] : sh->retired)
-      if (!sh->accounts.contains(k)) flagged.push_back(s);
+      if (!sh->accounts.contains(k)) all.push_back(s);
   }
+  // A member of a flagged cluster ranks with the risk its cluster had while it was a member
+  // (credited at each linking, and now for the clusters in force): the pooled evidence is its.
+  std::unordered_map<std::string_view, const AccountSummary*> clusters;
+  for (const AccountSummary& s : all)
+    if (s.key_kind == "cluster" && !s.rules.empty()) clusters.emplace(s.key, &s);
+  std::vector<std::pair<size_t, const AccountSummary*>> lifted;
+  for (size_t i = 0; i < all.size(); ++i) {
+    AccountSummary& s = all[i];
+    if (s.cluster.empty()) continue;
+    auto c = clusters.find(s.cluster);
+    const detail::KeyCluster* now = impl_->shared.cluster_of_key(s.key);
+    if (c != clusters.end() && now && now->key == s.cluster)
+      s.cluster_risk = std::max(s.cluster_risk, c->second->risk);
+    if (s.cluster_risk > s.risk) lifted.emplace_back(i, c != clusters.end() ? c->second : nullptr);
+  }
+  for (auto [i, c] : lifted) {
+    AccountSummary& s = all[i];
+    s.risk = s.cluster_risk;
+    s.severity = severity_of_score(s.risk);
+    if (!c) continue;
+    s.top_rule = c->top_rule;
+    for (const std::string& r : c->rules)
+      if (std::find(s.rules.begin(), s.rules.end(), r) == s.rules.end()) s.rules.push_back(r);
+  }
+  for (AccountSummary& s : all) (s.rules.empty() ? others : flagged).push_back(std::move(s));
   std::sort(flagged.begin(), flagged.end(), ranks_above);
   // The busiest in this run: with a --state, of today, not of every day it carries.
   std::sort(others.begin(), others.end(), [](const AccountSummary& a, const AccountSummary& b) {

@@ -58,7 +58,19 @@ void Shard::consider(Account& a, const char* rule, Verdict v, int64_t now) {
   out.score = v.score;
   out.severity = severity_of_score(v.score);
   out.key = a.key;
-  out.key_kind = std::string(to_string(options.group_by));
+  out.key_kind = a.pooled ? "cluster" : std::string(to_string(options.group_by));
+  if (const KeyCluster* c = a.cluster ? shared.cluster_by(a.cluster) : nullptr) {
+    if (a.pooled) {
+      size_t n = std::min<size_t>(c->members.size(), rules.clusters.max_listed_keys);
+      out.keys.assign(c->members.begin(), c->members.begin() + static_cast<std::ptrdiff_t>(n));
+      out.cluster_keys = c->members.size();
+      out.links = c->links.describe();
+    } else {
+      out.cluster = c->key;
+    }
+  } else if (a.cluster && !a.pooled) {
+    out.cluster = cluster_key(a.cluster);
+  }
   out.first_seen_ns = a.first_seen_ns;
   out.last_seen_ns = a.last_seen_ns;
   out.detected_at_ns = now;
@@ -157,7 +169,9 @@ void Shard::emit(const Finding& f) {
 AccountSummary Shard::summarize(const Account& a) const {
   AccountSummary s;
   s.key = a.key;
-  s.key_kind = std::string(to_string(options.group_by));
+  s.key_kind = a.pooled ? "cluster" : std::string(to_string(options.group_by));
+  if (a.cluster && !a.pooled) s.cluster = cluster_key(a.cluster), s.cluster_risk = a.cluster_risk;
+  if (a.pooled) s.cluster_keys = a.members;
   s.requests = a.run_requests;
   s.prompt_tokens = a.run_prompt_tokens;
   s.completion_tokens = a.run_completion_tokens;
@@ -174,14 +188,15 @@ AccountSummary Shard::summarize(const Account& a) const {
     s.rules.push_back(f.rule);
     if (f.score > best) best = f.score, s.top_rule = f.rule;
   }
-  s.risk = risk_of(a);
+  s.risk = s.own_risk = risk_of(a);
   s.severity = s.rules.empty() ? Severity::info : severity_of_score(s.risk);
   if (s.severity >= Severity::medium) s.hourly = a.hourly;
   return s;
 }
 
 void Shard::retire(const Account& a) {
-  if (!a.fired.empty()) retired[a.key] = summarize(a);
+  // A cluster's member is kept too: its cluster may rank it.
+  if (!a.fired.empty() || (a.cluster && !a.pooled)) retired[a.key] = summarize(a);
 }
 
 }  // namespace exfilscan::detail

@@ -82,6 +82,7 @@ void DetectionEngine::Impl::merge_upkeep(int64_t at) {
   evict_down_to(shared.rules.settings.max_accounts, forgotten);
   update_forgotten(forgotten);
   drop_summaries_over(shared.rules.settings.max_accounts);
+  link_clusters();
   room = shared.rules.settings.max_accounts - live_accounts();
 }
 
@@ -166,6 +167,8 @@ void DetectionEngine::Impl::on_events(std::span<const std::span<const Event>> ru
 }
 
 void DetectionEngine::Impl::judge_steps() {
+  if (shared.logs_start_ns == INT64_MAX && !steps.empty())
+    shared.logs_start_ns = steps.front().event->timestamp_ns;
   if (shards.size() == 1) {
     for (const detail::ClockStep& st : steps) {
       if (st.tick) upkeep(st.watermark);
@@ -189,16 +192,20 @@ void DetectionEngine::Impl::judge_steps() {
     else
       pool->run(job);
   };
-  if (routed) {
-    routes.assign(steps.size(), 0);
-    run(steps.size(), [&](size_t s) {
-      size_t n = steps.size(), lo = n * s / shards.size(), hi = n * (s + 1) / shards.size();
+  // Routes are worked out chunk by chunk: the upkeep between chunks may link keys into clusters,
+  // and a member's later events go to its cluster's shard too.
+  if (routed) routes.assign(steps.size(), 0);
+  auto route = [&](size_t from, size_t to) {
+    run(to - from, [&](size_t s) {
+      size_t n = to - from, lo = from + n * s / shards.size(),
+             hi = from + n * (s + 1) / shards.size();
       for (size_t i = lo; i < hi; ++i) routes[i] = shards[s]->route(*steps[i].event);
     });
-  }
+  };
   uint64_t first = seq;
   auto judge = [&](size_t from, size_t to) {
     if (from == to) return;
+    if (routed) route(from, to);
     run(to - from, [&](size_t s) {
       Shard& sh = *shards[s];
       uint64_t mine = uint64_t{1} << s;

@@ -63,6 +63,9 @@ struct DetectionEngine::Impl {
   /// rank lowest are dropped, counted. The set is the same at every upkeep for any number of
   /// shards, and so is what is dropped.
   void drop_summaries_over(size_t cap);
+  /// The clusters of keys anew from every key's link profile (engine_clusters.cpp): the
+  /// members' later events also go to their cluster's pooled account.
+  void link_clusters();
   void on_event(const Event& ev);
   void on_events(std::span<const std::span<const Event>> runs);
   void upkeep(int64_t at);

@@ -55,6 +55,8 @@ uint64_t Shard::route(const Event& ev) {
     if (!key.empty()) shards |= uint64_t{1} << shared.owner(key);
   }
   std::string_view key = account_key(ev, options.group_by, scratch);
+  if (const KeyCluster* c = shared.cluster_of_key(key))
+    shards |= uint64_t{1} << shared.owner(c->key);
   return shards | (uint64_t{1} << (key.empty() ? 0 : shared.owner(key)));
 }
 
@@ -65,24 +67,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
   // fires on a key's first event then counts towards that account's risk.
   std::string_view key = account_key(ev, options.group_by, account_scratch);
   Account* account = nullptr;
-  if (!key.empty() && shared.owner(key) == index) {
-    auto [found, added] = accounts.try_emplace(key);
-    account = found;
-    if (added) {
-      account->key = std::string(key);
-      account->first_seen_ns = account->last_seen_ns = ts;
-      account->window.clear(ts, window_ns());
-      account->states.resize(shared.detectors.size());
-      bool seen = false;                // in this run already: counted once
-      if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
-        uint64_t h = hash_bytes(key);
-        account->active_before_ns = shared.forgotten.last_seen(h);
-        if (account->active_before_ns != 0) returned.push_back(h);
-        seen = account->active_before_ns != 0 && account->active_before_ns >= shared.run_start_ns;
-      }
-      account->counted_in_run = seen;  // counted below, at its first event judged
-    }
-  }
+  if (!key.empty() && shared.owner(key) == index) account = &open_account(key, ts, false);
   order.phase = 1;
   for (size_t r = 0; r < thresholds.size(); ++r) {
     ThresholdTracker& t = thresholds[r];
@@ -97,12 +82,47 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
     if (index == 0) ++stats.events_without_account;
     return;
   }
-  if (!account) return;
-  order.phase = 2;
   order.rule = 0;
-  Account& a = *account;
+  if (account) {
+    order.phase = 2;
+    account_event(*account, ev);
+  }
+  if (const KeyCluster* c = shared.cluster_of_key(key); c && shared.owner(c->key) == index) {
+    order.phase = 3;
+    Account& pooled = open_account(c->key, ts, true);
+    pooled.cluster = c->id;
+    pooled.members = c->members.size();
+    account_event(pooled, ev);
+  }
+}
+
+Account& Shard::open_account(std::string_view key, int64_t ts, bool pooled) {
+  auto [a, added] = accounts.try_emplace(key);
+  if (!added) return *a;
+  a->key = std::string(key);
+  a->pooled = pooled;
+  a->first_seen_ns = a->last_seen_ns = ts;
+  a->window.clear(ts, window_ns());
+  a->states.resize(shared.detectors.size());
+  if (pooled) {
+    a->counted_in_run = true;  // not a key: never counted as one
+    return *a;
+  }
+  bool seen = false;                // in this run already: counted once
+  if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
+    uint64_t h = hash_bytes(key);
+    a->active_before_ns = shared.forgotten.last_seen(h);
+    if (a->active_before_ns != 0) returned.push_back(h);
+    seen = a->active_before_ns != 0 && a->active_before_ns >= shared.run_start_ns;
+  }
+  a->counted_in_run = seen;  // counted at its first event judged
+  return *a;
+}
+
+void Shard::account_event(Account& a, const Event& ev) {
+  int64_t ts = ev.timestamp_ns;
   if (ts < a.window.start_ns && a.last_seen_ns - ts > rules.settings.max_skew_ns) {
-    ++stats.late_events;  // too late to change a window that is already judged
+    if (!a.pooled) ++stats.late_events;  // too late to change a window that is already judged
     return;
   }
   if (a.window.requests > 0 && ts >= a.window.start_ns + window_ns()) close_window(a);
@@ -128,7 +148,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
     a.counted_in_run = true;
     ++stats.accounts_seen;
   }
-  if (!ev.org.empty() && a.org != ev.org) a.org = std::string(ev.org);
+  if (!ev.org.empty() && !a.pooled && a.org != ev.org) a.org = std::string(ev.org);
   add_hourly(a.hourly, ts, ev.completion_tokens.value_or(0));
   // Judge once per minute of an account's traffic, and again when its window closes.
   int64_t minute = ts / ns_per_minute;
@@ -148,6 +168,7 @@ void Shard::add_to_window(Account& a, const Event& ev) {
   int64_t ts = ev.timestamp_ns;
   w.last_ns = std::max(w.last_ns, ts);
   ++w.requests;
+  if (rules.clusters.enabled && !a.pooled) a.links.observe(ev, link_scratch);
   int64_t completion = ev.completion_tokens.value_or(0);
   w.prompt_tokens += static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
   w.completion_tokens += static_cast<uint64_t>(std::max<int64_t>(0, completion));
@@ -236,13 +257,15 @@ void Shard::add_to_window(Account& a, const Event& ev) {
 
   Observation seen{ev, last_user, analyse, prompt_hash, style, with_system, &detector_counts};
   for (size_t d = 0; d < shared.detectors.size(); ++d)
-    if (shared.detectors[d]->enabled()) shared.detectors[d]->observe(a.states[d], a, seen);
+    if (shared.detectors[d]->enabled() && (!a.pooled || shared.detectors[d]->judges_pooled()))
+      shared.detectors[d]->observe(a.states[d], a, seen);
 }
 
 void Shard::evaluate(Account& a, int64_t now) {
   for (size_t d = 0; d < shared.detectors.size(); ++d) {
     const Detector& detector = *shared.detectors[d];
-    if (detector.enabled()) consider(a, detector.name(), detector.judge(a.states[d].get(), a), now);
+    if (detector.enabled() && (!a.pooled || detector.judges_pooled()))
+      consider(a, detector.name(), detector.judge(a.states[d].get(), a), now);
   }
 }
 
@@ -251,11 +274,14 @@ void Shard::close_window(Account& a) {
     a.judge_long = true;
     evaluate(a, a.window.last_ns);
     if (options.explain && a.key == options.explain_key) explain(a);
-    population_added.add(static_cast<double>(a.window.completion_tokens));
-    if (population.windows < rules.volume_spike.min_population_windows)
-      closed_at.push_back(a.window.last_ns);
+    if (!a.pooled) {  // the population is of keys' windows
+      population_added.add(static_cast<double>(a.window.completion_tokens));
+      if (population.windows < rules.volume_spike.min_population_windows)
+        closed_at.push_back(a.window.last_ns);
+    }
     for (size_t d = 0; d < shared.detectors.size(); ++d)
-      if (shared.detectors[d]->enabled()) shared.detectors[d]->close_window(a.states[d], a);
+      if (shared.detectors[d]->enabled() && (!a.pooled || shared.detectors[d]->judges_pooled()))
+        shared.detectors[d]->close_window(a.states[d], a);
     a.recent.push_back(window_evidence(a));
     a.history.add(a.recent.back(), window_ns(), rules.settings.history_half_life_ns);
     a.recent_pool.add(a.recent.back());
@@ -295,6 +321,7 @@ void Shard::upkeep(int64_t watermark, uint64_t seq) {
   accounts.erase_if([&](const std::string& key, const Account& a) {
     if (a.last_seen_ns >= watermark - rules.settings.idle_expiry_ns) return false;
     retire(a);
+    if (a.pooled) return true;  // a cluster's: not a key to remember
     forgotten_now.push_back({hash_bytes(key), a.last_seen_ns});
     ++stats.accounts_expired;
     return true;

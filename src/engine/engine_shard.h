@@ -22,10 +22,11 @@ namespace exfilscan::detail {
 
 /// Where a finding falls in the order one shard alone would have emitted it: by event, then
 /// the hourly upkeep before the event's own rules, threshold rules in their order, the account's
-/// detectors last; upkeep closes windows in key order. `n` keeps one shard's own order.
+/// detectors, then its cluster's pooled account; upkeep closes windows in key order. `n` keeps one
+/// shard's own order.
 struct FindingOrder {
   uint64_t seq = 0;    // the event
-  uint32_t phase = 0;  // 0 upkeep, 1 threshold rule, 2 the account's detectors
+  uint32_t phase = 0;  // 0 upkeep, 1 threshold rule, 2 the account's detectors, 3 its cluster's
   uint32_t rule = 0;   // threshold rule index
   std::string key;     // upkeep: the account whose window closed
   uint64_t n = 0;
@@ -54,6 +55,22 @@ struct SharedState {
   ForgottenKeys forgotten;               // keys expired or evicted, until they come back
   int64_t run_start_ns = 0;              // the clock when this run began (its --state's)
   DetectorList detectors;                // every built-in detector, reading `rules`
+  /// The clusters of keys as of the last upkeep (engine/key_linker.h), with each member key's
+  /// hash and each cluster id to its index.
+  std::vector<KeyCluster> clusters;
+  std::unordered_map<uint64_t, uint32_t> cluster_of;
+  std::unordered_map<uint64_t, uint32_t> cluster_by_id;
+  int64_t logs_start_ns = INT64_MAX;  // the first event judged, in this run or a state's
+  /// The cluster the key belongs to, or null.
+  const KeyCluster* cluster_of_key(std::string_view key) const {
+    if (cluster_of.empty()) return nullptr;
+    auto at = cluster_of.find(hash_bytes(key));
+    return at == cluster_of.end() ? nullptr : &clusters[at->second];
+  }
+  const KeyCluster* cluster_by(uint64_t id) const {
+    auto at = cluster_by_id.find(id);
+    return at == cluster_by_id.end() ? nullptr : &clusters[at->second];
+  }
   void population_changed() {
     population_view.update(population, rules.volume_spike, population_since);
   }
@@ -108,6 +125,7 @@ struct Shard {
   DetectorCounts detector_counts;
   std::string scratch;
   std::string account_scratch;  // the account's key, while `scratch` serves the rules' keys
+  std::string link_scratch;     // the event's /24, for the account's link profile
   /// With more than one shard, findings wait here for the ordered merge.
   bool direct = true;
   FindingOrder order;
@@ -120,8 +138,13 @@ struct Shard {
   /// The shards that need the event (bit s for shard s): its account's, and each threshold
   /// rule's whose filter it passes. Shard 0 also counts events without an account.
   uint64_t route(const Event& ev);
-  /// The event's threshold rules and account, where their keys belong to this shard.
+  /// The event's threshold rules and account, where their keys belong to this shard, and its
+  /// cluster's pooled account.
   void on_event(const Event& ev, uint64_t seq);
+  /// The key's account, made on its first event.
+  Account& open_account(std::string_view key, int64_t ts, bool pooled);
+  /// The event joins the account (a key's or a cluster's): its window, totals and judgement.
+  void account_event(Account& a, const Event& ev);
   /// The event joins the account's window features, then its enabled detectors see it.
   void add_to_window(Account& a, const Event& ev);
   /// Every enabled detector's verdict on the account's window, each considered for a finding.

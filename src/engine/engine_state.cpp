@@ -84,6 +84,10 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
     w.str(s->top_rule);
     w.u64(s->rules.size());
     for (const std::string& r : s->rules) w.str(r);
+    w.str(s->cluster);
+    w.f64(s->own_risk);
+    w.f64(s->cluster_risk);
+    w.u64(s->cluster_keys);
   }
   std::vector<uint64_t> returned;  // since the last upkeep: no longer forgotten
   for (const auto& sh : shards)
@@ -92,6 +96,9 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
   shared.forgotten.save(w, returned);
   clock.save_held(w);
   w.u64(room);
+  w.i64(shared.logs_start_ns);
+  w.u64(shared.clusters.size());
+  for (const detail::KeyCluster& c : shared.clusters) c.save(w);
 }
 
 void DetectionEngine::Impl::load(StateReader& r) {
@@ -191,6 +198,13 @@ void DetectionEngine::Impl::load(StateReader& r) {
     s.top_rule = r.str();
     s.rules.resize(r.count(1000));
     for (std::string& rule : s.rules) rule = r.str();
+    s.own_risk = s.risk;
+    if (r.version() >= 7) {
+      s.cluster = r.str();
+      s.own_risk = r.f64();
+      s.cluster_risk = r.f64();
+      s.cluster_keys = r.u64();
+    }
     std::string key = s.key;
     shards[shared.owner(key)]->retired[key] = std::move(s);
   }
@@ -206,6 +220,26 @@ void DetectionEngine::Impl::load(StateReader& r) {
     if (left > shared.rules.settings.max_accounts - std::min(n, shared.rules.settings.max_accounts))
       throw StateError("the state's room for new accounts is out of range");
     room = static_cast<size_t>(left);
+  }
+  shared.logs_start_ns = INT64_MAX;
+  shared.clusters.clear();
+  shared.cluster_of.clear();
+  shared.cluster_by_id.clear();
+  if (r.version() >= 7) {
+    shared.logs_start_ns = r.i64();
+    if (shared.logs_start_ns != INT64_MAX &&
+        (shared.logs_start_ns < 0 || shared.logs_start_ns >= timestamp_end_s * ns_per_second))
+      throw StateError("the state's clock is out of range");
+    shared.clusters.resize(r.count(100'000'000));
+    for (uint32_t i = 0; i < shared.clusters.size(); ++i) {
+      detail::KeyCluster& c = shared.clusters[i];
+      c.load(r);
+      if (!shared.cluster_by_id.emplace(c.id, i).second)
+        throw StateError("the state holds a cluster twice");
+      for (const std::string& m : c.members)
+        if (!shared.cluster_of.emplace(hash_bytes(m), i).second)
+          throw StateError("the state holds a key in two clusters");
+    }
   }
   shared.run_start_ns = clock.watermark();
   if (!r.at_end()) throw StateError("the state has bytes after its end");

@@ -155,6 +155,19 @@ std::string finding_json(const Finding& f) {
     }
     o += ']';
   }
+  if (!f.cluster.empty()) {
+    o += ",\"cluster\":";
+    append_json_string(o, f.cluster);
+  }
+  if (f.key_kind == "cluster") {
+    o += fmt::format(",\"cluster_keys\":{},\"keys\":[", f.cluster_keys);
+    for (size_t i = 0; i < f.keys.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, f.keys[i]);
+    }
+    o += "],\"links\":";
+    append_json_string(o, f.links);
+  }
   o += "}\n";
   return o;
 }
@@ -177,10 +190,17 @@ std::string account_json(const AccountSummary& a) {
   }
   o += fmt::format(
       "],\"suppressed_findings\":{},\"total_requests\":{},\"total_prompt_tokens\":{},"
-      "\"total_completion_tokens\":{},\"total_first_seen\":\"{}\",\"total_last_seen\":\"{}\"}}"
-      "\n",
+      "\"total_completion_tokens\":{},\"total_first_seen\":\"{}\",\"total_last_seen\":\"{}\"",
       a.suppressed_findings, a.total_requests, a.total_prompt_tokens, a.total_completion_tokens,
       utc(a.total_first_seen_ns), utc(a.total_last_seen_ns));
+  if (!a.cluster.empty()) {
+    o += ",\"cluster\":";
+    append_json_string(o, a.cluster);
+    o += ",\"own_risk\":";
+    o += format_number(a.own_risk);
+  }
+  if (a.key_kind == "cluster") o += fmt::format(",\"cluster_keys\":{}", a.cluster_keys);
+  o += "}\n";
   return o;
 }
 
@@ -231,7 +251,8 @@ class CsvReporter final : public Reporter {
   CsvReporter(ReportOptions options, std::FILE* out) : Reporter(options, out) {
     write(
         "detected_at,severity,score,account_risk,rule,key,key_kind,first_seen,last_seen,"
-        "window_start,reason,template,metrics,sample_request_ids\r\n");
+        "window_start,reason,template,metrics,sample_request_ids,cluster,cluster_keys,keys,"
+        "links\r\n");
   }
   void write_finding(const Finding& f) override {
     std::string o = fmt::format("{},{},{},{},", utc(f.detected_at_ns), to_string(f.severity),
@@ -253,6 +274,14 @@ class CsvReporter final : public Reporter {
     std::string ids;
     for (const std::string& id : f.sample_request_ids) ids += (ids.empty() ? "" : " ") + id;
     append_csv_field(o, ids);
+    o += ',';
+    append_csv_field(o, f.cluster);
+    o += f.key_kind == "cluster" ? fmt::format(",{},", f.cluster_keys) : std::string(",,");
+    std::string keys;
+    for (const std::string& k : f.keys) keys += (keys.empty() ? "" : " ") + k;
+    append_csv_field(o, keys);
+    o += ',';
+    append_csv_field(o, f.links);
     o += "\r\n";
     write(o);
   }
@@ -270,7 +299,8 @@ class SummaryCsvReporter final : public Reporter {
     std::string o =
         "key,key_kind,risk,severity,requests,prompt_tokens,completion_tokens,first_seen,"
         "last_seen,top_rule,rules,suppressed_findings,total_requests,total_prompt_tokens,"
-        "total_completion_tokens,total_first_seen,total_last_seen\r\n";
+        "total_completion_tokens,total_first_seen,total_last_seen,cluster,own_risk,"
+        "cluster_keys\r\n";
     for (const AccountSummary& a : ranking) {
       append_csv_field(o, a.key);
       o +=
@@ -282,9 +312,13 @@ class SummaryCsvReporter final : public Reporter {
       std::string rules;
       for (const std::string& r : a.rules) rules += (rules.empty() ? "" : " ") + r;
       append_csv_field(o, rules);
-      o += fmt::format(",{},{},{},{},{},{}\r\n", a.suppressed_findings, a.total_requests,
+      o += fmt::format(",{},{},{},{},{},{},", a.suppressed_findings, a.total_requests,
                        a.total_prompt_tokens, a.total_completion_tokens, utc(a.total_first_seen_ns),
                        utc(a.total_last_seen_ns));
+      append_csv_field(o, a.cluster);
+      o += ',';
+      if (!a.cluster.empty()) o += format_number(a.own_risk);
+      o += a.key_kind == "cluster" ? fmt::format(",{}\r\n", a.cluster_keys) : ",\r\n";
     }
     write(o);
     if (std::fflush(out_) != 0) fail();

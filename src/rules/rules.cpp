@@ -362,6 +362,21 @@ void read_detectors(R& r, RuleSet& rules) {
   r.finish();
 }
 
+template <class R>
+void read_clusters(R& r, ClusterRule& c) {
+  r.get("enabled", c.enabled);
+  r.get("min_keys", c.min_keys, 2, 1'000'000);
+  r.get("min_key_requests", c.min_key_requests, 1, 1'000'000);
+  r.get("max_member_share", c.max_member_share, 0.01, 1);
+  r.get("common_hours", c.common_hours, 2, 1'000'000);
+  r.get("dominant_share", c.dominant_share, 0.5, 1);
+  r.duration("wave", c.wave_ns);
+  r.check(c.wave_ns >= ns_per_minute && c.wave_ns <= ns_per_day, "wave", "from 1m to 24h");
+  r.duration("settled", c.settled_ns);
+  r.get("max_listed_keys", c.max_listed_keys, 1, 100'000);
+  r.finish();
+}
+
 /// Settings, allow-lists and detectors: every parameter but the threshold rules.
 template <class R>
 void read_parameters(R& root, RuleSet& rules) {
@@ -370,6 +385,9 @@ void read_parameters(R& root, RuleSet& rules) {
   if (auto a = root.sub("allow", "findings for these are suppressed (still counted)"))
     read_allow(*a, rules.allow);
   if (auto d = root.sub("detectors", "")) read_detectors(*d, rules);
+  if (auto c =
+          root.sub("clusters", "keys linked into campaigns, each judged as one pooled account"))
+    read_clusters(*c, rules.clusters);
 }
 
 void read_filter(TableReader r, EventFilter& f) {
@@ -573,6 +591,7 @@ RuleSet empty_rules() {
   rules.prompt_templating.enabled = false;
   rules.distillation_sweep.enabled = false;
   rules.logit_probe.enabled = false;
+  rules.clusters.enabled = false;
   rules.allow = {};
   rules.thresholds.clear();
   return rules;

@@ -57,7 +57,7 @@ this_run_counts() {
   python3 - "$tmp/day3.out" "$tmp/day3.jsonl" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-accounts = [l for l in lines if l["type"] == "account"]
+accounts = [l for l in lines if l["type"] == "account" and l["key_kind"] != "cluster"]  # clusters pool keys
 run = lines[-1]
 active = [a for a in accounts if a["requests"] > 0]
 events = sum(1 for _ in open(sys.argv[2]))

@@ -38,6 +38,13 @@ struct Finding {
   std::vector<std::string> sample_request_ids;  // up to 5
   std::vector<std::string> sample_prompts;      // only with --include-prompts
   bool suppressed = false;                      // matched an allow-list: counted, not reported
+  /// A key's finding: the cluster it is linked into, if any. A cluster's (key_kind "cluster"):
+  /// its member keys (the first max_listed_keys, sorted), how many there are, and what ties
+  /// them ("42 keys: 40 share system prompt 3f9a1c2b, first seen in 4 waves, 3 /24s").
+  std::string cluster;
+  std::vector<std::string> keys;
+  uint64_t cluster_keys = 0;
+  std::string links;
 };
 
 /// An account's requests and completion tokens in one clock hour (UTC) of this run.
@@ -69,6 +76,13 @@ struct AccountSummary {
   std::string top_rule;
   std::vector<std::string> rules;  // every rule that fired, in firing order
   uint64_t suppressed_findings = 0;
+  /// A key linked into a cluster: the cluster's key, and the key's own risk where its cluster's
+  /// is higher (risk and severity are then the cluster's: its evidence is the key's). A
+  /// cluster's row: its member keys' count.
+  std::string cluster;
+  double own_risk = 0;
+  double cluster_risk = 0;  // its clusters' highest while it was a member (engine internal)
+  uint64_t cluster_keys = 0;
   /// Accounts at medium and above: their traffic per hour, oldest first, for the HTML report's
   /// timeline (the last max_hourly_counts hours with traffic of this run; not kept in a state).
   std::vector<HourlyCount> hourly;

@@ -129,6 +129,22 @@ struct LogitProbeRule {
   double echo_full_score_ratio = 0;  // and score 1 at this many times
 };
 
+/// Keys linked into clusters at each hourly upkeep, each cluster judged as one pooled account by
+/// the content detectors: a campaign spread over many small keys is one sweep. Two keys link by
+/// what unrelated customers rarely share together: a time (first seen in one wave) or a content
+/// (the same system prompt) beside another attribute; infrastructure alone never links.
+struct ClusterRule {
+  bool enabled = false;
+  uint64_t min_keys = 0;          // a cluster has at least this many keys
+  uint64_t min_key_requests = 0;  // a key links once it has sent this many requests
+  double max_member_share = 0;    // a cluster where one key sent more is that key's alone
+  uint64_t common_hours = 0;      // a value keys first seen in this many hours carry ties nothing
+  double dominant_share = 0;      // a key's system prompt, shape, /24, agent: its share of them
+  int64_t wave_ns = 0;            // keys first seen this close together came in one wave
+  int64_t settled_ns = 0;         // keys first seen this soon after the logs begin were there
+  uint64_t max_listed_keys = 0;   // member keys a finding names (the count is always whole)
+};
+
 /// Which events a threshold rule counts. Empty lists match everything.
 struct EventFilter {
   std::vector<int64_t> statuses;
@@ -168,6 +184,7 @@ struct RuleSet {
   TemplatingRule prompt_templating;
   SweepRule distillation_sweep;
   LogitProbeRule logit_probe;
+  ClusterRule clusters;
   std::vector<ThresholdRule> thresholds;
 };
 

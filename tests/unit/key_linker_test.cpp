@@ -1,0 +1,212 @@
+// The linker: which keys it ties, the ids it keeps, and clusters through the engine.
+
+#include "engine/key_linker.h"
+#include "engine_test_util.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+using namespace exfilscan;
+using namespace exfilscan::detail;
+using namespace exfilscan::test;
+
+namespace {
+
+ClusterRule rule() {
+  return default_rules().clusters;
+}
+
+/// A key first seen at `first` (in a wave unless said) with the given dominant values.
+LinkCandidate key(std::string_view name, int64_t first, uint64_t system, uint64_t shape = 0,
+                  uint64_t net = 0, uint64_t agent = 0, uint64_t org = 0, bool in_wave = true) {
+  LinkCandidate k;
+  k.key = name;
+  k.first_seen_ns = first;
+  k.in_wave = in_wave;
+  k.system = system, k.shape = shape, k.net = net, k.agent = agent, k.org = org;
+  k.requests = 20;
+  return k;
+}
+
+std::vector<std::string> names(size_t n, std::string_view prefix) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < n; ++i) out.push_back(fmt::format("{}-{:02d}", prefix, i));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("keys first seen in one wave with one system prompt are one cluster", "[linker]") {
+  std::vector<std::string> n = names(8, "camp");
+  std::vector<LinkCandidate> keys;
+  // A minute apart, each from its own /24 and org: only the wave and the prompt tie them.
+  for (size_t i = 0; i < n.size(); ++i)
+    keys.push_back(
+        key(n[i], t0 + static_cast<int64_t>(i) * ns_per_minute, 0x51, 0, 100 + i, 7, 200 + i));
+  auto clusters = link_keys(keys, rule());
+  REQUIRE(clusters.size() == 1);
+  CHECK(clusters[0].members == n);
+  CHECK(clusters[0].key == cluster_key(clusters[0].id));
+  CHECK(clusters[0].links.describe() ==
+        "8 keys: 8 share system prompt 00000000, 8 first seen in 1 wave, 8 /24s, 1 user agent, "
+        "8 orgs");
+  // Linked again an hour later, it keeps its id.
+  for (LinkCandidate& k : keys) k.previous = clusters[0].id;
+  auto again = link_keys(keys, rule());
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].id == clusters[0].id);
+}
+
+TEST_CASE("infrastructure alone never links keys", "[linker]") {
+  // An enterprise: thirty keys behind one address, one agent, one org, there from the start.
+  std::vector<std::string> n = names(30, "corp");
+  std::vector<LinkCandidate> keys;
+  for (const std::string& s : n) keys.push_back(key(s, t0, 0, 0x9, 0x24, 0x7, 0x0a, false));
+  CHECK(link_keys(keys, rule()).empty());
+  // The same keys in one wave do link: new keys from one /24 within minutes of each other.
+  for (LinkCandidate& k : keys) k.in_wave = true;
+  CHECK(link_keys(keys, rule()).size() == 1);
+}
+
+TEST_CASE("a value carried by keys first seen over many hours ties nothing", "[linker]") {
+  // A framework's default prompt, used by customers who came at all hours, three at a time.
+  std::vector<std::string> n = names(45, "app");
+  std::vector<LinkCandidate> keys;
+  for (size_t i = 0; i < n.size(); ++i)
+    keys.push_back(key(n[i], t0 + static_cast<int64_t>(i / 3) * ns_per_hour, 0xf4, 0, 300 + i));
+  CHECK(link_keys(keys, rule()).empty());
+  // Carried by keys from a few hours only, the same prompt ties each hour's wave.
+  keys.resize(9);
+  CHECK(link_keys(keys, rule()).size() == 3);
+}
+
+TEST_CASE("a cluster where one key sent most of the requests is not kept", "[linker]") {
+  std::vector<std::string> n = names(4, "mix");
+  std::vector<LinkCandidate> keys;
+  for (const std::string& s : n) keys.push_back(key(s, t0, 0x51));
+  keys[0].requests = 1000;  // a busy key, and three that arrived beside it
+  CHECK(link_keys(keys, rule()).empty());
+  keys[0].requests = 50;
+  CHECK(link_keys(keys, rule()).size() == 1);
+}
+
+TEST_CASE("an old id goes to the component that holds most of its members", "[linker]") {
+  std::vector<std::string> n = names(6, "k");
+  std::vector<LinkCandidate> keys;
+  // Two waves an hour apart, once one cluster (id 77): the larger keeps the id.
+  for (size_t i = 0; i < 6; ++i) {
+    keys.push_back(key(n[i], t0 + (i < 4 ? 0 : ns_per_hour), 0x51));
+    keys.back().previous = 77;
+  }
+  auto clusters = link_keys(keys, rule());
+  REQUIRE(clusters.size() == 1);  // the second wave has two keys: under min_keys
+  CHECK(clusters[0].id == 77);
+  CHECK(clusters[0].members.size() == 4);
+}
+
+namespace {
+
+/// Twelve small keys of one campaign (one wave, one system prompt, one instruction set), and
+/// forty established keys behind one NAT with one agent.
+std::vector<Event> campaign_stream(Stream& s) {
+  std::vector<Event> out;
+  std::vector<PromptPart> parts;
+  for (int k = 0; k < 12; ++k) {
+    int64_t begin = t0 + 2 * ns_per_hour + k * 20 * ns_per_second;
+    for (int i = 0; i < 40; ++i) {
+      Event e = s.event(begin + i * 15 * ns_per_minute, fmt::format("camp-{:02d}", k), 700);
+      e.ip = s.keep(fmt::format("203.{}.{}.7", k, k));
+      e.user_agent = "bot/1.0";
+      e.model = "gpt-4o";
+      e.params.temperature = 0.7;
+      e.prompt = s.keep_parts(
+          {{PromptRole::system, "You are a meticulous assistant for dataset work."},
+           {PromptRole::user, s.keep(fmt::format("Explain in detail how item {} of set {} works, "
+                                                 "step by step.",
+                                                 i * 12 + k, k % 3))}});
+      out.push_back(e);
+    }
+  }
+  for (int k = 0; k < 40; ++k)
+    for (int i = 0; i < 30; ++i) {
+      Event e =
+          s.event(t0 + k * ns_per_second + i * 20 * ns_per_minute, fmt::format("nat-{:02d}", k));
+      e.ip = "198.51.100.9";
+      e.user_agent = "openai-python/1.40";
+      e.org = "org-corp";
+      out.push_back(e);
+    }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Event& a, const Event& b) { return a.timestamp_ns < b.timestamp_ns; });
+  return out;
+}
+
+struct Run {
+  std::string findings, ranking;
+  std::vector<AccountSummary> rows;
+};
+
+Run run(const std::vector<Event>& events, size_t shards, size_t cut) {
+  RuleSet rules = default_rules();
+  rules.thresholds.clear();
+  EngineOptions o;
+  o.shards = shards;
+  Recorder rec;
+  DetectionEngine first(rules, o, rec);
+  first.on_events(std::span(events).first(cut));
+  first.finish(false);
+  StateWriter w;
+  first.save_state(w);
+  DetectionEngine second(rules, o, rec);
+  StateReader in(w.data());
+  second.load_state(in);
+  second.on_events(std::span(events).subspan(cut));
+  second.finish();
+  Run r;
+  for (const Finding& f : rec.findings) {
+    r.findings += describe(f) + f.cluster + " " + f.links;
+    for (const std::string& k : f.keys) r.findings += " " + k;
+    r.findings += "\n";
+  }
+  r.rows = second.ranking(1000);
+  for (const AccountSummary& a : r.rows)
+    r.ranking +=
+        fmt::format("{} {} {:.6f} {:.6f} {}\n", a.key, a.key_kind, a.risk, a.own_risk, a.cluster);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("small keys of one campaign are judged as one cluster, the NAT's keys are not",
+          "[linker][engine]") {
+  Stream s;
+  std::vector<Event> events = campaign_stream(s);
+  Run one = run(events, 1, events.size());
+  auto row = [&](std::string_view key) {
+    return std::find_if(one.rows.begin(), one.rows.end(),
+                        [&](const AccountSummary& a) { return a.key == key; });
+  };
+  REQUIRE(row("camp-00") != one.rows.end());
+  std::string cluster = row("camp-00")->cluster;
+  CHECK(cluster.rfind("cluster-", 0) == 0);
+  for (int k = 0; k < 12; ++k) CHECK(row(fmt::format("camp-{:02d}", k))->cluster == cluster);
+  auto c = row(cluster);
+  REQUIRE(c != one.rows.end());
+  CHECK(c->key_kind == "cluster");
+  CHECK(c->cluster_keys == 12);
+  // Each key's first requests came before it could link (six, then the next hourly upkeep).
+  CHECK(c->requests > 12 * 40 / 2);
+  CHECK(c->requests < 12 * 40);
+  CHECK(one.findings.find(" cluster ") != std::string::npos);
+  for (const AccountSummary& a : one.rows)
+    if (a.key.rfind("nat-", 0) == 0) CHECK(a.cluster.empty());
+  // The same for any number of shards, and for a run cut in two with --state.
+  for (size_t shards : {1, 3})
+    for (size_t cut : {events.size() / 3, events.size() / 2}) {
+      INFO("shards " << shards << ", cut at " << cut);
+      Run other = run(events, shards, cut);
+      CHECK(other.findings == one.findings);
+      CHECK(other.ranking == one.ranking);
+    }
+}
