@@ -104,10 +104,7 @@ Account& Shard::open_account(std::string_view key, int64_t ts, bool pooled) {
   a->first_seen_ns = a->last_seen_ns = ts;
   a->window.clear(ts, window_ns());
   a->states.resize(shared.detectors.size());
-  if (pooled) {
-    a->counted_in_run = true;  // not a key: never counted as one
-    return *a;
-  }
+  if (pooled) return *a;
   bool seen = false;                // in this run already: counted once
   if (!shared.forgotten.empty()) {  // back after it was forgotten: dormant, not new
     uint64_t h = hash_bytes(key);
@@ -146,7 +143,7 @@ void Shard::account_event(Account& a, const Event& ev) {
   a.run_completion_tokens += completion;
   if (!a.counted_in_run) {
     a.counted_in_run = true;
-    ++stats.accounts_seen;
+    if (!a.pooled) ++stats.accounts_seen;  // a cluster's pooled account is not a key
   }
   if (!ev.org.empty() && !a.pooled && a.org != ev.org) a.org = std::string(ev.org);
   add_hourly(a.hourly, ts, ev.completion_tokens.value_or(0));

@@ -170,9 +170,11 @@ Run run(const std::vector<Event>& events, size_t shards, size_t cut) {
     r.findings += "\n";
   }
   r.rows = second.ranking(1000);
+  // The flagged rows (the others are this run's busiest: a part of a chain has its own).
   for (const AccountSummary& a : r.rows)
-    r.ranking +=
-        fmt::format("{} {} {:.6f} {:.6f} {}\n", a.key, a.key_kind, a.risk, a.own_risk, a.cluster);
+    if (!a.rules.empty() || !a.cluster.empty())
+      r.ranking +=
+          fmt::format("{} {} {:.6f} {:.6f} {}\n", a.key, a.key_kind, a.risk, a.own_risk, a.cluster);
   return r;
 }
 
@@ -182,7 +184,7 @@ TEST_CASE("small keys of one campaign are judged as one cluster, the NAT's keys 
           "[linker][engine]") {
   Stream s;
   std::vector<Event> events = campaign_stream(s);
-  Run one = run(events, 1, events.size());
+  Run one = run(events, 1, 0);
   auto row = [&](std::string_view key) {
     return std::find_if(one.rows.begin(), one.rows.end(),
                         [&](const AccountSummary& a) { return a.key == key; });
@@ -196,8 +198,8 @@ TEST_CASE("small keys of one campaign are judged as one cluster, the NAT's keys 
   CHECK(c->key_kind == "cluster");
   CHECK(c->cluster_keys == 12);
   // Each key's first requests came before it could link (six, then the next hourly upkeep).
-  CHECK(c->requests > 12 * 40 / 2);
-  CHECK(c->requests < 12 * 40);
+  CHECK(c->total_requests > 12 * 40 / 2);
+  CHECK(c->total_requests < 12 * 40);
   CHECK(one.findings.find(" cluster ") != std::string::npos);
   for (const AccountSummary& a : one.rows)
     if (a.key.rfind("nat-", 0) == 0) CHECK(a.cluster.empty());
