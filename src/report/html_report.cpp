@@ -298,7 +298,10 @@ class HtmlReporter final : public Reporter {
           "<td class=\"key\">{1}{2}</td><td>{3}</td>"
           "<td class=\"n\" data-v=\"{4}\">{5:.2f}</td><td data-v=\"{6}\">{7}</td>",
           rank, name,
-          a.suppressed_findings ? " <span class=\"badge allow\">allow-listed</span>" : "",
+          a.suppressed_findings ? " <span class=\"badge allow\">allow-listed</span>"
+          : a.cluster.empty()
+              ? std::string()
+              : fmt::format(" <span class=\"note\">in {}</span>", html_escape(a.cluster)),
           html_escape(a.key_kind), format_number(a.risk), a.risk,
           flagged ? static_cast<int>(a.severity) : -1, flagged ? badge(a.severity) : "-");
       o += fmt::format(
@@ -397,6 +400,16 @@ class HtmlReporter final : public Reporter {
     }
     for (const std::string& p : f.sample_prompts)
       o += fmt::format("<pre class=\"prompt\">{}</pre>\n", html_escape(p, true));
+    if (!f.cluster.empty())
+      o += fmt::format("<p class=\"note\">the key is in {}</p>\n", html_escape(f.cluster));
+    if (f.key_kind == "cluster") {
+      o += fmt::format("<p class=\"links\">what ties them: {}</p>\n<p>keys:", html_escape(f.links));
+      for (const std::string& k : f.keys)
+        o += fmt::format(" <code class=\"key\">{}</code>", html_escape(k));
+      if (f.cluster_keys > f.keys.size())
+        o += fmt::format(" and {} more", f.cluster_keys - f.keys.size());
+      o += "</p>\n";
+    }
     o += "</div>\n";
   }
 

@@ -182,7 +182,12 @@ class TableReporter final : public Reporter {
         std::string lead =
             fmt::format("  {:>4.2f}  {}  {:>8}  {:>10}  {:>8}  ", a.risk, severity(a.severity, 8),
                         a.requests, a.completion_tokens, shown_for(a.key));
-        o += lead + wrap(flat(a.key), 2 + 4 + 2 + 8 + 2 + 8 + 2 + 10 + 2 + 8 + 2, 50);
+        std::string name = flat(a.key);
+        if (!a.cluster.empty()) {
+          name += "  in ";
+          name += a.cluster;
+        }
+        o += lead + wrap(name, 2 + 4 + 2 + 8 + 2 + 8 + 2 + 10 + 2 + 8 + 2, 50);
       }
     }
     if (allowed) {
@@ -217,6 +222,12 @@ class TableReporter final : public Reporter {
       out += fmt::format("; with the runs before (--state): {}, {} completion tokens since {}",
                          plural(a.total_requests, "request"), a.total_completion_tokens,
                          when(a.total_first_seen_ns));
+    if (a.key_kind == "cluster") out += fmt::format("; {} linked", plural(a.cluster_keys, "key"));
+    if (!a.cluster.empty())
+      out += fmt::format("; in {}{}", a.cluster,
+                         a.risk > a.own_risk
+                             ? fmt::format(", whose risk it takes (its own {:.2f})", a.own_risk)
+                             : std::string());
     return out;
   }
 
@@ -288,6 +299,17 @@ class TableReporter final : public Reporter {
       ids += flat(id);
     }
     if (!ids.empty()) o += "      requests: " + wrap(ids, 16, 8);
+    if (f.key_kind == "cluster") {
+      o += "      links: " + wrap(flat(f.links), 13, 8);
+      std::string keys;
+      for (const std::string& k : f.keys) {
+        if (!keys.empty()) keys += ' ';
+        keys += flat(k);
+      }
+      if (f.cluster_keys > f.keys.size())
+        keys += fmt::format(" (and {} more)", f.cluster_keys - f.keys.size());
+      o += "      keys: " + wrap(keys, 12, 8);
+    }
     for (const std::string& p : f.sample_prompts) o += "      prompt: " + wrap(flat(p), 14, 8);
   }
 
