@@ -51,10 +51,12 @@ void add_input_flags(CLI::App& sub, Flags& f) {
                  "and zstd detected by their magic bytes). '-' or nothing reads standard input.");
   sub.add_option("--input-format", f.input_format,
                  "auto (sniff each line), canonical, litellm, bedrock, helicone, langfuse, "
-                 "portkey, azure, azure-apim or mapped")
+                 "portkey, azure, azure-apim, openai-batch, openrouter, kong, envoy (higress), "
+                 "vertex, cloudflare or mapped")
       ->check(CLI::IsMember({"auto", "canonical", "litellm", "litellm-spendlogs", "litellm-payload",
                              "bedrock", "helicone", "langfuse", "portkey", "azure", "azure-apim",
-                             "mapped"}));
+                             "openai-batch", "openrouter", "kong", "envoy", "higress", "vertex",
+                             "cloudflare", "mapped"}));
   sub.add_option("--map", f.maps,
                  "FIELD=/json/pointer: read FIELD from that place (repeatable); alone it is the "
                  "whole schema, with --input-format it adds to the format's fields")

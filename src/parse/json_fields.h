@@ -73,6 +73,9 @@ struct Ctx {
   TextArena* arena = nullptr;
   /// Values left out of the event, the line still read (a cut body, a negative latency).
   std::vector<ParseError>* left_out = nullptr;
+  /// Why a line of its format holds no time, where the format says more than its field's name
+  /// (an OpenAI Batch input or error line); the diagnostic when no mapping gives one.
+  const char* no_time_detail = nullptr;
 
   bool fail(BadLineReason reason, std::string detail);
   /// Maps a simdjson error met at `where` to a reason and a detail.

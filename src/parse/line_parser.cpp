@@ -28,6 +28,18 @@ std::string_view to_string(InputFormat format) {
       return "azure";
     case InputFormat::azure_apim:
       return "azure-apim";
+    case InputFormat::openai_batch:
+      return "openai-batch";
+    case InputFormat::openrouter:
+      return "openrouter";
+    case InputFormat::kong:
+      return "kong";
+    case InputFormat::envoy:
+      return "envoy";
+    case InputFormat::vertex:
+      return "vertex";
+    case InputFormat::cloudflare:
+      return "cloudflare";
     case InputFormat::mapped:
       return "mapped";
     case InputFormat::auto_detect:
@@ -41,7 +53,7 @@ bool parse_input_format(std::string_view name, InputFormat& out) {
     std::string_view name;
     InputFormat format;
   };
-  static constexpr std::array<Entry, 13> names{{
+  static constexpr std::array<Entry, 20> names{{
       {"auto", InputFormat::auto_detect},
       {"canonical", InputFormat::canonical},
       {"litellm", InputFormat::litellm},
@@ -55,6 +67,13 @@ bool parse_input_format(std::string_view name, InputFormat& out) {
       {"portkey", InputFormat::portkey},
       {"azure", InputFormat::azure},
       {"azure-apim", InputFormat::azure_apim},
+      {"openai-batch", InputFormat::openai_batch},
+      {"openrouter", InputFormat::openrouter},
+      {"kong", InputFormat::kong},
+      {"envoy", InputFormat::envoy},
+      {"higress", InputFormat::envoy},
+      {"vertex", InputFormat::vertex},
+      {"cloudflare", InputFormat::cloudflare},
   }};
   for (const Entry& e : names) {
     if (e.name == name) {
@@ -65,6 +84,41 @@ bool parse_input_format(std::string_view name, InputFormat& out) {
   return false;
 }
 
+namespace {
+
+/// The field a format's time is read from, for the diagnostic of a line without one.
+std::string_view timestamp_field(InputFormat format) {
+  switch (format) {
+    case InputFormat::litellm:
+      return "startTime (or start_time)";
+    case InputFormat::helicone:
+      return "request_created_at";
+    case InputFormat::langfuse:
+      return "start_time (or startTime)";
+    case InputFormat::portkey:
+      return "created_at";
+    case InputFormat::azure:
+    case InputFormat::azure_apim:
+      return "time";
+    case InputFormat::openai_batch:
+      return "response.body.created";
+    case InputFormat::openrouter:
+      return "data.created_at";
+    case InputFormat::kong:
+      return "started_at";
+    case InputFormat::envoy:
+      return "start_time";
+    case InputFormat::vertex:
+      return "logging_time";
+    case InputFormat::cloudflare:
+      return "Timestamp (or created_at)";
+    default:
+      return "timestamp";
+  }
+}
+
+}  // namespace
+
 struct LineParser::Impl {
   explicit Impl(ParserOptions opts)
       : options(std::move(opts)),
@@ -74,7 +128,10 @@ struct LineParser::Impl {
         langfuse(detail::preset_map(detail::Preset::langfuse)),
         portkey(detail::preset_map(detail::Preset::portkey)),
         azure(detail::preset_map(detail::Preset::azure)),
-        azure_apim(detail::preset_map(detail::Preset::azure_apim)) {
+        azure_apim(detail::preset_map(detail::Preset::azure_apim)),
+        openrouter(detail::preset_map(detail::Preset::openrouter)),
+        vertex(detail::preset_map(detail::Preset::vertex)),
+        cloudflare(detail::preset_map(detail::Preset::cloudflare)) {
     if (options.format == InputFormat::auto_detect && !options.field_map.empty())
       options.format = InputFormat::mapped;
   }
@@ -82,7 +139,8 @@ struct LineParser::Impl {
   ParserOptions options;
   detail::MappedReader mapped;
   // Gateway exports with a built-in field map.
-  detail::MappedReader helicone, langfuse, portkey, azure, azure_apim;
+  detail::MappedReader helicone, langfuse, portkey, azure, azure_apim, openrouter, vertex,
+      cloudflare;
   simdjson::ondemand::parser parser;
   detail::ReparsePool pool;
   detail::TextArena arena;
@@ -133,6 +191,7 @@ struct LineParser::Impl {
           left_out.clear();
           ctx.has_timestamp = false;
           ctx.leading_system_parts = 0;
+          ctx.no_time_detail = nullptr;
           doc.rewind();
           if (auto e = doc.get_object().get(root)) return ctx.fail_json(e, {"", "line"});
           if (!read_as(ctx, root, format)) return false;
@@ -156,13 +215,9 @@ struct LineParser::Impl {
       if (!mapped.read(ctx, copy_root)) return false;
     }
     if (!ctx.has_timestamp) {
-      std::string_view field = format == InputFormat::litellm    ? "startTime"
-                               : format == InputFormat::helicone ? "request_created_at"
-                               : format == InputFormat::langfuse ? "start_time"
-                               : format == InputFormat::portkey  ? "created_at"
-                               : format == InputFormat::azure || format == InputFormat::azure_apim
-                                   ? "time"
-                                   : "timestamp";
+      if (ctx.no_time_detail && format != InputFormat::mapped)
+        return ctx.fail(BadLineReason::missing_timestamp, ctx.no_time_detail);
+      std::string_view field = timestamp_field(format);
       if (format == InputFormat::mapped) {
         bool mapped_ts = false;
         for (const FieldMapping& m : options.field_map.entries)
@@ -223,6 +278,18 @@ struct LineParser::Impl {
         return azure.read(ctx, root);
       case InputFormat::azure_apim:
         return azure_apim.read(ctx, root);
+      case InputFormat::openai_batch:
+        return detail::read_openai_batch(ctx, root, options.batch_requests.get());
+      case InputFormat::openrouter:
+        return openrouter.read(ctx, root);
+      case InputFormat::kong:
+        return detail::read_kong(ctx, root);
+      case InputFormat::envoy:
+        return detail::read_envoy(ctx, root);
+      case InputFormat::vertex:
+        return vertex.read(ctx, root);
+      case InputFormat::cloudflare:
+        return cloudflare.read(ctx, root);
       case InputFormat::mapped:
         return mapped.read(ctx, root);
       case InputFormat::auto_detect:

@@ -372,7 +372,8 @@ bool read_request_body(Ctx& ctx, od::object& body, std::string_view name) {
       ok = read_string(ctx, v, at, user);
       if (ev.end_user.empty()) ev.end_user = user;
     } else if (key == "inferenceConfig" || key == "textGenerationConfig" ||
-               key == "generationConfig" || key == "generation_config") {
+               key == "generationConfig" || key == "generation_config" ||
+               key == "optional_params") {  // (LiteLLM's older GCS logger: request_kwargs)
       ok = with_object(ctx, v, at,
                        [&](od::object& inner) { return read_request_body(ctx, inner, name); });
     }
@@ -396,7 +397,9 @@ bool read_usage(Ctx& ctx, od::object& usage, std::string_view name) {
                key == "reasoning_tokens") {
       ok = read_int(ctx, v, at, ev.reasoning_tokens);
     } else if (key == "completion_tokens_details" || key == "output_tokens_details" ||
-               key == "usageMetadata" || key == "usage_metadata") {  // (a whole Gemini response)
+               key == "usageMetadata" || key == "usage_metadata" || key == "usage") {
+      // (usageMetadata and usage: a whole Gemini or Anthropic response where the usage was
+      // expected, as Vertex AI's rows keep it)
       ok = with_object(ctx, v, at,
                        [&](od::object& details) { return read_usage(ctx, details, name); });
     }

@@ -12,17 +12,25 @@
 
 namespace exfilscan {
 
+class BatchRequests;
+
 /// Log formats. `auto_detect` sniffs each line (docs/log-format.md has the rules).
 enum class InputFormat : uint8_t {
   auto_detect,
   canonical,
   litellm,
   bedrock,
-  helicone,    // Helicone request export
-  langfuse,    // Langfuse observations export
-  portkey,     // Portkey logs export
-  azure,       // Azure OpenAI resource logs (RequestResponse)
-  azure_apim,  // Azure API Management GatewayLogs in front of Azure OpenAI
+  helicone,      // Helicone request export
+  langfuse,      // Langfuse observations export
+  portkey,       // Portkey logs export
+  azure,         // Azure OpenAI resource logs (RequestResponse)
+  azure_apim,    // Azure API Management GatewayLogs in front of Azure OpenAI
+  openai_batch,  // OpenAI Batch API output files (input and error files say why they are not)
+  openrouter,    // OpenRouter generation records
+  kong,          // Kong (AI) Gateway http-log and file-log entries
+  envoy,         // Envoy, Istio and Higress JSON access logs
+  vertex,        // Vertex AI request-response logging rows (BigQuery export)
+  cloudflare,    // Cloudflare AI Gateway Logpush records and log API entries
   mapped,
 };
 
@@ -41,6 +49,9 @@ struct ParserOptions {
   /// Count the conversation's turns. Without it and without prompt text, the conversation is
   /// skipped whole (a metadata-only scan needs neither).
   bool read_turns = true;
+  /// An OpenAI Batch input file given beside its output file: the output lines get their
+  /// requests (prompt, parameters, model, endpoint) from it, joined on custom_id.
+  std::shared_ptr<const BatchRequests> batch_requests;
 };
 
 /// Why a line was refused, with a short human detail ("response.usage.prompt_tokens: expected

@@ -23,6 +23,76 @@ bool read_response(Ctx& ctx, od::object& response) {
 
 }  // namespace
 
+InputFormat sniff_key(std::string_view key) {
+  // A key only another format has. Canonical lines meet this for their unknown keys only, so
+  // the length is tested first: most keys then cost one compare.
+  struct Entry {
+    std::string_view key;
+    InputFormat format;
+  };
+  static constexpr Entry keys[] = {
+      {"schemaType", InputFormat::bedrock},
+      {"call_type", InputFormat::litellm},
+      {"request_kwargs", InputFormat::litellm},  // LiteLLM's older GCS bucket logger
+      {"response_obj", InputFormat::litellm},
+      {"request_created_at", InputFormat::helicone},
+      {"usage_details", InputFormat::langfuse},
+      {"provided_model_name", InputFormat::langfuse},
+      {"usageDetails", InputFormat::langfuse},  // Langfuse's public API, in camelCase
+      {"costDetails", InputFormat::langfuse},
+      {"modelParameters", InputFormat::langfuse},
+      {"completionStartTime", InputFormat::langfuse},
+      {"parentObservationId", InputFormat::langfuse},
+      {"ai_org", InputFormat::portkey},
+      {"req_units", InputFormat::portkey},
+      {"resultSignature", InputFormat::azure},
+      {"isRequestSuccess", InputFormat::azure_apim},
+      {"custom_id", InputFormat::openai_batch},
+      {"tokens_prompt", InputFormat::openrouter},
+      {"native_tokens_prompt", InputFormat::openrouter},
+      {"upstream_inference_cost", InputFormat::openrouter},
+      {"latencies", InputFormat::kong},
+      {"upstream_uri", InputFormat::kong},
+      {"authenticated_entity", InputFormat::kong},
+      {"downstream_remote_address", InputFormat::envoy},
+      {"upstream_cluster", InputFormat::envoy},
+      {"response_flags", InputFormat::envoy},
+      {"upstream_service_time", InputFormat::envoy},
+      {"ai_log", InputFormat::envoy},
+      {"logging_time", InputFormat::vertex},
+      {"full_request", InputFormat::vertex},
+      {"full_response", InputFormat::vertex},
+      {"deployed_model_id", InputFormat::vertex},
+      {"RequestedModel", InputFormat::cloudflare},
+      {"RateLimited", InputFormat::cloudflare},
+      {"Gateway", InputFormat::cloudflare},
+      {"tokens_in", InputFormat::cloudflare},  // its log API's entries
+  };
+  static constexpr uint64_t lengths = [] {
+    uint64_t bits = 0;
+    for (const Entry& e : keys) bits |= uint64_t{1} << e.key.size();
+    return bits;
+  }();
+  if (key.size() >= 64 || !(lengths >> key.size() & 1)) return InputFormat::canonical;
+  for (const Entry& e : keys)
+    if (e.key == key) return e.format;
+  return InputFormat::canonical;
+}
+
+InputFormat sniff_data(od::value v) {
+  od::json_type type;
+  od::object obj;
+  std::string_view raw;
+  if (v.type().get(type) || type != od::json_type::object || v.get_object().get(obj) ||
+      obj.raw_json().get(raw))
+    return InputFormat::canonical;
+  // (raw_json consumed the value, which a canonical line does not read anyway.)
+  bool generation = raw.find("\"tokens_prompt\"") != std::string_view::npos ||
+                    raw.find("\"native_tokens_prompt\"") != std::string_view::npos ||
+                    raw.find("\"id\":\"gen-") != std::string_view::npos;
+  return generation ? InputFormat::openrouter : InputFormat::canonical;
+}
+
 AdapterResult read_canonical(Ctx& ctx, od::object& root, bool sniffing, InputFormat& other) {
   Event& ev = ctx.event;
   for (auto f : root) {
@@ -64,27 +134,15 @@ AdapterResult read_canonical(Ctx& ctx, od::object& root, bool sniffing, InputFor
       std::optional<int64_t> turns;
       ok = read_int(ctx, v, at, turns);
       if (turns) ev.turns = turns;
-    } else if (sniffing && key == "schemaType") {
-      other = InputFormat::bedrock;
-      return AdapterResult::other_format;
-    } else if (sniffing && key == "call_type") {
-      other = InputFormat::litellm;
-      return AdapterResult::other_format;
-    } else if (sniffing && key == "request_created_at") {
-      other = InputFormat::helicone;
-      return AdapterResult::other_format;
-    } else if (sniffing && (key == "usage_details" || key == "provided_model_name")) {
-      other = InputFormat::langfuse;
-      return AdapterResult::other_format;
-    } else if (sniffing && (key == "ai_org" || key == "req_units")) {
-      other = InputFormat::portkey;
-      return AdapterResult::other_format;
-    } else if (sniffing && key == "resultSignature") {
-      other = InputFormat::azure;
-      return AdapterResult::other_format;
-    } else if (sniffing && key == "isRequestSuccess") {
-      other = InputFormat::azure_apim;
-      return AdapterResult::other_format;
+    } else if (sniffing) {
+      InputFormat sniffed = sniff_key(key);
+      // OpenRouter's generation API wraps its record in "data", a name too common to take
+      // alone: the object must be a generation (a "gen-" id, its token counts).
+      if (sniffed == InputFormat::canonical && key == "data") sniffed = sniff_data(v);
+      if (sniffed != InputFormat::canonical) {
+        other = sniffed;
+        return AdapterResult::other_format;
+      }
     }
     if (!ok) return AdapterResult::failed;
   }

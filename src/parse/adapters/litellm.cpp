@@ -1,5 +1,8 @@
 #include "parse/adapters/adapters.h"
+#include "parse/python_literal.h"
 #include "parse/request_body.h"
+
+#include <cctype>
 
 namespace exfilscan::detail {
 
@@ -162,6 +165,12 @@ bool read_response_object(Ctx& ctx, od::object& response) {
   for (auto f : response) {
     od::field field;
     if (auto e = std::move(f).get(field)) return ctx.fail_json(e, {"response", "?"});
+    if (key_of(field) == "id") {  // the older GCS logger's response_obj has the only id
+      std::string_view id;
+      if (!read_string(ctx, field.value(), {"response", "id"}, id)) return false;
+      set_if_empty(ctx.event.request_id, id);
+      continue;
+    }
     if (key_of(field) != "usage") continue;
     // Only reasoning tokens are taken from here; the row's own counters come first.
     std::optional<int64_t> prompt = ctx.event.prompt_tokens;
@@ -175,6 +184,76 @@ bool read_response_object(Ctx& ctx, od::object& response) {
   return true;
 }
 
+/// A value LiteLLM's older S3, DynamoDB and generic loggers wrote as str() of a dict or list
+/// (Python's repr), parsed as the JSON it stands for and handed to fn(od::value&); any other
+/// value goes to fn as it is. False only when fn fails.
+template <typename Fn>
+bool with_python_literal(Ctx& ctx, od::value v, Where at, Fn&& fn) {
+  od::json_type type;
+  if (auto e = v.type().get(type)) return ctx.fail_json(e, at);
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (auto e = v.get_string().get(text)) return ctx.fail_json(e, at);
+    size_t i = text.find_first_not_of(" \t\r\n");
+    if (i != std::string_view::npos && (text[i] == '{' || text[i] == '[')) {
+      // (JSON with true, false or null is no Python literal: that is read as JSON below.)
+      std::string json;
+      if (python_literal_to_json(text, json)) {
+        simdjson::error_code code;
+        od::document* doc = ctx.pool.parse(json, code);
+        od::value inner;
+        if (doc && !doc->get_value().get(inner)) return fn(inner);
+      }
+    }
+  }
+  return fn(v);
+}
+
+/// A string holding a Python object's repr: Name(...).
+bool is_object_repr(od::value& v) {
+  std::string_view raw = v.raw_json_token();
+  size_t i = 1;
+  while (i < raw.size() && (std::isalnum(static_cast<unsigned char>(raw[i])) || raw[i] == '_')) ++i;
+  return raw.size() > 2 && raw[0] == '"' && i > 1 && i < raw.size() && raw[i] == '(';
+}
+
+/// A usage object, JSON or a dict's repr, or the repr of LiteLLM's Usage object
+/// ("Usage(completion_tokens=20, prompt_tokens=10, total_tokens=30, ...)").
+bool read_legacy_usage(Ctx& ctx, od::value v, Where at) {
+  Event& ev = ctx.event;
+  od::json_type type;
+  if (auto e = v.type().get(type)) return ctx.fail_json(e, at);
+  if (type == od::json_type::string) {
+    std::string_view text;
+    if (auto e = v.get_string().get(text)) return ctx.fail_json(e, at);
+    if (text.starts_with("Usage(")) {
+      auto count = [&](std::string_view name, std::optional<int64_t>& out) {
+        size_t p = text.find(name);
+        if (p == std::string_view::npos) return;
+        int64_t n = 0;
+        size_t i = p + name.size(), start = i;
+        for (; i < text.size() && i - start < 12 && text[i] >= '0' && text[i] <= '9'; ++i)
+          n = n * 10 + (text[i] - '0');
+        if (i > start && !out) out = n;
+      };
+      count("completion_tokens=", ev.completion_tokens);
+      count("prompt_tokens=", ev.prompt_tokens);
+      count("reasoning_tokens=", ev.reasoning_tokens);
+      return true;
+    }
+  }
+  // The row's own prompt_tokens and completion_tokens, when it has them, come first.
+  std::optional<int64_t> prompt = ev.prompt_tokens, completion = ev.completion_tokens;
+  bool ok = with_python_literal(ctx, v, at, [&](od::value& inner) {
+    return with_object(
+        ctx, inner, at, [&](od::object& usage) { return read_usage(ctx, usage, "usage"); },
+        InString::lenient);
+  });
+  if (prompt) ev.prompt_tokens = prompt;
+  if (completion) ev.completion_tokens = completion;
+  return ok;
+}
+
 }  // namespace
 
 bool read_litellm(Ctx& ctx, od::object& root) {
@@ -184,10 +263,10 @@ bool read_litellm(Ctx& ctx, od::object& root) {
     Where at{"", key};
     bool ok = true;
     std::string_view s;
-    if (key == "startTime") {
+    if (key == "startTime" || key == "start_time") {
       ok = read_timestamp(ctx, v, at, ev.timestamp_ns);
       ctx.has_timestamp = ok;
-    } else if (key == "endTime") {
+    } else if (key == "endTime" || key == "end_time") {
       int64_t end = 0;
       if (!is_null(v)) ok = read_timestamp(ctx, v, at, end), ll.end_ns = end;
     } else if (key == "request_duration_ms") {
@@ -227,14 +306,41 @@ bool read_litellm(Ctx& ctx, od::object& root) {
       if (!ll.error_class_code) ll.error_class_code = status_of_error_name(s);
       ll.has_error = ll.has_error || !s.empty();
     } else if (key == "messages") {
-      ok = read_messages(ctx, v, at);
-    } else if (key == "proxy_server_request" || key == "model_parameters") {
-      ok = with_object(ctx, v, at,
-                       [&](od::object& body) { return read_request_body(ctx, body, key); });
-    } else if (key == "response") {
-      ok = with_object(ctx, v, at, [&](od::object& r) { return read_response_object(ctx, r); });
-    } else if (key == "metadata") {
-      ok = with_object(ctx, v, at, [&](od::object& m) { return read_metadata(ctx, m, ll); });
+      ok = with_python_literal(ctx, v, at, [&](od::value& m) { return read_messages(ctx, m, at); });
+    } else if (key == "proxy_server_request" || key == "model_parameters" ||
+               key == "modelParameters" || key == "request_kwargs") {
+      // (modelParameters: the older loggers; request_kwargs {model, messages,
+      // optional_params}: the older GCS bucket logger)
+      ok = with_python_literal(ctx, v, at, [&](od::value& p) {
+        return with_object(ctx, p, at,
+                           [&](od::object& body) { return read_request_body(ctx, body, key); });
+      });
+    } else if (key == "response" || key == "response_obj") {
+      // The older loggers wrote the repr of the response object, ModelResponse(...): there is
+      // nothing to read in it that the usage beside it does not say.
+      if (is_object_repr(v)) return true;
+      ok = with_python_literal(ctx, v, at, [&](od::value& r) {
+        return with_object(
+            ctx, r, at, [&](od::object& obj) { return read_response_object(ctx, obj); },
+            InString::lenient);
+      });
+    } else if (key == "usage") {
+      ok = read_legacy_usage(ctx, v, at);
+    } else if (key == "metadata" || key == "spend_log_metadata") {
+      ok = with_python_literal(ctx, v, at, [&](od::value& m) {
+        return with_object(ctx, m, at,
+                           [&](od::object& obj) { return read_metadata(ctx, obj, ll); });
+      });
+    } else if (key == "log_event_type") {
+      // The older GCS bucket logger: successful_api_call or failed_api_call.
+      ok = read_string(ctx, v, at, s);
+      if (s == "failed_api_call") ll.status = "failure";
+      if (s == "successful_api_call") ll.status = "success";
+    } else if (key == "exception") {
+      ok = read_string(ctx, v, at, s);
+      if (!ll.error_text_code) ll.error_text_code = status_in_text(s);
+      if (!ll.error_class_code) ll.error_class_code = status_of_error_name(s);
+      ll.has_error = ll.has_error || !s.empty();
     } else if (key == "error_information") {
       ok = read_error_information(ctx, v, ll);
     }

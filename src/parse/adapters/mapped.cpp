@@ -26,6 +26,15 @@ std::string unescape_token(std::string_view t) {
   return out;
 }
 
+/// An empty string is absent: it leaves a value read from another pointer as it was (built-in
+/// maps give some fields two places, Vertex AI's model_version after its model).
+bool read_nonempty(Ctx& ctx, od::value v, Where at, std::string_view& out) {
+  std::string_view s;
+  if (!read_string(ctx, v, at, s)) return false;
+  if (!s.empty()) out = s;
+  return true;
+}
+
 }  // namespace
 
 MappedReader::MappedReader(const FieldMap& map, bool overlay) : overlay_(overlay) {
@@ -151,23 +160,23 @@ bool MappedReader::read_leaf(Ctx& ctx, od::value v, const Node& node) const {
       ctx.has_timestamp = true;
       return true;
     case MappedField::request_id:
-      return read_string(ctx, v, at, ev.request_id);
+      return read_nonempty(ctx, v, at, ev.request_id);
     case MappedField::org:
-      return read_string(ctx, v, at, ev.org);
+      return read_nonempty(ctx, v, at, ev.org);
     case MappedField::project:
-      return read_string(ctx, v, at, ev.project);
+      return read_nonempty(ctx, v, at, ev.project);
     case MappedField::api_key:
-      return read_string(ctx, v, at, ev.api_key);
+      return read_nonempty(ctx, v, at, ev.api_key);
     case MappedField::user:
-      return read_string(ctx, v, at, ev.end_user);
+      return read_nonempty(ctx, v, at, ev.end_user);
     case MappedField::ip:
-      return read_string(ctx, v, at, ev.ip);
+      return read_nonempty(ctx, v, at, ev.ip);
     case MappedField::user_agent:
-      return read_string(ctx, v, at, ev.user_agent);
+      return read_nonempty(ctx, v, at, ev.user_agent);
     case MappedField::endpoint:
-      return read_string(ctx, v, at, ev.endpoint);
+      return read_nonempty(ctx, v, at, ev.endpoint);
     case MappedField::model:
-      return read_string(ctx, v, at, ev.model);
+      return read_nonempty(ctx, v, at, ev.model);
     case MappedField::status:
       return read_int(ctx, v, at, ev.status);
     case MappedField::prompt_tokens:
@@ -203,76 +212,6 @@ bool MappedReader::read_leaf(Ctx& ctx, od::value v, const Node& node) const {
       return read_prompt_value(ctx, v, at);
   }
   return true;
-}
-
-FieldMap preset_map(Preset preset) {
-  static const char* const helicone[] = {"timestamp=/request_created_at",
-                                         "request_id=/request_id",
-                                         "user=/request_user_id",
-                                         "endpoint=/request_path",
-                                         "model=/request_model",
-                                         "status=/response_status",
-                                         "latency_ms=/delay_ms",
-                                         "request=/request_body",
-                                         "usage=/response_body/usage",
-                                         "prompt_tokens=/prompt_tokens",
-                                         "completion_tokens=/completion_tokens"};
-  static const char* const langfuse[] = {"timestamp=/start_time",
-                                         "request_id=/id",
-                                         "project=/project_id",
-                                         "user=/user_id",
-                                         "api_key=/metadata/user_api_key_hash",
-                                         "ip=/metadata/requester_ip_address",
-                                         "endpoint=/type",
-                                         "model=/provided_model_name",
-                                         "messages=/input",
-                                         "request=/model_parameters",
-                                         "prompt_tokens=/usage_details/input",
-                                         "completion_tokens=/usage_details/output",
-                                         "reasoning_tokens=/usage_details/output_reasoning_tokens",
-                                         "latency_s=/latency"};
-  static const char* const portkey[] = {
-      "timestamp=/created_at",     "request_id=/trace_id",       "api_key=/virtual_key",
-      "user=/metadata/_user",      "endpoint=/request_url",      "model=/ai_model",
-      "request=/request/body",     "usage=/response/body/usage", "status=/response_status_code",
-      "latency_ms=/response_time", "prompt_tokens=/req_units",   "completion_tokens=/res_units"};
-  static const char* const azure[] = {"timestamp=/time",          "org=/resourceId",
-                                      "ip=/callerIpAddress",      "request_id=/correlationId",
-                                      "latency_ms=/durationMs",   "status=/resultSignature",
-                                      "endpoint=/operationName",  "model=/properties/modelName",
-                                      "user=/properties/objectId"};
-  static const char* const azure_apim[] = {"timestamp=/time",
-                                           "org=/resourceId",
-                                           "api_key=/properties/apimSubscriptionId",
-                                           "ip=/callerIpAddress",
-                                           "request_id=/correlationId",
-                                           "latency_ms=/durationMs",
-                                           "status=/properties/responseCode",
-                                           "endpoint=/properties/operationId",
-                                           "request=/properties/requestBody",
-                                           "usage=/properties/responseBody/usage"};
-  FieldMap map;
-  auto add = [&](auto& entries) {
-    for (const char* e : entries) map.add(e, "built-in map");
-  };
-  switch (preset) {
-    case Preset::helicone:
-      add(helicone);
-      break;
-    case Preset::langfuse:
-      add(langfuse);
-      break;
-    case Preset::portkey:
-      add(portkey);
-      break;
-    case Preset::azure:
-      add(azure);
-      break;
-    case Preset::azure_apim:
-      add(azure_apim);
-      break;
-  }
-  return map;
 }
 
 }  // namespace exfilscan::detail
