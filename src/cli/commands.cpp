@@ -485,6 +485,8 @@ int run_rules(const RunConfig& c) {
 }  // namespace
 
 int run(const RunConfig& c) {
+  if (c.verbose)
+    for (const std::string& note : c.notes) spdlog::info("{}", note);
   switch (c.command) {
     case Command::rules:
       return run_rules(c);

@@ -2,6 +2,7 @@
 
 #include <exfilscan/hash.h>
 #include <exfilscan/input/input.h>
+#include <exfilscan/parse/batch_requests.h>
 #include <exfilscan/parse/field_map.h>
 #include <exfilscan/time_zone.h>
 #include <exfilscan/timestamp.h>
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -226,6 +228,51 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   return app;
 }
 
+namespace {
+
+/// OpenAI Batch input files named beside other inputs (their output files) are not read as
+/// events: their requests are held by custom_id and joined to the output lines. Only files
+/// named on the command line are looked at (one small read each), not a directory's, and only
+/// when something else is read too: an input file alone is read, and says it has no time.
+void hold_batch_inputs(const std::vector<std::string>& named, RunConfig& c) {
+  InputFormat format = c.reader.parser.format;
+  if (named.size() < 2 ||
+      (format != InputFormat::auto_detect && format != InputFormat::openai_batch))
+    return;
+  InputOptions sniff = c.reader.input;
+  sniff.chunk_bytes = 64u << 10;
+  std::vector<std::string> held;
+  for (const std::string& path : named) {
+    std::error_code ec;
+    if (path != "-" && std::filesystem::is_regular_file(path, ec) && is_batch_input(path, sniff))
+      held.push_back(path);
+  }
+  if (held.empty() || held.size() == c.inputs.size()) return;
+  auto requests = std::make_shared<BatchRequests>();
+  for (const std::string& path : held) {
+    uint64_t other = 0;
+    try {
+      other = load_batch_input(path, c.reader.input, *requests);
+    } catch (const InputError& e) {
+      throw CLI::ValidationError(e.what());
+    }
+    std::erase(c.inputs, path);
+    c.notes.push_back(
+        fmt::format("{}: an OpenAI Batch input file, joined on custom_id to the "
+                    "output lines{}",
+                    path,
+                    other ? fmt::format(" ({} lines that are not requests "
+                                        "passed over)",
+                                        other)
+                          : ""));
+  }
+  c.notes.push_back(
+      fmt::format("batch requests held: {} ({} bytes)", requests->size(), requests->bytes()));
+  c.reader.parser.batch_requests = std::move(requests);
+}
+
+}  // namespace
+
 RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
                   bool stdout_is_terminal) {
   RunConfig c;
@@ -259,6 +306,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   if (c.reader.parser.format == InputFormat::mapped && c.reader.parser.field_map.empty())
     throw CLI::ValidationError("--input-format mapped needs --map or --map-file");
   c.reader.input.max_line_bytes = f.max_line_bytes;
+  hold_batch_inputs(f.inputs.empty() ? c.inputs : f.inputs, c);
   c.reader.bad_lines.max_reports_per_reason = f.max_diagnostics;
   c.reader.bad_lines.strict = f.strict;
   c.reader.bad_lines.show_values = f.include_prompts;

@@ -79,6 +79,8 @@ struct RunConfig {
   std::vector<std::string> check_files;
   std::vector<std::string> rules_files;
   bool quiet = false;
+  /// What resolving did that -v tells (OpenAI Batch input files held for the join).
+  std::vector<std::string> notes;
 };
 
 /// Builds the parser; `flags` receives the values and `command` the subcommand chosen.
