@@ -40,10 +40,12 @@ bool contains_nocase(std::string_view s, std::string_view part) {
 EndpointKind classify_endpoint(std::string_view e) {
   if (e.empty()) return EndpointKind::unknown;
   // Paths (OpenAI, Azure deployments, gateways), LiteLLM call types, Bedrock operations, Gemini
-  // methods and Langfuse observation types (a GENERATION is a model call).
+  // methods, Vertex AI's rawPredict (Anthropic's Messages there) and Langfuse observation types
+  // (a GENERATION is a model call).
   if (contains(e, "chat/completions") || contains(e, "ChatCompletions") || e == "acompletion" ||
       e == "completion" || e.starts_with("Converse") || e.starts_with("InvokeModel") ||
-      contains_nocase(e, "generatecontent") || contains(e, "/messages") || e == "GENERATION")
+      contains_nocase(e, "generatecontent") || contains_nocase(e, "rawpredict") ||
+      contains(e, "/messages") || e == "GENERATION")
     return EndpointKind::chat;
   if (contains(e, "completions") || contains(e, "Completions_Create") ||
       contains(e, "text_completion"))

@@ -280,6 +280,7 @@ TEST_CASE("Vertex AI request-response logging rows, schema v2 and v1", "[formats
   CHECK(e.prompt == Prompt{"S:As a table.", "U:List the lakes."});
   const Seen& v1 = run.sink.events[1];
   CHECK(v1.request_id == "7413920461170052120");
+  CHECK(v1.kind == EndpointKind::chat);  // rawPredict: Anthropic's Messages on Vertex AI
   CHECK(v1.model == "publishers/anthropic/models/claude-3-5-haiku");  // an empty version is absent
   CHECK(*v1.prompt_tokens == 15);
   CHECK(*v1.completion_tokens == 40);

@@ -194,9 +194,10 @@ bool with_python_literal(Ctx& ctx, od::value v, Where at, Fn&& fn) {
   if (type == od::json_type::string) {
     std::string_view text;
     if (auto e = v.get_string().get(text)) return ctx.fail_json(e, at);
-    size_t i = text.find_first_not_of(" \t\r\n");
-    if (i != std::string_view::npos && (text[i] == '{' || text[i] == '[')) {
-      // (JSON with true, false or null is no Python literal: that is read as JSON below.)
+    // Only what opens like a repr ({'role': ..., [{'role': ...): JSON in a string, as the
+    // current loggers write it, is parsed once, below.
+    size_t i = text.find_first_not_of(" \t\r\n[{(");
+    if (i != std::string_view::npos && i > 0 && text[i] == '\'') {
       std::string json;
       if (python_literal_to_json(text, json)) {
         simdjson::error_code code;
