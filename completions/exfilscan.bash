@@ -31,7 +31,8 @@ _exfilscan() {
   case $prev in
     --input-format)
       COMPREPLY=($(compgen -W "auto canonical litellm litellm-spendlogs litellm-payload bedrock
-        helicone langfuse portkey azure azure-apim mapped" -- "$cur"))
+        helicone langfuse portkey azure azure-apim openai-batch openrouter kong envoy higress vertex
+        cloudflare mapped" -- "$cur"))
       return
       ;;
     --group-by)
