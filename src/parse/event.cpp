@@ -44,8 +44,8 @@ EndpointKind classify_endpoint(std::string_view e) {
   // (a GENERATION is a model call).
   if (contains(e, "chat/completions") || contains(e, "ChatCompletions") || e == "acompletion" ||
       e == "completion" || e.starts_with("Converse") || e.starts_with("InvokeModel") ||
-      contains_nocase(e, "generatecontent") || contains_nocase(e, "rawpredict") ||
-      contains(e, "/messages") || e == "GENERATION")
+      contains(e, "/messages") || e == "GENERATION" || contains_nocase(e, "generatecontent") ||
+      contains_nocase(e, "rawpredict"))
     return EndpointKind::chat;
   if (contains(e, "completions") || contains(e, "Completions_Create") ||
       contains(e, "text_completion"))

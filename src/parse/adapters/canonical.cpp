@@ -1,6 +1,9 @@
 #include "parse/adapters/adapters.h"
 #include "parse/request_body.h"
 
+#include <cstdint>
+#include <iterator>
+
 namespace exfilscan::detail {
 
 namespace {
@@ -24,8 +27,7 @@ bool read_response(Ctx& ctx, od::object& response) {
 }  // namespace
 
 InputFormat sniff_key(std::string_view key) {
-  // A key only another format has. Canonical lines meet this for their unknown keys only, so
-  // the length is tested first: most keys then cost one compare.
+  // A key only another format has. Canonical lines meet this for their unknown keys only.
   struct Entry {
     std::string_view key;
     InputFormat format;
@@ -68,14 +70,26 @@ InputFormat sniff_key(std::string_view key) {
       {"Gateway", InputFormat::cloudflare},
       {"tokens_in", InputFormat::cloudflare},  // its log API's entries
   };
-  static constexpr uint64_t lengths = [] {
-    uint64_t bits = 0;
-    for (const Entry& e : keys) bits |= uint64_t{1} << e.key.size();
-    return bits;
+  // The keys by length: a canonical line's unknown key is compared with those of its length
+  // only (one or two for most), as a canonical log pays this on every line.
+  struct Buckets {
+    uint8_t count[64] = {};
+    uint8_t index[64][8] = {};
+  };
+  static constexpr Buckets buckets = [] {
+    Buckets b;
+    for (size_t i = 0; i < std::size(keys); ++i) {
+      size_t n = keys[i].key.size();
+      if (n >= 64 || b.count[n] == 8) throw "sniff_key: a bucket is full";  // (at compile time)
+      b.index[n][b.count[n]++] = static_cast<uint8_t>(i);
+    }
+    return b;
   }();
-  if (key.size() >= 64 || !(lengths >> key.size() & 1)) return InputFormat::canonical;
-  for (const Entry& e : keys)
-    if (e.key == key) return e.format;
+  if (key.size() >= 64) return InputFormat::canonical;
+  for (uint8_t i = 0; i < buckets.count[key.size()]; ++i) {
+    const Entry& e = keys[buckets.index[key.size()][i]];
+    if (e.key[0] == key[0] && e.key == key) return e.format;  // (no call for most keys)
+  }
   return InputFormat::canonical;
 }
 
