@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz) with clang, ASan and UBSan, and runs each for a fixed
 # number of inputs from seeds taken from samples/ and the rules files: the line parser (every
-# format), the reader (chunking, gzip, zstd, mapped and read files), the rules file and the
-# state payload. A crash, a sanitizer report or a leak of time (a slow input) fails; the input
+# format), the reader (chunking, gzip, zstd, mapped and read files), the rules file, the
+# state payload, and time zones (TZif files, POSIX TZ rules, --since/--until values). A crash, a sanitizer report or a leak of time (a slow input) fails; the input
 # that did it is left in the build directory (crash-*, timeout-*) to rerun:
 #   build-fuzz/tests/fuzz/fuzz_reader build-fuzz/crash-...
 #
@@ -14,11 +14,11 @@ dir=${1:-build-fuzz}
 scale=${2:-1}
 # Runs a target, sized to take about a minute or less each on CI's cores: reading a file costs
 # far more than parsing a line or a rules file.
-declare -A runs=([line_parser]=30000 [reader]=8000 [rules]=200000 [state]=200000)
+declare -A runs=([line_parser]=30000 [reader]=8000 [rules]=200000 [state]=200000 [time_zone]=1000000)
 root=$(pwd)
 CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEXFILSCAN_FUZZ=ON \
   -DEXFILSCAN_BUILD_TESTS=OFF -DEXFILSCAN_ARCH=x86-64-v2 > /dev/null
-if ! cmake --build "$dir" -j2 --target fuzz_line_parser fuzz_reader fuzz_rules fuzz_state \
+if ! cmake --build "$dir" -j2 --target fuzz_line_parser fuzz_reader fuzz_rules fuzz_state fuzz_time_zone \
     > "$dir/build.log" 2>&1; then
   tail -40 "$dir/build.log" >&2
   echo "fuzz: the build failed (whole log: $dir/build.log)" >&2
@@ -27,9 +27,9 @@ fi
 
 seeds=$dir/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{line_parser,reader,rules,state}
+mkdir -p "$seeds"/{line_parser,reader,rules,state,time_zone}
 # Inputs that once crashed a target (tests/fuzz/regressions/TARGET/) run first, every time.
-mkdir -p tests/fuzz/regressions/{line_parser,reader,rules,state}
+mkdir -p tests/fuzz/regressions/{line_parser,reader,rules,state,time_zone}
 # Lines of every sample format, one a file; whole sample inputs, compressed ones and bad ones.
 n=0
 for f in samples/*.jsonl samples/bad/*.jsonl tests/cli/golden.jsonl tests/cli/hostile.jsonl; do
@@ -57,8 +57,21 @@ if [[ -x build/exfilscan ]]; then
   done
 fi
 
+# Zones of the system's tz database (every kind of rule: none, northern, southern, negative
+# times), POSIX rules, and --since/--until values.
+for z in Europe/Berlin America/New_York Australia/Sydney Asia/Tehran America/Nuuk UTC; do
+  [[ -f /usr/share/zoneinfo/$z ]] && cp "/usr/share/zoneinfo/$z" "$seeds/time_zone/${z//\//_}"
+done
+n=0
+for v in 'CET-1CEST,M3.5.0,M10.5.0/3' '<-03>3<-02>,M3.5.0/-2,M10.5.0/-1' 'IST-2IDT,M3.4.4/26,M10.5.0' \
+         'EST5EDT' 'XXX3YYY,J60/2,300' 2026-11-02 2026-11-02T10:00 '2026-11-02 10:00:00.5' \
+         2026-11-02T10:00:00+01:00 24h 7d 1793577600; do
+  n=$((n + 1))
+  printf '%s' "$v" > "$seeds/time_zone/value.$n"
+done
+
 status=0
-for t in line_parser reader rules state; do
+for t in line_parser reader rules state time_zone; do
   mkdir -p "$dir/corpus/$t"
   n=$((runs[$t] * scale))
   echo "fuzz: $t, $n runs"
