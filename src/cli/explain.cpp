@@ -51,6 +51,7 @@ int run_explain(const RunConfig& c) {
          printable(c.explain_key));
     code = exit_input_error;
   } else {
+    report.set_cluster(engine.cluster_ties(c.explain_key));
     std::string out =
         report.finish(account, engine.threshold_peaks(c.explain_key), c.engine.group_by,
                       {result.stats.lines, result.stats.events, bad_lines.total()});

@@ -3,11 +3,33 @@
 
 #include "engine/engine_merger.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 namespace exfilscan {
 
 using detail::Account;
+
+detail::LinkCandidate DetectionEngine::Impl::candidate_of(const Account& a) const {
+  const ClusterRule& rule = shared.rules.clusters;
+  const detail::LinkProfile& p = a.links;
+  detail::LinkCandidate c;
+  c.key = a.key;
+  c.first_seen_ns = a.first_seen_ns;
+  c.in_wave = shared.logs_start_ns != INT64_MAX &&
+              a.first_seen_ns >= shared.logs_start_ns + rule.settled_ns;
+  double share = rule.dominant_share;
+  c.system = p.system.dominant(p.requests, share);
+  c.shape = p.shape.dominant(p.requests, share);
+  c.net = p.net.dominant(p.requests, share);
+  c.agent = p.agent.dominant(p.requests, share);
+  c.org = a.org.empty() ? 0 : hash_bytes(a.org) | 1;
+  c.previous = a.cluster;
+  c.requests = p.requests;
+  return c;
+}
 
 void DetectionEngine::Impl::link_clusters() {
   const ClusterRule& rule = shared.rules.clusters;
@@ -29,24 +51,7 @@ void DetectionEngine::Impl::link_clusters() {
   std::sort(keys.begin(), keys.end(), [](auto* x, auto* y) { return x->key < y->key; });
   std::vector<detail::LinkCandidate> candidates;
   candidates.reserve(keys.size());
-  const int64_t settled =
-      shared.logs_start_ns == INT64_MAX ? INT64_MAX : shared.logs_start_ns + rule.settled_ns;
-  for (Account* a : keys) {
-    const detail::LinkProfile& p = a->links;
-    detail::LinkCandidate c;
-    c.key = a->key;
-    c.first_seen_ns = a->first_seen_ns;
-    c.in_wave = a->first_seen_ns >= settled;
-    double share = rule.dominant_share;
-    c.system = p.system.dominant(p.requests, share);
-    c.shape = p.shape.dominant(p.requests, share);
-    c.net = p.net.dominant(p.requests, share);
-    c.agent = p.agent.dominant(p.requests, share);
-    c.org = a->org.empty() ? 0 : hash_bytes(a->org) | 1;
-    c.previous = a->cluster;
-    c.requests = p.requests;
-    candidates.push_back(c);
-  }
+  for (Account* a : keys) candidates.push_back(candidate_of(*a));
   shared.clusters = detail::link_keys(candidates, rule);
   shared.cluster_of.clear();
   shared.cluster_by_id.clear();
@@ -61,6 +66,51 @@ void DetectionEngine::Impl::link_clusters() {
       shards[shared.owner(m)]->accounts.find(m)->cluster = c.id;
     }
   }
+}
+
+std::optional<ClusterTies> DetectionEngine::cluster_ties(std::string_view key) const {
+  const detail::SharedState& shared = impl_->shared;
+  const detail::KeyCluster* c = shared.cluster_of_key(key);
+  for (const detail::KeyCluster& k : shared.clusters)
+    if (k.key == key) c = &k;
+  if (!c) return std::nullopt;
+  ClusterTies t;
+  t.cluster = c->key;
+  t.links = c->links.describe();
+  t.keys = c->members.size();
+  size_t n = std::min<size_t>(c->members.size(), shared.rules.clusters.max_listed_keys);
+  t.members.assign(c->members.begin(), c->members.begin() + static_cast<std::ptrdiff_t>(n));
+  auto account = [&](std::string_view k) -> const Account* {
+    return impl_->shards[shared.owner(k)]->accounts.find(k);
+  };
+  const Account* self = account(key);
+  if (!self || self->pooled) return t;
+  detail::LinkCandidate me = impl_->candidate_of(*self);
+  size_t system = 0, shape = 0, net = 0, agent = 0, org = 0, wave = 0;
+  const int64_t width = shared.rules.clusters.wave_ns;
+  for (const std::string& m : c->members) {
+    const Account* a = account(m);
+    if (!a || m == key) continue;
+    detail::LinkCandidate o = impl_->candidate_of(*a);
+    system += me.system && o.system == me.system;
+    shape += me.shape && o.shape == me.shape;
+    net += me.net && o.net == me.net;
+    agent += me.agent && o.agent == me.agent;
+    org += me.org && o.org == me.org;
+    wave += me.in_wave && o.in_wave && std::abs(o.first_seen_ns - me.first_seen_ns) < width;
+  }
+  auto line = [&](size_t count, std::string what) {
+    if (count > 0)
+      t.shared.push_back(
+          fmt::format("{}: shared with {} of the other {} keys", what, count, t.keys - 1));
+  };
+  line(wave, fmt::format("first seen within {} of each other", format_duration(width)));
+  line(system, fmt::format("system prompt {:08x}", me.system >> 32));
+  line(shape, "one request shape (model, endpoint, sampling parameters)");
+  line(net, "one /24");
+  line(agent, "one user agent");
+  line(org, "one org");
+  return t;
 }
 
 }  // namespace exfilscan

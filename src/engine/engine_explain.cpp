@@ -24,7 +24,9 @@ void detail::Shard::explain(const Account& a) {
   };
   for (size_t d = 0; d < shared.detectors.size(); ++d) {
     const Detector& detector = *shared.detectors[d];
-    report(detector.name(), detector.enabled(), detector.judge(a.states[d].get(), a));
+    // A cluster's pooled account is not judged by a detector of growth: off for it.
+    bool on = detector.enabled() && (!a.pooled || detector.judges_pooled());
+    report(detector.name(), on, on ? detector.judge(a.states[d].get(), a) : Verdict{});
   }
 }
 

@@ -66,6 +66,8 @@ struct DetectionEngine::Impl {
   /// The clusters of keys anew from every key's link profile (engine_clusters.cpp): the
   /// members' later events also go to their cluster's pooled account.
   void link_clusters();
+  /// What the linker sees of a key.
+  detail::LinkCandidate candidate_of(const detail::Account& a) const;
   void on_event(const Event& ev);
   void on_events(std::span<const std::span<const Event>> runs);
   void upkeep(int64_t at);

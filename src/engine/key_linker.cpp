@@ -200,8 +200,8 @@ std::pair<uint32_t, uint32_t> spread(std::vector<uint64_t> values, uint64_t* top
 /// carry: what many unrelated customers share (each key seen before the logs settled counts as
 /// an hour of its own: nothing says when it came). A campaign's keys come in a few waves; a
 /// low-rate key's first request may be an hour after its wave began.
-void drop_common(std::vector<LinkCandidate>& keys, uint64_t LinkCandidate::*field,
-                 uint64_t common) {
+static void drop_common(std::vector<LinkCandidate>& keys, uint64_t LinkCandidate::*field,
+                        uint64_t common) {
   std::vector<std::pair<uint64_t, uint64_t>> seen;  // (value, wave)
   for (size_t i = 0; i < keys.size(); ++i) {
     const LinkCandidate& k = keys[i];
@@ -222,6 +222,44 @@ void drop_common(std::vector<LinkCandidate>& keys, uint64_t LinkCandidate::*fiel
   if (frequent.empty()) return;
   for (LinkCandidate& k : keys)
     if (k.*field != 0 && frequent.count(k.*field)) k.*field = 0;
+}
+
+/// The members that carry one of the values most of the component shares: a campaign is run by
+/// one operator with one setup, and at least `share` of its keys have one system prompt, one
+/// request shape, one /24, one agent, one org or one wave in common. Keys chained in by a tie
+/// to one member but sharing none of those are not of it; a component with no such value (keys
+/// each tied to the next by a different coincidence) is no cluster at all.
+static std::vector<uint32_t> core(const std::vector<uint32_t>& members,
+                                  const std::vector<LinkCandidate>& keys, int64_t wave,
+                                  double share) {
+  std::vector<uint64_t LinkCandidate::*> fields = {&LinkCandidate::system, &LinkCandidate::shape,
+                                                   &LinkCandidate::net, &LinkCandidate::agent,
+                                                   &LinkCandidate::org};
+  auto wave_of = [&](const LinkCandidate& k) {
+    return k.in_wave ? static_cast<uint64_t>(k.first_seen_ns / wave) + 1 : 0;
+  };
+  const double need = share * static_cast<double>(members.size());
+  std::vector<uint64_t> cores(fields.size() + 1, 0);  // per attribute, its core value (0: none)
+  bool any = false;
+  for (size_t f = 0; f <= fields.size(); ++f) {
+    std::vector<uint64_t> values;
+    for (uint32_t i : members)
+      values.push_back(f < fields.size() ? keys[i].*fields[f] : wave_of(keys[i]));
+    uint64_t top = 0;
+    auto [count, distinct] = spread(values, &top);
+    (void)distinct;
+    if (count >= 2 && static_cast<double>(count) >= need) cores[f] = top, any = true;
+  }
+  if (!any) return {};
+  std::vector<uint32_t> out;
+  for (uint32_t i : members) {
+    bool carries = false;
+    for (size_t f = 0; f <= fields.size() && !carries; ++f)
+      carries =
+          cores[f] != 0 && (f < fields.size() ? keys[i].*fields[f] : wave_of(keys[i])) == cores[f];
+    if (carries) out.push_back(i);
+  }
+  return out;
 }
 
 std::vector<KeyCluster> link_keys(const std::vector<LinkCandidate>& all, const ClusterRule& rule) {
@@ -263,7 +301,9 @@ std::vector<KeyCluster> link_keys(const std::vector<LinkCandidate>& all, const C
   std::map<uint32_t, std::vector<uint32_t>> by_root;
   for (uint32_t i = 0; i < keys.size(); ++i) by_root[comp.find(i)].push_back(i);
   std::vector<std::vector<uint32_t>> groups;
-  for (auto& [root, members] : by_root) {
+  for (auto& [root, all_members] : by_root) {
+    if (all_members.size() < rule.min_keys) continue;
+    std::vector<uint32_t> members = core(all_members, keys, wave, rule.core_share);
     if (members.size() < rule.min_keys) continue;
     uint64_t total = 0, most = 0;
     for (uint32_t i : members) total += keys[i].requests, most = std::max(most, keys[i].requests);

@@ -223,6 +223,18 @@ std::string ExplainReport::text(const AccountSummary& a,
   }
   if (!pending_.empty()) out += "\nafter the last window closed:\n";
   for (const Finding& f : pending_) finding(f);
+  if (cluster_) {
+    const ClusterTies& c = *cluster_;
+    out += fmt::format("\ncluster {}: {}\n", c.cluster, printable(c.links));
+    if (!c.shared.empty()) out += "  this key is tied to it by:\n";
+    for (const std::string& s : c.shared) out += fmt::format("    {}\n", s);
+    std::vector<std::string> keys;
+    for (const std::string& k : c.members) keys.push_back(printable(k));
+    out += fmt::format("  keys: {}{}\n", fmt::join(keys, " "),
+                       c.keys > c.members.size()
+                           ? fmt::format(" (and {} more)", c.keys - c.members.size())
+                           : std::string());
+  }
   out += "\nthreshold rules:\n";
   for (const auto& [rule, peak] : peaks) {
     ThresholdLine t = threshold_line(*rule, peak, group_by);
@@ -281,6 +293,24 @@ std::string ExplainReport::jsonl(const AccountSummary& a,
     }
   }
   for (const Finding& f : pending_) o += finding_json(f);
+  if (cluster_) {
+    const ClusterTies& c = *cluster_;
+    o += R"({"type":"cluster","cluster":)";
+    append_json_string(o, c.cluster);
+    o += R"(,"links":)";
+    append_json_string(o, c.links);
+    o += fmt::format(R"(,"cluster_keys":{},"keys":[)", c.keys);
+    for (size_t i = 0; i < c.members.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, c.members[i]);
+    }
+    o += R"(],"shared":[)";
+    for (size_t i = 0; i < c.shared.size(); ++i) {
+      if (i) o += ',';
+      append_json_string(o, c.shared[i]);
+    }
+    o += "]}\n";
+  }
   for (const auto& [rule, peak] : peaks) {
     ThresholdLine t = threshold_line(*rule, peak, group_by);
     o += R"({"type":"threshold","rule":)";

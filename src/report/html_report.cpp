@@ -227,14 +227,17 @@ class HtmlReporter final : public Reporter {
         with_commas(t.lines), with_commas(t.events), with_commas(t.skipped),
         with_commas(e.late_events), with_commas(e.events_without_account),
         with_commas(e.events_out_of_range));
-    size_t flagged = std::count_if(ranking.begin(), ranking.end(),
-                                   [](const AccountSummary& a) { return !a.rules.empty(); });
+    // A cluster's row is not an account of the run: its keys are.
+    size_t flagged = 0, clusters = 0;
+    for (const AccountSummary& a : ranking)
+      if (!a.rules.empty()) ++(a.key_kind == "cluster" ? clusters : flagged);
     o += fmt::format(
-        "<div id=\"accounts-seen\"><b>Accounts</b>{} seen, {} with findings<br>{} expired, {} "
-        "evicted<br>{} summaries dropped, {} forgotten keys dropped</div>\n",
-        with_commas(e.accounts_seen), with_commas(flagged), with_commas(e.accounts_expired),
-        with_commas(e.accounts_evicted), with_commas(e.summaries_dropped),
-        with_commas(e.forgotten_dropped));
+        "<div id=\"accounts-seen\"><b>Accounts</b>{} seen, {} with findings<br>{} clusters of keys "
+        "flagged<br>{} expired, {} evicted<br>{} summaries dropped, {} forgotten keys "
+        "dropped</div>\n",
+        with_commas(e.accounts_seen), with_commas(flagged), with_commas(clusters),
+        with_commas(e.accounts_expired), with_commas(e.accounts_evicted),
+        with_commas(e.summaries_dropped), with_commas(e.forgotten_dropped));
     o += fmt::format(
         "<div id=\"caps\"><b>Caps that bit</b>{} templates replaced<br>{} parts replaced<br>"
         "{} logit_bias probes untracked</div>\n",

@@ -143,8 +143,13 @@ class TableReporter final : public Reporter {
     if (e.events_out_of_range)
       read += fmt::format("; {} outside --since/--until", plural(e.events_out_of_range, "event"));
     o += wrap(read, 0, 2);
-    size_t flagged = 0, allowed = 0, carried = 0;
+    size_t flagged = 0, allowed = 0, carried = 0, clusters = 0, through = 0;
     for (const AccountSummary& a : ranking) {
+      if (a.key_kind == "cluster") {  // not an account of the run: its keys are
+        clusters += !a.rules.empty();
+        continue;
+      }
+      through += !a.cluster.empty() && a.risk > a.own_risk;
       if (allow_listed(a))
         ++allowed;
       else if (!a.rules.empty())
@@ -157,7 +162,10 @@ class TableReporter final : public Reporter {
           "{} in this run; {} with findings, {} of them with no request in it "
           "(carried by the --state)",
           plural(e.accounts_seen, "account"), flagged, carried);
+    if (through) accounts += fmt::format(" ({} through their cluster)", through);
     if (allowed) accounts += fmt::format(", {} allow-listed", allowed);
+    if (clusters)
+      accounts += fmt::format("; {} cluster{} of keys flagged", clusters, clusters == 1 ? "" : "s");
     o += wrap(accounts, 0, 2);
     std::string found = fmt::format("{}", plural(findings_.size(), "finding"));
     std::string parts;

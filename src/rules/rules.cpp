@@ -368,6 +368,7 @@ void read_clusters(R& r, ClusterRule& c) {
   r.get("min_keys", c.min_keys, 2, 1'000'000);
   r.get("min_key_requests", c.min_key_requests, 1, 1'000'000);
   r.get("max_member_share", c.max_member_share, 0.01, 1);
+  r.get("core_share", c.core_share, 0.01, 1);
   r.get("common_hours", c.common_hours, 2, 1'000'000);
   r.get("dominant_share", c.dominant_share, 0.5, 1);
   r.duration("wave", c.wave_ns);

@@ -81,6 +81,22 @@ TEST_CASE("a value carried by keys first seen over many hours ties nothing", "[l
   CHECK(link_keys(keys, rule()).size() == 3);
 }
 
+TEST_CASE("keys each tied to the next by another coincidence are no cluster", "[linker]") {
+  // A chain: key i shares an org with key i+1 and a /24 with key i-1, all first seen within
+  // minutes: every link is real, yet no value is most of them (background keys, not a campaign).
+  std::vector<std::string> n = names(12, "chain");
+  std::vector<LinkCandidate> keys;
+  for (size_t i = 0; i < n.size(); ++i)
+    keys.push_back(key(n[i], t0 + static_cast<int64_t>(i) * 4 * ns_per_minute, 0, 0,
+                       1000 + (i + 1) / 2, 0, 2000 + i / 2));
+  CHECK(link_keys(keys, rule()).empty());
+  // Half of them with one system prompt: those are the cluster, the others are peeled off.
+  for (size_t i = 0; i < 6; ++i) keys[i].system = 0x51;
+  auto clusters = link_keys(keys, rule());
+  REQUIRE(clusters.size() == 1);
+  CHECK(clusters[0].members == std::vector<std::string>(n.begin(), n.begin() + 6));
+}
+
 TEST_CASE("a cluster where one key sent most of the requests is not kept", "[linker]") {
   std::vector<std::string> n = names(4, "mix");
   std::vector<LinkCandidate> keys;

@@ -11,6 +11,7 @@
 #include <climits>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -28,6 +29,17 @@ struct Explanation {
   std::vector<Metric> metrics;
   std::string reason;
   std::string template_text;
+};
+
+/// Why a key is in its cluster, for `explain`: the cluster, what ties its members, and what the
+/// explained key shares with them, one line each ("system prompt 3f9a1c2b, shared by 40 of the
+/// 42 keys").
+struct ClusterTies {
+  std::string cluster;  // its key
+  std::string links;    // LinkCounts' description
+  uint64_t keys = 0;
+  std::vector<std::string> members;  // sorted, the first max_listed_keys
+  std::vector<std::string> shared;   // what the explained key shares (empty for a cluster's key)
 };
 
 struct EngineOptions {
@@ -105,6 +117,9 @@ class DetectionEngine : public EventSink {
   /// For `explain`: each threshold rule, and the highest value its aggregate reached for the
   /// explained key (-1 when the rule groups by another field or never saw the key).
   std::vector<std::pair<const ThresholdRule*, double>> threshold_peaks(std::string_view key) const;
+  /// For `explain`: the cluster the key is in now (or the cluster the key names), with what
+  /// ties it; nullopt when it is in none.
+  std::optional<ClusterTies> cluster_ties(std::string_view key) const;
   /// True when a detector reads prompt text (the reader can skip it otherwise).
   bool needs_prompt_text() const;
   /// True when a detector uses conversation turns (distillation_sweep's single-turn share).

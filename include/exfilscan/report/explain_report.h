@@ -8,6 +8,7 @@
 #include <exfilscan/rules/rules.h>
 #include <exfilscan/time_zone.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ class ExplainReport : public FindingSink {
   ExplainReport(ExplainOptions options, const RuleSet& rules, std::string key);
   void on_finding(const Finding& finding) override;
   void on_explanation(const Explanation& explanation);
+  /// The cluster the account is in, and why (written after its windows).
+  void set_cluster(std::optional<ClusterTies> ties) { cluster_ = std::move(ties); }
 
   struct Totals {
     uint64_t lines = 0, events = 0, skipped = 0;
@@ -72,6 +75,7 @@ class ExplainReport : public FindingSink {
   std::string key_;
   std::vector<Window> windows_;
   std::vector<Finding> pending_;  // findings of the window still open
+  std::optional<ClusterTies> cluster_;
 };
 
 }  // namespace exfilscan

@@ -138,6 +138,7 @@ struct ClusterRule {
   uint64_t min_keys = 0;          // a cluster has at least this many keys
   uint64_t min_key_requests = 0;  // a key links once it has sent this many requests
   double max_member_share = 0;    // a cluster where one key sent more is that key's alone
+  double core_share = 0;          // this share of a cluster's keys has one value in common
   uint64_t common_hours = 0;      // a value keys first seen in this many hours carry ties nothing
   double dominant_share = 0;      // a key's system prompt, shape, /24, agent: its share of them
   int64_t wave_ns = 0;            // keys first seen this close together came in one wave
