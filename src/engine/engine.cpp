@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 namespace exfilscan {
@@ -38,24 +39,28 @@ void DetectionEngine::finish(bool close_windows) {
   if (!close_windows) return;  // held events wait in the state for the next run
   impl_->finish_clock();
   // On this thread, in key order over every shard: the order one shard would close them in.
-  std::vector<std::pair<std::string_view, Shard*>> keys;
+  // (A cluster's pooled account after a key of the same name.)
+  std::vector<std::tuple<std::string_view, bool, Shard*>> keys;
   for (auto& sh : impl_->shards)
-    for (auto& [k, a] : sh->accounts) keys.emplace_back(k, sh.get());
+    for (bool pooled : {false, true})
+      for (auto& [k, a] : sh->table(pooled)) keys.emplace_back(k, pooled, sh.get());
   std::sort(keys.begin(), keys.end());
   for (auto& sh : impl_->shards) sh->direct = true;
-  for (auto& [k, sh] : keys) sh->close_window(*sh->accounts.find(k));
+  for (auto& [k, pooled, sh] : keys) sh->close_window(*sh->table(pooled).find(k));
 }
 
 std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
   std::vector<AccountSummary> all, flagged, others;
   for (const auto& sh : impl_->shards) {
-    for (const auto& [k, a] : sh->accounts) {
-      // An account a --state carries that had no request in this run is busy in none of it.
-      if (a.fired.empty() && a.run_requests == 0) continue;
-      all.push_back(sh->summarize(a));
+    for (bool pooled : {false, true}) {
+      for (const auto& [k, a] : sh->table(pooled)) {
+        // An account a --state carries that had no request in this run is busy in none of it.
+        if (a.fired.empty() && a.run_requests == 0) continue;
+        all.push_back(sh->summarize(a));
+      }
+      for (const auto& [k, s] : pooled ? sh->retired_pools : sh->retired)
+        if (!sh->table(pooled).contains(k)) all.push_back(s);
     }
-    for (const auto& [k, s] : sh->retired)
-      if (!sh->accounts.contains(k)) all.push_back(s);
   }
   // A member of a flagged cluster ranks with the risk its cluster had while it was a member
   // (credited at each linking, and now for the clusters in force): the pooled evidence is its.
@@ -107,7 +112,7 @@ EngineStats DetectionEngine::stats() const {
     s.events_without_account += x.events_without_account;
     s.late_events += x.late_events;
     s.accounts_seen += x.accounts_seen;
-    s.accounts_active += sh->accounts.size();
+    s.accounts_active += sh->accounts.size() + sh->pools.size();
     s.accounts_expired += x.accounts_expired;
     s.accounts_evicted += x.accounts_evicted;
     s.summaries_dropped += x.summaries_dropped;

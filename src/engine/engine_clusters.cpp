@@ -37,7 +37,7 @@ void DetectionEngine::Impl::link_clusters() {
   // The hour gone: each member is credited with its cluster's risk as it stands.
   for (const detail::KeyCluster& c : shared.clusters) {
     detail::Shard& owner = *shards[shared.owner(c.key)];
-    const Account* pooled = owner.accounts.find(c.key);
+    const Account* pooled = owner.pools.find(c.key);
     if (!pooled) continue;
     double risk = owner.risk_of(*pooled);
     for (const std::string& m : c.members)
@@ -47,7 +47,7 @@ void DetectionEngine::Impl::link_clusters() {
   std::vector<Account*> keys;
   for (auto& sh : shards)
     for (auto& [k, a] : sh->accounts)
-      if (!a.pooled && a.links.requests >= rule.min_key_requests) keys.push_back(&a);
+      if (a.links.requests >= rule.min_key_requests) keys.push_back(&a);
   std::sort(keys.begin(), keys.end(), [](auto* x, auto* y) { return x->key < y->key; });
   std::vector<detail::LinkCandidate> candidates;
   candidates.reserve(keys.size());
@@ -59,7 +59,7 @@ void DetectionEngine::Impl::link_clusters() {
     const detail::KeyCluster& c = shared.clusters[i];
     shared.cluster_by_id.emplace(c.id, i);
     const std::string& key = c.key;
-    if (Account* pooled = shards[shared.owner(key)]->accounts.find(key))
+    if (Account* pooled = shards[shared.owner(key)]->pools.find(key))
       pooled->members = c.members.size();
     for (const std::string& m : c.members) {
       shared.cluster_of.emplace(hash_bytes(m), i);
@@ -83,8 +83,8 @@ std::optional<ClusterTies> DetectionEngine::cluster_ties(std::string_view key) c
   auto account = [&](std::string_view k) -> const Account* {
     return impl_->shards[shared.owner(k)]->accounts.find(k);
   };
-  const Account* self = account(key);
-  if (!self || self->pooled) return t;
+  const Account* self = c->key == key ? nullptr : account(key);  // a cluster's key: its own
+  if (!self) return t;
   detail::LinkCandidate me = impl_->candidate_of(*self);
   size_t system = 0, shape = 0, net = 0, agent = 0, org = 0, wave = 0;
   const int64_t width = shared.rules.clusters.wave_ns;

@@ -196,7 +196,8 @@ AccountSummary Shard::summarize(const Account& a) const {
 
 void Shard::retire(const Account& a) {
   // A cluster's member is kept too: its cluster may rank it.
-  if (!a.fired.empty() || (a.cluster && !a.pooled)) retired[a.key] = summarize(a);
+  if (!a.fired.empty() || (a.cluster && !a.pooled))
+    (a.pooled ? retired_pools : retired)[a.key] = summarize(a);
 }
 
 }  // namespace exfilscan::detail

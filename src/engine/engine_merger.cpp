@@ -88,7 +88,7 @@ void DetectionEngine::Impl::merge_upkeep(int64_t at) {
 
 size_t DetectionEngine::Impl::live_accounts() const {
   size_t live = 0;
-  for (const auto& sh : shards) live += sh->accounts.size();
+  for (const auto& sh : shards) live += sh->accounts.size() + sh->pools.size();
   return live;
 }
 
@@ -96,20 +96,24 @@ void DetectionEngine::Impl::evict_down_to(size_t keep,
                                           std::vector<detail::ForgottenKeys::Entry>& forgotten) {
   size_t active = live_accounts();
   if (active <= keep) return;
-  std::vector<std::tuple<int64_t, std::string_view, Shard*>> by_age;
+  std::vector<std::tuple<int64_t, std::string_view, bool, Shard*>> by_age;
   for (auto& sh : shards)
-    for (auto& [k, a] : sh->accounts) by_age.emplace_back(a.last_seen_ns, k, sh.get());
+    for (bool pooled : {false, true})
+      for (auto& [k, a] : sh->table(pooled))
+        by_age.emplace_back(a.last_seen_ns, k, pooled, sh.get());
   // Least recently seen first, ties by key: the same accounts for any number of shards.
   size_t excess = active - keep;
   std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
                    by_age.end());
   for (size_t i = 0; i < excess; ++i) {
-    Shard& sh = *std::get<2>(by_age[i]);
-    std::string_view key = std::get<1>(by_age[i]);
-    sh.retire(*sh.accounts.find(key));
-    forgotten.push_back({hash_bytes(key), std::get<0>(by_age[i])});
-    sh.accounts.erase(key);
-    ++sh.stats.accounts_evicted;
+    auto [last_seen, key, pooled, owner] = by_age[i];
+    Shard& sh = *owner;
+    sh.retire(*sh.table(pooled).find(key));
+    if (!pooled) {  // a cluster's: not a key to remember, nor counted as one
+      forgotten.push_back({hash_bytes(key), last_seen});
+      ++sh.stats.accounts_evicted;
+    }
+    sh.table(pooled).erase(key);  // (`key` views it)
   }
 }
 
@@ -139,18 +143,25 @@ void DetectionEngine::Impl::make_room() {
 
 void DetectionEngine::Impl::drop_summaries_over(size_t cap) {
   size_t total = 0;
-  for (auto& sh : shards) total += sh->retired.size();
+  for (auto& sh : shards) total += sh->retired.size() + sh->retired_pools.size();
   if (total <= cap) return;
   std::vector<std::pair<const AccountSummary*, Shard*>> all;
   for (auto& sh : shards)
-    for (const auto& [k, summary] : sh->retired) all.emplace_back(&summary, sh.get());
-  auto ranks_before = [](const auto& x, const auto& y) { return ranks_above(*x.first, *y.first); };
+    for (auto* retired : {&sh->retired, &sh->retired_pools})
+      for (const auto& [k, summary] : *retired) all.emplace_back(&summary, sh.get());
+  // Ties (a cluster's and a key of the same name): the key first.
+  auto ranks_before = [](const auto& x, const auto& y) {
+    if (ranks_above(*x.first, *y.first) || ranks_above(*y.first, *x.first))
+      return ranks_above(*x.first, *y.first);
+    return (x.first->key_kind == "cluster") < (y.first->key_kind == "cluster");
+  };
   std::nth_element(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(cap), all.end(),
                    ranks_before);
-  std::vector<std::pair<std::string, Shard*>> gone;
-  for (size_t i = cap; i < all.size(); ++i) gone.emplace_back(all[i].first->key, all[i].second);
-  for (auto& [key, sh] : gone) {
-    sh->retired.erase(key);
+  std::vector<std::tuple<std::string, bool, Shard*>> gone;
+  for (size_t i = cap; i < all.size(); ++i)
+    gone.emplace_back(all[i].first->key, all[i].first->key_kind == "cluster", all[i].second);
+  for (auto& [key, pooled, sh] : gone) {
+    (pooled ? sh->retired_pools : sh->retired).erase(key);
     ++sh->stats.summaries_dropped;
   }
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <tuple>
 
 namespace exfilscan::detail {
 
@@ -97,7 +98,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
 }
 
 Account& Shard::open_account(std::string_view key, int64_t ts, bool pooled) {
-  auto [a, added] = accounts.try_emplace(key);
+  auto [a, added] = table(pooled).try_emplace(key);
   if (!added) return *a;
   a->key = std::string(key);
   a->pooled = pooled;
@@ -303,10 +304,14 @@ void Shard::upkeep(int64_t watermark, uint64_t seq) {
   int64_t settled = watermark - rules.settings.max_skew_ns;
   // Closing may fire findings: in key order, so the output does not depend on the hash map's
   // layout (which differs after a state is loaded) nor on the number of shards.
+  // (A cluster's pooled account after a key of the same name.)
   std::vector<Account*> due;
-  for (auto& [k, a] : accounts)
-    if (a.window.requests > 0 && a.window.start_ns + window_ns() <= settled) due.push_back(&a);
-  std::sort(due.begin(), due.end(), [](Account* x, Account* y) { return x->key < y->key; });
+  for (StringTable<Account>* t : {&accounts, &pools})
+    for (auto& [k, a] : *t)
+      if (a.window.requests > 0 && a.window.start_ns + window_ns() <= settled) due.push_back(&a);
+  std::sort(due.begin(), due.end(), [](Account* x, Account* y) {
+    return std::tie(x->key, x->pooled) < std::tie(y->key, y->pooled);
+  });
   order.seq = seq;
   order.phase = 0;
   order.rule = 0;
@@ -318,9 +323,13 @@ void Shard::upkeep(int64_t watermark, uint64_t seq) {
   accounts.erase_if([&](const std::string& key, const Account& a) {
     if (a.last_seen_ns >= watermark - rules.settings.idle_expiry_ns) return false;
     retire(a);
-    if (a.pooled) return true;  // a cluster's: not a key to remember
     forgotten_now.push_back({hash_bytes(key), a.last_seen_ns});
     ++stats.accounts_expired;
+    return true;
+  });
+  pools.erase_if([&](const std::string&, const Account& a) {
+    if (a.last_seen_ns >= watermark - rules.settings.idle_expiry_ns) return false;
+    retire(a);  // a cluster's: not a key to remember, nor counted as one
     return true;
   });
   for (ThresholdTracker& t : thresholds) t.expire(watermark);

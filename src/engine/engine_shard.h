@@ -109,11 +109,17 @@ struct Shard {
   FindingSink& sink;
   size_t index;
   StringTable<Account> accounts;
+  /// The clusters' pooled accounts, by cluster key: apart from the keys' accounts, since a key
+  /// in the logs may be named like a cluster ("cluster-3f9a1c2b04d5") and must stay a key.
+  StringTable<Account> pools;
+  StringTable<Account>& table(bool pooled) { return pooled ? pools : accounts; }
+  const StringTable<Account>& table(bool pooled) const { return pooled ? pools : accounts; }
   std::vector<ThresholdTracker> thresholds;
   /// Firing state of threshold rules, per (rule, key): their keys are not the engine's accounts.
   StringTable<RuleFiring> threshold_fired;
   /// Summaries of flagged accounts that were expired or evicted, so the ranking keeps them.
   std::unordered_map<std::string, AccountSummary> retired;
+  std::unordered_map<std::string, AccountSummary> retired_pools;  // the pooled accounts'
   LogHistogram population_added;  // windows closed since the last upkeep
   /// While the population has fewer than min_population_windows windows: when each of those
   /// closed (the last of them says since when it is usable, whichever shard closed it).

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace exfilscan {
 
@@ -29,8 +30,11 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
   for (int64_t t : closes) w.i64(t);
   std::vector<const Account*> sorted;
   for (const auto& sh : shards)
-    for (const auto& [k, a] : sh->accounts) sorted.push_back(&a);
-  std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) { return x->key < y->key; });
+    for (bool pooled : {false, true})
+      for (const auto& [k, a] : sh->table(pooled)) sorted.push_back(&a);
+  std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) {
+    return std::tie(x->key, x->pooled) < std::tie(y->key, y->pooled);
+  });
   w.u64(sorted.size());
   for (const Account* a : sorted) {
     a->save(w);
@@ -67,8 +71,11 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
   }
   std::vector<const AccountSummary*> gone;
   for (const auto& sh : shards)
-    for (const auto& [k, s] : sh->retired) gone.push_back(&s);
-  std::sort(gone.begin(), gone.end(), [](auto* x, auto* y) { return x->key < y->key; });
+    for (const auto* retired : {&sh->retired, &sh->retired_pools})
+      for (const auto& [k, s] : *retired) gone.push_back(&s);
+  std::sort(gone.begin(), gone.end(), [](auto* x, auto* y) {
+    return std::tie(x->key, x->key_kind) < std::tie(y->key, y->key_kind);
+  });
   w.u64(gone.size());
   for (const AccountSummary* s : gone) {
     w.str(s->key);
@@ -117,7 +124,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
     shards[0]->closed_at.resize(r.count(100'000'000));
     for (int64_t& t : shards[0]->closed_at) t = r.time();
   }
-  for (auto& sh : shards) sh->accounts.clear();
+  for (auto& sh : shards) sh->accounts.clear(), sh->pools.clear();
   size_t n = r.count(shared.rules.settings.max_accounts + 1);
   for (size_t i = 0; i < n; ++i) {
     Account a;
@@ -155,7 +162,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
       }
     }
     std::string key = a.key;
-    *shards[shared.owner(key)]->accounts.try_emplace(key).first = std::move(a);
+    *shards[shared.owner(key)]->table(a.pooled).try_emplace(key).first = std::move(a);
   }
   const auto& rules = shared.rules.thresholds;
   if (r.count(rules.size()) != rules.size())
@@ -182,7 +189,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
     firing.last_fired_ns = r.time();
     firing.episode_score = r.f64();
   }
-  for (auto& sh : shards) sh->retired.clear();
+  for (auto& sh : shards) sh->retired.clear(), sh->retired_pools.clear();
   size_t g = r.count(100'000'000);
   for (size_t i = 0; i < g; ++i) {
     AccountSummary s;
@@ -206,7 +213,8 @@ void DetectionEngine::Impl::load(StateReader& r) {
       s.cluster_keys = r.u64();
     }
     std::string key = s.key;
-    shards[shared.owner(key)]->retired[key] = std::move(s);
+    detail::Shard& owner = *shards[shared.owner(key)];
+    (s.key_kind == "cluster" ? owner.retired_pools : owner.retired)[key] = std::move(s);
   }
   for (auto& sh : shards) sh->returned.clear(), sh->forgotten_now.clear();
   shared.forgotten = {};

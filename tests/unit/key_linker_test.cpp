@@ -228,3 +228,78 @@ TEST_CASE("small keys of one campaign are judged as one cluster, the NAT's keys 
       CHECK(other.ranking == one.ranking);
     }
 }
+
+TEST_CASE("a key named like a cluster's pooled account is a key of its own", "[linker][engine]") {
+  // Review of the cluster stage: the pooled account shared the accounts' table with the keys, so
+  // a key whose name is the cluster's ("cluster-" and 12 hex digits, worked out from the first
+  // member's name) took the cluster's events, or gave it its own.
+  Stream s;
+  std::vector<Event> events = campaign_stream(s);
+  Run plain = run(events, 1, 0);
+  auto row = [](const Run& r, std::string_view key, std::string_view kind) {
+    auto at = std::find_if(r.rows.begin(), r.rows.end(), [&](const AccountSummary& a) {
+      return a.key == key && a.key_kind == kind;
+    });
+    return at == r.rows.end() ? nullptr : &*at;
+  };
+  REQUIRE(row(plain, "camp-00", "api_key"));
+  const std::string cluster = row(plain, "camp-00", "api_key")->cluster;
+  REQUIRE(row(plain, cluster, "cluster"));
+  const uint64_t pooled = row(plain, cluster, "cluster")->total_requests;
+  for (int64_t at : {t0 + 10 * ns_per_minute, t0 + 6 * ns_per_hour}) {
+    INFO("the impostor's first request at " << (at - t0) / ns_per_minute << " minutes");
+    std::vector<Event> mixed = events;
+    for (int i = 0; i < 8; ++i) {
+      Event e = s.event(at + i * ns_per_minute, cluster, 10);
+      e.ip = "192.0.2.1";
+      e.user_agent = "curl/8";
+      mixed.push_back(e);
+    }
+    std::stable_sort(mixed.begin(), mixed.end(), [](const Event& a, const Event& b) {
+      return a.timestamp_ns < b.timestamp_ns;
+    });
+    for (size_t shards : {1, 3}) {
+      INFO("shards " << shards);
+      Run r = run(mixed, shards, 0);
+      const AccountSummary* key = row(r, cluster, "api_key");
+      REQUIRE(key);
+      CHECK(key->total_requests == 8);
+      CHECK(key->cluster.empty());
+      const AccountSummary* c = row(r, cluster, "cluster");
+      REQUIRE(c);
+      CHECK(c->total_requests == pooled);
+      REQUIRE(row(r, "camp-03", "api_key"));
+      CHECK(row(r, "camp-03", "api_key")->cluster == cluster);
+      CHECK(row(r, "camp-03", "api_key")->risk == row(plain, "camp-03", "api_key")->risk);
+    }
+  }
+}
+
+TEST_CASE("a cluster's pooled account evicted is not a key evicted", "[linker][engine]") {
+  // Review of the cluster stage: over max_accounts, the pooled account was evicted as a key:
+  // counted in accounts_evicted, and remembered among the forgotten keys.
+  Stream s;
+  std::vector<Event> events = campaign_stream(s);
+  for (int k = 0; k < 60; ++k)
+    events.push_back(
+        s.event(t0 + 12 * ns_per_hour + k * ns_per_second, fmt::format("new-{:02d}", k)));
+  RuleSet rules = default_rules();
+  rules.thresholds.clear();
+  rules.settings.max_accounts = 60;
+  for (size_t shards : {1, 3}) {
+    INFO("shards " << shards);
+    EngineOptions o;
+    o.shards = shards;
+    Recorder rec;
+    DetectionEngine engine(rules, o, rec);
+    engine.on_events(events);
+    engine.finish();
+    std::vector<AccountSummary> rows = engine.ranking(1000);
+    REQUIRE(std::any_of(rows.begin(), rows.end(),
+                        [](const AccountSummary& a) { return a.key_kind == "cluster"; }));
+    EngineStats st = engine.stats();
+    CHECK(st.accounts_seen == 12 + 40 + 60);
+    // Every key seen is live or was evicted; the cluster's went with the oldest keys.
+    CHECK(st.accounts_active + st.accounts_evicted == st.accounts_seen);
+  }
+}
