@@ -86,7 +86,12 @@ std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
     for (const std::string& r : c->rules)
       if (std::find(s.rules.begin(), s.rules.end(), r) == s.rules.end()) s.rules.push_back(r);
   }
-  for (AccountSummary& s : all) (s.rules.empty() ? others : flagged).push_back(std::move(s));
+  for (AccountSummary& s : all) {
+    // A member kept after it went idle that its cluster does not lift, with no request in this
+    // run (a --state carried it), is busy in none of it: not among the busiest.
+    if (s.rules.empty() && s.requests == 0) continue;
+    (s.rules.empty() ? others : flagged).push_back(std::move(s));
+  }
   std::sort(flagged.begin(), flagged.end(), ranks_above);
   // The busiest in this run: with a --state, of today, not of every day it carries.
   std::sort(others.begin(), others.end(), [](const AccountSummary& a, const AccountSummary& b) {

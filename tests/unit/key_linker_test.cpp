@@ -303,3 +303,38 @@ TEST_CASE("a cluster's pooled account evicted is not a key evicted", "[linker][e
     CHECK(st.accounts_active + st.accounts_evicted == st.accounts_seen);
   }
 }
+
+TEST_CASE("a member gone idle without findings is not among a later run's busiest",
+          "[linker][engine]") {
+  // Review of the cluster stage: a member is kept when it goes idle, so that its cluster may
+  // rank it; carried by a --state into a run where it sent nothing, it was listed among that
+  // run's busiest, with 0 requests.
+  Stream s;
+  std::vector<Event> events = campaign_stream(s);
+  RuleSet rules = default_rules();
+  rules.thresholds.clear();
+  rules.prompt_templating.enabled = rules.distillation_sweep.enabled = false;
+  rules.logit_probe.enabled = false;
+  EngineOptions o;
+  Recorder rec;
+  DetectionEngine first(rules, o, rec);
+  first.on_events(events);
+  first.finish();
+  std::vector<AccountSummary> rows = first.ranking(1000);
+  REQUIRE(std::any_of(rows.begin(), rows.end(),
+                      [](const AccountSummary& a) { return !a.cluster.empty(); }));
+  StateWriter w;
+  first.save_state(w);
+  DetectionEngine second(rules, o, rec);
+  StateReader in(w.data());
+  second.load_state(in);
+  std::vector<Event> later;
+  for (int i = 0; i < 4; ++i)
+    later.push_back(s.event(t0 + 10 * ns_per_day + i * ns_per_hour, "later"));
+  second.on_events(later);
+  second.finish();
+  for (const AccountSummary& a : second.ranking(1000)) {
+    INFO(a.key);
+    CHECK((a.requests > 0 || !a.rules.empty()));
+  }
+}
