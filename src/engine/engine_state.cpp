@@ -130,6 +130,8 @@ void DetectionEngine::Impl::load(StateReader& r) {
     Account a;
     detail::LegacyDetectorData legacy;
     a.load(r, legacy);
+    if (a.pooled && (a.cluster == 0 || a.key != detail::cluster_key(a.cluster)))
+      throw StateError("a cluster's pooled account is not named after its cluster");
     const detail::DetectorList& detectors = shared.detectors;
     a.states.resize(detectors.size());
     if (r.version() < 5) {
@@ -196,6 +198,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
     s.key = r.str();
     s.key_kind = r.str();
     s.risk = r.f64();
+    if (!(s.risk >= 0 && s.risk <= 1)) throw StateError("a summary's risk is out of range");
     s.severity = static_cast<Severity>(std::min<uint8_t>(r.u8(), 4));
     for (uint64_t* v : {&s.total_requests, &s.total_prompt_tokens, &s.total_completion_tokens,
                         &s.suppressed_findings})
@@ -211,6 +214,11 @@ void DetectionEngine::Impl::load(StateReader& r) {
       s.own_risk = r.f64();
       s.cluster_risk = r.f64();
       s.cluster_keys = r.u64();
+      // What a live run makes: the reports print the cluster's key as it is.
+      if (!s.cluster.empty() && !detail::is_cluster_key(s.cluster))
+        throw StateError("a summary's cluster is not a cluster's key");
+      if (!(s.own_risk >= 0 && s.own_risk <= 1) || !(s.cluster_risk >= 0 && s.cluster_risk <= 1))
+        throw StateError("a summary's risk is out of range");
     }
     std::string key = s.key;
     detail::Shard& owner = *shards[shared.owner(key)];
@@ -238,15 +246,20 @@ void DetectionEngine::Impl::load(StateReader& r) {
     if (shared.logs_start_ns != INT64_MAX &&
         (shared.logs_start_ns < 0 || shared.logs_start_ns >= timestamp_end_s * ns_per_second))
       throw StateError("the state's clock is out of range");
-    shared.clusters.resize(r.count(100'000'000));
-    for (uint32_t i = 0; i < shared.clusters.size(); ++i) {
-      detail::KeyCluster& c = shared.clusters[i];
+    // Each cluster holds keys the engine had as accounts: no more of either than max_accounts.
+    const size_t cap = shared.rules.settings.max_accounts;
+    size_t clusters = r.count(cap);
+    for (uint32_t i = 0; i < clusters; ++i) {
+      detail::KeyCluster& c = shared.clusters.emplace_back();
       c.load(r);
+      if (c.id == 0) throw StateError("a cluster in the state has no id");
       if (!shared.cluster_by_id.emplace(c.id, i).second)
         throw StateError("the state holds a cluster twice");
       for (const std::string& m : c.members)
         if (!shared.cluster_of.emplace(hash_bytes(m), i).second)
           throw StateError("the state holds a key in two clusters");
+      if (shared.cluster_of.size() > cap)
+        throw StateError("the state's clusters hold more keys than max_accounts");
     }
   }
   shared.run_start_ns = clock.watermark();

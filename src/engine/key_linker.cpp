@@ -133,12 +133,21 @@ void KeyCluster::load(StateReader& r) {
   id = r.u64();
   key = cluster_key(id);
   links.load(r);
-  members.resize(r.count(1'000'000'000));
-  for (std::string& m : members) m = r.str();
+  // One by one: a count alone (a corrupt one) reserves nothing; each key takes its bytes.
+  size_t n = r.count(1'000'000'000);
+  members.clear();
+  for (size_t i = 0; i < n; ++i) members.push_back(r.str());
 }
 
 std::string cluster_key(uint64_t id) {
   return fmt::format("cluster-{:012x}", id >> 16);
+}
+
+bool is_cluster_key(std::string_view key) {
+  constexpr std::string_view prefix = "cluster-";
+  return key.size() == prefix.size() + 12 && key.substr(0, prefix.size()) == prefix &&
+         std::all_of(key.begin() + prefix.size(), key.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 namespace {

@@ -80,6 +80,8 @@ struct KeyCluster {
 
 /// The pooled account's key for a cluster id.
 std::string cluster_key(uint64_t id);
+/// Whether `key` is of cluster_key's form.
+bool is_cluster_key(std::string_view key);
 
 /// The clusters of `keys` (sorted by key: the answer must not depend on where they came from).
 /// A component keeps the previous id most of its members had (each old id goes to one

@@ -338,3 +338,40 @@ TEST_CASE("a member gone idle without findings is not among a later run's busies
     CHECK((a.requests > 0 || !a.rules.empty()));
   }
 }
+
+TEST_CASE("a state whose summaries name no cluster's key is refused", "[linker][state]") {
+  // Review of the cluster stage: a summary's cluster was loaded as any string, and the table
+  // prints it as it is (terminal escapes from a crafted state); its risks were not checked.
+  Stream s;
+  std::vector<Event> events = campaign_stream(s);
+  for (int i = 0; i < 4; ++i)
+    events.push_back(s.event(t0 + 10 * ns_per_day + i * ns_per_hour, "later"));
+  RuleSet rules = default_rules();
+  rules.thresholds.clear();
+  EngineOptions o;
+  Recorder rec;
+  DetectionEngine first(rules, o, rec);
+  first.on_events(events);
+  first.finish(false);
+  std::string cluster;
+  for (const AccountSummary& a : first.ranking(1000))
+    if (a.key == "camp-00") cluster = a.cluster;
+  REQUIRE(is_cluster_key(cluster));
+  StateWriter w;
+  first.save_state(w);
+  std::string bytes = w.data();
+  {
+    DetectionEngine ok(rules, o, rec);
+    StateReader in(bytes);
+    CHECK_NOTHROW(ok.load_state(in));
+  }
+  std::string evil = "\x1b]0;owned\x07\x1b[2J";
+  evil.resize(cluster.size(), 'x');
+  size_t replaced = 0;
+  for (size_t at = bytes.find(cluster); at != std::string::npos; at = bytes.find(cluster, at))
+    bytes.replace(at, cluster.size(), evil), ++replaced;
+  REQUIRE(replaced > 0);
+  DetectionEngine second(rules, o, rec);
+  StateReader in(bytes);
+  CHECK_THROWS_AS(second.load_state(in), StateError);
+}
