@@ -83,7 +83,21 @@ void DetectionEngine::Impl::merge_upkeep(int64_t at) {
   update_forgotten(forgotten);
   drop_summaries_over(shared.rules.settings.max_accounts);
   link_clusters();
-  room = shared.rules.settings.max_accounts - live_accounts();
+  set_room();
+}
+
+size_t DetectionEngine::Impl::pools_missing() const {
+  size_t missing = 0;
+  for (const detail::KeyCluster& c : shared.clusters)
+    missing += !shards[shared.owner(c.key)]->pools.contains(c.key);
+  return missing;
+}
+
+void DetectionEngine::Impl::set_room() {
+  // A member's event makes its cluster's pooled account too where it is missing: one event, two
+  // accounts. Those pooled accounts are held as if they were there.
+  size_t cap = shared.rules.settings.max_accounts, held = live_accounts() + pools_missing();
+  room = cap > held ? cap - held : 0;
 }
 
 size_t DetectionEngine::Impl::live_accounts() const {
@@ -99,10 +113,13 @@ void DetectionEngine::Impl::evict_down_to(size_t keep,
   std::vector<std::tuple<int64_t, std::string_view, bool, Shard*>> by_age;
   for (auto& sh : shards)
     for (bool pooled : {false, true})
-      for (auto& [k, a] : sh->table(pooled))
-        by_age.emplace_back(a.last_seen_ns, k, pooled, sh.get());
+      for (auto& [k, a] : sh->table(pooled)) {
+        // A cluster's pooled account while its members' events go to it stays (set_room).
+        const detail::KeyCluster* c = pooled ? shared.cluster_by(a.cluster) : nullptr;
+        if (!c || c->key != k) by_age.emplace_back(a.last_seen_ns, k, pooled, sh.get());
+      }
   // Least recently seen first, ties by key: the same accounts for any number of shards.
-  size_t excess = active - keep;
+  size_t excess = std::min(active - keep, by_age.size());
   std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(excess),
                    by_age.end());
   for (size_t i = 0; i < excess; ++i) {
@@ -135,10 +152,14 @@ void DetectionEngine::Impl::make_room() {
   // recently seen go down to a sixteenth below the cap, so that near it this barrier comes
   // once per cap/16 events, not at every one.
   size_t cap = shared.rules.settings.max_accounts;
+  // (And room for the pooled accounts that members' events may make: set_room.)
+  size_t spare = std::max({size_t{1}, cap / 16, pools_missing() + 1});
   std::vector<detail::ForgottenKeys::Entry> forgotten;
-  evict_down_to(cap - std::max<size_t>(1, cap / 16), forgotten);
+  evict_down_to(spare < cap ? cap - spare : 0, forgotten);
   if (!forgotten.empty()) update_forgotten(forgotten);  // a key evicted and back: dormant, seen
-  room = cap - live_accounts();
+  set_room();
+  // Clusters are at most half the keys linked (a state's beyond that may leave none).
+  room = std::max<size_t>(room, 1);
 }
 
 void DetectionEngine::Impl::drop_summaries_over(size_t cap) {

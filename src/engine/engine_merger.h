@@ -54,6 +54,10 @@ struct DetectionEngine::Impl {
   /// the upkeep's) evicts the least recently seen across all shards (docs/detection.md).
   void make_room();
   size_t live_accounts() const;
+  /// The clusters whose pooled account is not held (a member's next event makes it).
+  size_t pools_missing() const;
+  /// `room` from the accounts held and the pooled accounts missing.
+  void set_room();
   /// Evicts the least recently seen accounts (ties by key) over `keep`, into `forgotten`.
   void evict_down_to(size_t keep, std::vector<detail::ForgottenKeys::Entry>& forgotten);
   /// The keys forgotten and returned since the last update, with `forgotten`, into the shared set.
