@@ -235,7 +235,8 @@ static void drop_common(std::vector<LinkCandidate>& keys, uint64_t LinkCandidate
 
 /// The members that carry one of the values most of the component shares: a campaign is run by
 /// one operator with one setup, and at least `share` of its keys have one system prompt, one
-/// request shape, one /24, one agent, one org or one wave in common. Keys chained in by a tie
+/// request shape, one /24, one agent, one org or one wave in common (of the rare values in
+/// `keys`: a value many unrelated customers carry is no one's setup). Keys chained in by a tie
 /// to one member but sharing none of those are not of it; a component with no such value (keys
 /// each tied to the next by a different coincidence) is no cluster at all.
 static std::vector<uint32_t> core(const std::vector<uint32_t>& members,
@@ -312,7 +313,7 @@ std::vector<KeyCluster> link_keys(const std::vector<LinkCandidate>& all, const C
   std::vector<std::vector<uint32_t>> groups;
   for (auto& [root, all_members] : by_root) {
     if (all_members.size() < rule.min_keys) continue;
-    std::vector<uint32_t> members = core(all_members, keys, wave, rule.core_share);
+    std::vector<uint32_t> members = core(all_members, rare, wave, rule.core_share);
     if (members.size() < rule.min_keys) continue;
     uint64_t total = 0, most = 0;
     for (uint32_t i : members) total += keys[i].requests, most = std::max(most, keys[i].requests);

@@ -408,3 +408,21 @@ TEST_CASE("a member and its cluster back in one event keep max_accounts", "[link
   }
   CHECK(worst <= 60);
 }
+
+TEST_CASE("a chain of keys is no cluster for a common value they all carry", "[linker]") {
+  // Review of the cluster stage: the core (core_share of the keys with one value in common) was
+  // taken of every value, common ones too, so background keys chained by orgs and /24s were a
+  // cluster for the SDK's default agent they all send, a value that ties nothing.
+  std::vector<std::string> n = names(12, "chain");
+  std::vector<LinkCandidate> keys;
+  for (size_t i = 0; i < n.size(); ++i)
+    keys.push_back(key(n[i], t0 + static_cast<int64_t>(i) * 4 * ns_per_minute, 0, 0,
+                       1000 + (i + 1) / 2, 0x5d, 2000 + i / 2));
+  // The SDK's agent, carried by keys first seen at every hour: common.
+  std::vector<std::string> m = names(14, "sdk");
+  for (size_t i = 0; i < m.size(); ++i)
+    keys.push_back(
+        key(m[i], t0 + static_cast<int64_t>(i + 2) * ns_per_hour, 0, 0, 5000 + i, 0x5d, 6000 + i));
+  std::sort(keys.begin(), keys.end(), [](auto& a, auto& b) { return a.key < b.key; });
+  CHECK(link_keys(keys, rule()).empty());
+}
