@@ -18,8 +18,9 @@ detail::LinkCandidate DetectionEngine::Impl::candidate_of(const Account& a) cons
   detail::LinkCandidate c;
   c.key = a.key;
   c.first_seen_ns = a.first_seen_ns;
+  // (As a difference: the start plus a long `settled` would pass int64.)
   c.in_wave = shared.logs_start_ns != INT64_MAX &&
-              a.first_seen_ns >= shared.logs_start_ns + rule.settled_ns;
+              a.first_seen_ns - shared.logs_start_ns >= rule.settled_ns;
   double share = rule.dominant_share;
   c.system = p.system.dominant(p.requests, share);
   c.shape = p.shape.dominant(p.requests, share);
