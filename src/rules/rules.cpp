@@ -36,7 +36,8 @@ std::optional<int64_t> parse_duration(std::string_view text) {
     if (c < '0' || c > '9' || n > 1'000'000) return std::nullopt;
     n = n * 10 + (c - '0');
   }
-  if (n == 0) return std::nullopt;
+  // (Past 292 years of nanoseconds the product would wrap: --max-skew 200000d went negative.)
+  if (n == 0 || n > INT64_MAX / unit) return std::nullopt;
   return n * unit;
 }
 

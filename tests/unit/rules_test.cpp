@@ -252,6 +252,10 @@ TEST_CASE("durations", "[rules]") {
   CHECK_FALSE(parse_duration("10"));
   CHECK_FALSE(parse_duration("0h"));
   CHECK_FALSE(parse_duration("1.5h"));
+  // Review: a duration past int64's nanoseconds wrapped negative.
+  CHECK(*parse_duration("106751d") == 106751 * ns_per_day);
+  CHECK_FALSE(parse_duration("106752d"));
+  CHECK_FALSE(parse_duration("200000d"));
   CHECK(format_duration(90 * ns_per_minute) == "90m");
   CHECK(format_duration(2 * ns_per_day) == "2d");
 }
