@@ -21,8 +21,10 @@ class StateError : public std::runtime_error {
 /// event before its current window, and the keys forgotten with when each was last seen (a key
 /// that comes back is dormant, not new). 5: each detector's part under its name. 6: the events
 /// the clock holds aside until their time is confirmed. 7: the keys' link profiles and the
-/// clusters they form (pooled accounts among the accounts). Formats 1 to 6 are still read.
-inline constexpr uint32_t state_format_version = 7;
+/// clusters they form (pooled accounts among the accounts). 8: each model's first appearance in
+/// the logs, and those noted since the last upkeep (release_chasing). Formats 1 to 7 are still
+/// read.
+inline constexpr uint32_t state_format_version = 8;
 inline constexpr uint32_t oldest_state_format_version = 1;
 
 /// Little-endian fixed-width values and length-prefixed strings.

@@ -262,6 +262,8 @@ void log_rules(const RunConfig& c) {
   if (r.prompt_templating.enabled) on.push_back("prompt_templating");
   if (r.distillation_sweep.enabled) on.push_back("distillation_sweep");
   if (r.logit_probe.enabled) on.push_back("logit_probe");
+  if (r.release_chasing.enabled) on.push_back("release_chasing");
+  if (r.quota_hugging.enabled) on.push_back("quota_hugging");
   spdlog::info("rules: {}{}; detectors on: {}; {} threshold rules; window {}",
                c.rules_files.empty() ? "built-in" : "built-in + ", fmt::join(c.rules_files, ", "),
                fmt::join(on, ", "), r.thresholds.size(), format_duration(r.settings.window_ns));
@@ -462,16 +464,12 @@ int run_rules(const RunConfig& c) {
     for (const std::string& file : c.check_files) {
       RuleSet checked = c.rules;
       merge_rules_file(checked, file);
+      int on = checked.volume_spike.enabled + checked.prompt_templating.enabled +
+               checked.distillation_sweep.enabled + checked.logit_probe.enabled +
+               checked.release_chasing.enabled + checked.quota_hugging.enabled;
       checked_text += fmt::format(
           "{}: ok ({} threshold rule{}, {} detector{} on)\n", file, checked.thresholds.size(),
-          checked.thresholds.size() == 1 ? "" : "s",
-          checked.volume_spike.enabled + checked.prompt_templating.enabled +
-              checked.distillation_sweep.enabled + checked.logit_probe.enabled,
-          checked.volume_spike.enabled + checked.prompt_templating.enabled +
-                      checked.distillation_sweep.enabled + checked.logit_probe.enabled ==
-                  1
-              ? ""
-              : "s");
+          checked.thresholds.size() == 1 ? "" : "s", on, on == 1 ? "" : "s");
     }
     if (!c.check_files.empty()) return write_stdout(checked_text);
     for (const std::string& file : c.rules_files) merge_rules_file(rules, file);

@@ -10,11 +10,13 @@
 namespace exfilscan::detail {
 
 struct PopulationView;
+struct ModelReleases;
 
 using DetectorList = std::vector<std::unique_ptr<Detector>>;
 
-/// Every built-in detector, enabled or not, reading `rules` and `population` (which must outlive
-/// them).
-DetectorList make_detectors(const RuleSet& rules, const PopulationView& population);
+/// Every built-in detector, enabled or not, reading `rules`, `population` and `releases` (which
+/// must outlive them).
+DetectorList make_detectors(const RuleSet& rules, const PopulationView& population,
+                            const ModelReleases& releases);
 
 }  // namespace exfilscan::detail

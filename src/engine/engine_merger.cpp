@@ -27,7 +27,7 @@ DetectionEngine::Impl::Impl(RuleSet r, EngineOptions o, FindingSink& s)
   shared.rules = std::move(r);
   shared.options = std::move(o);
   const RuleSet& rules = shared.rules;
-  shared.detectors = detail::make_detectors(shared.rules, shared.population_view);
+  shared.detectors = detail::make_detectors(shared.rules, shared.population_view, shared.releases);
   uint64_t least = UINT64_MAX;
   if (rules.prompt_templating.enabled)
     least = std::min(least, rules.prompt_templating.min_requests);
@@ -78,6 +78,14 @@ void DetectionEngine::Impl::merge_upkeep(int64_t at) {
     shared.population_since = need <= closes.size() ? closes[need - 1] : at;
   }
   shared.population_changed();
+  detail::NotedModels noted;  // every shard's, the earliest of each model: then merged in order
+  for (auto& sh : shards) {
+    for (const auto& [model, ts] : sh->models_noted) detail::note_model(noted, model, ts);
+    sh->models_noted.clear();
+  }
+  const ReleaseChasingRule& chase = shared.rules.release_chasing;
+  shared.releases.upkeep(noted, at, shared.logs_start_ns, chase.established_ns,
+                         chase.restart_after_ns);
   std::vector<detail::ForgottenKeys::Entry> forgotten;
   evict_down_to(shared.rules.settings.max_accounts, forgotten);
   update_forgotten(forgotten);

@@ -68,7 +68,16 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
   // fires on a key's first event then counts towards that account's risk.
   std::string_view key = account_key(ev, options.group_by, account_scratch);
   Account* account = nullptr;
-  if (!key.empty() && shared.owner(key) == index) account = &open_account(key, ts, false);
+  if (!key.empty() && shared.owner(key) == index) {
+    account = &open_account(key, ts, false);
+    // Each event once, by its account's shard: the earliest time of a model not yet known.
+    if (rules.release_chasing.enabled && !ev.model.empty()) {
+      uint64_t model = hash_bytes(ev.model);
+      if (!shared.releases.known(model) &&
+          (models_noted.size() < ModelReleases::max_models || models_noted.count(model) != 0))
+        note_model(models_noted, model, ts);
+    }
+  }
   order.phase = 1;
   for (size_t r = 0; r < thresholds.size(); ++r) {
     ThresholdTracker& t = thresholds[r];

@@ -6,6 +6,7 @@
 #include <exfilscan/hash.h>
 
 #include "detectors/horizons.h"
+#include "detectors/model_releases.h"
 #include "detectors/registry.h"
 #include "detectors/threshold.h"
 #include "detectors/volume_spike.h"
@@ -61,6 +62,7 @@ struct SharedState {
   std::unordered_map<uint64_t, uint32_t> cluster_of;
   std::unordered_map<uint64_t, uint32_t> cluster_by_id;
   int64_t logs_start_ns = INT64_MAX;  // the first event judged, in this run or a state's
+  ModelReleases releases;             // each model's first appearance (release_chasing)
   /// The cluster the key belongs to, or null.
   const KeyCluster* cluster_of_key(std::string_view key) const {
     if (cluster_of.empty()) return nullptr;
@@ -127,6 +129,8 @@ struct Shard {
   /// For the forgotten keys, at the next upkeep: those that came back, those just forgotten.
   std::vector<uint64_t> returned;
   std::vector<ForgottenKeys::Entry> forgotten_now;
+  /// Models this shard saw that the upkeep did not know yet, with their earliest event.
+  NotedModels models_noted;
   EngineStats stats;
   DetectorCounts detector_counts;
   std::string scratch;

@@ -106,6 +106,10 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
   w.i64(shared.logs_start_ns);
   w.u64(shared.clusters.size());
   for (const detail::KeyCluster& c : shared.clusters) c.save(w);
+  detail::NotedModels pending;  // noted since the last upkeep: merged at the next one
+  for (const auto& sh : shards)
+    for (const auto& [model, ts] : sh->models_noted) detail::note_model(pending, model, ts);
+  shared.releases.save(w, pending);
 }
 
 void DetectionEngine::Impl::load(StateReader& r) {
@@ -262,6 +266,9 @@ void DetectionEngine::Impl::load(StateReader& r) {
         throw StateError("the state's clusters hold more keys than max_accounts");
     }
   }
+  shared.releases = {};
+  for (auto& sh : shards) sh->models_noted.clear();
+  if (r.version() >= 8) shared.releases.load(r, shards[0]->models_noted);
   shared.run_start_ns = clock.watermark();
   if (!r.at_end()) throw StateError("the state has bytes after its end");
 }

@@ -30,6 +30,14 @@ MissedBar below(std::string_view name, double value, double bar, std::string_vie
   return b;
 }
 
+/// A bar the metric passed the wrong way: at most `bar`.
+MissedBar above(std::string_view name, double value, double bar, std::string_view note = "") {
+  MissedBar b{std::string(name), value, bar,
+              fmt::format("{} {} > {}", name, format_number(value), format_number(bar))};
+  if (!note.empty()) b.text += fmt::format(" ({})", note);
+  return b;
+}
+
 MissedBar volume_bar(const VolumeSpikeRule& r, const std::vector<Metric>& m) {
   double requests = metric(m, "requests").value_or(0);
   double completion = metric(m, "completion_tokens").value_or(0);
@@ -82,6 +90,40 @@ MissedBar probe_bar(const LogitProbeRule& r, const std::vector<Metric>& m) {
                            format_number(r.echo_min_ratio * bar)));
 }
 
+MissedBar chase_bar(const ReleaseChasingRule& r, const std::vector<Metric>& m) {
+  double moved = metric(m, "moved_requests").value_or(0);
+  double share = metric(m, "moved_share").value_or(0);
+  if (moved < static_cast<double>(r.min_requests))
+    return below("moved_requests", moved, static_cast<double>(r.min_requests),
+                 moved == 0 ? "no move to a model that appeared after the logs began" : "");
+  double before = metric(m, "requests_before").value_or(0);
+  if (before < static_cast<double>(r.min_requests_before))
+    return below("requests_before", before, static_cast<double>(r.min_requests_before),
+                 "a key that came with the model, not one that moved to it");
+  if (share < r.min_moved_share) return below("moved_share", share, r.min_moved_share);
+  return below("sweep_score", metric(m, "sweep_score").value_or(0), r.min_sweep_score,
+               "a move with traffic like people's");
+}
+
+MissedBar hug_bar(const QuotaHuggingRule& r, const std::vector<Metric>& m) {
+  double windows = metric(m, "windows").value_or(0);
+  if (windows < static_cast<double>(r.min_windows))
+    return below("windows", windows, static_cast<double>(r.min_windows),
+                 fmt::format("consecutive windows of {} requests or more",
+                             format_number(static_cast<double>(r.min_window_requests))));
+  double dispersion = metric(m, "dispersion").value_or(0);
+  if (dispersion > r.max_dispersion)
+    return above("dispersion", dispersion, r.max_dispersion, "the rate is not held flat");
+  double held = metric(m, "ceiling_share").value_or(0);
+  if (held < r.min_ceiling_share) return below("ceiling_share", held, r.min_ceiling_share);
+  double throttled = metric(m, "throttled_429").value_or(0);
+  if (throttled < static_cast<double>(r.min_throttled))
+    return below("throttled_429", throttled, static_cast<double>(r.min_throttled),
+                 "no limit pressed on");
+  return above("throttled_share", metric(m, "throttled_share").value_or(0), r.max_throttled_share,
+               "over the limit, not at its edge");
+}
+
 std::string metrics_text(const std::vector<Metric>& metrics) {
   std::string out;
   for (const Metric& m : metrics)
@@ -124,6 +166,8 @@ MissedBar missed_bar(const RuleSet& rules, const Explanation& e) {
   if (e.detector == "prompt_templating") return templating_bar(rules.prompt_templating, m);
   if (e.detector == "distillation_sweep") return sweep_bar(rules.distillation_sweep, m);
   if (e.detector == "logit_probe") return probe_bar(rules.logit_probe, m);
+  if (e.detector == "release_chasing") return chase_bar(rules.release_chasing, m);
+  if (e.detector == "quota_hugging") return hug_bar(rules.quota_hugging, m);
   return {};
 }
 

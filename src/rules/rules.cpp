@@ -360,6 +360,40 @@ void read_detectors(R& r, RuleSet& rules) {
     l->get("echo_full_score_ratio", d.echo_full_score_ratio, 1, 1e6);
     l->finish();
   }
+  if (auto c = r.sub("release_chasing",
+                     "most of a key's traffic moved to a model within hours of its first "
+                     "appearance, with sweep evidence")) {
+    ReleaseChasingRule& d = rules.release_chasing;
+    c->get("enabled", d.enabled);
+    c->duration("established", d.established_ns);
+    c->duration("restart_after", d.restart_after_ns);
+    c->duration("max_lag", d.max_lag_ns);
+    c->get("min_requests", d.min_requests, 1, 1'000'000'000);
+    c->get("min_requests_before", d.min_requests_before, 0, 1'000'000'000);
+    c->get("min_moved_share", d.min_moved_share, 0.01, 1);
+    c->get("min_sweep_score", d.min_sweep_score, 0, 1);
+    c->get("move_bonus", d.move_bonus, 0, 1);
+    c->get("max_score", d.max_score, 0, 1);
+    c->finish();
+  }
+  if (auto q = r.sub("quota_hugging",
+                     "a steady rate held at the key's own ceiling, HTTP 429s at its edge")) {
+    QuotaHuggingRule& d = rules.quota_hugging;
+    q->get("enabled", d.enabled);
+    q->get("min_windows", d.min_windows, 2, 168);
+    q->get("max_windows", d.max_windows, 2, 168);
+    q->check(d.max_windows >= d.min_windows, "max_windows", "at least min_windows");
+    q->get("min_window_requests", d.min_window_requests, 1, 1'000'000'000);
+    q->get("max_dispersion", d.max_dispersion, 0, 1e6);
+    q->get("min_ceiling_share", d.min_ceiling_share, 0, 1);
+    q->get("min_throttled", d.min_throttled, 1, 1'000'000'000);
+    q->get("max_throttled_share", d.max_throttled_share, 0, 1);
+    q->get("min_keys_throttled_share", d.min_keys_throttled_share, 0, 1);
+    q->get("min_key_throttled", d.min_key_throttled, 1, 1'000'000'000);
+    q->get("max_score_key", d.max_score_key, 0, 1);
+    q->get("max_score", d.max_score, 0, 1);
+    q->finish();
+  }
   r.finish();
 }
 
@@ -593,6 +627,8 @@ RuleSet empty_rules() {
   rules.prompt_templating.enabled = false;
   rules.distillation_sweep.enabled = false;
   rules.logit_probe.enabled = false;
+  rules.release_chasing.enabled = false;
+  rules.quota_hugging.enabled = false;
   rules.clusters.enabled = false;
   rules.allow = {};
   rules.thresholds.clear();

@@ -88,8 +88,8 @@ TEST_CASE("a part of a detector this build lacks is refused, by name", "[engine]
 }
 
 TEST_CASE("a format 4 account's baseline and probes go to their detectors", "[engine][state]") {
-  // The engine's part of an empty state (formats 7 and 4 agree there, but for what formats 6
-  // and 7 added at the end), then one account as
+  // The engine's part of an empty state (formats 8 and 4 agree there, but for what formats 6
+  // to 8 added at the end), then one account as
   // format 4 wrote it: the window held logit_probe's counts, the account volume_spike's history.
   Recorder rec;
   DetectionEngine fresh(without_thresholds(), {}, rec);
@@ -119,8 +119,9 @@ TEST_CASE("a format 4 account's baseline and probes go to their detectors", "[en
   std::string v4 = e.substr(0, 48);
   StateWriter one;
   one.u64(1);
-  // Formats 6 and 7 added the held events and the room, then the logs' start and clusters.
-  v4 += one.data() + a.data() + e.substr(56, e.size() - 56 - 32);
+  // Formats 6 to 8 added the held events and the room, the logs' start and clusters, then the
+  // models' first appearances.
+  v4 += one.data() + a.data() + e.substr(56, e.size() - 56 - 64);
 
   DetectionEngine loaded(without_thresholds(), {}, rec);
   StateReader in(v4, 4);

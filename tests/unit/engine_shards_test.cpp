@@ -377,8 +377,10 @@ TEST_CASE("a state in format 1 (before shards) still loads", "[engine][state]") 
   // Format 2 added the windows closed since the last upkeep, and their close times, after the
   // population (three times, then the population: all empty here, a zero count each); format 4
   // the forgotten keys at the end (a zero count), format 6 the held events after them (another)
-  // and the room for new accounts, format 7 the logs' first event and the clusters (a count).
-  std::string v1 = w.data().substr(0, 32) + w.data().substr(48, w.data().size() - 48 - 40);
+  // and the room for new accounts, format 7 the logs' first event and the clusters (a count),
+  // format 8 the models' first appearances, the logs' stretch and the models noted since the
+  // upkeep (two counts, two times).
+  std::string v1 = w.data().substr(0, 32) + w.data().substr(48, w.data().size() - 48 - 72);
   DetectionEngine loaded(default_rules(), {}, rec);
   StateReader in(v1, 1);
   loaded.load_state(in);

@@ -57,6 +57,8 @@ inline RuleSet only(std::string_view detector) {
   r.prompt_templating.enabled = detector == "prompt_templating";
   r.distillation_sweep.enabled = detector == "distillation_sweep";
   r.logit_probe.enabled = detector == "logit_probe";
+  r.release_chasing.enabled = detector == "release_chasing";
+  r.quota_hugging.enabled = detector == "quota_hugging";
   r.thresholds.clear();
   return r;
 }

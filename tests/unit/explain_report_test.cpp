@@ -75,6 +75,7 @@ std::string plain(int i, const char* key) {
 RuleSet probe_only() {
   RuleSet r = default_rules();
   r.volume_spike.enabled = r.prompt_templating.enabled = r.distillation_sweep.enabled = false;
+  r.release_chasing.enabled = r.quota_hugging.enabled = false;
   r.thresholds.clear();
   return r;
 }
@@ -157,7 +158,7 @@ TEST_CASE("explain as JSON lines: account, windows, verdicts, thresholds, run", 
   std::vector<std::string> lines;
   for (size_t from = 0, nl; (nl = e.jsonl.find('\n', from)) != std::string::npos; from = nl + 1)
     lines.push_back(e.jsonl.substr(from, nl - from));
-  REQUIRE(lines.size() == 8);
+  REQUIRE(lines.size() == 10);  // the account, a window, six verdicts, a threshold, the run
   CHECK_THAT(lines[0], Catch::StartsWith(R"({"type":"account","key":"quiet",)"));
   CHECK(lines[1] == R"({"type":"window","window_start":"2026-11-02T11:00:00.000Z",)"
                     R"("window_end":"2026-11-02T11:04:00.000Z","flagged":false})");
@@ -166,9 +167,9 @@ TEST_CASE("explain as JSON lines: account, windows, verdicts, thresholds, run", 
                                          R"("enabled":false,"fired":false,"score":0,)"));
   CHECK_THAT(lines[5], Catch::Contains(R"("missed":{"metric":"max_distinct_biases_per_prompt",)"
                                        R"("value":0,"bar":)"));
-  CHECK(lines[6] == R"({"type":"threshold","rule":"busy","measure":"count","window":"1h",)"
+  CHECK(lines[8] == R"({"type":"threshold","rule":"busy","measure":"count","window":"1h",)"
                     R"("highest":5,"comparison":">","limit":100,"fired":false})");
-  CHECK(lines[7] ==
+  CHECK(lines[9] ==
         R"({"type":"run","lines":5,"events":5,"skipped_lines":0,"windows":1,"windows_shown":1})");
 }
 

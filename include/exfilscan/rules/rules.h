@@ -129,6 +129,38 @@ struct LogitProbeRule {
   double echo_full_score_ratio = 0;  // and score 1 at this many times
 };
 
+/// A key (or a cluster) that moves most of its traffic to a model within hours of that model's
+/// first appearance in the logs, with sweep evidence: a harvest of the newest model.
+struct ReleaseChasingRule {
+  bool enabled = false;
+  int64_t established_ns = 0;        // a model first seen this soon after the logs began was there
+  int64_t restart_after_ns = 0;      // a gap in all traffic this long begins the logs anew
+  int64_t max_lag_ns = 0;            // the key's first request to it at most this long after it
+  uint64_t min_requests = 0;         // requests to the new model before it is judged
+  uint64_t min_requests_before = 0;  // the key's requests before it moved: a move, not a new key
+  double min_moved_share = 0;        // of the key's requests since its first one to the model
+  double min_sweep_score = 0;        // the sweep's score on the key (fired or not) at least
+  double move_bonus = 0;             // added to that score for a whole move at once
+  double max_score = 0;
+};
+
+/// Keys held at a steady high fraction of their own observed ceiling, with HTTP 429s at its edge:
+/// a campaign spreading its load under per-key rate limits.
+struct QuotaHuggingRule {
+  bool enabled = false;
+  uint64_t min_windows = 0;             // consecutive closed windows before it is judged...
+  uint64_t max_windows = 0;             // ...and the most it weighs (the score is full there)
+  uint64_t min_window_requests = 0;     // each with at least this many requests
+  double max_dispersion = 0;            // their variance over their mean (Poisson's is 1) at most
+  double min_ceiling_share = 0;         // their median at least this share of the busiest
+  uint64_t min_throttled = 0;           // HTTP 429s over them, at least...
+  double max_throttled_share = 0;       // ...and at most this share of requests (more: a storm)
+  double min_keys_throttled_share = 0;  // a cluster's: of its keys, throttled themselves...
+  uint64_t min_key_throttled = 0;       // ...this many times each
+  double max_score_key = 0;             // a key alone: a batch job run at its limit looks the same
+  double max_score = 0;                 // a cluster's pooled account
+};
+
 /// Keys linked into clusters at each hourly upkeep, each cluster judged as one pooled account by
 /// the content detectors: a campaign spread over many small keys is one sweep. Two keys link by
 /// what unrelated customers rarely share together: a time (first seen in one wave) or a content
@@ -185,6 +217,8 @@ struct RuleSet {
   TemplatingRule prompt_templating;
   SweepRule distillation_sweep;
   LogitProbeRule logit_probe;
+  ReleaseChasingRule release_chasing;
+  QuotaHuggingRule quota_hugging;
   ClusterRule clusters;
   std::vector<ThresholdRule> thresholds;
 };
