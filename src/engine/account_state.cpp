@@ -126,7 +126,7 @@ void WindowStats::load(StateReader& r, LegacyDetectorData& legacy) {
   last_ns = r.time();
   slice_ns = r.i64();
   last_gap_ns = r.time();
-  // A window is 10 minutes to a day (rules.cpp): its sixtieth, 10 s to 24 min.
+  // A window is 10 minutes to a day (rule_parameters.h): its sixtieth, 10 s to 24 min.
   if (slice_ns < 10 * 1'000'000'000LL || slice_ns > 24 * 60 * 1'000'000'000LL)
     throw StateError("a window's slice is out of range");
   uint64_t n_samples = 0, slice_bits = 0;

@@ -1,8 +1,8 @@
 #pragma once
 /// Internal: writes rules back as TOML. TomlWriter has the reading methods of rules.cpp's
-/// TableReader (get, duration, strings, sub, check, finish), so that the one list of parameters
-/// in rules.cpp (read_parameters) is both how a rules file is read and how `exfilscan rules`
-/// prints the rules in force. A kind of value the reader learns, the writer learns here too.
+/// TableReader (get, duration, strings, sub, check, finish), so that the one list of
+/// parameters in rule_parameters.h (read_parameters) is both how a rules file is read and how
+/// `exfilscan rules` prints the rules in force. A kind of value the reader learns, the writer learns here too.
 
 #include <exfilscan/rules/rules.h>
 
@@ -50,8 +50,8 @@ class TomlWriter {
   std::vector<std::unique_ptr<TomlWriter>> subs_;
 };
 
-/// Every setting, allow-list and detector parameter of `rules` into `root` (rules.cpp: the same
-/// code that reads them).
+/// Every setting, allow-list and detector parameter of `rules` into `root` (rule_parameters.h:
+/// the same code that reads them).
 void write_parameters(TomlWriter& root, RuleSet rules);
 
 }  // namespace exfilscan::detail
