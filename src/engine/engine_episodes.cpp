@@ -48,8 +48,27 @@ bool Shard::should_fire(RuleFiring& f, double score, int64_t now) {
   return true;
 }
 
+void Shard::coordinate(const Account& a, Verdict& v) const {
+  const KeyCluster* c = shared.cluster_by(a.cluster);
+  if (!c || c->links.keys == 0) return;
+  const ClusterRule& r = rules.clusters;
+  const LinkCounts& l = c->links;
+  if (2 * l.in_waves < l.keys) return;  // mostly keys that were there before: no sign of making
+  double part = std::min(
+      1.0, static_cast<double>(l.in_waves) / static_cast<double>(r.coordination_full_keys));
+  double bonus = r.coordination_bonus * part;
+  if (bonus <= 0) return;
+  v.score = std::min(1.0, v.score + bonus);
+  v.metrics.push_back({"keys_made_together", static_cast<double>(l.in_waves)});
+  v.metrics.push_back({"coordination_bonus", bonus});
+  v.reason +=
+      fmt::format("; across {} keys first seen in {}", l.in_waves,
+                  l.waves == 1 ? std::string("one wave") : fmt::format("{} waves", l.waves));
+}
+
 void Shard::consider(Account& a, const char* rule, Verdict v, int64_t now) {
   if (!v.fired) return;
+  if (a.pooled) coordinate(a, v);
   auto f = std::find_if(a.fired.begin(), a.fired.end(), [&](auto& x) { return x.rule == rule; });
   if (f == a.fired.end()) f = a.fired.insert(a.fired.end(), RuleFiring{rule, 0, 0, 0});
   if (!should_fire(*f, v.score, now)) return;

@@ -173,6 +173,9 @@ struct Shard {
   /// the severity rises within the episode.
   bool should_fire(RuleFiring& f, double score, int64_t now);
   void consider(Account& a, const char* rule, Verdict v, int64_t now);
+  /// A cluster's verdict that fired, with the second signal its keys' making gives (rules
+  /// clusters.coordination_bonus).
+  void coordinate(const Account& a, Verdict& v) const;
   void fire_threshold(const ThresholdRule& rule, std::string_view key, double value,
                       const Event& ev);
   double risk_of(const Account& a) const;

@@ -217,6 +217,8 @@ TEST_CASE("small keys of one campaign are judged as one cluster, the NAT's keys 
   CHECK(c->total_requests > 12 * 40 / 2);
   CHECK(c->total_requests < 12 * 40);
   CHECK(one.findings.find(" cluster ") != std::string::npos);
+  // Twelve keys made in one wave: the pooled verdict carries the second signal.
+  CHECK(one.findings.find("keys_made_together=12") != std::string::npos);
   for (const AccountSummary& a : one.rows)
     if (a.key.rfind("nat-", 0) == 0) CHECK(a.cluster.empty());
   // The same for any number of shards, and for a run cut in two with --state.

@@ -176,6 +176,11 @@ struct ClusterRule {
   int64_t wave_ns = 0;            // keys first seen this close together came in one wave
   int64_t settled_ns = 0;         // keys first seen this soon after the logs begin were there
   uint64_t max_listed_keys = 0;   // member keys a finding names (the count is always whole)
+  /// A cluster whose keys were mostly made together (first seen in waves) is a second signal
+  /// beside its pooled verdict: this much is added to a verdict that fired, in full from
+  /// coordination_full_keys keys on.
+  double coordination_bonus = 0;
+  uint64_t coordination_full_keys = 0;
 };
 
 /// Which events a threshold rule counts. Empty lists match everything.
