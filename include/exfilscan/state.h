@@ -22,9 +22,9 @@ class StateError : public std::runtime_error {
 /// that comes back is dormant, not new). 5: each detector's part under its name. 6: the events
 /// the clock holds aside until their time is confirmed. 7: the keys' link profiles and the
 /// clusters they form (pooled accounts among the accounts). 8: each model's first appearance in
-/// the logs, and those noted since the last upkeep (release_chasing). Formats 1 to 7 are still
-/// read.
-inline constexpr uint32_t state_format_version = 8;
+/// the logs, and those noted since the last upkeep (release_chasing). 9: whether a cluster's
+/// keys share one setup. Formats 1 to 8 are still read.
+inline constexpr uint32_t state_format_version = 9;
 inline constexpr uint32_t oldest_state_format_version = 1;
 
 /// Little-endian fixed-width values and length-prefixed strings.

@@ -18,9 +18,18 @@ detail::LinkCandidate DetectionEngine::Impl::candidate_of(const Account& a) cons
   detail::LinkCandidate c;
   c.key = a.key;
   c.first_seen_ns = a.first_seen_ns;
-  // (As a difference: the start plus a long `settled` would pass int64.)
-  c.in_wave = shared.logs_start_ns != INT64_MAX &&
-              a.first_seen_ns - shared.logs_start_ns >= rule.settled_ns;
+  // (As a difference: the start plus a long `settled` would pass int64.) A key is new when,
+  // at its own rate, the logs before its first request should have held some of it: a key
+  // that sends one request in five hours and first shows at hour four was there all along.
+  // The logs begin at their current stretch: old stray lines a day or more before the traffic
+  // (release_chasing's restart_after) do not make every key new.
+  int64_t start =
+      shared.releases.since_ns != INT64_MAX ? shared.releases.since_ns : shared.logs_start_ns;
+  int64_t absent = start == INT64_MAX ? 0 : a.first_seen_ns - start;
+  double span = static_cast<double>(std::max(a.last_seen_ns - a.first_seen_ns, rule.wave_ns));
+  double expected = static_cast<double>(a.requests) / span * static_cast<double>(absent);
+  c.in_wave =
+      start != INT64_MAX && absent >= rule.settled_ns && expected >= rule.new_after_requests;
   double share = rule.dominant_share;
   c.system = p.system.dominant(p.requests, share);
   c.shape = p.shape.dominant(p.requests, share);

@@ -53,7 +53,9 @@ void Shard::coordinate(const Account& a, Verdict& v) const {
   if (!c || c->links.keys == 0) return;
   const ClusterRule& r = rules.clusters;
   const LinkCounts& l = c->links;
-  if (2 * l.in_waves < l.keys) return;  // mostly keys that were there before: no sign of making
+  // Mostly keys that were there before, keys that came one a wave (new, but not together), or
+  // keys new together that share nothing else: no sign of one operator making them.
+  if (2 * l.in_waves < l.keys || l.in_waves < 2 * l.waves || !l.one_setup) return;
   double part = std::min(
       1.0, static_cast<double>(l.in_waves) / static_cast<double>(r.coordination_full_keys));
   double bonus = r.coordination_bonus * part;

@@ -113,6 +113,7 @@ void LinkCounts::save(StateWriter& w) const {
                      shared_net, agents, shared_agent, orgs, shared_org})
     w.u64(v);
   w.u64(top_system);
+  w.u8(one_setup ? 1 : 0);
 }
 
 void LinkCounts::load(StateReader& r) {
@@ -120,6 +121,8 @@ void LinkCounts::load(StateReader& r) {
                       &nets, &shared_net, &agents, &shared_agent, &orgs, &shared_org})
     *v = static_cast<uint32_t>(std::min<uint64_t>(r.u64(), UINT32_MAX));
   top_system = r.u64();
+  // Format 9 says whether the keys share one setup; before, no cluster gains for it.
+  one_setup = r.version() >= 9 && r.u8() != 0;
 }
 
 void KeyCluster::save(StateWriter& w) const {
@@ -241,7 +244,8 @@ static void drop_common(std::vector<LinkCandidate>& keys, uint64_t LinkCandidate
 /// each tied to the next by a different coincidence) is no cluster at all.
 static std::vector<uint32_t> core(const std::vector<uint32_t>& members,
                                   const std::vector<LinkCandidate>& keys, int64_t wave,
-                                  double share) {
+                                  double share, bool& one_setup) {
+  one_setup = false;
   std::vector<uint64_t LinkCandidate::*> fields = {&LinkCandidate::system, &LinkCandidate::shape,
                                                    &LinkCandidate::net, &LinkCandidate::agent,
                                                    &LinkCandidate::org};
@@ -258,7 +262,10 @@ static std::vector<uint32_t> core(const std::vector<uint32_t>& members,
     uint64_t top = 0;
     auto [count, distinct] = spread(values, &top);
     (void)distinct;
-    if (count >= 2 && static_cast<double>(count) >= need) cores[f] = top, any = true;
+    if (count >= 2 && static_cast<double>(count) >= need) {
+      cores[f] = top, any = true;
+      one_setup = one_setup || f < fields.size();  // a value of the setup, not only a wave
+    }
   }
   if (!any) return {};
   std::vector<uint32_t> out;
@@ -311,14 +318,17 @@ std::vector<KeyCluster> link_keys(const std::vector<LinkCandidate>& all, const C
   std::map<uint32_t, std::vector<uint32_t>> by_root;
   for (uint32_t i = 0; i < keys.size(); ++i) by_root[comp.find(i)].push_back(i);
   std::vector<std::vector<uint32_t>> groups;
+  std::vector<bool> setups;
   for (auto& [root, all_members] : by_root) {
     if (all_members.size() < rule.min_keys) continue;
-    std::vector<uint32_t> members = core(all_members, rare, wave, rule.core_share);
+    bool one_setup = false;
+    std::vector<uint32_t> members = core(all_members, rare, wave, rule.core_share, one_setup);
     if (members.size() < rule.min_keys) continue;
     uint64_t total = 0, most = 0;
     for (uint32_t i : members) total += keys[i].requests, most = std::max(most, keys[i].requests);
     if (static_cast<double>(most) > rule.max_member_share * static_cast<double>(total)) continue;
     groups.push_back(std::move(members));
+    setups.push_back(one_setup);
   }
 
   // Ids: each old id to the component holding most of its members (ties: the smaller id, then
@@ -364,6 +374,7 @@ std::vector<KeyCluster> link_keys(const std::vector<LinkCandidate>& all, const C
     }
     LinkCounts& l = c.links;
     l.keys = static_cast<uint32_t>(m.size());
+    l.one_setup = setups[g];
     std::tie(l.shared_system, l.systems) = spread(sys, &l.top_system);
     std::tie(l.shared_shape, l.shapes) = spread(shape);
     std::tie(l.shared_net, l.nets) = spread(net);

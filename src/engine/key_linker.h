@@ -63,6 +63,9 @@ struct LinkCounts {
   uint32_t nets = 0, shared_net = 0;
   uint32_t agents = 0, shared_agent = 0;
   uint32_t orgs = 0, shared_org = 0;
+  /// Half its keys or more share a rare system prompt, request shape, /24, agent or org: one
+  /// setup, not only one wave.
+  bool one_setup = false;
   /// "42 keys: 40 share system prompt 3f9a1c2b, first seen in 4 waves, 3 /24s, 1 user agent".
   std::string describe() const;
   void save(StateWriter& w) const;

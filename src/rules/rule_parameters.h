@@ -189,6 +189,7 @@ void read_clusters(R& r, ClusterRule& c) {
   r.duration("wave", c.wave_ns);
   r.check(c.wave_ns >= ns_per_minute && c.wave_ns <= ns_per_day, "wave", "from 1m to 24h");
   r.duration("settled", c.settled_ns);
+  r.get("new_after_requests", c.new_after_requests, 0, 1e6);
   r.get("max_listed_keys", c.max_listed_keys, 1, 100'000);
   r.get("coordination_bonus", c.coordination_bonus, 0, 0.5);
   r.get("coordination_full_keys", c.coordination_full_keys, 1, 1'000'000);

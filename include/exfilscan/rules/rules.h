@@ -175,6 +175,8 @@ struct ClusterRule {
   double dominant_share = 0;      // a key's system prompt, shape, /24, agent: its share of them
   int64_t wave_ns = 0;            // keys first seen this close together came in one wave
   int64_t settled_ns = 0;         // keys first seen this soon after the logs begin were there
+  double new_after_requests = 0;  // and a key is new once its rate says the logs before its
+                                  // first request should have held this many of its requests
   uint64_t max_listed_keys = 0;   // member keys a finding names (the count is always whole)
   /// A cluster whose keys were mostly made together (first seen in waves) is a second signal
   /// beside its pooled verdict: this much is added to a verdict that fired, in full from
