@@ -8,11 +8,10 @@
 
 namespace exfilscan::detail {
 
-/// gzip (concatenated members are one stream); `size_hint` is the file's size as stored, or 0.
-std::unique_ptr<StreamChunker> gzip_chunker(std::unique_ptr<RawReader> raw,
-                                            const InputOptions& options, uint64_t size_hint);
-/// zstd; `size_hint` is the file's size as stored, or 0.
-std::unique_ptr<StreamChunker> zstd_chunker(std::unique_ptr<RawReader> raw,
-                                            const InputOptions& options, uint64_t size_hint);
+/// gzip members and zstd frames in any order and number, the first in `first`; `size_hint` is
+/// the file's size as stored, or 0.
+std::unique_ptr<StreamChunker> compressed_chunker(std::unique_ptr<RawReader> raw,
+                                                  const InputOptions& options, uint64_t size_hint,
+                                                  Compression first);
 
 }  // namespace exfilscan::detail

@@ -72,14 +72,8 @@ std::unique_ptr<ChunkSource> open_stream(const std::string& path, const InputOpt
   }
   auto raw = std::make_unique<detail::RawReader>(fd, owned, path);
   if (path == "-") ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups; fails harmlessly
-  switch (detect_compression(raw->peek(4))) {
-    case Compression::gzip:
-      return detail::gzip_chunker(std::move(raw), options, size);
-    case Compression::zstd:
-      return detail::zstd_chunker(std::move(raw), options, size);
-    case Compression::none:
-      break;
-  }
+  if (Compression c = detect_compression(raw->peek(4)); c != Compression::none)
+    return detail::compressed_chunker(std::move(raw), options, size, c);
   return std::make_unique<detail::PlainChunker>(std::move(raw), options, size);
 }
 

@@ -169,6 +169,62 @@ TEST_CASE("concatenated gzip members read as one stream", "[input]") {
   CHECK(drain(f.path()).first == a + b);
 }
 
+// Issue 17: a gzip member followed by a zstd frame was refused, and the lines decoded before the
+// switch were lost with it. Members and frames follow one another in any order, as zstd -d
+// reads them; anything else after one is an error naming the file, after the lines before it.
+TEST_CASE("gzip members and zstd frames read in any order as one stream", "[input]") {
+  std::string a = many_lines(3000), b = many_lines(7), c = "{\"timestamp\":1}\n";
+  // A zstd skippable frame (magic 0x184D2A50, 4 bytes of length, then that many bytes).
+  std::string skippable("\x50\x2a\x4d\x18\x03\x00\x00\x00xyz", 11);
+  InputOptions small, ahead;
+  small.chunk_bytes = 4096;
+  ahead.read_ahead = true;
+  ahead.read_ahead_min_bytes = 0;
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {gzip(a) + zstd(b), a + b},
+      {zstd(a) + gzip(b), a + b},
+      {gzip(a) + zstd(b) + gzip(c) + gzip(c), a + b + c + c},
+      {zstd(a) + skippable + gzip(b) + zstd(c), a + b + c},
+      {gzip(c) + zstd(a), c + a}};
+  for (const auto& [contents, want] : cases) {
+    TempFile f(contents);
+    CHECK(drain(f.path()).first == want);
+    CHECK(drain(f.path(), small).first == want);
+    CHECK(drain(f.path(), ahead).first == want);
+  }
+}
+
+namespace {
+
+/// The bytes of a source's chunks until it ends or throws, and the error's message.
+std::pair<std::string, std::string> drain_to_error(const std::string& path) {
+  std::string got;
+  try {
+    auto source = open_input(path, {});
+    Chunk chunk;
+    while (source->next(chunk)) got.append(chunk.bytes);
+  } catch (const InputError& e) {
+    return {got, e.what()};
+  }
+  return {got, ""};
+}
+
+}  // namespace
+
+TEST_CASE("bytes after a member that start no member or frame are an error (issue 17)", "[input]") {
+  std::string a = many_lines(50), b = many_lines(5);
+  for (const std::string& tail : {b, std::string("\x28\xb5", 2), std::string(512, '\0')}) {
+    for (const std::string& head : {gzip(a), zstd(a), gzip(b) + zstd(a)}) {
+      TempFile f(head + tail);
+      auto [got, error] = drain_to_error(f.path());
+      CHECK(got.ends_with(a));  // every line before the stray bytes
+      CHECK_THAT(error, Catch::Contains(f.path()) &&
+                            Catch::Contains("neither a gzip member nor a zstd frame") &&
+                            Catch::Contains("compressed byte " + std::to_string(head.size())));
+    }
+  }
+}
+
 TEST_CASE("a last line without a newline is kept", "[input]") {
   TempFile f("{\"timestamp\":1}\n{\"timestamp\":2}");
   CHECK(drain(f.path()).first == "{\"timestamp\":1}\n{\"timestamp\":2}");
