@@ -50,7 +50,13 @@ void DetectionEngine::finish(bool close_windows) {
 }
 
 std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
-  std::vector<AccountSummary> all, flagged, others;
+  // One row per account, sorted in place: copied into two more vectors as they grew, the rows
+  // were a fifth of a key flood's peak memory (issue 17; tests/cli/memory_faults.sh).
+  std::vector<AccountSummary> all;
+  size_t rows = 0;
+  for (const auto& sh : impl_->shards)
+    rows += sh->accounts.size() + sh->retired.size() + sh->pools.size() + sh->retired_pools.size();
+  all.reserve(rows);
   for (const auto& sh : impl_->shards) {
     for (bool pooled : {false, true}) {
       for (const auto& [k, a] : sh->table(pooled)) {
@@ -86,22 +92,33 @@ std::vector<AccountSummary> DetectionEngine::ranking(size_t top_other) const {
     for (const std::string& r : c->rules)
       if (std::find(s.rules.begin(), s.rules.end(), r) == s.rules.end()) s.rules.push_back(r);
   }
-  for (AccountSummary& s : all) {
-    // A member kept after it went idle that its cluster does not lift, with no request in this
-    // run (a --state carried it), is busy in none of it: not among the busiest.
-    if (s.rules.empty() && s.requests == 0) continue;
-    (s.rules.empty() ? others : flagged).push_back(std::move(s));
-  }
-  std::sort(flagged.begin(), flagged.end(), ranks_above);
-  // The busiest in this run: with a --state, of today, not of every day it carries.
-  std::sort(others.begin(), others.end(), [](const AccountSummary& a, const AccountSummary& b) {
-    if (a.completion_tokens != b.completion_tokens)
-      return a.completion_tokens > b.completion_tokens;
-    return ranks_above(a, b);
-  });
-  if (others.size() > top_other) others.resize(top_other);
-  flagged.insert(flagged.end(), others.begin(), others.end());
-  return flagged;
+  // A member kept after it went idle that its cluster does not lift, with no request in this
+  // run (a --state carried it), is busy in none of it: not among the busiest.
+  all.erase(
+      std::remove_if(all.begin(), all.end(),
+                     [](const AccountSummary& s) { return s.rules.empty() && s.requests == 0; }),
+      all.end());
+  // The flagged by rank, then the busiest others in this run: with a --state, of today, not of
+  // every day it carries. Both orders are total: the key, then its kind (a cluster's pooled
+  // account may be named like a key), break ties, so sorting in place gives one order.
+  auto before = [](const AccountSummary& a, const AccountSummary& b) {
+    if (ranks_above(a, b)) return true;
+    if (ranks_above(b, a)) return false;
+    return a.key_kind < b.key_kind;
+  };
+  auto others = std::partition(all.begin(), all.end(),
+                               [](const AccountSummary& s) { return !s.rules.empty(); });
+  std::sort(all.begin(), others, before);
+  size_t keep = std::min<size_t>(top_other, static_cast<size_t>(all.end() - others));
+  std::partial_sort(others, others + static_cast<std::ptrdiff_t>(keep), all.end(),
+                    [&](const AccountSummary& a, const AccountSummary& b) {
+                      if (a.completion_tokens != b.completion_tokens)
+                        return a.completion_tokens > b.completion_tokens;
+                      return before(a, b);
+                    });
+  all.erase(others + static_cast<std::ptrdiff_t>(keep), all.end());
+  all.shrink_to_fit();
+  return all;
 }
 
 EngineStats DetectionEngine::stats() const {
