@@ -26,6 +26,19 @@
 
 namespace exfilscan::cli {
 
+void load_state_payload(DetectionEngine& engine, const std::string& path,
+                        const std::string& payload, uint32_t version) {
+  try {
+    StateReader in(payload, version);
+    engine.load_state(in);
+  } catch (const StateError& e) {
+    throw StateError(fmt::format(
+        "{}: the state cannot be loaded (its header says format {}): {} (it is left as it is; "
+        "--state-reset starts over)",
+        path, version, e.what()));
+  }
+}
+
 /// What a failed write to standard output means: EPIPE is the reader going away (`| head`),
 /// quiet and exit 0; anything else (a full disk, a closed descriptor) is exit 2 with a message.
 int stdout_failure(int error) {
@@ -359,8 +372,7 @@ int run_read(const RunConfig& c) {
         uint32_t version = 0;
         std::string payload = state->read(c.rules_fingerprint, version);
         if (!payload.empty()) {
-          StateReader in(payload, version);
-          engine.load_state(in);
+          load_state_payload(engine, c.state, payload, version);
           if (c.verbose) spdlog::info("state: loaded {} ({} bytes)", c.state, payload.size());
         } else if (c.verbose) {
           spdlog::info("state: {} does not exist yet; starting fresh", c.state);

@@ -3,6 +3,7 @@
 
 #include "cli/options.h"
 
+#include <exfilscan/engine/engine.h>
 #include <exfilscan/input/diagnostics.h>
 #include <exfilscan/input/reader.h>
 
@@ -37,6 +38,12 @@ void print_totals(const ReadStats& stats, const BadLineLog& bad, double seconds,
                   const std::string& found = "");
 /// Says why reading stopped early; the exit code for it.
 int report_read_failure(const ReadResult& result);
+
+/// Loads a state's payload into the engine. A payload the engine refuses (a count out of range:
+/// a format number that does not match its contents) is a StateError that names the file and
+/// the way out, as the file's own checks do (issue 17).
+void load_state_payload(DetectionEngine& engine, const std::string& path,
+                        const std::string& payload, uint32_t version);
 
 /// `explain` (explain.cpp).
 int run_explain(const RunConfig& config);

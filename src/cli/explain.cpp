@@ -25,8 +25,7 @@ int run_explain(const RunConfig& c) {
     try {
       uint32_t version = 0;
       std::string payload = read_state_unlocked(c.state, c.rules_fingerprint, version);
-      StateReader in(payload, version);
-      engine.load_state(in);
+      load_state_payload(engine, c.state, payload, version);
     } catch (const StateError& e) {
       note("exfilscan: {}\n", e.what());
       return exit_input_error;
