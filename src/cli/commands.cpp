@@ -6,6 +6,7 @@
 #include <exfilscan/exit_codes.h>
 #include <exfilscan/input/pipeline.h>
 #include <exfilscan/report/html_report.h>
+#include <exfilscan/report/report.h>
 #include <exfilscan/timestamp.h>
 
 #include <fmt/format.h>
@@ -106,16 +107,6 @@ class NormalizeSink : public EventSink {
  private:
   CanonicalWriter& writer_;
 };
-
-std::string with_commas(uint64_t n) {
-  std::string digits = fmt::format("{}", n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 std::string counted(uint64_t n, std::string_view noun) {
   return fmt::format("{} {}{}", with_commas(n), noun, n == 1 ? "" : "s");

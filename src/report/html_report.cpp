@@ -127,16 +127,6 @@ constexpr const char* script = R"(
 })();
 )";
 
-std::string with_commas(uint64_t n) {
-  std::string digits = fmt::format("{}", n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -2,7 +2,8 @@
 /// Internal: writes rules back as TOML. TomlWriter has the reading methods of rules.cpp's
 /// TableReader (get, duration, strings, sub, check, finish), so that the one list of
 /// parameters in rule_parameters.h (read_parameters) is both how a rules file is read and how
-/// `exfilscan rules` prints the rules in force. A kind of value the reader learns, the writer learns here too.
+/// `exfilscan rules` prints the rules in force. A kind of value the reader learns, the writer
+/// learns here too.
 
 #include <exfilscan/rules/rules.h>
 

@@ -105,5 +105,7 @@ void append_csv_field(std::string& out, std::string_view field);
 
 /// Numbers in reports: integers as integers, fractions to 4 decimals without trailing zeros.
 std::string format_number(double value);
+/// Counts for people: 1234567 -> "1,234,567".
+std::string with_commas(uint64_t n);
 
 }  // namespace exfilscan
