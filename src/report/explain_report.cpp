@@ -344,15 +344,9 @@ std::string ExplainReport::jsonl(const AccountSummary& a,
     o += R"(,"links":)";
     append_json_string(o, c.links);
     o += fmt::format(R"(,"cluster_keys":{},"keys":[)", c.keys);
-    for (size_t i = 0; i < c.members.size(); ++i) {
-      if (i) o += ',';
-      append_json_string(o, c.members[i]);
-    }
+    append_json_strings(o, c.members);
     o += R"(],"shared":[)";
-    for (size_t i = 0; i < c.shared.size(); ++i) {
-      if (i) o += ',';
-      append_json_string(o, c.shared[i]);
-    }
+    append_json_strings(o, c.shared);
     o += "]}\n";
   }
   for (const auto& [rule, peak] : peaks) {

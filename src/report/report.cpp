@@ -152,17 +152,11 @@ std::string finding_json(const Finding& f) {
     append_json_string(o, f.template_text);
   }
   o += ",\"sample_request_ids\":[";
-  for (size_t i = 0; i < f.sample_request_ids.size(); ++i) {
-    if (i) o += ',';
-    append_json_string(o, f.sample_request_ids[i]);
-  }
+  append_json_strings(o, f.sample_request_ids);
   o += ']';
   if (!f.sample_prompts.empty()) {
     o += ",\"sample_prompts\":[";
-    for (size_t i = 0; i < f.sample_prompts.size(); ++i) {
-      if (i) o += ',';
-      append_json_string(o, f.sample_prompts[i]);
-    }
+    append_json_strings(o, f.sample_prompts);
     o += ']';
   }
   if (!f.cluster.empty()) {
@@ -171,10 +165,7 @@ std::string finding_json(const Finding& f) {
   }
   if (f.key_kind == "cluster") {
     o += fmt::format(",\"cluster_keys\":{},\"keys\":[", f.cluster_keys);
-    for (size_t i = 0; i < f.keys.size(); ++i) {
-      if (i) o += ',';
-      append_json_string(o, f.keys[i]);
-    }
+    append_json_strings(o, f.keys);
     o += "],\"links\":";
     append_json_string(o, f.links);
   }
@@ -194,10 +185,7 @@ std::string account_json(const AccountSummary& a) {
       a.completion_tokens, json_time(a.first_seen_ns), json_time(a.last_seen_ns));
   append_json_string(o, a.top_rule);
   o += ",\"rules\":[";
-  for (size_t i = 0; i < a.rules.size(); ++i) {
-    if (i) o += ',';
-    append_json_string(o, a.rules[i]);
-  }
+  append_json_strings(o, a.rules);
   o += fmt::format(
       "],\"suppressed_findings\":{},\"total_requests\":{},\"total_prompt_tokens\":{},"
       "\"total_completion_tokens\":{},\"total_first_seen\":\"{}\",\"total_last_seen\":\"{}\"",
