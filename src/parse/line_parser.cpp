@@ -181,21 +181,29 @@ struct LineParser::Impl {
         case detail::AdapterResult::ok:
           format = InputFormat::canonical;
           break;
-        case detail::AdapterResult::other_format:
+        case detail::AdapterResult::other_format: {
           // Start again as the format the line turned out to be.
+          if (!restart(ctx, doc, root)) return false;
+          if (read_as(ctx, root, other) && ctx.has_timestamp) {
+            format = other;
+            break;
+          }
+          // A canonical line may carry a key that marks another format (a gateway's field
+          // copied in): when that format finds no event in it, the line is read as canonical
+          // if it is a canonical event (it has our `timestamp`). Otherwise the other format's
+          // reason stands, read again (rare: only lines that fail both ways pay twice).
+          if (!restart(ctx, doc, root)) return false;
+          InputFormat unused;
+          if (detail::read_canonical(ctx, root, false, unused) == detail::AdapterResult::ok &&
+              ctx.has_timestamp) {
+            format = InputFormat::canonical;
+            break;
+          }
+          if (!restart(ctx, doc, root)) return false;
+          if (!read_as(ctx, root, other)) return false;
           format = other;
-          event.clear();
-          pool.reset();
-          arena.reset();
-          prompt.clear();
-          left_out.clear();
-          ctx.has_timestamp = false;
-          ctx.leading_system_parts = 0;
-          ctx.no_time_detail = nullptr;
-          doc.rewind();
-          if (auto e = doc.get_object().get(root)) return ctx.fail_json(e, {"", "line"});
-          if (!read_as(ctx, root, format)) return false;
           break;
+        }
       }
     } else if (!read_as(ctx, root, format)) {
       return false;
@@ -255,6 +263,22 @@ struct LineParser::Impl {
     event.endpoint_kind = last_kind;
     event.prompt = prompt;
     last = format;
+    return true;
+  }
+
+  /// Empties what a read of the line left and rewinds the document to its root object.
+  bool restart(detail::Ctx& ctx, simdjson::ondemand::document& doc,
+               simdjson::ondemand::object& root) {
+    ctx.event.clear();
+    pool.reset();
+    arena.reset();
+    prompt.clear();
+    left_out.clear();
+    ctx.has_timestamp = false;
+    ctx.leading_system_parts = 0;
+    ctx.no_time_detail = nullptr;
+    doc.rewind();
+    if (auto e = doc.get_object().get(root)) return ctx.fail_json(e, {"", "line"});
     return true;
   }
 

@@ -539,3 +539,29 @@ TEST_CASE("Portkey exports written with literal dotted keys (issue 18)",
   CHECK(*p->event.reasoning_tokens == 5);
   CHECK(prompt_texts(p->event) == std::vector<std::string>{"U:Summarise the Loire."});
 }
+
+TEST_CASE("a canonical line with another format's key is read as canonical (issue 18)",
+          "[adapter][regression]") {
+  // Kong's "latencies" and an OpenAI Batch "custom_id" copied into a canonical line, before
+  // and after its timestamp: the other format finds no time in it, so the line is canonical.
+  for (const std::string line :
+       {R"({"timestamp":"2026-05-01T10:00:00Z","api_key_id":"k1","latencies":{"request":5}})",
+        R"({"custom_id":"job-7","timestamp":"2026-05-01T10:00:00Z","api_key_id":"k1"})"}) {
+    auto p = parse_line(line);
+    INFO(line);
+    REQUIRE(p->ok);
+    CHECK(p->parser->last_format() == InputFormat::canonical);
+    CHECK(p->event.api_key == "k1");
+    CHECK(p->event.timestamp_ns == 1777629600000000000LL);
+  }
+  // Without a canonical timestamp the other format's reason stands.
+  auto kong = parse_line(R"({"latencies":{"request":4},"response":{"status":429}})");
+  REQUIRE_FALSE(kong->ok);
+  CHECK(kong->error.reason == BadLineReason::missing_timestamp);
+  CHECK(kong->error.detail.find("started_at") != std::string::npos);
+  // A real Kong entry with a timestamp of its own stays Kong.
+  auto real = parse_line(
+      R"({"started_at":1793620802200,"latencies":{"request":4},"response":{"status":429}})");
+  REQUIRE(real->ok);
+  CHECK(real->parser->last_format() == InputFormat::kong);
+}
