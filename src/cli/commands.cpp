@@ -58,44 +58,6 @@ int write_stdout(const std::string& text) {
 
 namespace {
 
-/// The output pipe closed (`| head`): stop reading and exit quietly.
-struct OutputClosed {};
-
-/// Feeds the engine and stops the run when the report can no longer be written; keeps the span
-/// of event time judged (within --since/--until) for the reports.
-class ScanSink : public EventSink {
- public:
-  ScanSink(DetectionEngine& engine, const Reporter& reporter, const EngineOptions& options)
-      : engine_(engine), reporter_(reporter), since_(options.since_ns), until_(options.until_ns) {}
-  void on_event(const Event& event) override {
-    see(event);
-    engine_.on_event(event);
-    if (reporter_.failed()) throw OutputClosed{};
-  }
-  void on_events(std::span<const std::span<const Event>> runs) override {
-    for (std::span<const Event> run : runs)
-      for (const Event& e : run) see(e);
-    engine_.on_events(runs);
-    if (reporter_.failed()) throw OutputClosed{};
-  }
-  /// The earliest and latest event time judged; (0, 0) when none was.
-  std::pair<int64_t, int64_t> span() const {
-    return first_ > last_ ? std::pair<int64_t, int64_t>{0, 0} : std::pair{first_, last_};
-  }
-
- private:
-  void see(const Event& e) {
-    int64_t t = e.timestamp_ns;
-    if (t < since_ || t >= until_) return;
-    first_ = std::min(first_, t);
-    last_ = std::max(last_, t);
-  }
-  DetectionEngine& engine_;
-  const Reporter& reporter_;
-  int64_t since_, until_;
-  int64_t first_ = INT64_MAX, last_ = INT64_MIN;
-};
-
 class NormalizeSink : public EventSink {
  public:
   explicit NormalizeSink(CanonicalWriter& writer) : writer_(writer) {}
@@ -271,6 +233,13 @@ void log_rules(const RunConfig& c) {
   spdlog::info("rules: {}{}; detectors on: {}; {} threshold rules; window {}",
                c.rules_files.empty() ? "built-in" : "built-in + ", fmt::join(c.rules_files, ", "),
                fmt::join(on, ", "), r.thresholds.size(), format_duration(r.settings.window_ns));
+  if (r.calibration.name == "none") {
+    spdlog::info("severity bars: built-in (no calibration)");
+  } else {
+    spdlog::info("severity bars: calibration {} (target {:.2g}% at high, {} accounts)",
+                 printable(r.calibration.name), r.calibration.target_fpr * 100,
+                 r.calibration.accounts);
+  }
 }
 
 int run_read(const RunConfig& c) {
@@ -389,6 +358,7 @@ int run_read(const RunConfig& c) {
         RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
                          engine.stats()};
         std::tie(totals.first_event_ns, totals.last_event_ns) = sink.span();
+        totals.calibration = c.rules.calibration.name;
         meter.clear();  // before the table (and anything else) reaches the terminal
         reporter->finish(engine.ranking(c.top), totals);
       }
@@ -493,6 +463,8 @@ int run(const RunConfig& c) {
       return run_rules(c);
     case Command::explain:
       return run_explain(c);
+    case Command::calibrate:
+      return run_calibrate(c);
     case Command::scan:
     case Command::normalize:
       break;

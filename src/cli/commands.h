@@ -24,6 +24,44 @@ void note(fmt::format_string<T...> format, T&&... args) {
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
+/// The output pipe closed (`| head`): stop reading and exit quietly.
+struct OutputClosed {};
+
+/// Feeds the engine and stops the run when the report can no longer be written; keeps the span
+/// of event time judged (within --since/--until) for the reports.
+class ScanSink : public EventSink {
+ public:
+  ScanSink(DetectionEngine& engine, const Reporter& reporter, const EngineOptions& options)
+      : engine_(engine), reporter_(reporter), since_(options.since_ns), until_(options.until_ns) {}
+  void on_event(const Event& event) override {
+    see(event);
+    engine_.on_event(event);
+    if (reporter_.failed()) throw OutputClosed{};
+  }
+  void on_events(std::span<const std::span<const Event>> runs) override {
+    for (std::span<const Event> run : runs)
+      for (const Event& e : run) see(e);
+    engine_.on_events(runs);
+    if (reporter_.failed()) throw OutputClosed{};
+  }
+  /// The earliest and latest event time judged; (0, 0) when none was.
+  std::pair<int64_t, int64_t> span() const {
+    return first_ > last_ ? std::pair<int64_t, int64_t>{0, 0} : std::pair{first_, last_};
+  }
+
+ private:
+  void see(const Event& e) {
+    int64_t t = e.timestamp_ns;
+    if (t < since_ || t >= until_) return;
+    first_ = std::min(first_, t);
+    last_ = std::max(last_, t);
+  }
+  DetectionEngine& engine_;
+  const Reporter& reporter_;
+  int64_t since_, until_;
+  int64_t first_ = INT64_MAX, last_ = INT64_MIN;
+};
+
 /// Runs the configured command; returns the process exit code.
 int run(const RunConfig& config);
 
@@ -47,5 +85,7 @@ void load_state_payload(DetectionEngine& engine, const std::string& path,
 
 /// `explain` (explain.cpp).
 int run_explain(const RunConfig& config);
+/// `calibrate` (calibrate.cpp).
+int run_calibrate(const RunConfig& config);
 
 }  // namespace exfilscan::cli

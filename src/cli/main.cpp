@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   bool stdout_closed = hold_if_closed(STDOUT_FILENO, O_WRONLY);
   hold_if_closed(STDERR_FILENO, O_WRONLY);  // diagnostics then go nowhere; the exit code stands
 
-  const std::vector<std::string> commands = {"scan", "normalize", "explain", "rules"};
+  const std::vector<std::string> commands = {"scan", "normalize", "explain", "rules", "calibrate"};
   // `exfilscan help [COMMAND]` is `exfilscan [COMMAND] --help`.
   std::vector<char*> help_args;
   std::string help_flag = "--help";
@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
 
   if (argc == 1) {
     note(
-        "usage: exfilscan scan|normalize|explain|rules [OPTIONS] [FILES...]\nRun 'exfilscan "
+        "usage: exfilscan scan|normalize|explain|rules|calibrate [OPTIONS] [FILES...]\nRun "
+        "'exfilscan "
         "--help' for "
         "more.\n");
     return exit_input_error;

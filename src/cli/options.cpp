@@ -216,6 +216,26 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
       ->allow_extra_args(false);
   rules->callback([&command] { command = Command::rules; });
 
+  CLI::App* calibrate = app->add_subcommand(
+      "calibrate",
+      "Learn the detectors' severity bars from traffic you vouch for, at a target false-positive "
+      "rate: writes a rules file for scan --rules (docs/detection.md, \"Calibration\")");
+  add_input_flags(*calibrate, f);
+  add_detection_flags(*calibrate);
+  calibrate
+      ->add_option("--target-fpr", f.target_fpr,
+                   "The share of these accounts the bars may put at high (default 0.001); ten "
+                   "times it at medium")
+      ->check(CLI::Range(1e-7, 0.1));
+  calibrate->add_flag("--widen", f.widen,
+                      "With too few accounts for --target-fpr, calibrate at the smallest target "
+                      "they can hold (warned) instead of refusing (exit 2)");
+  calibrate->add_option("--name", f.calibration_name,
+                        "What scan reports as the calibration in force (default: the span and "
+                        "the target)");
+  calibrate->add_option("-o,--output", f.output, "Write the rules file here (default: stdout)");
+  calibrate->callback([&command] { command = Command::calibrate; });
+
   CLI::App* normalize = app->add_subcommand(
       "normalize", "Write any supported log as canonical JSON lines (docs/log-format.md)");
   add_input_flags(*normalize, f);
@@ -326,6 +346,9 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.state_reset = f.state_reset;
   c.explain.format = f.explain_format == "jsonl" ? ExplainFormat::jsonl : ExplainFormat::text;
   c.explain.only_flagged = f.only_flagged;
+  c.calibration.target_fpr = f.target_fpr;
+  c.calibration.widen = f.widen;
+  c.calibration_name = f.calibration_name;
   if (f.state_reset && f.state.empty())
     throw CLI::ValidationError("--state-reset needs --state FILE");
   c.wait = f.wait;

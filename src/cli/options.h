@@ -7,6 +7,7 @@
 #include <exfilscan/report/canonical_writer.h>
 #include <exfilscan/report/explain_report.h>
 #include <exfilscan/report/report.h>
+#include <exfilscan/rules/calibration.h>
 #include <exfilscan/rules/rules.h>
 
 #include <CLI/CLI.hpp>
@@ -49,9 +50,12 @@ struct Flags {
   std::string explain_format = "text";
   bool only_flagged = false;
   std::vector<std::string> check_files;
+  double target_fpr = 0.001;
+  bool widen = false;
+  std::string calibration_name;
 };
 
-enum class Command { scan, normalize, explain, rules };
+enum class Command { scan, normalize, explain, rules, calibrate };
 
 /// What main() runs: library option structs only, no CLI types.
 struct RunConfig {
@@ -78,6 +82,8 @@ struct RunConfig {
   ExplainOptions explain;
   std::vector<std::string> check_files;
   std::vector<std::string> rules_files;
+  CalibrationOptions calibration;
+  std::string calibration_name;  // empty: named after the span and the target
   bool quiet = false;
   /// What resolving did that -v tells (OpenAI Batch input files held for the join).
   std::vector<std::string> notes;

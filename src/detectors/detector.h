@@ -12,6 +12,8 @@
 #include <exfilscan/parse/event.h>
 #include <exfilscan/state.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string_view>
 
@@ -58,6 +60,9 @@ class Detector {
   /// The rule its findings carry ("prompt_templating").
   virtual const char* name() const = 0;
   virtual bool enabled() const = 0;
+  /// Where its scores become medium and high (the rules' medium_bar and high_bar): the engine
+  /// maps each verdict's score onto the severity scale through them.
+  virtual const SeverityBars& bars() const = 0;
   /// Whether it judges a cluster's pooled account too (a cluster grows as keys join it, so a
   /// detector of growth judges keys alone).
   virtual bool judges_pooled() const { return true; }
@@ -82,6 +87,19 @@ class Detector {
     return nullptr;
   }
 };
+
+/// The detector's verdict with its score on the severity scale: through its bars when they were
+/// calibrated (the score it gave kept as the metric raw_score).
+inline Verdict judge_on_scale(const Detector& detector, const DetectorState* state,
+                              const Account& account) {
+  Verdict v = detector.judge(state, account);
+  if (v.fired && !detector.bars().builtin()) {
+    v.metrics.push_back({"raw_score", v.score});
+    v.score = calibrated_score(v.score, detector.bars());
+    if (v.medium_at_most) v.score = std::min(v.score, 0.74);  // the top of medium, as shown
+  }
+  return v;
+}
 
 /// The state of type T, made on first use.
 template <typename T>

@@ -41,6 +41,7 @@ class DistillationSweep final : public Detector {
   }
   const char* name() const override { return "distillation_sweep"; }
   bool enabled() const override { return rule_.enabled; }
+  const SeverityBars& bars() const override { return rule_.bars; }
   std::unique_ptr<DetectorState> new_state() const override {
     return std::make_unique<SweepState>();
   }

@@ -46,6 +46,7 @@ class LogitProbe final : public Detector {
   explicit LogitProbe(const RuleSet& rules) : rule_(rules.logit_probe) {}
   const char* name() const override { return "logit_probe"; }
   bool enabled() const override { return rule_.enabled; }
+  const SeverityBars& bars() const override { return rule_.bars; }
   std::unique_ptr<DetectorState> new_state() const override {
     return std::make_unique<ProbeState>();
   }

@@ -56,11 +56,16 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
   // The answers are the product: long, or mostly as long as what was asked (a translation).
   bool long_outputs = median_completion >= static_cast<double>(rule.long_completion_tokens) ||
                       product_share >= rule.product_answer_share;
-  if (!long_outputs) score = std::min(score, rule.max_score_short_outputs);
+  auto cap = [&](double at) {
+    if (score < at) return;
+    score = at;
+    v.medium_at_most = severity_of_score(at) < Severity::high;
+  };
+  if (!long_outputs) cap(rule.max_score_short_outputs);
   // A few dozen templated prompts with long answers are also what content pipelines send:
   // high needs several times the minimum evidence (or a second signal, through the risk).
   if (prompts < rule.full_evidence_ratio * static_cast<double>(rule.min_requests))
-    score = std::min(score, rule.max_score_little_evidence);
+    cap(rule.max_score_little_evidence);
   v.score = score;
   v.reason = fmt::format(
       "{:.0f}% of {:.0f} prompts {} fill one template with {:.0f} distinct values{}",
@@ -98,6 +103,7 @@ class PromptTemplating final : public Detector {
       : rule_(rules.prompt_templating), settings_(rules.settings) {}
   const char* name() const override { return "prompt_templating"; }
   bool enabled() const override { return rule_.enabled; }
+  const SeverityBars& bars() const override { return rule_.bars; }
   std::unique_ptr<DetectorState> new_state() const override {
     return std::make_unique<TemplatingState>();
   }

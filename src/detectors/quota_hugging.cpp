@@ -68,6 +68,7 @@ class QuotaHugging final : public Detector {
       : rule_(rules.quota_hugging), window_ns_(rules.settings.window_ns) {}
   const char* name() const override { return "quota_hugging"; }
   bool enabled() const override { return rule_.enabled; }
+  const SeverityBars& bars() const override { return rule_.bars; }
   std::unique_ptr<DetectorState> new_state() const override { return std::make_unique<HugState>(); }
   /// A cluster is judged by how many of its keys press on their limits, not by its sum alone:
   /// hundreds of unrelated keys add up to a flat rate too.
@@ -171,6 +172,7 @@ Verdict QuotaHugging::judge(const DetectorState* state, const Account& a) const 
   double cap = a.pooled ? rule_.max_score : rule_.max_score_key;
   v.fired = true;
   v.score = std::min(cap, 0.5 + (cap - 0.5) * (0.5 * clamp01(longer) + 0.5 * clamp01(flat)));
+  v.medium_at_most = severity_of_score(cap) < Severity::high;
   v.reason = fmt::format(
       "held at {:.0f}% of its ceiling of {:.0f} requests per {} for {:.0f} hours, as flat as a "
       "fixed rate (variance {:.1f} times the mean), {:.0f} HTTP 429 at the edge{}",

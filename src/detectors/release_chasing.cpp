@@ -50,6 +50,7 @@ class ReleaseChasing final : public Detector {
         releases_(releases) {}
   const char* name() const override { return "release_chasing"; }
   bool enabled() const override { return rule_.enabled; }
+  const SeverityBars& bars() const override { return rule_.bars; }
   std::unique_ptr<DetectorState> new_state() const override {
     return std::make_unique<ChaseState>();
   }

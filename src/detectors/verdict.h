@@ -43,6 +43,9 @@ class VerdictMetrics {
 struct Verdict {
   bool fired = false;
   double score = 0;
+  /// The detector held the score under high on purpose (evidence it trusts less: a spike alone,
+  /// a one-off eval, short answers, a key alone under its limit): calibrated bars keep it there.
+  bool medium_at_most = false;
   VerdictMetrics metrics;
   std::string reason;
   std::string template_text;

@@ -135,6 +135,7 @@ Verdict judge_volume(const VolumeSpikeRule& rule, const PopulationView& populati
   // At the bar: 60 % of the cap; full_score_ratio times over it: the cap.
   v.score =
       rule.max_score * (0.6 + 0.4 * clamp01(std::log10(over) / std::log10(rule.full_score_ratio)));
+  v.medium_at_most = severity_of_score(rule.max_score) < Severity::high;
   std::string against;
   if (ceiling > 0) {
     against =
@@ -157,6 +158,7 @@ class VolumeSpike final : public Detector {
       : rules_(rules), rule_(rules.volume_spike), population_(population) {}
   const char* name() const override { return "volume_spike"; }
   bool enabled() const override { return rule_.enabled; }
+  const SeverityBars& bars() const override { return rule_.bars; }
   bool judges_pooled() const override { return false; }
   std::unique_ptr<DetectorState> new_state() const override {
     return std::make_unique<VolumeState>();

@@ -207,6 +207,7 @@ AccountSummary Shard::summarize(const Account& a) const {
   double best = -1;
   for (const RuleFiring& f : a.fired) {
     s.rules.push_back(f.rule);
+    s.rule_scores.push_back({f.rule, f.score});
     if (f.score > best) best = f.score, s.top_rule = f.rule;
   }
   s.risk = s.own_risk = risk_of(a);

@@ -26,7 +26,7 @@ void detail::Shard::explain(const Account& a) {
     const Detector& detector = *shared.detectors[d];
     // A cluster's pooled account is not judged by a detector of growth: off for it.
     bool on = detector.enabled() && (!a.pooled || detector.judges_pooled());
-    report(detector.name(), on, on ? detector.judge(a.states[d].get(), a) : Verdict{});
+    report(detector.name(), on, on ? judge_on_scale(detector, a.states[d].get(), a) : Verdict{});
   }
 }
 

@@ -272,7 +272,7 @@ void Shard::evaluate(Account& a, int64_t now) {
   for (size_t d = 0; d < shared.detectors.size(); ++d) {
     const Detector& detector = *shared.detectors[d];
     if (detector.enabled() && (!a.pooled || detector.judges_pooled()))
-      consider(a, detector.name(), detector.judge(a.states[d].get(), a), now);
+      consider(a, detector.name(), judge_on_scale(detector, a.states[d].get(), a), now);
   }
 }
 

@@ -217,6 +217,10 @@ class HtmlReporter final : public Reporter {
         with_commas(t.lines), with_commas(t.events), with_commas(t.skipped),
         with_commas(e.late_events), with_commas(e.events_without_account),
         with_commas(e.events_out_of_range));
+    o += fmt::format("<div id=\"calibration\"><b>Severity bars</b>{}</div>\n",
+                     t.calibration == "none"
+                         ? std::string("built-in")
+                         : fmt::format("calibrated: {}", html_escape(t.calibration)));
     // A cluster's row is not an account of the run: its keys are.
     size_t flagged = 0, clusters = 0;
     for (const AccountSummary& a : ranking)

@@ -40,9 +40,9 @@ ReportFanout::ReportFanout(std::vector<std::unique_ptr<Reporter>> reporters)
     : Reporter({}, nullptr), reporters_(std::move(reporters)) {}
 
 // The run stops only when no output is left to write: a closed stdout must not cut short the
-// CSV report a cron job is writing beside it.
+// CSV report a cron job is writing beside it. (With no outputs, as calibrate runs, none fails.)
 void ReportFanout::on_finding(const Finding& f) {
-  failed_ = true;
+  failed_ = !reporters_.empty();
   for (auto& r : reporters_) {
     r->on_finding(f);
     failed_ = failed_ && r->failed();
@@ -50,7 +50,7 @@ void ReportFanout::on_finding(const Finding& f) {
 }
 
 void ReportFanout::finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) {
-  failed_ = true;
+  failed_ = !reporters_.empty();
   for (auto& r : reporters_) {
     r->finish(ranking, totals);
     failed_ = failed_ && r->failed();
@@ -234,10 +234,12 @@ class JsonlReporter final : public Reporter {
         "\"forgotten_dropped\":{},\"templates_replaced\":{},\"parts_replaced\":{},"
         "\"probes_untracked\":{},\"events_quarantined\":{},\"events_held\":{},"
         "\"min_severity\":\"{}\",\"findings_held_back\":{},"
-        "\"findings_held_back_by_severity\":{},\"accounts_held\":{}}}\n",
+        "\"findings_held_back_by_severity\":{},\"accounts_held\":{},\"calibration\":",
         e.forgotten_dropped, e.templates_replaced, e.parts_replaced, e.probes_untracked,
         e.events_quarantined, e.events_held, to_string(options_.min_severity), n.total_held_back(),
         by_severity_json(n.held_back), e.accounts_active);
+    append_json_string(o, t.calibration);
+    o += "}\n";
     write(o);
     if (std::fflush(out_) != 0) fail();
   }

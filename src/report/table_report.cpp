@@ -143,6 +143,8 @@ class TableReporter final : public Reporter {
     if (e.events_out_of_range)
       read += fmt::format("; {} outside --since/--until", plural(e.events_out_of_range, "event"));
     o += wrap(read, 0, 2);
+    if (t.calibration != "none")
+      o += wrap(fmt::format("Severity bars calibrated: {}", printable(t.calibration)), 0, 2);
     size_t flagged = 0, allowed = 0, carried = 0, clusters = 0, through = 0;
     for (const AccountSummary& a : ranking) {
       if (a.key_kind == "cluster") {  // not an account of the run: its keys are

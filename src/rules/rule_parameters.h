@@ -14,6 +14,14 @@ namespace exfilscan::detail {
 // order default.toml gives it, and its value in default.toml. get() takes the bounds a value
 // must be within; check() a condition on several.
 
+/// A detector's severity bars (SeverityBars): the built-in 0.5 and 0.75, or calibrate's.
+template <class R>
+void read_bars(R& r, SeverityBars& b) {
+  r.get("medium_bar", b.medium, 0.05, 0.95);
+  r.get("high_bar", b.high, 0.1, 1);
+  r.check(b.high > b.medium, "high_bar", "above medium_bar");
+}
+
 template <class R>
 void read_settings(R& r, Settings& s) {
   r.duration("window", s.window_ns);
@@ -73,6 +81,7 @@ void read_detectors(R& r, RuleSet& rules) {
     v->duration("dormant_after", d.dormant_after_ns);
     v->get("max_score", d.max_score, 0, 1);
     v->get("full_score_ratio", d.full_score_ratio, 1.1, 1e6);
+    read_bars(*v, d.bars);
     v->finish();
   }
   if (auto t = r.sub("prompt_templating",
@@ -88,6 +97,7 @@ void read_detectors(R& r, RuleSet& rules) {
     t->get("max_score_short_outputs", d.max_score_short_outputs, 0, 1);
     t->get("full_evidence_ratio", d.full_evidence_ratio, 1, 1e6);
     t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);
+    read_bars(*t, d.bars);
     t->finish();
   }
   if (auto s = r.sub("distillation_sweep",
@@ -126,6 +136,7 @@ void read_detectors(R& r, RuleSet& rules) {
       wr->check(sum >= 0.99 && sum <= 1.01, "",
                 fmt::format("the weights must sum to 1 (they sum to {:.3f})", sum));
     }
+    read_bars(*s, d.bars);
     s->finish();
   }
   if (auto l = r.sub("logit_probe",
@@ -138,6 +149,7 @@ void read_detectors(R& r, RuleSet& rules) {
     l->get("full_score_ratio", d.full_score_ratio, 1, 1e6);
     l->get("echo_min_ratio", d.echo_min_ratio, 1, 1e6);
     l->get("echo_full_score_ratio", d.echo_full_score_ratio, 1, 1e6);
+    read_bars(*l, d.bars);
     l->finish();
   }
   if (auto c = r.sub("release_chasing",
@@ -154,6 +166,7 @@ void read_detectors(R& r, RuleSet& rules) {
     c->get("min_sweep_score", d.min_sweep_score, 0, 1);
     c->get("move_bonus", d.move_bonus, 0, 1);
     c->get("max_score", d.max_score, 0, 1);
+    read_bars(*c, d.bars);
     c->finish();
   }
   if (auto q = r.sub("quota_hugging",
@@ -172,6 +185,7 @@ void read_detectors(R& r, RuleSet& rules) {
     q->get("min_key_throttled", d.min_key_throttled, 1, 1'000'000'000);
     q->get("max_score_key", d.max_score_key, 0, 1);
     q->get("max_score", d.max_score, 0, 1);
+    read_bars(*q, d.bars);
     q->finish();
   }
   r.finish();
@@ -196,6 +210,14 @@ void read_clusters(R& r, ClusterRule& c) {
   r.finish();
 }
 
+template <class R>
+void read_calibration(R& r, CalibrationInfo& c) {
+  r.text("name", c.name);
+  r.get("target_fpr", c.target_fpr, 0, 1);
+  r.get("accounts", c.accounts);
+  r.finish();
+}
+
 /// Settings, allow-lists and detectors: every parameter but the threshold rules.
 template <class R>
 void read_parameters(R& root, RuleSet& rules) {
@@ -207,6 +229,9 @@ void read_parameters(R& root, RuleSet& rules) {
   if (auto c =
           root.sub("clusters", "keys linked into campaigns, each judged as one pooled account"))
     read_clusters(*c, rules.clusters);
+  if (auto c = root.sub("calibration",
+                        "which calibration set the detectors' bars (exfilscan calibrate)"))
+    read_calibration(*c, rules.calibration);
 }
 
 }  // namespace exfilscan::detail

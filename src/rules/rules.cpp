@@ -49,6 +49,15 @@ std::string format_duration(int64_t ns) {
   return fmt::format("{}s", ns / ns_per_second);
 }
 
+double calibrated_score(double x, const SeverityBars& b) {
+  if (b.builtin()) return x;  // exactly: not one rounding off
+  if (!(x > 0)) return 0;
+  if (x < b.medium) return 0.5 * x / b.medium;
+  if (x < b.high) return 0.5 + 0.25 * (x - b.medium) / (b.high - b.medium);
+  if (b.high >= 1) return 0.75;  // a bar at 1: only a full score is high, never critical
+  return std::min(1.0, 0.75 + 0.25 * (x - b.high) / (1 - b.high));
+}
+
 bool is_sum_field(std::string_view f) {
   return f == "prompt_tokens" || f == "completion_tokens" || f == "reasoning_tokens" ||
          f == "total_tokens" || f == "latency_ms";
@@ -166,6 +175,12 @@ class TableReader {
         if (!item.is_string()) fail(item, key, "expected a list of strings");
         out.push_back(item.as_string()->get());
       }
+    }
+  }
+  void text(std::string_view key, std::string& out) {
+    if (auto* n = find(key)) {
+      if (!n->is_string()) fail(*n, key, "expected a string");
+      out = n->as_string()->get();
     }
   }
   /// A list of strings, or one string for a list of one (a threshold's filter).

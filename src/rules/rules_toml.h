@@ -33,6 +33,7 @@ class TomlWriter {
   void get(std::string_view key, double& v, double, double);
   void duration(std::string_view key, int64_t& ns) { add(key, toml_string(format_duration(ns))); }
   void strings(std::string_view key, std::vector<std::string>& v);
+  void text(std::string_view key, std::string& v) { add(key, toml_string(v)); }
   /// The sub-table `key`, written after this table's own keys, `comment` under its header.
   TomlWriter* sub(std::string_view key, std::string_view comment);
   void check(bool, std::string_view, std::string_view) const {}

@@ -119,7 +119,7 @@ TEST_CASE("with a state, account rows are this run's, the totals apart (issue 19
   CHECK(second.stats.events_held == 1);
   std::string run_row = row(second.jsonl, R"("type":"run")");
   CHECK(run_row.find(R"("accounts":2,)") != std::string::npos);
-  CHECK(run_row.find(R"("accounts_held":4})") != std::string::npos);
+  CHECK(run_row.find(R"("accounts_held":4,)") != std::string::npos);
 }
 
 TEST_CASE("with a state, a flagged account with no request in this run has no times in it",

@@ -36,6 +36,8 @@ struct RunTotals {
   /// when none was.
   int64_t first_event_ns = 0;
   int64_t last_event_ns = 0;
+  /// Which calibration set the detectors' bars ("none": the built-in ones).
+  std::string calibration = "none";
 };
 
 /// The run's findings split by --min-severity: those written and those held back (fired, counted,

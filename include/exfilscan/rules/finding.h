@@ -55,6 +55,12 @@ struct HourlyCount {
 };
 
 /// One row of the end-of-run ranking.
+/// A rule that fired on an account, and its strongest score.
+struct RuleScore {
+  std::string rule;
+  double score = 0;
+};
+
 struct AccountSummary {
   std::string key;
   std::string key_kind;
@@ -75,6 +81,9 @@ struct AccountSummary {
   int64_t total_last_seen_ns = 0;
   std::string top_rule;
   std::vector<std::string> rules;  // every rule that fired, in firing order
+  /// The same rules with their strongest scores, as they fired on this account itself (not
+  /// lifted by its cluster): what `exfilscan calibrate` learns from. Not kept in a state.
+  std::vector<RuleScore> rule_scores;
   uint64_t suppressed_findings = 0;
   /// A key linked into a cluster: the cluster's key, and the key's own risk where its cluster's
   /// is higher (risk and severity are then the cluster's: its evidence is the key's). A

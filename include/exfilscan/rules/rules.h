@@ -60,8 +60,31 @@ struct AllowList {
   std::vector<std::string> keys, orgs, templates;
 };
 
+/// Where a detector's score becomes medium and where high. The built-in bars, 0.5 and 0.75, are
+/// the severity scale itself; `exfilscan calibrate` learns others from traffic a user vouches for,
+/// and each verdict's score is then mapped onto the scale through them (calibrated_score), so its
+/// severity, the account's risk and --min-severity all follow the learnt bars.
+struct SeverityBars {
+  double medium = 0;
+  double high = 0;
+  bool builtin() const { return medium == 0.5 && high == 0.75; }
+  bool operator==(const SeverityBars&) const = default;
+};
+
+/// The score on the severity scale: piecewise linear through (0, 0), (medium, 0.5),
+/// (high, 0.75) and (1, 1); the built-in bars leave it as it is.
+double calibrated_score(double score, const SeverityBars& bars);
+
+/// Which calibration set the bars (`exfilscan calibrate` writes it; `scan` reports its name).
+struct CalibrationInfo {
+  std::string name;       // "none" for the built-in bars
+  double target_fpr = 0;  // the share of the known-good accounts it let reach high
+  uint64_t accounts = 0;  // how many accounts it learnt from
+};
+
 struct VolumeSpikeRule {
   bool enabled = false;
+  SeverityBars bars;
   uint64_t min_requests = 0;
   uint64_t min_completion_tokens = 0;
   uint64_t baseline_hours = 0;
@@ -81,6 +104,7 @@ struct VolumeSpikeRule {
 
 struct TemplatingRule {
   bool enabled = false;
+  SeverityBars bars;
   uint64_t min_requests = 0;
   double min_share = 0;
   double min_distinct_fills = 0;
@@ -99,6 +123,7 @@ struct SweepWeights {
 
 struct SweepRule {
   bool enabled = false;
+  SeverityBars bars;
   uint64_t min_requests = 0;
   double min_score = 0;
   int64_t long_completion_tokens = 0;
@@ -122,6 +147,7 @@ struct SweepRule {
 
 struct LogitProbeRule {
   bool enabled = false;
+  SeverityBars bars;
   uint64_t min_distinct_biases = 0;
   int64_t max_completion_tokens = 0;
   double full_score_ratio = 0;       // score 1 at this many times min_distinct_biases
@@ -133,6 +159,7 @@ struct LogitProbeRule {
 /// first appearance in the logs, with sweep evidence: a harvest of the newest model.
 struct ReleaseChasingRule {
   bool enabled = false;
+  SeverityBars bars;
   int64_t established_ns = 0;        // a model first seen this soon after the logs began was there
   int64_t restart_after_ns = 0;      // a gap in all traffic this long begins the logs anew
   int64_t max_lag_ns = 0;            // the key's first request to it at most this long after it
@@ -148,6 +175,7 @@ struct ReleaseChasingRule {
 /// a campaign spreading its load under per-key rate limits.
 struct QuotaHuggingRule {
   bool enabled = false;
+  SeverityBars bars;
   uint64_t min_windows = 0;             // consecutive closed windows before it is judged...
   uint64_t max_windows = 0;             // ...and the most it weighs (the score is full there)
   uint64_t min_window_requests = 0;     // each with at least this many requests
@@ -227,6 +255,7 @@ struct RuleSet {
   ReleaseChasingRule release_chasing;
   QuotaHuggingRule quota_hugging;
   ClusterRule clusters;
+  CalibrationInfo calibration;
   std::vector<ThresholdRule> thresholds;
 };
 

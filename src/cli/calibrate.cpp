@@ -1,0 +1,120 @@
+// `exfilscan calibrate`: the detectors run over traffic the user vouches for, each detector's
+// strongest score per account kept as a histogram, and a rules file written whose bars hold the
+// accounts at high to a target share.
+#include "cli/commands.h"
+
+#include <exfilscan/exit_codes.h>
+#include <exfilscan/input/pipeline.h>
+#include <exfilscan/rules/calibration.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+namespace exfilscan::cli {
+
+namespace {
+
+/// Each account's detector scores: its own, and its cluster's where that was higher (a member
+/// ranks with its cluster, so a cluster's pooled verdict is what its members are seen at).
+void add_accounts(ScoreHistograms& h, const std::vector<AccountSummary>& ranking,
+                  uint64_t keys_seen, uint64_t& clusters) {
+  std::unordered_map<std::string_view, const AccountSummary*> pooled;
+  for (const AccountSummary& s : ranking)
+    if (s.key_kind == "cluster") pooled.emplace(s.key, &s), ++clusters;
+  uint64_t added = 0;
+  for (const AccountSummary& s : ranking) {
+    if (s.key_kind == "cluster") continue;
+    std::vector<RuleScore> scores = s.rule_scores;
+    if (auto c = pooled.find(s.cluster); !s.cluster.empty() && c != pooled.end())
+      scores.insert(scores.end(), c->second->rule_scores.begin(), c->second->rule_scores.end());
+    if (scores.empty()) continue;
+    h.add(s.key, scores);
+    ++added;
+  }
+  h.add_quiet(keys_seen > added ? keys_seen - added : 0);
+}
+
+/// "2026-11-01/2026-11-07 at 0.1%": what the calibration rests on.
+std::string default_name(const CalibrationSource& s, double target) {
+  return fmt::format("{}/{} at {:.2g}%", s.from.substr(0, 10), s.until.substr(0, 10), target * 100);
+}
+
+}  // namespace
+
+int run_calibrate(const RunConfig& c) {
+  auto started = std::chrono::steady_clock::now();
+  // Scores are learnt on the detectors' own scale: bars a base rules file carries are set again.
+  RuleSet rules = c.rules;
+  std::vector<std::string> detectors;
+  for (const char* d : {"volume_spike", "prompt_templating", "distillation_sweep", "logit_probe",
+                        "release_chasing", "quota_hugging"}) {
+    SeverityBars* bars = bars_of(rules, d);
+    *bars = SeverityBars{0.5, 0.75};
+    detectors.push_back(d);
+  }
+  ReportFanout findings({});  // findings are not the output: the scores behind them are
+  DetectionEngine engine(rules, c.engine, findings);
+  ReaderOptions reader = c.reader;
+  reader.input_failed = [](const std::string& message) { note("exfilscan: {}\n", message); };
+  reader.parser.read_prompt_text = engine.needs_prompt_text();
+  reader.parser.read_turns = engine.needs_turns();
+  reader.sink_uses_threads = engine.uses_threads();
+  BadLineLog bad_lines(c.reader.bad_lines, stderr);
+  ScanSink sink(engine, findings, c.engine);
+  ReadResult result = read_inputs_parallel(c.inputs, reader, sink, bad_lines, c.threads);
+  int code = exit_ok;
+  if (result.failure != ReadFailure::none || result.inputs_unread > 0) {
+    // Bars learnt on part of what the user vouched for would be someone else's bars.
+    code = result.failure != ReadFailure::none ? report_read_failure(result) : exit_input_error;
+    note("exfilscan: no rules file written: the input was not read whole\n");
+  } else {
+    engine.finish();
+    const EngineStats stats = engine.stats();
+    ScoreHistograms h(detectors, CalibrationOptions{}.named_accounts);
+    CalibrationSource source;
+    source.build = "exfilscan " EXFILSCAN_VERSION;
+    source.events = stats.events;
+    auto [first, last] = sink.span();
+    source.from = format_time(first, TimeZone{});
+    source.until = format_time(last, TimeZone{});
+    add_accounts(h, engine.ranking(0), stats.accounts_seen, source.clusters);
+    if (stats.summaries_dropped > 0)
+      note(
+          "exfilscan: warning: {} flagged accounts' summaries were dropped over max_accounts: "
+          "their scores are not in the calibration\n",
+          stats.summaries_dropped);
+    try {
+      CalibrationResult learnt = learn_bars(h, c.calibration);
+      source.name =
+          c.calibration_name.empty() ? default_name(source, learnt.target_fpr) : c.calibration_name;
+      for (const std::string& w : learnt.warnings) note("exfilscan: warning: {}\n", w);
+      std::string out = calibrated_rules_toml(c.rules, learnt, source);
+      if (c.output == "-") {
+        code = write_stdout(out);
+      } else {
+        std::FILE* f = std::fopen(c.output.c_str(), "wb");
+        bool ok = f && std::fwrite(out.data(), 1, out.size(), f) == out.size();
+        int error = ok ? 0 : errno;
+        if (f && std::fclose(f) != 0 && ok) ok = false, error = errno;
+        if (!ok) {
+          note("exfilscan: {}: cannot write: {}\n", c.output, std::strerror(error));
+          code = exit_input_error;
+        }
+      }
+    } catch (const CalibrationError& e) {
+      note("exfilscan: {}\n", e.what());
+      code = exit_input_error;
+    }
+  }
+  if (!c.quiet) {
+    bad_lines.print_suppressed();
+    print_totals(result.stats, bad_lines,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return code;
+}
+
+}  // namespace exfilscan::cli
