@@ -62,11 +62,11 @@ _exfilscan() {
       return
       ;;
     --map | --max-line-bytes | --max-diagnostics | --threads | --max-skew | --since | --until | \
-      --top)
+      --top | --kafka | --topic | --group)
       return
       ;;
     --map-file | --rules | --check | -o | --output | --report-csv | --report-jsonl | \
-      --summary-csv | --report-html | --state)
+      --summary-csv | --report-html | --state | --kafka-config)
       COMPREPLY=($(compgen -f -- "$cur"))
       compopt -o filenames 2> /dev/null
       return
@@ -86,7 +86,8 @@ _exfilscan() {
     scan)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output
         --report-csv --report-jsonl --summary-csv --report-html --state --state-reset --wait
-        --min-severity --fail-on --color --top"
+        --min-severity --fail-on --color --top --kafka --topic --group --kafka-config
+        --kafka-until-end"
       ;;
     explain)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output --state

@@ -349,7 +349,7 @@ int run_read(const RunConfig& c) {
     log_rules(c);
     ScanSink sink(engine, *reporter, c.engine);
     try {
-      result = read_inputs_parallel(c.inputs, reader, sink, bad_lines, c.threads);
+      result = read_scan_input(c, reader, sink, bad_lines);
       if (!result.stopped) {
         // What could be read is reported in full, also when an input could not be read (its
         // error is told, and the exit code says it). In cron mode open windows are carried to

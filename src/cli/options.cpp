@@ -79,6 +79,59 @@ void add_input_flags(CLI::App& sub, Flags& f) {
       ->check(CLI::Range(0u, 64u));
 }
 
+void add_kafka_flags(CLI::App& scan, Flags& f) {
+  scan.add_option("--kafka", f.kafka,
+                  "Read the log records from Kafka instead of files: the bootstrap brokers "
+                  "(host:port,...), with --topic and --group (docs/scale-out.md)");
+  scan.add_option("--topic", f.topic, "With --kafka: the topic of log records, keyed by account");
+  scan.add_option("--group", f.kafka_group,
+                  "With --kafka: the consumer group; its members share the topic's partitions");
+  scan.add_option("--kafka-config", f.kafka_config,
+                  "With --kafka: a file of librdkafka properties (name=value lines: security, "
+                  "timeouts, group.instance.id)");
+  scan.add_flag("--kafka-until-end", f.kafka_until_end,
+                "With --kafka: stop once every assigned partition is read to the end offset it "
+                "had when assigned (a replay), then report");
+}
+
+/// --kafka and its companions, checked together; the topic replaces the input paths.
+void resolve_kafka(const Flags& f, RunConfig& c) {
+  if (f.kafka.empty()) {
+    for (auto [flag, given] :
+         {std::pair{"--topic", !f.topic.empty()}, std::pair{"--group", !f.kafka_group.empty()},
+          std::pair{"--kafka-config", !f.kafka_config.empty()},
+          std::pair{"--kafka-until-end", f.kafka_until_end}})
+      if (given) throw CLI::ValidationError(fmt::format("{} needs --kafka BROKERS", flag));
+    return;
+  }
+#ifndef EXFILSCAN_KAFKA
+  throw CLI::ValidationError(
+      "--kafka: this exfilscan was built without Kafka (cmake -DEXFILSCAN_KAFKA=ON)");
+#endif
+  if (f.topic.empty() || f.kafka_group.empty())
+    throw CLI::ValidationError("--kafka needs --topic TOPIC and --group GROUP");
+  if (!f.inputs.empty())
+    throw CLI::ValidationError(fmt::format(
+        "--kafka reads the topic {}: give no input files (got {})", f.topic, f.inputs.front()));
+  if (!f.state.empty())
+    throw CLI::ValidationError(
+        "--state cannot be used with --kafka yet: each partition's state in a directory of "
+        "its own is still to come (docs/scale-out.md)");
+  KafkaOptions k;
+  k.brokers = f.kafka;
+  k.topic = f.topic;
+  k.group = f.kafka_group;
+  k.until_end = f.kafka_until_end;
+  if (!f.kafka_config.empty()) {
+    try {
+      k.config = read_kafka_config(f.kafka_config);
+    } catch (const InputError& e) {
+      throw CLI::ValidationError(fmt::format("--kafka-config: {}", e.what()));
+    }
+  }
+  c.kafka = std::move(k);
+}
+
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -152,6 +205,7 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   CLI::App* scan = app->add_subcommand(
       "scan", "Find accounts running extraction campaigns: findings as they fire, then a ranking");
   add_input_flags(*scan, f);
+  add_kafka_flags(*scan, f);
   add_detection_flags(*scan);
   scan->add_option(
           "--format", f.format,
@@ -305,13 +359,16 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     c.rules = f.no_default_rules ? empty_rules() : default_rules();
     return c;  // rules files are read by the command itself, to report their errors
   }
-  if (c.inputs.empty()) {
+  resolve_kafka(f, c);
+  if (c.kafka) {
+    c.inputs = {fmt::format("kafka:{}", c.kafka->topic)};  // its name in the reports
+  } else if (c.inputs.empty()) {
     if (stdin_is_terminal)
       throw CLI::ValidationError("inputs", "no input files (give files, or '-' for stdin)");
     c.inputs.push_back("-");
   }
   try {
-    c.inputs = expand_inputs(c.inputs);
+    if (!c.kafka) c.inputs = expand_inputs(c.inputs);
   } catch (const InputError& e) {
     throw CLI::ValidationError(e.what());
   }
@@ -326,7 +383,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   if (c.reader.parser.format == InputFormat::mapped && c.reader.parser.field_map.empty())
     throw CLI::ValidationError("--input-format mapped needs --map or --map-file");
   c.reader.input.max_line_bytes = f.max_line_bytes;
-  hold_batch_inputs(f.inputs.empty() ? c.inputs : f.inputs, c);
+  if (!c.kafka) hold_batch_inputs(f.inputs.empty() ? c.inputs : f.inputs, c);
   c.reader.bad_lines.max_reports_per_reason = f.max_diagnostics;
   c.reader.bad_lines.strict = f.strict;
   c.reader.bad_lines.show_values = f.include_prompts;

@@ -2,6 +2,7 @@
 /// The command line: flags as CLI11 fills them, and the run configuration resolved from them.
 
 #include <exfilscan/engine/engine.h>
+#include <exfilscan/input/kafka.h>
 #include <exfilscan/input/reader.h>
 #include <exfilscan/parse/account_key.h>
 #include <exfilscan/report/canonical_writer.h>
@@ -13,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,8 @@ struct Flags {
   double target_fpr = 0.001;
   bool widen = false;
   std::string calibration_name;
+  std::string kafka, topic, kafka_group, kafka_config;
+  bool kafka_until_end = false;
 };
 
 enum class Command { scan, normalize, explain, rules, calibrate };
@@ -85,6 +89,8 @@ struct RunConfig {
   CalibrationOptions calibration;
   std::string calibration_name;  // empty: named after the span and the target
   bool quiet = false;
+  /// scan --kafka: the topic is the input (the paths stay empty).
+  std::optional<KafkaOptions> kafka;
   /// What resolving did that -v tells (OpenAI Batch input files held for the join).
   std::vector<std::string> notes;
 };

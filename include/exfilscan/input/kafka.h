@@ -1,0 +1,76 @@
+#pragma once
+/// Kafka as an input: a consumer group member whose assigned partitions are merged into one
+/// stream in event-time order and pushed to the sink as the files' events are (docs/scale-out.md).
+
+#include <exfilscan/input/reader.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace exfilscan {
+
+/// Where the partition the Java clients' default partitioner (librdkafka's murmur2_random)
+/// puts a key: (murmur2(key) & 0x7fffffff) % partitions. Producers must agree on it so that an
+/// account's records all land on one partition.
+int32_t kafka_partition(std::string_view key, int32_t partitions);
+/// Kafka's murmur2 (seed 0x9747b28c), as org.apache.kafka.common.utils.Utils.murmur2.
+int32_t kafka_murmur2(std::string_view key);
+
+/// One assigned partition's position, for -v.
+struct KafkaPartitionProgress {
+  int32_t partition = 0;
+  int64_t next_offset = -1;  // after the last message taken; -1 before the first
+  int64_t end_offset = -1;   // the broker's high watermark when last asked; -1 unknown
+  uint64_t messages = 0;     // taken from it in this run
+  bool idle = false;         // left out of the merge (docs/scale-out.md, "Event time")
+};
+
+struct KafkaOptions {
+  std::string brokers;
+  std::string topic;
+  std::string group;
+  /// librdkafka properties (`name=value`), applied after exfilscan's defaults: security, client
+  /// id, group.instance.id, timeouts. enable.auto.commit and enable.partition.eof are exfilscan's.
+  std::vector<std::pair<std::string, std::string>> config;
+  /// Stop once every assigned partition reaches the end offset it had when it was assigned.
+  bool until_end = false;
+  /// A partition caught up with its broker and silent this long is left out of the merge, so
+  /// that it does not hold the others' event time back; it rejoins with its next message.
+  /// (Not with until_end: a replay waits for every partition, which keeps it deterministic.)
+  std::chrono::milliseconds idle_timeout{10'000};
+  /// Messages held for one partition while the merge waits for a slower one; past this the
+  /// partition is paused (back-pressure) until half of them are gone.
+  size_t max_pending_per_partition = 20'000;
+  /// Events handed to the sink at once (fewer when the merge must wait for messages).
+  size_t batch_events = 4096;
+  /// Set (from a signal handler) to stop: the events merged so far are delivered.
+  const std::atomic<bool>* stop = nullptr;
+  /// Called every `progress_every` with every assigned partition; optional (-v).
+  std::function<void(std::span<const KafkaPartitionProgress>)> progress;
+  std::chrono::milliseconds progress_every{5'000};
+  /// Called with a line to log (assignments, revocations, broker trouble); optional.
+  std::function<void(const std::string&)> log;
+};
+
+/// Reads `options.topic` as a member of `options.group` until `options.stop` is set or, with
+/// until_end, every assigned partition is read to its end. Each message's value is one log
+/// record (several lines are several records) in any format the line parser reads; bad ones go to
+/// `bad_lines` as `topic/partition@offset:line`. Events reach the sink merged across partitions
+/// by event time (ties: lower partition first), each partition in its own order. Commits no
+/// offset. Throws InputError when the brokers cannot be used (a bad property, an unknown topic,
+/// no broker reachable before the first assignment).
+ReadResult read_kafka(const KafkaOptions& options, const ReaderOptions& reader, EventSink& sink,
+                      BadLineLog& bad_lines);
+
+/// Reads a librdkafka properties file: `name=value` lines, `#` comments, blank lines. Throws
+/// InputError naming the file and line of anything else.
+std::vector<std::pair<std::string, std::string>> read_kafka_config(const std::string& path);
+
+}  // namespace exfilscan
