@@ -2,6 +2,8 @@
 // code.
 #include "cli/commands.h"
 
+#include "cli/scan_input.h"
+
 #include <exfilscan/engine/state_file.h>
 #include <exfilscan/exit_codes.h>
 #include <exfilscan/input/pipeline.h>
@@ -327,12 +329,13 @@ int run_read(const RunConfig& c) {
     }
     auto reporter = std::make_unique<ReportFanout>(std::move(outputs));
     DetectionEngine engine(c.rules, c.engine, *reporter);
+    ScanInput input(c);
     if (state && !c.state_reset) {
       try {
         uint32_t version = 0;
         std::string payload = state->read(c.rules_fingerprint, version);
         if (!payload.empty()) {
-          load_state_payload(engine, c.state, payload, version);
+          load_state_payload(engine, c.state, input.engine_payload(payload), version);
           if (c.verbose) spdlog::info("state: loaded {} ({} bytes)", c.state, payload.size());
         } else if (c.verbose) {
           spdlog::info("state: {} does not exist yet; starting fresh", c.state);
@@ -349,7 +352,7 @@ int run_read(const RunConfig& c) {
     log_rules(c);
     ScanSink sink(engine, *reporter, c.engine);
     try {
-      result = read_scan_input(c, reader, sink, bad_lines);
+      result = input.read(reader, sink, bad_lines);
       if (!result.stopped) {
         // What could be read is reported in full, also when an input could not be read (its
         // error is told, and the exit code says it). In cron mode open windows are carried to
@@ -392,8 +395,10 @@ int run_read(const RunConfig& c) {
         try {
           StateWriter out;
           engine.save_state(out);
-          state->save(c.rules_fingerprint, out.data());
-          if (c.verbose) spdlog::info("state: saved {} ({} bytes)", c.state, out.data().size());
+          std::string payload = input.state_payload(out.data());
+          state->save(c.rules_fingerprint, payload);
+          if (c.verbose) spdlog::info("state: saved {} ({} bytes)", c.state, payload.size());
+          input.state_saved();
         } catch (const StateError& e) {
           // Exit 2 hides the exit 1 of the findings: say they are there.
           note("exfilscan: the findings were written; the state was not saved: {}\n", e.what());

@@ -83,10 +83,6 @@ int report_read_failure(const ReadResult& result);
 void load_state_payload(DetectionEngine& engine, const std::string& path,
                         const std::string& payload, uint32_t version);
 
-/// scan's events: from the files, or from --kafka (kafka_input.cpp).
-ReadResult read_scan_input(const RunConfig& config, const ReaderOptions& reader, EventSink& sink,
-                           BadLineLog& bad_lines);
-
 /// `explain` (explain.cpp).
 int run_explain(const RunConfig& config);
 /// `calibrate` (calibrate.cpp).

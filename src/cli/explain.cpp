@@ -1,6 +1,7 @@
 // `exfilscan explain KEY`: the engine run with one account explained, optionally from a nightly
 // scan's --state (read only), its output as text or JSON lines to stdout or -o.
 #include "cli/commands.h"
+#include "cli/scan_input.h"
 
 #include <exfilscan/engine/state_file.h>
 #include <exfilscan/exit_codes.h>
@@ -25,7 +26,7 @@ int run_explain(const RunConfig& c) {
     try {
       uint32_t version = 0;
       std::string payload = read_state_unlocked(c.state, c.rules_fingerprint, version);
-      load_state_payload(engine, c.state, payload, version);
+      load_state_payload(engine, c.state, engine_state_of(payload), version);
     } catch (const StateError& e) {
       note("exfilscan: {}\n", e.what());
       return exit_input_error;

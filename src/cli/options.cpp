@@ -113,10 +113,6 @@ void resolve_kafka(const Flags& f, RunConfig& c) {
   if (!f.inputs.empty())
     throw CLI::ValidationError(fmt::format(
         "--kafka reads the topic {}: give no input files (got {})", f.topic, f.inputs.front()));
-  if (!f.state.empty())
-    throw CLI::ValidationError(
-        "--state cannot be used with --kafka yet: each partition's state in a directory of "
-        "its own is still to come (docs/scale-out.md)");
   KafkaOptions k;
   k.brokers = f.kafka;
   k.topic = f.topic;

@@ -68,4 +68,25 @@ std::vector<std::pair<std::string, std::string>> read_kafka_config(const std::st
   return out;
 }
 
+#ifndef EXFILSCAN_KAFKA
+// Built without librdkafka (EXFILSCAN_KAFKA=OFF): the command line refuses --kafka before it
+// gets here; a library user is told the same.
+struct KafkaInput::Impl {};
+KafkaInput::KafkaInput(KafkaOptions) {
+  throw InputError("kafka: this exfilscan was built without Kafka (EXFILSCAN_KAFKA=OFF)");
+}
+KafkaInput::~KafkaInput() = default;
+ReadResult KafkaInput::read(const ReaderOptions&, EventSink&, BadLineLog&) {
+  return {};
+}
+std::map<int32_t, int64_t> KafkaInput::positions() const {
+  return {};
+}
+void KafkaInput::commit(const std::map<int32_t, int64_t>&) {}
+ReadResult read_kafka(const KafkaOptions& options, const ReaderOptions& reader, EventSink& sink,
+                      BadLineLog& bad_lines) {
+  return KafkaInput(options).read(reader, sink, bad_lines);
+}
+#endif
+
 }  // namespace exfilscan

@@ -116,6 +116,19 @@ int64_t KafkaConsumer::cached_end_offset(int32_t partition) {
   return high;
 }
 
+void KafkaConsumer::commit(const std::map<int32_t, int64_t>& offsets) {
+  if (offsets.empty()) return;
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (auto [partition, offset] : offsets)
+    rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition)->offset = offset;
+  rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err)
+    throw InputError(fmt::format("kafka: cannot commit the offsets of {} for group {}: {}",
+                                 options_.topic, options_.group, rd_kafka_err2str(err)));
+}
+
 void KafkaConsumer::pause(int32_t partition) {
   set_partition_paused(partition, true);
 }
@@ -152,6 +165,11 @@ void KafkaConsumer::rebalance(rd_kafka_resp_err_t err,
   std::vector<int32_t> numbers = partition_numbers(partitions);
   try {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      // A partition a saved state covers starts where that state ends.
+      for (int i = 0; i < partitions->cnt; ++i) {
+        auto saved = options_.start_offsets.find(partitions->elems[i].partition);
+        if (saved != options_.start_offsets.end()) partitions->elems[i].offset = saved->second;
+      }
       rd_kafka_error_t* error = nullptr;
       if (cooperative)
         error = rd_kafka_incremental_assign(rk_, partitions);

@@ -53,17 +53,36 @@ struct PartitionStream {
   KafkaPartitionProgress progress;
 };
 
-class KafkaReader {
- public:
-  KafkaReader(const KafkaOptions& options, const ReaderOptions& reader, EventSink& sink,
-              BadLineLog& bad_lines)
-      : options_(options), reader_(reader), sink_(sink), bad_lines_(bad_lines) {}
+}  // namespace
 
-  ReadResult run() {
-    detail::KafkaConsumer consumer(options_,
-                                   {[this](const std::vector<int32_t>& p) { assigned(p); },
-                                    [this](const std::vector<int32_t>& p) { revoked(p); }});
-    consumer_ = &consumer;
+struct KafkaInput::Impl {
+  explicit Impl(KafkaOptions o) : options_(std::move(o)) {
+    consumer_ = std::make_unique<detail::KafkaConsumer>(
+        options_,
+        detail::KafkaConsumer::Callbacks{[this](const std::vector<int32_t>& p) { assigned(p); },
+                                         [this](const std::vector<int32_t>& p) { revoked(p); }});
+  }
+
+  ReadResult read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines) {
+    reader_ = &reader;
+    sink_ = &sink;
+    bad_lines_ = &bad_lines;
+    result_ = ReadResult{};
+    draining_ = false;
+    reading_ = true;
+    try {
+      run();
+    } catch (const InputError&) {
+      reading_ = false;
+      flush();  // what was merged was judged as far as it went
+      throw;
+    }
+    reading_ = false;
+    return std::move(result_);
+  }
+
+  void run() {
+    detail::KafkaConsumer& consumer = *consumer_;
     auto last_progress = steady::now();
     while (!stopping()) {
       take(consumer.poll(ready() ? 0 : 100));
@@ -86,17 +105,23 @@ class KafkaReader {
     while (!result_.stopped && ready()) merge_one();
     flush();
     if (options_.progress) tell_progress();
-    streams_.clear();
-    consumer_ = nullptr;
-    return std::move(result_);
   }
 
- private:
+  /// A partition's message whose next record is not merged yet is read again by the next run.
+  std::map<int32_t, int64_t> positions() const {
+    std::map<int32_t, int64_t> out;
+    for (const auto& [p, s] : streams_)
+      if (s->progress.messages) out[p] = s->head.event ? s->offset : s->progress.next_offset;
+    return out;
+  }
+
+  void commit(const std::map<int32_t, int64_t>& offsets) { consumer_->commit(offsets); }
+
   bool stopping() const { return options_.stop && options_.stop->load(); }
 
   void assigned(const std::vector<int32_t>& partitions) {
     for (int32_t p : partitions) {
-      auto stream = std::make_unique<PartitionStream>(p, reader_);
+      auto stream = std::make_unique<PartitionStream>(p, *reader_);
       stream->progress.partition = p;
       if (options_.until_end) stream->end = consumer_->end_offset(p);
       streams_[p] = std::move(stream);
@@ -108,6 +133,11 @@ class KafkaReader {
   void revoked(const std::vector<int32_t>& partitions) {
     for (int32_t p : partitions) streams_.erase(p);
     if (options_.log) options_.log(fmt::format("kafka: revoked {}", describe(partitions)));
+    if (reading_ && options_.keep_partitions && !partitions.empty())
+      throw InputError(fmt::format(
+          "kafka: {} moved to another member of group {}: --state keeps one member's accounts, "
+          "so a group read with --state has one member (docs/scale-out.md)",
+          describe(partitions), options_.group));
   }
 
   std::string describe(const std::vector<int32_t>& partitions) const {
@@ -163,7 +193,7 @@ class KafkaReader {
       chunk.offset = s.cursor;
       s.cursor += length + (nl ? 1 : 0);
       std::string name = fmt::format("{}/{}@{}", options_.topic, s.partition, s.offset);
-      if (!s.parser.read(chunk, name, s.line_no, s.head, bad_lines_, result_.stats)) {
+      if (!s.parser.read(chunk, name, s.line_no, s.head, *bad_lines_, result_.stats)) {
         result_.failure = ReadFailure::strict_bad_line;
         result_.stopped = true;
         s.head.event = nullptr;
@@ -237,7 +267,7 @@ class KafkaReader {
   void flush() {
     if (batch_.size() == 0) return;
     std::span<const Event> run = batch_.events();
-    sink_.on_events({&run, 1});
+    sink_->on_events({&run, 1});
     batch_.clear();
   }
 
@@ -250,23 +280,37 @@ class KafkaReader {
     options_.progress(all);
   }
 
-  const KafkaOptions& options_;
-  const ReaderOptions& reader_;
-  EventSink& sink_;
-  BadLineLog& bad_lines_;
-  detail::KafkaConsumer* consumer_ = nullptr;
+  KafkaOptions options_;
+  const ReaderOptions* reader_ = nullptr;
+  EventSink* sink_ = nullptr;
+  BadLineLog* bad_lines_ = nullptr;
   std::map<int32_t, std::unique_ptr<PartitionStream>> streams_;
   EventBatch batch_;
   ReadResult result_;
   bool draining_ = false;  // the run is ending: every partition's events are merged
+  bool reading_ = false;
+  // Last: it leaves the group (revoking, so calling back into the streams) before they go.
+  std::unique_ptr<detail::KafkaConsumer> consumer_;
 };
 
-}  // namespace
+KafkaInput::KafkaInput(KafkaOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+KafkaInput::~KafkaInput() = default;
+
+ReadResult KafkaInput::read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines) {
+  return impl_->read(reader, sink, bad_lines);
+}
+
+std::map<int32_t, int64_t> KafkaInput::positions() const {
+  return impl_->positions();
+}
+
+void KafkaInput::commit(const std::map<int32_t, int64_t>& offsets) {
+  impl_->commit(offsets);
+}
 
 ReadResult read_kafka(const KafkaOptions& options, const ReaderOptions& reader, EventSink& sink,
                       BadLineLog& bad_lines) {
-  KafkaReader kafka(options, reader, sink, bad_lines);
-  return kafka.run();
+  return KafkaInput(options).read(reader, sink, bad_lines);
 }
 
 }  // namespace exfilscan

@@ -23,6 +23,12 @@ wait_for() {
   return 1
 }
 not_in() { ! grep -q -- "$1" "$2"; }
+refused() {  # expected message (a grep pattern), then scan's flags
+  local want=$1; shift
+  local code=0
+  timeout 60 "$bin" scan "$@" > /dev/null 2> "$tmp/refused.err" || code=$?
+  [[ $code == 2 ]] && grep -q -- "$want" "$tmp/refused.err"
+}
 exit_is() {  # expected code, then the command
   local want=$1; shift
   "$@"; [[ $? == "$want" ]]
@@ -35,7 +41,7 @@ kscan() {  # group, then scan's other flags
   timeout 120 "$bin" scan --kafka "$brokers" --group "$group" --kafka-config "$tmp/kafka.properties" "$@"
 }
 
-"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 bad:2 > /dev/null 2> "$tmp/mock.err" &
+"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 bad:2 days:3 > /dev/null 2> "$tmp/mock.err" &
 broker_pid=$!
 if ! wait_for 30 test -s "$tmp/bootstraps"; then
   echo "FAIL the mock broker did not start: $(cat "$tmp/mock.err")"
@@ -73,6 +79,42 @@ wait "$stream_pid"
 check "a stream ended by SIGTERM exits 1 (its findings)" test $? = 1
 check "... having reported all it read: the file scan's report" cmp "$tmp/file.jsonl" "$tmp/stream.jsonl"
 
+# --state with --kafka: the state keeps each partition's offset beside the accounts, and the
+# offsets are committed once it is saved. Three "days" produced one after the other, each read by
+# a run that goes on from the state, fire the findings of one --state run over the three files,
+# and each run reads only its day.
+zstd -dc samples/campaigns.jsonl.zst > "$tmp/all.jsonl"
+awk -v d="$tmp" '{ t = substr($0, 15, 13);
+  f = (t < "2026-11-02T03") ? "day1" : (t < "2026-11-02T05") ? "day2" : "day3";
+  print > (d "/" f ".jsonl") }' "$tmp/all.jsonl"
+"$bin" scan -q --format jsonl --state "$tmp/one.state" "$tmp/all.jsonl" > "$tmp/one.out"
+chained_lines=""
+for day in day1 day2 day3; do
+  "$produce" --brokers "$brokers" --topic days "$tmp/$day.jsonl" 2> /dev/null
+  kscan days --topic days --kafka-until-end --state "$tmp/kafka.state" --format jsonl \
+    > "$tmp/$day.out" 2> "$tmp/$day.err"
+  chained_lines+="$(grep -o '"lines":[0-9]*' "$tmp/$day.out") "
+done
+grep '"type":"finding"' "$tmp/one.out" > "$tmp/one.findings"
+cat "$tmp"/day{1,2,3}.out | grep '"type":"finding"' > "$tmp/chain.findings"
+check "runs going on from a --kafka --state fire one --state run's findings" \
+  cmp "$tmp/one.findings" "$tmp/chain.findings"
+day_lines="$(for day in day1 day2 day3; do printf '"lines":%s ' "$(wc -l < "$tmp/$day.jsonl")"; done)"
+check "... each reading only its day's records ($day_lines)" test "$chained_lines" = "$day_lines"
+# Without the state, the group starts at its committed offsets: the end, so nothing is read.
+kscan days --topic days --kafka-until-end --format jsonl > "$tmp/after.out" 2> /dev/null
+check "... the offsets committed after the save: the group goes on from the end" \
+  grep -q '"type":"run","lines":0,' "$tmp/after.out"
+check "a file scan's state is refused by --kafka" refused "the state of a scan of files" \
+  --kafka "$brokers" --topic days --group g --kafka-until-end --state "$tmp/one.state"
+check "a --kafka state is refused by a file scan" refused "the state of a scan --kafka" \
+  --state "$tmp/kafka.state" "$tmp/day1.jsonl"
+cp "$tmp/kafka.state" "$tmp/other.state"
+check "... and by --kafka on another topic" refused "the state of topic days, not logs" \
+  --kafka "$brokers" --topic logs --group g --kafka-until-end --state "$tmp/other.state"
+check "explain reads a --kafka state" \
+  "$bin" explain -q --state "$tmp/kafka.state" camp-dormant_burst-0 "$tmp/day1.jsonl" -o /dev/null
+
 # Bad records are reported by topic, partition and offset, their strings masked.
 printf '%s\n' '{"timestamp":"2026-11-02T00:00:00Z","api_key_id":"k1","request":{"model":"m"},"response":{"status":200}}' \
   '{"timestamp":"2026-11-02T00:00:01Z","api_key_id":"k1", "secret prompt' \
@@ -87,16 +129,9 @@ exit_is 2 kscan bad-strict --topic bad --kafka-until-end --strict --format jsonl
 check "... and with --strict, exit 2" test $? = 0
 
 # Set-ups that cannot work are usage or input errors (exit 2) with a message.
-refused() {  # expected message (a grep pattern), then scan's flags
-  local want=$1; shift
-  local code=0
-  timeout 60 "$bin" scan "$@" > /dev/null 2> "$tmp/refused.err" || code=$?
-  [[ $code == 2 ]] && grep -q -- "$want" "$tmp/refused.err"
-}
 check "--kafka with input files" refused "give no input files" --kafka "$brokers" --topic logs --group g samples/api-logs.jsonl
 check "--kafka without --group" refused "needs --topic TOPIC and --group GROUP" --kafka "$brokers" --topic logs
 check "--topic without --kafka" refused "--topic needs --kafka" --topic logs samples/api-logs.jsonl
-check "--state with --kafka" refused "--state cannot be used with --kafka" --kafka "$brokers" --topic logs --group g --state "$tmp/s"
 printf 'session.timeout.ms\n' > "$tmp/bad.properties"
 check "a --kafka-config line that is not name=value" refused "bad.properties:1: expected name=value" \
   --kafka "$brokers" --topic logs --group g --kafka-config "$tmp/bad.properties"

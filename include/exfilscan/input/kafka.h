@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -57,15 +59,43 @@ struct KafkaOptions {
   std::chrono::milliseconds progress_every{5'000};
   /// Called with a line to log (assignments, revocations, broker trouble); optional.
   std::function<void(const std::string&)> log;
+  /// Where to start partitions a saved state covers (partition, next offset); the others start
+  /// at the group's committed offsets, or auto.offset.reset.
+  std::map<int32_t, int64_t> start_offsets;
+  /// A partition revoked while reading ends the run with an input error: the state this member
+  /// keeps (--state) would hold accounts another member now reads.
+  bool keep_partitions = false;
 };
 
-/// Reads `options.topic` as a member of `options.group` until `options.stop` is set or, with
-/// until_end, every assigned partition is read to its end. Each message's value is one log
-/// record (several lines are several records) in any format the line parser reads; bad ones go to
-/// `bad_lines` as `topic/partition@offset:line`. Events reach the sink merged across partitions
-/// by event time (ties: lower partition first), each partition in its own order. Commits no
-/// offset. Throws InputError when the brokers cannot be used (a bad property, an unknown topic,
-/// no broker reachable before the first assignment).
+/// A consumer group member reading one topic: it joins the group when created and leaves it
+/// when destroyed, so that offsets can be committed after the state covering them is saved.
+class KafkaInput {
+ public:
+  /// Throws InputError for a property librdkafka refuses.
+  explicit KafkaInput(KafkaOptions options);
+  ~KafkaInput();
+  KafkaInput(const KafkaInput&) = delete;
+  KafkaInput& operator=(const KafkaInput&) = delete;
+
+  /// Reads until `options.stop` is set or, with until_end, every assigned partition is read to
+  /// its end. Each message's value is one log record (several lines are several records) in any
+  /// format the line parser reads; bad ones go to `bad_lines` as `topic/partition@offset:line`.
+  /// Events reach the sink merged across partitions by event time (ties: lower partition first),
+  /// each partition in its own order. Throws InputError when the brokers cannot be used (an
+  /// unknown topic, no broker reachable before the first assignment, a revocation with
+  /// keep_partitions); the events merged until then were delivered.
+  ReadResult read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines);
+  /// After read: each partition read from, and the offset after the last record delivered.
+  std::map<int32_t, int64_t> positions() const;
+  /// Commits `offsets` for the group, synchronously. Throws InputError.
+  void commit(const std::map<int32_t, int64_t>& offsets);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// KafkaInput(options).read(...): one read, committing nothing.
 ReadResult read_kafka(const KafkaOptions& options, const ReaderOptions& reader, EventSink& sink,
                       BadLineLog& bad_lines);
 

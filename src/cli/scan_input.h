@@ -1,0 +1,42 @@
+#pragma once
+/// Where scan's events come from: the files, or a Kafka topic read as a consumer group member,
+/// with what a --state must keep of it (each partition's offset) and commit once it is saved.
+
+#include "cli/options.h"
+
+#include <exfilscan/input/kafka.h>
+#include <exfilscan/input/reader.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace exfilscan::cli {
+
+/// The engine's part of any scan's state payload, the offsets of a --kafka one passed over
+/// (explain --state reads either kind).
+std::string engine_state_of(const std::string& payload);
+
+class ScanInput {
+ public:
+  explicit ScanInput(const RunConfig& config) : config_(config) {}
+  ~ScanInput();
+
+  /// The engine's part of a state's payload. With --kafka the payload starts with the offsets
+  /// its accounts were read to, kept for read(). Throws StateError naming the file when the
+  /// state is of the other kind (a file scan's with --kafka, or another topic's).
+  std::string engine_payload(const std::string& payload);
+  ReadResult read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines);
+  /// The payload to save: the engine's bytes, after the offsets they cover with --kafka.
+  std::string state_payload(const std::string& engine_bytes) const;
+  /// After the state covering them is saved: the offsets committed for the group (for lag
+  /// monitors; the state is what the next run starts from). A failure is told, not fatal.
+  void state_saved();
+
+ private:
+  const RunConfig& config_;
+  std::unique_ptr<KafkaInput> kafka_;
+  std::map<int32_t, int64_t> offsets_;  // with --kafka --state: where each partition is
+};
+
+}  // namespace exfilscan::cli
