@@ -4,7 +4,8 @@
 
 _exfilscan_input_flags="--input-format --map --map-file --max-line-bytes --max-diagnostics
   --strict -q --quiet -v --verbose --threads --include-prompts -h --help"
-_exfilscan_detection_flags="--group-by --rules --no-default-rules --max-skew --since --until --tz"
+_exfilscan_detection_flags="--group-by --rules --no-default-rules --max-skew --sort-stdin
+  --sort-memory --since --until --tz"
 
 _exfilscan() {
   local cur prev words cword
@@ -61,8 +62,8 @@ _exfilscan() {
         find . -type f -name '[A-Z]*' ! -name '*.tab' 2> /dev/null | sed 's|^\./||')" -- "$cur"))
       return
       ;;
-    --map | --max-line-bytes | --max-diagnostics | --threads | --max-skew | --since | --until | \
-      --top | --kafka | --topic | --group)
+    --map | --max-line-bytes | --max-diagnostics | --threads | --max-skew | --sort-memory | \
+      --since | --until | --top | --kafka | --topic | --group)
       return
       ;;
     --map-file | --rules | --check | -o | --output | --report-csv | --report-jsonl | \

@@ -5,7 +5,11 @@
 
 #include <exfilscan/engine/state_file.h>
 #include <exfilscan/exit_codes.h>
+#include <exfilscan/input/input_order.h>
 #include <exfilscan/input/pipeline.h>
+#include <exfilscan/order/event_order.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
@@ -16,32 +20,76 @@ namespace exfilscan::cli {
 
 int run_explain(const RunConfig& c) {
   auto started = std::chrono::steady_clock::now();
-  ExplainReport report(c.explain, c.rules, c.explain_key);
-  EngineOptions options = c.engine;
-  options.explain_key = c.explain_key;
-  options.explain = [&report](const Explanation& e) { report.on_explanation(e); };
-  DetectionEngine engine(c.rules, options, report);
+  std::string payload;
+  uint32_t version = 0;
   if (!c.state.empty()) {
     // Not locked: a nightly scan may hold the state, and explain never writes it.
     try {
-      uint32_t version = 0;
-      std::string payload = read_state_unlocked(c.state, c.rules_fingerprint, version);
-      load_state_payload(engine, c.state, engine_state_of(payload), version);
+      payload = read_state_unlocked(c.state, c.rules_fingerprint, version);
     } catch (const StateError& e) {
       note("exfilscan: {}\n", e.what());
       return exit_input_error;
     }
   }
+  // As scan: files in time order, checked as they are judged, read again and sorted when out of
+  // order (the report is written at the end: nothing to hold back); stdin as it comes unless
+  // --sort-stdin.
   ReaderOptions reader = c.reader;
-  reader.input_failed = [](const std::string& message) { note("exfilscan: {}\n", message); };
-  reader.parser.read_prompt_text = engine.needs_prompt_text();
-  reader.parser.read_turns = engine.needs_turns();
-  reader.sink_uses_threads = engine.uses_threads();
+  size_t errors_told = 0, errors_to_skip = 0;
+  reader.input_failed = [&](const std::string& message) {
+    if (errors_to_skip > 0) {
+      --errors_to_skip;
+      return;
+    }
+    ++errors_told;
+    note("exfilscan: {}\n", message);
+  };
+  std::vector<std::string> inputs =
+      c.inputs.size() > 1 ? order_inputs_by_time(c.inputs, reader) : c.inputs;
+  bool rereadable = std::all_of(inputs.begin(), inputs.end(), input_can_be_reread);
+  OrderOptions order_options = c.order;
+  order_options.mode = rereadable       ? OrderMode::check
+                       : c.sort_streams ? OrderMode::sort
+                                        : OrderMode::stream;
+  reader.chunk_runs = true;
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
-  ReadResult result = read_inputs_parallel(c.inputs, reader, engine, bad_lines, c.threads);
+  std::unique_ptr<ExplainReport> report;
+  std::unique_ptr<DetectionEngine> engine;
+  ReadResult result;
+  for (;;) {
+    report = std::make_unique<ExplainReport>(c.explain, c.rules, c.explain_key);
+    EngineOptions options = c.engine;
+    options.explain_key = c.explain_key;
+    options.explain = [r = report.get()](const Explanation& e) { r->on_explanation(e); };
+    engine = std::make_unique<DetectionEngine>(c.rules, options, *report);
+    try {
+      if (!payload.empty()) load_state_payload(*engine, c.state, engine_state_of(payload), version);
+    } catch (const StateError& e) {
+      note("exfilscan: {}\n", e.what());
+      return exit_input_error;
+    }
+    reader.parser.read_prompt_text = engine->needs_prompt_text();
+    reader.parser.read_turns = engine->needs_turns();
+    reader.sink_uses_threads = engine->uses_threads();
+    try {
+      EventOrder order(order_options, *engine);
+      result = read_inputs_parallel(inputs, reader, order, bad_lines, c.threads);
+      order.finish();
+    } catch (const OrderBroken&) {
+      bad_lines.restart();
+      errors_to_skip = errors_told;
+      errors_told = 0;
+      order_options.mode = OrderMode::sort;
+      continue;
+    } catch (const OrderError& e) {
+      note("exfilscan: {}\n", e.what());
+      return exit_input_error;
+    }
+    break;
+  }
   // Every window is judged at the end, those a nightly run would carry to the next included.
-  if (!result.stopped) engine.finish();
-  std::vector<AccountSummary> ranking = engine.ranking(SIZE_MAX);
+  if (!result.stopped) engine->finish();
+  std::vector<AccountSummary> ranking = engine->ranking(SIZE_MAX);
   const AccountSummary* account = nullptr;
   for (const AccountSummary& a : ranking)
     if (a.key == c.explain_key) account = &a;
@@ -51,10 +99,10 @@ int run_explain(const RunConfig& c) {
          printable(c.explain_key));
     code = exit_input_error;
   } else {
-    report.set_cluster(engine.cluster_ties(c.explain_key));
+    report->set_cluster(engine->cluster_ties(c.explain_key));
     std::string out =
-        report.finish(account, engine.threshold_peaks(c.explain_key), c.engine.group_by,
-                      {result.stats.lines, result.stats.events, bad_lines.total()});
+        report->finish(account, engine->threshold_peaks(c.explain_key), c.engine.group_by,
+                       {result.stats.lines, result.stats.events, bad_lines.total()});
     if (c.output == "-") {
       code = write_stdout(out);
     } else {

@@ -183,6 +183,15 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
     sub.add_option("--max-skew", f.max_skew,
                    "How late an event may come behind its account's newest and still count "
                    "(e.g. 5m; default from the rules: 5m)");
+    sub.add_flag("--sort-stdin", f.sort_stdin,
+                 "Read standard input (or a pipe) to its end and judge its events in time order, "
+                 "as files are: findings then come at the end, not as they fire");
+    sub.add_option("--sort-memory", f.sort_memory,
+                   "Memory for events held to be sorted (default 64MiB; 64K to 1T); past it they "
+                   "are spilled to a private directory in $TMPDIR, removed at the end")
+        ->transform(CLI::AsSizeValue(false).description(""))
+        ->check(CLI::Range(size_t{1} << 16, size_t{1} << 40).description(""))
+        ->type_name("SIZE");
     sub.add_option("--since", f.since,
                    "Only events at or after this time (event time): 2026-11-02 (from its start), "
                    "2026-11-02T10:00 (in --tz), RFC 3339 with an offset, or a span back from now "
@@ -395,6 +404,8 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   } catch (const RulesError& e) {
     throw CLI::ValidationError(e.what());
   }
+  c.sort_streams = f.sort_stdin;
+  c.order.buffer_bytes = f.sort_memory;
   c.state = f.state;
   c.state_reset = f.state_reset;
   c.explain.format = f.explain_format == "jsonl" ? ExplainFormat::jsonl : ExplainFormat::text;

@@ -4,6 +4,7 @@
 #include <exfilscan/engine/engine.h>
 #include <exfilscan/input/kafka.h>
 #include <exfilscan/input/reader.h>
+#include <exfilscan/order/event_order.h>
 #include <exfilscan/parse/account_key.h>
 #include <exfilscan/report/canonical_writer.h>
 #include <exfilscan/report/explain_report.h>
@@ -57,6 +58,8 @@ struct Flags {
   std::string calibration_name;
   std::string kafka, topic, kafka_group, kafka_config;
   bool kafka_until_end = false;
+  bool sort_stdin = false;
+  size_t sort_memory = 64u << 20;
 };
 
 enum class Command { scan, normalize, explain, rules, calibrate };
@@ -91,6 +94,11 @@ struct RunConfig {
   bool quiet = false;
   /// scan --kafka: the topic is the input (the paths stay empty).
   std::optional<KafkaOptions> kafka;
+  /// How events are put in time order (docs/performance.md, "Inputs in any order"); the mode is
+  /// chosen per run by the command.
+  OrderOptions order;
+  /// Standard input and pipes are sorted too (--sort-stdin), not judged as they come.
+  bool sort_streams = false;
   /// What resolving did that -v tells (OpenAI Batch input files held for the join).
   std::vector<std::string> notes;
 };

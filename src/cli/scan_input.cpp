@@ -124,9 +124,9 @@ std::string ScanInput::state_payload(const std::string& engine_bytes) const {
   return out.data();
 }
 
-ReadResult ScanInput::read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines) {
-  if (!config_.kafka)
-    return read_inputs_parallel(config_.inputs, reader, sink, bad_lines, config_.threads);
+ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOptions& reader,
+                           EventSink& sink, BadLineLog& bad_lines) {
+  if (!config_.kafka) return read_inputs_parallel(paths, reader, sink, bad_lines, config_.threads);
   KafkaOptions options = *config_.kafka;
   // A stream has no end of its own: a signal ends the run as the end of a file would, the
   // report written and the totals told. The handlers stay afterwards: a second signal

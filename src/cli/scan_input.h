@@ -26,7 +26,9 @@ class ScanInput {
   /// its accounts were read to, kept for read(). Throws StateError naming the file when the
   /// state is of the other kind (a file scan's with --kafka, or another topic's).
   std::string engine_payload(const std::string& payload);
-  ReadResult read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines);
+  /// Reads `paths` (the inputs, maybe reordered), or the topic with --kafka.
+  ReadResult read(const std::vector<std::string>& paths, const ReaderOptions& reader,
+                  EventSink& sink, BadLineLog& bad_lines);
   /// The payload to save: the engine's bytes, after the offsets they cover with --kafka.
   std::string state_payload(const std::string& engine_bytes) const;
   /// After the state covering them is saved: the offsets committed for the group (for lag

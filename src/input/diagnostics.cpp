@@ -108,7 +108,8 @@ bool BadLineLog::report(const BadLine& bad) {
   if (bad.value_left_out) {
     uint64_t count = ++left_out_[static_cast<size_t>(bad.reason)];
     ++left_out_total_;
-    if (out_ && count <= options_.max_reports_per_reason) {
+    if (out_ && count <= options_.max_reports_per_reason &&
+        count > left_out_shown_[static_cast<size_t>(bad.reason)]) {
       std::string msg = fmt::format("{}:{}: {}: {}; left out, the event kept", bad.input, bad.line,
                                     to_string(bad.reason), bad.detail);
       if (!bad.excerpt.empty()) msg += fmt::format(": {}", bad.excerpt);
@@ -120,7 +121,8 @@ bool BadLineLog::report(const BadLine& bad) {
   uint64_t& count = counts_[static_cast<size_t>(bad.reason)];
   ++count;
   ++total_;
-  if (out_ && (options_.strict || count <= options_.max_reports_per_reason)) {
+  if (out_ && (options_.strict || count <= options_.max_reports_per_reason) &&
+      count > shown_[static_cast<size_t>(bad.reason)]) {
     std::string msg = fmt::format("{}:{}: {}", bad.input, bad.line, to_string(bad.reason));
     if (!bad.detail.empty()) msg += fmt::format(": {}", bad.detail);
     if (!bad.excerpt.empty()) msg += fmt::format(": {}", bad.excerpt);
@@ -128,6 +130,17 @@ bool BadLineLog::report(const BadLine& bad) {
     std::fwrite(msg.data(), 1, msg.size(), out_);
   }
   return !options_.strict;
+}
+
+void BadLineLog::restart() {
+  for (size_t r = 0; r < bad_line_reason_count; ++r) {
+    shown_[r] = std::max(shown_[r], counts_[r]);
+    left_out_shown_[r] = std::max(left_out_shown_[r], left_out_[r]);
+  }
+  counts_ = {};
+  left_out_ = {};
+  total_ = 0;
+  left_out_total_ = 0;
 }
 
 namespace {

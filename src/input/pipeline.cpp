@@ -225,19 +225,24 @@ struct ParsedChunk {
 
 ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const ReaderOptions& options,
                                 EventSink& sink, BadLineLog& bad_lines, unsigned threads) {
-  if (threads <= 1) return read_inputs(paths, options, sink, bad_lines);
+  if (threads <= 1 && !options.chunk_runs) return read_inputs(paths, options, sink, bad_lines);
   ReaderOptions with_read_ahead = options;
-  with_read_ahead.input.read_ahead = true;
+  // (One thread reads as read_inputs does: nothing ahead, parsing on the caller only.)
+  if (threads > 1) with_read_ahead.input.read_ahead = true;
+  threads = std::max(threads, 1u);
   // A sink with threads of its own (the sharded engine) gets the cores in turn with parsing:
   // every thread parses a chunk, then the sink judges it. A sink that works on one thread
   // (normalize's writer) works on chunk k while the others parse chunk k+1.
-  const bool overlap = !options.sink_uses_threads;
+  const bool overlap = !options.sink_uses_threads && threads > 1;
   detail::WorkerPool pool(threads + 1);
   std::vector<std::unique_ptr<ChunkReader>> readers;
   for (unsigned i = 0; i <= threads; ++i)
     readers.push_back(std::make_unique<ChunkReader>(options.parser, options.input.max_line_bytes,
                                                     options.bad_lines.show_values));
   ParsedChunk sets[2];
+  ParsedChunk solo;  // one thread: the piece being parsed
+  solo.pieces.push_back(std::make_unique<Piece>());
+  solo.count = 1;
   std::vector<std::span<const Event>> runs;
   ReadResult result;
   Chunk chunk;
@@ -245,16 +250,16 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
 
   // In input order: bad lines numbered and reported, then the events, all at once. False when
   // a bad line stops the run (strict mode): the events before it are delivered, no others.
-  auto deliver = [&](ParsedChunk& set) {
+  auto deliver_pieces = [&](ParsedChunk& set, size_t from, size_t to) {
     runs.clear();
-    for (size_t i = 0; i < set.count; ++i) {
+    for (size_t i = from; i < to; ++i) {
       Piece& p = *set.pieces[i];
       for (Piece::Deferred& d : p.bad_lines) {
         d.bad.line += line_no;
         if (!bad_lines.report(d.bad)) {
           add(result.stats, d.before);
           // The whole chunk counts as read, as on one thread.
-          for (size_t j = i + 1; j < set.count; ++j)
+          for (size_t j = i + 1; j < to; ++j)
             result.stats.bytes += set.pieces[j]->chunk.bytes.size();
           runs.push_back(p.batch.events().first(d.events));
           sink.on_events(runs);
@@ -270,6 +275,7 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
     sink.on_events(runs);
     return true;
   };
+  auto deliver = [&](ParsedChunk& set) { return deliver_pieces(set, 0, set.count); };
 
   for (size_t index = 0; index < paths.size(); ++index) {
     const std::string& path = paths[index];
@@ -319,6 +325,27 @@ ReadResult read_inputs_parallel(const std::vector<std::string>& paths, const Rea
             readers[worker]->read(p.chunk, path, p.lines, p, p, p.stats);
           }
         };
+        if (threads == 1) {
+          // One thread (a sink that wants runs: chunk_runs): each piece is parsed and passed
+          // on in turn, so that only one piece's events are in memory, as one event is in
+          // read_inputs (a chunk of short lines is 160,000 events).
+          for (size_t i = 0; i < set.count; ++i) {
+            Piece& p = *solo.pieces[0];  // one piece's memory, used for each in turn
+            p.clear();
+            p.stable = true;
+            p.chunk.bytes = set.pieces[i]->chunk.bytes;
+            p.chunk.offset = set.pieces[i]->chunk.offset;
+            readers[0]->read(p.chunk, path, p.lines, p, p, p.stats);
+            if (!deliver_pieces(solo, 0, 1)) {
+              // A strict stop: the rest of the chunk counts as read, as on one thread.
+              for (size_t j = i + 1; j < set.count; ++j)
+                result.stats.bytes += set.pieces[j]->chunk.bytes.size();
+              return result;
+            }
+          }
+          report();
+          continue;
+        }
         if (!overlap) {
           // One piece (a small file, one of many) is parsed on this thread: waking the others
           // for it cost more than the parse (20,000 one-line files took 2.6 times as long on

@@ -212,9 +212,13 @@ class HtmlReporter final : public Reporter {
       o += "<div id=\"span\"><b>Span (event time)</b>no event judged</div>\n";
     o += fmt::format(
         "<div id=\"read\"><b>Read</b>{} lines, {} events<br>{} bad lines skipped<br>"
+        "{} put back in time order{}<br>"
         "{} late events (not judged)<br>{} without an account<br>{} outside --since/--until"
         "</div>\n",
         with_commas(t.lines), with_commas(t.events), with_commas(t.skipped),
+        with_commas(t.order.events_reordered),
+        t.order.events_reordered ? " (up to " + format_lateness(t.order.max_lateness_ns) + " late)"
+                                 : std::string(),
         with_commas(e.late_events), with_commas(e.events_without_account),
         with_commas(e.events_out_of_range));
     o += fmt::format("<div id=\"calibration\"><b>Severity bars</b>{}</div>\n",

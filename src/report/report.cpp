@@ -49,6 +49,25 @@ void ReportFanout::on_finding(const Finding& f) {
   }
 }
 
+void FindingHold::release() {
+  for (const Finding& f : held_) next_.on_finding(f);
+  held_.clear();
+}
+
+std::string format_lateness(int64_t ns) {
+  if (ns < 1'000'000'000) return fmt::format("{} s", format_number(static_cast<double>(ns) / 1e9));
+  int64_t s = ns / 1'000'000'000, m = s / 60, h = m / 60, d = h / 24;
+  if (d > 0) return fmt::format("{} day{} {} h", d, d == 1 ? "" : "s", h % 24);
+  if (h > 0) return fmt::format("{} h {} min", h, m % 60);
+  if (m > 0) return fmt::format("{} min {} s", m, s % 60);
+  return fmt::format("{} s", s);
+}
+
+std::string_view event_order_name(const RunTotals& t) {
+  if (t.order.sorted) return "sorted";
+  return t.order.events_out_of_order ? "as_read" : "in_order";
+}
+
 void ReportFanout::finish(const std::vector<AccountSummary>& ranking, const RunTotals& totals) {
   failed_ = !reporters_.empty();
   for (auto& r : reporters_) {
@@ -239,7 +258,11 @@ class JsonlReporter final : public Reporter {
         e.events_quarantined, e.events_held, to_string(options_.min_severity), n.total_held_back(),
         by_severity_json(n.held_back), e.accounts_active);
     append_json_string(o, t.calibration);
-    o += "}\n";
+    o += fmt::format(
+        ",\"event_order\":\"{}\",\"events_reordered\":{},\"max_lateness_s\":{},"
+        "\"events_spilled\":{}}}\n",
+        event_order_name(t), t.order.events_reordered,
+        format_number(static_cast<double>(t.order.max_lateness_ns) / 1e9), t.order.events_spilled);
     write(o);
     if (std::fflush(out_) != 0) fail();
   }

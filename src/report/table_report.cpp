@@ -139,6 +139,10 @@ class TableReporter final : public Reporter {
                                    plural(t.events, "event"), plural(t.skipped, "bad line"));
     if (t.first_event_ns != 0 || t.last_event_ns != 0)
       read += fmt::format("; event time {} to {}", when(t.first_event_ns), when(t.last_event_ns));
+    if (t.order.events_reordered)
+      read += fmt::format("; {} put back in time order (up to {} late)",
+                          plural(t.order.events_reordered, "event"),
+                          format_lateness(t.order.max_lateness_ns));
     if (e.late_events) read += fmt::format("; {} late, not judged", plural(e.late_events, "event"));
     if (e.events_out_of_range)
       read += fmt::format("; {} outside --since/--until", plural(e.events_out_of_range, "event"));

@@ -86,6 +86,9 @@ class BadLineLog : public BadLineSink {
   std::string left_out_summary() const;
   /// Prints "... and N more <reason>" for each reason whose reports were cut.
   void print_suppressed() const;
+  /// The inputs are read again from their start (to sort their events): the counts start over,
+  /// and the lines already printed are not printed again (they come first again).
+  void restart();
 
  private:
   BadLineLogOptions options_;
@@ -94,6 +97,9 @@ class BadLineLog : public BadLineSink {
   uint64_t total_ = 0;
   std::array<uint64_t, bad_line_reason_count> left_out_{};
   uint64_t left_out_total_ = 0;
+  // Printed before a restart(): reports up to these counts are not printed again.
+  std::array<uint64_t, bad_line_reason_count> shown_{};
+  std::array<uint64_t, bad_line_reason_count> left_out_shown_{};
 };
 
 }  // namespace exfilscan

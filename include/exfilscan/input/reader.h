@@ -40,6 +40,10 @@ struct ReaderOptions {
   /// lets it have the cores in turn with parsing; otherwise the sink works on one thread while
   /// the next chunk is parsed on the others. Set by the code that builds the sink.
   bool sink_uses_threads = false;
+  /// The sink wants each chunk's events at once, in on_events, their views valid during the
+  /// call (the order stage holds a chunk's events while it puts ties in order): on one thread
+  /// too, the chunk is parsed into batches first.
+  bool chunk_runs = false;
 };
 
 struct ReadStats {

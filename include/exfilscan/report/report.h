@@ -3,6 +3,7 @@
 /// lines (docs/output.md is the JSON-lines contract).
 
 #include <exfilscan/engine/engine.h>
+#include <exfilscan/order/event_order.h>
 #include <exfilscan/rules/finding.h>
 #include <exfilscan/time_zone.h>
 
@@ -38,7 +39,13 @@ struct RunTotals {
   int64_t last_event_ns = 0;
   /// Which calibration set the detectors' bars ("none": the built-in ones).
   std::string calibration = "none";
+  /// How the events were put in time order.
+  OrderStats order{};
 };
+
+/// "in_order" (every event came in time order), "sorted" (put in time order before judging) or
+/// "as_read" (a stream, some of whose events came out of order and were judged where they came).
+std::string_view event_order_name(const RunTotals& totals);
 
 /// The run's findings split by --min-severity: those written and those held back (fired, counted,
 /// not written), by severity. Allow-listed ones are in neither.
@@ -98,6 +105,20 @@ class ReportFanout : public Reporter {
   std::vector<std::unique_ptr<Reporter>> reporters_;
 };
 
+/// Findings held until the input is known to be in time order (read again to sort it, they
+/// are dropped: judging starts over), then passed on in the order they fired.
+class FindingHold : public FindingSink {
+ public:
+  explicit FindingHold(FindingSink& next) : next_(next) {}
+  void on_finding(const Finding& finding) override { held_.push_back(finding); }
+  void release();
+  void drop() { held_.clear(); }
+
+ private:
+  FindingSink& next_;
+  std::vector<Finding> held_;
+};
+
 /// The JSON-lines rows of docs/output.md, with their line break: a `finding` and an `account`.
 std::string finding_json(const Finding& finding);
 std::string account_json(const AccountSummary& account);
@@ -107,6 +128,8 @@ void append_csv_field(std::string& out, std::string_view field);
 
 /// Numbers in reports: integers as integers, fractions to 4 decimals without trailing zeros.
 std::string format_number(double value);
+/// A duration for people, to the second: "0.25 s", "42 s", "3 min 12 s", "5 h 3 min", "2 days 4 h".
+std::string format_lateness(int64_t ns);
 /// Counts for people: 1234567 -> "1,234,567".
 std::string with_commas(uint64_t n);
 
