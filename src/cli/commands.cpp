@@ -388,9 +388,9 @@ int run_read(const RunConfig& c) {
     // Files are read in time order and checked as they are judged; when they turn out out of
     // order they are read again and sorted. Standard input is judged as it comes unless
     // --sort-stdin (it cannot be read twice: it is sorted from the start).
-    std::vector<std::string> inputs =
-        c.inputs.size() > 1 ? order_inputs_by_time(c.inputs, reader) : c.inputs;
-    bool rereadable = !c.kafka && std::all_of(inputs.begin(), inputs.end(), input_can_be_reread);
+    InputsInOrder arranged = order_inputs_by_time(c.inputs, reader);
+    const std::vector<std::string>& inputs = arranged.paths;
+    bool rereadable = !c.kafka && arranged.rereadable;
     OrderOptions order_options = c.order;
     order_options.mode = rereadable       ? OrderMode::check
                          : c.sort_streams ? OrderMode::sort

@@ -44,9 +44,9 @@ int run_explain(const RunConfig& c) {
     ++errors_told;
     note("exfilscan: {}\n", message);
   };
-  std::vector<std::string> inputs =
-      c.inputs.size() > 1 ? order_inputs_by_time(c.inputs, reader) : c.inputs;
-  bool rereadable = std::all_of(inputs.begin(), inputs.end(), input_can_be_reread);
+  InputsInOrder arranged = order_inputs_by_time(c.inputs, reader);
+  const std::vector<std::string>& inputs = arranged.paths;
+  bool rereadable = arranged.rereadable;
   OrderOptions order_options = c.order;
   order_options.mode = rereadable       ? OrderMode::check
                        : c.sort_streams ? OrderMode::sort

@@ -234,12 +234,16 @@ TEST_CASE("inputs are read in the order of their first events", "[order][input]"
   TempFile none("not json\n");
   ReaderOptions reader;
   std::vector<std::string> given = {day2.path(), none.path(), day1.path()};
-  auto ordered = order_inputs_by_time(given, reader);
-  CHECK(ordered == std::vector<std::string>{day1.path(), day2.path(), none.path()});
+  auto ordered = order_inputs_by_time(given, reader, 0);
+  CHECK(ordered.paths == std::vector<std::string>{day1.path(), day2.path(), none.path()});
+  CHECK(ordered.rereadable);
   // Standard input keeps its place; only files move.
   given = {day2.path(), "-", day1.path()};
-  CHECK(order_inputs_by_time(given, reader) ==
-        std::vector<std::string>{day1.path(), "-", day2.path()});
+  ordered = order_inputs_by_time(given, reader, 0);
+  CHECK(ordered.paths == std::vector<std::string>{day1.path(), "-", day2.path()});
+  CHECK_FALSE(ordered.rereadable);
+  // Files under the size given keep their places too.
+  CHECK(order_inputs_by_time(given, reader, 1u << 20).paths == given);
   // The earliest of its first events, from its start.
   CHECK(first_event_time(day2.path(), reader) == 1793613630000000000LL);
 }
