@@ -18,11 +18,11 @@ _exfilscan() {
     cword=$COMP_CWORD
   fi
 
-  local commands="scan explain rules normalize help"
+  local commands="scan explain rules calibrate normalize help"
   local command="" i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      scan | explain | rules | normalize | help)
+      scan | explain | rules | calibrate | normalize | help)
         command=${words[i]}
         break
         ;;
@@ -63,7 +63,7 @@ _exfilscan() {
       return
       ;;
     --map | --max-line-bytes | --max-diagnostics | --threads | --max-skew | --sort-memory | \
-      --since | --until | --top | --kafka | --topic | --group)
+      --since | --until | --top | --kafka | --topic | --group | --target-fpr | --name)
       return
       ;;
     --map-file | --rules | --check | -o | --output | --report-csv | --report-jsonl | \
@@ -81,7 +81,7 @@ _exfilscan() {
       return
       ;;
     help)
-      COMPREPLY=($(compgen -W "scan explain rules normalize" -- "$cur"))
+      COMPREPLY=($(compgen -W "scan explain rules calibrate normalize" -- "$cur"))
       return
       ;;
     scan)
@@ -96,6 +96,10 @@ _exfilscan() {
       ;;
     rules)
       flags="--rules --no-default-rules --check -h --help"
+      ;;
+    calibrate)
+      flags="$_exfilscan_input_flags $_exfilscan_detection_flags --target-fpr --widen --name -o
+        --output"
       ;;
     normalize)
       flags="$_exfilscan_input_flags -o --output"
