@@ -199,9 +199,9 @@ std::string calibrated_rules_toml(RuleSet rules, const CalibrationResult& r,
       "# detector             fired   p99    p99.9  p99.99 max    medium high   at medium at "
       "high\n",
       src.build, commas(r.accounts), commas(src.events), src.from, src.until,
-      src.clusters
-          ? fmt::format(", {} clusters' pooled scores given to their members", src.clusters)
-          : "",
+      src.clusters ? fmt::format(", {} clusters of keys (a key takes its cluster's pooled score)",
+                                 src.clusters)
+                   : "",
       percent(r.target_fpr), percent(r.medium_share));
   for (const DetectorBars& b : r.detectors) {
     out += fmt::format(

@@ -17,7 +17,7 @@ namespace exfilscan::detail {
 /// A detector's severity bars (SeverityBars): the built-in 0.5 and 0.75, or calibrate's.
 template <class R>
 void read_bars(R& r, SeverityBars& b) {
-  r.get("medium_bar", b.medium, 0.05, 0.95);
+  r.get("medium_bar", b.medium, 0.05, 0.99);
   r.get("high_bar", b.high, 0.1, 1);
   r.check(b.high > b.medium, "high_bar", "above medium_bar");
 }

@@ -181,12 +181,16 @@ TEST_CASE("too few accounts for the target are refused, or widened", "[calibrati
 }
 
 TEST_CASE("a detector at a full score on too many accounts is said", "[calibration]") {
-  ScoreHistograms h({"a"});
-  for (int i = 0; i < 50; ++i) h.add(fmt::format("k{}", i), {{"a", 1.0}});
+  ScoreHistograms h({"logit_probe"});
+  for (int i = 0; i < 50; ++i) h.add(fmt::format("k{}", i), {{"logit_probe", 1.0}});
   h.add_quiet(19950);
   CalibrationResult r = learn_bars(h, {});
   CHECK(r.detectors[0].saturated);
   CHECK(r.detectors[0].bars.high == 1.0);
+  // Its file still loads: the medium bar stays under the high one, within what rules accept.
+  CalibrationSource src{"exfilscan test", "full", "a", "b", 1, 0};
+  RuleSet loaded = compile_complete_rules(calibrated_rules_toml(default_rules(), r, src), "c.toml");
+  CHECK(loaded.logit_probe.bars.high == 1.0);
   bool said = false;
   for (const std::string& w : r.warnings) said |= w.find("no bar holds it") != std::string::npos;
   CHECK(said);
