@@ -96,6 +96,8 @@ Verdict LogitProbe::judge(const DetectorState* state, const Account&) const {
   Verdict v;
   double most = 0;
   for (const auto& [prompt, biases] : s.biases_by_prompt) most = std::max(most, biases.estimate());
+  // An estimate, bounded by what was counted: never more maps than probes.
+  most = std::min(most, static_cast<double>(s.probe_requests));
   v.metrics = {{"probe_requests", static_cast<double>(s.probe_requests)},
                {"max_distinct_biases_per_prompt", most}};
   bool bias_probe = most >= static_cast<double>(rule.min_distinct_biases);

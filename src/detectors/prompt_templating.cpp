@@ -24,7 +24,8 @@ struct TemplatingCase {
         prompts(prompts),
         // (A window's matches count the prompt its template was learnt from, which may be older.)
         top_share(prompts > 0 ? std::min(1.0, matches / prompts) : 0),
-        fills(std::round(fills)) {}
+        // An estimate, bounded by what was counted: never more fills than matches.
+        fills(std::round(std::min(fills, std::max(0.0, matches)))) {}
   bool fires(const TemplatingRule& rule) const {
     return t >= 0 && prompts >= static_cast<double>(rule.min_requests) &&
            top_share >= rule.min_share && fills >= rule.min_distinct_fills;

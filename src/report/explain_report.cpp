@@ -160,8 +160,7 @@ ThresholdLine threshold_line(const ThresholdRule& rule, double peak, GroupBy gro
 
 MissedBar missed_bar(const RuleSet& rules, const Explanation& e) {
   if (!e.enabled || e.fired) return {};
-  std::vector<Metric> m = e.metrics;
-  bound_estimates(m);
+  const std::vector<Metric>& m = e.metrics;
   if (e.detector == "volume_spike") return volume_bar(rules.volume_spike, m);
   if (e.detector == "prompt_templating") return templating_bar(rules.prompt_templating, m);
   if (e.detector == "distillation_sweep") return sweep_bar(rules.distillation_sweep, m);
@@ -169,20 +168,6 @@ MissedBar missed_bar(const RuleSet& rules, const Explanation& e) {
   if (e.detector == "release_chasing") return chase_bar(rules.release_chasing, m);
   if (e.detector == "quota_hugging") return hug_bar(rules.quota_hugging, m);
   return {};
-}
-
-void bound_estimates(std::vector<Metric>& metrics) {
-  // (estimate, the count it is drawn from)
-  static const std::pair<const char*, const char*> bounded[] = {
-      {"max_distinct_biases_per_prompt", "probe_requests"},
-      {"distinct_fills", "prompts_analysed"},
-  };
-  for (auto [estimate, count] : bounded) {
-    auto n = metric(metrics, count);
-    if (!n) continue;
-    for (Metric& m : metrics)
-      if (m.name == estimate) m.value = std::min(m.value, *n);
-  }
 }
 
 bool ExplainReport::Window::flagged() const {
@@ -196,7 +181,6 @@ ExplainReport::ExplainReport(ExplainOptions options, const RuleSet& rules, std::
 void ExplainReport::on_finding(const Finding& f) {
   if (f.key != key_) return;
   pending_.push_back(f);
-  bound_estimates(pending_.back().metrics);
 }
 
 void ExplainReport::on_explanation(const Explanation& e) {
@@ -205,7 +189,6 @@ void ExplainReport::on_explanation(const Explanation& e) {
     pending_.clear();
   }
   windows_.back().verdicts.push_back(e);
-  bound_estimates(windows_.back().verdicts.back().metrics);
 }
 
 std::string ExplainReport::when(int64_t ns) const {

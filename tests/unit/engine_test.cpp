@@ -521,3 +521,39 @@ TEST_CASE("the population is usable from the close of its 200th window, in event
   REQUIRE(rec.first("volume_spike"));
   CHECK(rec.first("volume_spike")->key == "after");
 }
+
+TEST_CASE("a probe's distinct maps never exceed its requests (issue 19)", "[engine][probe]") {
+  // Distinct counts are sketch estimates: past the sketch's exact range explain read "405
+  // different logit_bias maps" for 400 requests. What is reported is bounded by what was counted.
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    int n = 400;
+    Stream s;
+    Recorder rec;
+    std::vector<Explanation> seen;
+    EngineOptions options;
+    options.explain_key = "prober";
+    options.explain = [&](const Explanation& e) { seen.push_back(e); };
+    DetectionEngine engine(only("logit_probe"), options, rec);
+    for (int i = 0; i < n; ++i) {
+      Event e = s.event(t0 + i * (ns_per_hour / (n + 1)), "prober", 1);
+      e.params.logprobs = true;
+      e.params.logit_bias_entries = 1;
+      e.params.logit_bias_hash = mix64(seed * 100000 + static_cast<uint64_t>(i));
+      e.prompt_tokens = 7;
+      engine.on_event(e);
+    }
+    engine.finish();
+    size_t checked = 0;
+    for (const Explanation& e : seen) {
+      if (e.detector != "logit_probe") continue;
+      double requests = -1, maps = -1;
+      for (const Metric& m : e.metrics) {
+        if (m.name == "probe_requests") requests = m.value;
+        if (m.name == "max_distinct_biases_per_prompt") maps = m.value;
+      }
+      CHECK(maps <= requests);
+      ++checked;
+    }
+    CHECK(checked == 1);
+  }
+}

@@ -32,10 +32,6 @@ struct MissedBar {
 };
 MissedBar missed_bar(const RuleSet& rules, const Explanation& verdict);
 
-/// An estimated metric (a distinct count from a sketch) no larger than the count it is drawn
-/// from: "405 distinct logit_bias maps" of 400 probes is 400.
-void bound_estimates(std::vector<Metric>& metrics);
-
 /// Gathers what the engine tells of the explained account, then writes it all at the end.
 class ExplainReport : public FindingSink {
  public:
