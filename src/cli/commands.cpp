@@ -265,6 +265,21 @@ void log_rules(const RunConfig& c) {
   }
 }
 
+/// Clears the progress line before a finding the table prints as it fires (at high and above,
+/// on a terminal), so the two never share a line; the meter draws itself again on its next tick.
+class ClearsProgress : public FindingSink {
+ public:
+  ClearsProgress(FindingSink& next, ProgressMeter& meter) : next_(next), meter_(meter) {}
+  void on_finding(const Finding& f) override {
+    if (f.severity >= Severity::high) meter_.clear();
+    next_.on_finding(f);
+  }
+
+ private:
+  FindingSink& next_;
+  ProgressMeter& meter_;
+};
+
 int run_read(const RunConfig& c) {
   auto started = std::chrono::steady_clock::now();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
@@ -398,10 +413,11 @@ int run_read(const RunConfig& c) {
     if (c.verbose && inputs != c.inputs)
       spdlog::info("inputs in time order: {}", fmt::join(inputs, ", "));
     // A checked pass holds its findings until the input is known to be in order.
-    FindingHold held(*reporter);
+    ClearsProgress clearing(*reporter, meter);
+    FindingHold held(clearing);
     auto findings_sink = [&]() -> FindingSink& {
       if (order_options.mode == OrderMode::check) return held;
-      return *reporter;
+      return clearing;
     };
     std::unique_ptr<DetectionEngine> engine;
     try {

@@ -52,10 +52,14 @@ std::string plural(uint64_t n, std::string_view noun) {
 class TableReporter final : public Reporter {
  public:
   using Reporter::Reporter;
-  void write_finding(const Finding& f) override { findings_.push_back(f); }
+  void write_finding(const Finding& f) override {
+    findings_.push_back(f);
+    if (options_.terminal && f.severity >= Severity::high) live(f);
+  }
 
   void finish(const std::vector<AccountSummary>& ranking, const RunTotals& t) override {
     std::string o;
+    if (live_) o += "\n";  // the report closes the run below what streamed
     summary(o, ranking, t);
     details(o, ranking);
     write(o);
@@ -64,6 +68,22 @@ class TableReporter final : public Reporter {
 
  private:
   std::string when(int64_t ns) const { return format_time(ns, options_.tz); }
+
+  /// On a terminal a finding at high or above is printed as it fires (`tail -f log | exfilscan
+  /// scan -` shows them while it reads); the grouped report still closes the run.
+  void live(const Finding& f) {
+    std::string o;
+    if (!live_) o += "Findings at high and above, as they fire (the report follows at the end):\n";
+    live_ = true;
+    std::string lead =
+        fmt::format("{}  {}  {}  ", upper(to_string(f.severity)), when(f.detected_at_ns), f.rule);
+    o += fmt::format("{}  {}  {}  ", severity(f.severity, 0), when(f.detected_at_ns), f.rule);
+    o += key_text(f.key, columns(lead));
+    o += "  ";
+    o += wrap(flat(f.reason), 2, 2);
+    write(o);
+    if (std::fflush(out_) != 0) fail();
+  }
 
   std::string severity(Severity s, size_t pad) const {
     std::string word = upper(to_string(s));
@@ -328,6 +348,7 @@ class TableReporter final : public Reporter {
   }
 
   std::vector<Finding> findings_;
+  bool live_ = false;  // findings at high were printed as they fired
 };
 
 }  // namespace

@@ -176,3 +176,47 @@ TEST_CASE("numbers in reports", "[report]") {
   CHECK(format_number(0.123456) == "0.1235");
   CHECK(format_number(2.0 / 3) == "0.6667");
 }
+
+TEST_CASE("on a terminal the table prints findings at high as they fire (issue 19)", "[report]") {
+  for (bool terminal : {true, false}) {
+    char* buf = nullptr;
+    size_t size = 0;
+    std::FILE* mem = open_memstream(&buf, &size);
+    ReportOptions options;
+    options.terminal = terminal;
+    options.width = 100;
+    auto r = make_reporter(ReportFormat::table, options, mem);
+    Finding medium = sample_finding();
+    medium.severity = Severity::medium;
+    medium.reason = "a medium one";
+    r->on_finding(medium);
+    Finding high = sample_finding();
+    high.severity = Severity::high;
+    high.reason = "a high one";
+    r->on_finding(high);
+    std::fflush(mem);
+    std::string streamed(buf, size);  // what the terminal shows before the input ends
+    AccountSummary a;
+    a.key = high.key;
+    a.risk = 0.8;
+    a.severity = Severity::high;
+    a.rules = {"prompt_templating"};
+    r->finish({a}, RunTotals{});
+    r.reset();
+    std::fclose(mem);
+    std::string out(buf, size);
+    std::free(buf);
+    if (terminal) {
+      CHECK_THAT(streamed, Catch::StartsWith("Findings at high and above, as they fire"));
+      CHECK_THAT(streamed,
+                 Catch::Contains("HIGH  2026-11-02T00:01:00.000Z  prompt_templating  key \"7\"\n"
+                                 "  a high one\n"));
+      CHECK_THAT(streamed, !Catch::Contains("a medium one"));
+    } else {
+      CHECK(streamed.empty());
+    }
+    // The grouped report closes the run either way, with both findings.
+    CHECK_THAT(out, Catch::Contains("a medium one"));
+    CHECK(out.rfind("a high one") > streamed.size());
+  }
+}
