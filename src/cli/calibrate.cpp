@@ -4,13 +4,16 @@
 #include "cli/commands.h"
 
 #include <exfilscan/exit_codes.h>
+#include <exfilscan/input/input_order.h>
 #include <exfilscan/input/pipeline.h>
+#include <exfilscan/order/event_order.h>
 #include <exfilscan/rules/calibration.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <unordered_map>
 
 namespace exfilscan::cli {
@@ -56,15 +59,52 @@ int run_calibrate(const RunConfig& c) {
     detectors.push_back(d);
   }
   ReportFanout findings({});  // findings are not the output: the scores behind them are
-  DetectionEngine engine(rules, c.engine, findings);
+  // As scan: files in time order, checked as they are judged, read again and sorted when out of
+  // order; stdin as it comes unless --sort-stdin.
   ReaderOptions reader = c.reader;
-  reader.input_failed = [](const std::string& message) { note("exfilscan: {}\n", message); };
-  reader.parser.read_prompt_text = engine.needs_prompt_text();
-  reader.parser.read_turns = engine.needs_turns();
-  reader.sink_uses_threads = engine.uses_threads();
+  size_t errors_told = 0, errors_to_skip = 0;
+  reader.input_failed = [&](const std::string& message) {
+    if (errors_to_skip > 0) {
+      --errors_to_skip;
+      return;
+    }
+    ++errors_told;
+    note("exfilscan: {}\n", message);
+  };
+  reader.chunk_runs = true;
+  InputsInOrder arranged = order_inputs_by_time(c.inputs, reader);
+  OrderOptions order_options = c.order;
+  order_options.mode = arranged.rereadable ? OrderMode::check
+                       : c.sort_streams    ? OrderMode::sort
+                                           : OrderMode::stream;
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
-  ScanSink sink(engine, findings, c.engine);
-  ReadResult result = read_inputs_parallel(c.inputs, reader, sink, bad_lines, c.threads);
+  std::unique_ptr<DetectionEngine> engine_made;
+  std::unique_ptr<ScanSink> sink_made;
+  ReadResult result;
+  for (;;) {
+    engine_made = std::make_unique<DetectionEngine>(rules, c.engine, findings);
+    sink_made = std::make_unique<ScanSink>(*engine_made, findings, c.engine);
+    reader.parser.read_prompt_text = engine_made->needs_prompt_text();
+    reader.parser.read_turns = engine_made->needs_turns();
+    reader.sink_uses_threads = engine_made->uses_threads();
+    try {
+      EventOrder order(order_options, *sink_made);
+      result = read_inputs_parallel(arranged.paths, reader, order, bad_lines, c.threads);
+      order.finish();
+    } catch (const OrderBroken&) {
+      bad_lines.restart();
+      errors_to_skip = errors_told;
+      errors_told = 0;
+      order_options.mode = OrderMode::sort;
+      continue;
+    } catch (const OrderError& e) {
+      note("exfilscan: {}\n", e.what());
+      return exit_input_error;
+    }
+    break;
+  }
+  DetectionEngine& engine = *engine_made;
+  ScanSink& sink = *sink_made;
   int code = exit_ok;
   if (result.failure != ReadFailure::none || result.inputs_unread > 0) {
     // Bars learnt on part of what the user vouched for would be someone else's bars.

@@ -124,10 +124,16 @@ struct EventOrder::Impl {
     // The latest time's events wait: the next chunk may hold more of them.
     emit(segment, tie);
     sorted_group(tie, {sequence.size() - 1, sequence.back().size()});
-    if (group.size() > options.max_held_events) throw OrderBroken();
     EventBatch& after = held[held_now ^ 1];
     after.clear();
-    for (const Event& e : group) after.add(e);
+    if (group.size() > options.max_held_events) {
+      // Too many of one time to hold: a file is sorted instead; a stream passes them on now
+      // (more of that time in the next chunk then follow them, in their own order).
+      if (options.mode == OrderMode::check) throw OrderBroken();
+      out.emplace_back(fixes.emplace_back(group));
+    } else {
+      for (const Event& e : group) after.add(e);
+    }
     if (!out.empty()) next.on_events(out);
     before.clear();
     held_now ^= 1;

@@ -37,7 +37,8 @@ struct OrderOptions {
   /// groups into longer runs first.
   size_t merge_fan_in = 64;
   /// Check mode holds the events of the latest time until the next chunk (events of one time
-  /// go in the canonical order): more of one time than this and the input is sorted instead.
+  /// go in the canonical order): past this many, a file is sorted instead, and a stream passes
+  /// them on at once.
   size_t max_held_events = 1u << 16;
 };
 
