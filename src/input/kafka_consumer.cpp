@@ -185,7 +185,12 @@ void KafkaConsumer::rebalance(rd_kafka_resp_err_t err,
       ever_assigned_ = ever_assigned_ || !numbers.empty();
       if (callbacks_.assigned) callbacks_.assigned(numbers);
     } else {
-      if (callbacks_.revoked) callbacks_.revoked(numbers);
+      // The partitions are let go of whatever the callback says: the group waits for it.
+      try {
+        if (callbacks_.revoked) callbacks_.revoked(numbers);
+      } catch (const std::exception& e) {
+        failure_ = e.what();
+      }
       if (cooperative) {
         if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_, partitions))
           rd_kafka_error_destroy(error);  // the group has moved on: nothing left to do here

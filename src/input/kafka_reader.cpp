@@ -105,6 +105,11 @@ struct KafkaInput::Impl {
     while (!result_.stopped && ready()) merge_one();
     flush();
     if (options_.progress) tell_progress();
+    if (options_.log && taken_) {
+      double seconds = std::chrono::duration<double>(steady::now() - first_taken_).count();
+      options_.log(fmt::format("kafka: {} messages in {:.3f} s from the first ({:.0f}/s)", taken_,
+                               seconds, seconds > 0 ? static_cast<double>(taken_) / seconds : 0));
+    }
   }
 
   /// A partition's message whose next record is not merged yet is read again by the next run.
@@ -160,6 +165,7 @@ struct KafkaInput::Impl {
     }
     s.caught_up = false;
     s.last_message = steady::now();
+    if (taken_++ == 0) first_taken_ = s.last_message;
     if (options_.until_end && m->offset >= s.end) {  // produced after the replay began
       reach_end(s);
       return;
@@ -289,6 +295,8 @@ struct KafkaInput::Impl {
   ReadResult result_;
   bool draining_ = false;  // the run is ending: every partition's events are merged
   bool reading_ = false;
+  uint64_t taken_ = 0;  // messages, for the throughput -v tells
+  steady::time_point first_taken_;
   // Last: it leaves the group (revoking, so calling back into the streams) before they go.
   std::unique_ptr<detail::KafkaConsumer> consumer_;
 };

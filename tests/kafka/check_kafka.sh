@@ -41,7 +41,7 @@ kscan() {  # group, then scan's other flags
   timeout 120 "$bin" scan --kafka "$brokers" --group "$group" --kafka-config "$tmp/kafka.properties" "$@"
 }
 
-"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 bad:2 days:3 > /dev/null 2> "$tmp/mock.err" &
+"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 bad:2 days:3 moving:3 > /dev/null 2> "$tmp/mock.err" &
 broker_pid=$!
 if ! wait_for 30 test -s "$tmp/bootstraps"; then
   echo "FAIL the mock broker did not start: $(cat "$tmp/mock.err")"
@@ -114,6 +114,25 @@ check "... and by --kafka on another topic" refused "the state of topic days, no
   --kafka "$brokers" --topic logs --group g --kafka-until-end --state "$tmp/other.state"
 check "explain reads a --kafka state" \
   "$bin" explain -q --state "$tmp/kafka.state" camp-dormant_burst-0 "$tmp/day1.jsonl" -o /dev/null
+
+# One member per group with --state: when a second member joins and takes a partition, the
+# first stops (exit 2, saying why) and leaves its state as it was, rather than keep accounts the
+# other member now reads.
+"$produce" --brokers "$brokers" --topic moving "$tmp/day1.jsonl" 2> /dev/null
+kscan moving --topic moving --kafka-until-end --state "$tmp/moving.state" -q > /dev/null
+cp "$tmp/moving.state" "$tmp/moving.before"
+timeout 120 "$bin" scan --kafka "$brokers" --group moving --kafka-config "$tmp/kafka.properties" \
+  --topic moving -v --state "$tmp/moving.state" --format jsonl > /dev/null 2> "$tmp/moving.err" &
+first=$!
+wait_for 60 grep -q 'kafka: assigned moving partitions 0 1 2' "$tmp/moving.err"
+kscan moving --topic moving -q --format jsonl > /dev/null 2>&1 &
+second=$!
+wait "$first"
+check "a member with --state whose partition moves to another exits 2" test $? = 2
+check "... saying why" grep -q 'moved to another member of group moving' "$tmp/moving.err"
+check "... and leaves its state as it was" cmp "$tmp/moving.state" "$tmp/moving.before"
+kill -TERM "$second" 2> /dev/null
+wait "$second"
 
 # Bad records are reported by topic, partition and offset, their strings masked.
 printf '%s\n' '{"timestamp":"2026-11-02T00:00:00Z","api_key_id":"k1","request":{"model":"m"},"response":{"status":200}}' \
