@@ -4,7 +4,8 @@
 # build would hide (a failed simdjson assumption is one), stop the run. Then, in a build of its
 # own (it cannot be combined with ASan), ThreadSanitizer over everything that runs on several
 # threads: every unit test (the engine's shards, the parallel reader and pipeline, the
-# read-ahead) and scans of the big sample with --threads 2, from a file and from a zstd pipe.
+# read-ahead) but those that start librdkafka's threads, and scans of the big sample with
+# --threads 2, from a file and from a zstd pipe.
 #
 #   bash scripts/sanitizers.sh [BUILD_DIR [TSAN_BUILD_DIR]]
 #                              (defaults: build-sanitizers, build-tsan)
@@ -35,7 +36,11 @@ if ! cmake --build "$tsan_dir" -j2 --target exfilscan exfilscan_tests > "$tsan_d
   exit 1
 fi
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-"$tsan_dir/tests/exfilscan_tests"
+# Not the [librdkafka] tests: librdkafka starts its threads with C11 thrd_create, which GCC 12's
+# ThreadSanitizer does not intercept, so their first allocation crashes inside TSan's allocator.
+# They run in every other build, AddressSanitizer's included, and exfilscan's own Kafka code runs
+# on the calling thread only.
+"$tsan_dir/tests/exfilscan_tests" '~[librdkafka]'
 bin="$tsan_dir/exfilscan"
 for threads in 2 3; do
   # Exit 1: the sample's campaigns are found; anything else (66: TSan's report) fails.

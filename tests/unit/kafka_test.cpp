@@ -1,5 +1,7 @@
 // Kafka input (issue 20): where producers put keys, properties files, and the reader against an
 // in-process mock cluster: partitions merged in event-time order, bad records named by offset.
+// The tests tagged [librdkafka] start librdkafka's threads (scripts/sanitizers.sh leaves them out
+// of the ThreadSanitizer run, and says why).
 #include <exfilscan/input/kafka.h>
 
 #include "test_util.h"
@@ -112,7 +114,7 @@ KafkaOptions options_for(const MockCluster& cluster, const std::string& group) {
 
 }  // namespace
 
-TEST_CASE("read_kafka merges partitions by event time and names bad records", "[kafka]") {
+TEST_CASE("read_kafka merges partitions by event time and names bad records", "[kafka][librdkafka]") {
   MockCluster cluster("logs", 3);
   // Each partition in its own order; ties across partitions go to the lower partition.
   cluster.produce(0, record(1, "a"));
@@ -163,7 +165,7 @@ TEST_CASE("read_kafka merges partitions by event time and names bad records", "[
   CHECK(progress[1].messages == 3);
 }
 
-TEST_CASE("read_kafka with --strict stops at the first bad record", "[kafka]") {
+TEST_CASE("read_kafka with --strict stops at the first bad record", "[kafka][librdkafka]") {
   MockCluster cluster("logs", 1);
   cluster.produce(0, record(1, "a"));
   cluster.produce(0, "not json");
@@ -179,7 +181,7 @@ TEST_CASE("read_kafka with --strict stops at the first bad record", "[kafka]") {
   CHECK(sink.keys == std::vector<std::string>{"a"});
 }
 
-TEST_CASE("read_kafka stops when told to, with what it took", "[kafka]") {
+TEST_CASE("read_kafka stops when told to, with what it took", "[kafka][librdkafka]") {
   MockCluster cluster("logs", 2);
   cluster.produce(0, record(1, "a"));
   cluster.flush();
@@ -202,7 +204,7 @@ TEST_CASE("read_kafka stops when told to, with what it took", "[kafka]") {
   CHECK(sink.keys == std::vector<std::string>{"a"});
 }
 
-TEST_CASE("read_kafka refuses a property librdkafka does not know", "[kafka]") {
+TEST_CASE("read_kafka refuses a property librdkafka does not know", "[kafka][librdkafka]") {
   KafkaOptions options;
   options.brokers = "127.0.0.1:1";
   options.topic = "logs";
