@@ -88,7 +88,7 @@ _exfilscan() {
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output
         --report-csv --report-jsonl --summary-csv --report-html --state --state-reset --wait
         --min-severity --fail-on --color --top --kafka --topic --group --kafka-config
-        --kafka-until-end"
+        --kafka-until-end --findings-topic"
       ;;
     explain)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output --state

@@ -3,7 +3,8 @@
 # sudo). Does nothing when everything is already there, so it is safe to run every time.
 set -euo pipefail
 packages=(g++ cmake make pkg-config libcli11-dev libsimdjson-dev libfmt-dev libspdlog-dev catch2
-          libtomlplusplus-dev zlib1g-dev libisal-dev libzstd-dev gzip zstd python3 librdkafka-dev
+          libtomlplusplus-dev zlib1g-dev libisal-dev libzstd-dev gzip zstd python3
+          librdkafka-dev kcat  # scan --kafka, and reading a topic back in its tests
           clang libclang-rt-14-dev)  # the last two for the fuzz targets (scripts/fuzz.sh)
 missing=()
 for p in "${packages[@]}"; do

@@ -332,6 +332,7 @@ int run_read(const RunConfig& c) {
         return exit_input_error;
       }
     }
+    ScanInput input(c);
     // Every output is opened before reading starts: a wrong path fails at once, not after an
     // hour of input.
     struct OutputFile {
@@ -359,13 +360,13 @@ int run_read(const RunConfig& c) {
         outputs.push_back(make_summary_csv_reporter(c.report, open_out(c.summary_csv)));
       if (!c.report_html.empty())
         outputs.push_back(make_html_reporter(c.report, {c.inputs}, open_out(c.report_html)));
+      if (auto produced = input.findings_producer()) outputs.push_back(std::move(produced));
     } catch (const std::runtime_error& e) {
       note("exfilscan: {}\n", e.what());
       for (OutputFile& f : files) std::fclose(f.file);
       return exit_input_error;
     }
     auto reporter = std::make_unique<ReportFanout>(std::move(outputs));
-    ScanInput input(c);
     std::string state_payload;
     uint32_t state_version = 0;
     if (state && !c.state_reset) {
@@ -528,6 +529,7 @@ int run_read(const RunConfig& c) {
         code = exit_input_error;
       }
     }
+    if (!input.findings_produced()) code = exit_input_error;
     const EngineStats es = engine->stats();
     for (size_t s = static_cast<size_t>(c.fail_on); s < es.by_severity.size(); ++s)
       if (es.by_severity[s] && code == exit_ok) code = exit_findings;

@@ -89,6 +89,9 @@ void add_kafka_flags(CLI::App& scan, Flags& f) {
   scan.add_option("--kafka-config", f.kafka_config,
                   "With --kafka: a file of librdkafka properties (name=value lines: security, "
                   "timeouts, group.instance.id)");
+  scan.add_option("--findings-topic", f.findings_topic,
+                  "With --kafka: also produce the JSON-lines report to this topic on the same "
+                  "brokers, a row a message keyed by its account");
   scan.add_flag("--kafka-until-end", f.kafka_until_end,
                 "With --kafka: stop once every assigned partition is read to the end offset it "
                 "had when assigned (a replay), then report");
@@ -100,6 +103,7 @@ void resolve_kafka(const Flags& f, RunConfig& c) {
     for (auto [flag, given] :
          {std::pair{"--topic", !f.topic.empty()}, std::pair{"--group", !f.kafka_group.empty()},
           std::pair{"--kafka-config", !f.kafka_config.empty()},
+          std::pair{"--findings-topic", !f.findings_topic.empty()},
           std::pair{"--kafka-until-end", f.kafka_until_end}})
       if (given) throw CLI::ValidationError(fmt::format("{} needs --kafka BROKERS", flag));
     return;
@@ -126,6 +130,7 @@ void resolve_kafka(const Flags& f, RunConfig& c) {
     }
   }
   c.kafka = std::move(k);
+  c.findings_topic = f.findings_topic;
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {

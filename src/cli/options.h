@@ -56,7 +56,7 @@ struct Flags {
   double target_fpr = 0.001;
   bool widen = false;
   std::string calibration_name;
-  std::string kafka, topic, kafka_group, kafka_config;
+  std::string kafka, topic, kafka_group, kafka_config, findings_topic;
   bool kafka_until_end = false;
   bool sort_stdin = false;
   size_t sort_memory = 64u << 20;
@@ -94,6 +94,7 @@ struct RunConfig {
   bool quiet = false;
   /// scan --kafka: the topic is the input (the paths stay empty).
   std::optional<KafkaOptions> kafka;
+  std::string findings_topic;  // with --kafka: the report produced to this topic too
   /// How events are put in time order (docs/performance.md, "Inputs in any order"); the mode is
   /// chosen per run by the command.
   OrderOptions order;

@@ -6,6 +6,9 @@
 
 #include <exfilscan/input/pipeline.h>
 #include <exfilscan/state.h>
+#ifdef EXFILSCAN_KAFKA
+#include <exfilscan/report/kafka_reporter.h>
+#endif
 
 #include <spdlog/spdlog.h>
 
@@ -167,6 +170,30 @@ void ScanInput::state_saved() {
   } catch (const InputError& e) {
     note("exfilscan: {} (the state holds them: the next run starts there)\n", e.what());
   }
+}
+
+std::unique_ptr<Reporter> ScanInput::findings_producer() {
+#ifdef EXFILSCAN_KAFKA
+  if (config_.findings_topic.empty()) return nullptr;
+  auto reporter = std::make_unique<KafkaReporter>(
+      config_.report,
+      KafkaReporterOptions{config_.kafka->brokers, config_.findings_topic, config_.kafka->config});
+  findings_topic_ = reporter.get();
+  return reporter;
+#else
+  return nullptr;  // --findings-topic needs --kafka, which such a build refuses
+#endif
+}
+
+bool ScanInput::findings_produced() const {
+#ifdef EXFILSCAN_KAFKA
+  if (!findings_topic_ || !findings_topic_->failed()) return true;
+  note("exfilscan: --findings-topic {}: {}\n", config_.findings_topic,
+       static_cast<const KafkaReporter*>(findings_topic_)->failure());
+  return false;
+#else
+  return true;
+#endif
 }
 
 }  // namespace exfilscan::cli

@@ -6,6 +6,7 @@
 
 #include <exfilscan/input/kafka.h>
 #include <exfilscan/input/reader.h>
+#include <exfilscan/report/report.h>
 
 #include <map>
 #include <memory>
@@ -34,11 +35,17 @@ class ScanInput {
   /// After the state covering them is saved: the offsets committed for the group (for lag
   /// monitors; the state is what the next run starts from). A failure is told, not fatal.
   void state_saved();
+  /// --findings-topic: the reporter producing the report to the topic; null without it. Throws
+  /// std::runtime_error for a producer that cannot be made.
+  std::unique_ptr<Reporter> findings_producer();
+  /// After the report: false (and told on stderr) when --findings-topic could not produce it all.
+  bool findings_produced() const;
 
  private:
   const RunConfig& config_;
   std::unique_ptr<KafkaInput> kafka_;
-  std::map<int32_t, int64_t> offsets_;  // with --kafka --state: where each partition is
+  std::map<int32_t, int64_t> offsets_;        // with --kafka --state: where each partition is
+  const Reporter* findings_topic_ = nullptr;  // owned by the run's fan-out of reporters
 };
 
 }  // namespace exfilscan::cli

@@ -41,7 +41,7 @@ kscan() {  # group, then scan's other flags
   timeout 120 "$bin" scan --kafka "$brokers" --group "$group" --kafka-config "$tmp/kafka.properties" "$@"
 }
 
-"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 bad:2 days:3 moving:3 > /dev/null 2> "$tmp/mock.err" &
+"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 bad:2 days:3 moving:3 findings:1 > /dev/null 2> "$tmp/mock.err" &
 broker_pid=$!
 if ! wait_for 30 test -s "$tmp/bootstraps"; then
   echo "FAIL the mock broker did not start: $(cat "$tmp/mock.err")"
@@ -65,6 +65,26 @@ check "... and with --threads 1" cmp "$tmp/file.jsonl" "$tmp/replay1.jsonl"
 kscan replay-3 --topic logs --kafka-until-end -q --format table > "$tmp/replay.txt"
 check "the table of a replay = the file's but for the input's name" \
   cmp <(grep -v 'samples/campaigns' "$tmp/file.txt") <(grep -v 'kafka:logs' "$tmp/replay.txt")
+
+# --findings-topic: the JSON-lines report produced to a topic too, a row a message, findings
+# and account rows keyed by their key, the run row without one (read back with kcat).
+kscan to-topic --topic logs --kafka-until-end -q --format jsonl --findings-topic findings \
+  > "$tmp/to-topic.jsonl"
+timeout 60 kcat -C -b "$brokers" -t findings -e -q -f '%k\t%s\n' > "$tmp/findings.kcat"
+check "--findings-topic: the topic holds the report, row for row" \
+  cmp <(cut -f2- "$tmp/findings.kcat") "$tmp/to-topic.jsonl"
+keyed_by_account() {
+  python3 - "$tmp/findings.kcat" <<'PY'
+import json, sys
+rows = [line.rstrip("\n").split("\t", 1) for line in open(sys.argv[1])]
+ok = all(k == (json.loads(v).get("key", "") if json.loads(v)["type"] != "run" else "")
+         for k, v in rows)
+sys.exit(0 if ok and len(rows) > 1 else 1)
+PY
+}
+check "... each row keyed by its account, the run row by none" keyed_by_account
+check "--findings-topic without --kafka" refused "--findings-topic needs --kafka" \
+  --findings-topic findings samples/api-logs.jsonl
 
 # A stream (no --kafka-until-end) runs until SIGTERM; what it took by then is merged and
 # reported. Once every partition shows lag 0 it has taken everything: the report is the file's.
