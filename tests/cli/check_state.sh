@@ -90,8 +90,8 @@ expect_error "truncated state" "$tmp/short.state" "corrupt or truncated"
 echo '{"not":"a state"}' > "$tmp/other.state"
 expect_error "not a state file" "$tmp/other.state" "not an exfilscan state file"
 cp "$tmp/chain.state" "$tmp/version.state"
-printf '\x0a' | dd of="$tmp/version.state" bs=1 seek=8 conv=notrunc status=none
-expect_error "another format version" "$tmp/version.state" "state format 10"
+printf '\x63' | dd of="$tmp/version.state" bs=1 seek=8 conv=notrunc status=none
+expect_error "another format version" "$tmp/version.state" "state format 99"
 cp "$tmp/chain.state" "$tmp/rules.state"
 cp "$tmp/rules.state" "$tmp/before"
 "$bin" scan -q --format jsonl --group-by org --state "$tmp/rules.state" "$tmp/day1.jsonl" > /dev/null 2> "$tmp/err"

@@ -456,7 +456,8 @@ TEST_CASE("the detectors' window is configurable", "[engine]") {
   RuleSet rules = only("logit_probe");
   merge_rules(rules, "[settings]\nwindow = \"10m\"\n", "t");
   DetectionEngine engine(rules, {}, rec);
-  // 15 distinct biases in each of two 10-minute windows: 30 in the hour, but never 20 in a window.
+  // 15 distinct biases in each of two 10-minute windows: the probe's run adds up over windows
+  // and fires in the second, whose start is 10 minutes in.
   for (int i = 0; i < 30; ++i) {
     Event e = s.event(t0 + i * 40 * ns_per_second, "p", 1);
     e.params.logprobs = true;
@@ -465,7 +466,8 @@ TEST_CASE("the detectors' window is configurable", "[engine]") {
     engine.on_event(e);
   }
   engine.finish();
-  CHECK(rec.findings.empty());
+  REQUIRE(!rec.findings.empty());
+  CHECK(rec.findings[0].window_start_ns == t0 + 10 * ns_per_minute);
   CHECK_THROWS_WITH(merge_rules(rules, "[settings]\nwindow = \"2d\"\n", "t"),
                     Catch::Contains("from 10m to 24h"));
 }
@@ -556,4 +558,79 @@ TEST_CASE("a probe's distinct maps never exceed its requests (issue 19)", "[engi
     }
     CHECK(checked == 1);
   }
+}
+
+namespace {
+
+/// Logit-bias probes of `prompts` prompts, `per_hour` maps each an hour, for `hours` hours from
+/// `start`; distinct maps throughout.
+void slow_probe(DetectionEngine& engine, Stream& s, int64_t start, int prompts, int per_hour,
+                int hours, uint64_t& next_map) {
+  for (int h = 0; h < hours; ++h)
+    for (int i = 0; i < per_hour; ++i)
+      for (int p = 0; p < prompts; ++p) {
+        int64_t t =
+            start + h * ns_per_hour + (i * prompts + p) * (ns_per_hour / (per_hour * prompts));
+        Event e = s.event(t, "slow", 1);
+        e.params.logprobs = true;
+        e.params.logit_bias_entries = 1;
+        e.params.logit_bias_hash = mix64(++next_map);
+        std::vector<PromptPart> parts{{PromptRole::user, s.keep(fmt::format("question {}", p))}};
+        e.prompt = s.keep_parts(parts);
+        engine.on_event(e);
+      }
+}
+
+}  // namespace
+
+TEST_CASE("a logit probe spread thin over hours adds up (issue 14)", "[engine][probe]") {
+  // 3 prompts, 5 maps each an hour: never 20 maps of one prompt in an hour, 30 in six.
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("logit_probe"), {}, rec);
+  uint64_t maps = 0;
+  slow_probe(engine, s, t0, 3, 5, 6, maps);
+  engine.finish();
+  REQUIRE(rec.count("logit_probe") >= 1);
+  const Finding& f = *rec.first("logit_probe");
+  CHECK(f.detected_at_ns >= t0 + 3 * ns_per_hour);
+  CHECK_THAT(f.reason, Catch::Contains("over 3 hours") || Catch::Contains("over 4 hours"));
+}
+
+TEST_CASE("a logit probe that pauses a day starts over", "[engine][probe]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("logit_probe"), {}, rec);
+  uint64_t maps = 0;
+  slow_probe(engine, s, t0, 1, 5, 3, maps);                   // 15 maps
+  slow_probe(engine, s, t0 + 2 * ns_per_day, 1, 5, 3, maps);  // 15 more, two days on
+  engine.finish();
+  CHECK(rec.findings.empty());
+}
+
+TEST_CASE("a classifier's one fixed logit_bias map is no probe, and costs no state",
+          "[engine][probe]") {
+  auto state_bytes = [](RuleSet rules, Recorder& rec) {
+    Stream s;
+    DetectionEngine engine(rules, {}, rec);
+    for (int i = 0; i < 5000; ++i) {
+      Event e = s.event(t0 + i * 60 * ns_per_second, "classifier", 1);
+      e.params.logprobs = true;
+      e.params.logit_bias_entries = 2;
+      e.params.logit_bias_hash = 42;  // the label tokens, the same map for every message
+      std::vector<PromptPart> parts{{PromptRole::user, s.keep(fmt::format("Is this spam? {}", i))}};
+      e.prompt = s.keep_parts(parts);
+      engine.on_event(e);
+    }
+    engine.finish(false);
+    StateWriter w;
+    engine.save_state(w);
+    return w.data().size();
+  };
+  Recorder rec, none;
+  size_t with_probe = state_bytes(only("logit_probe"), rec);
+  size_t without = state_bytes(only("none"), none);
+  CHECK(rec.findings.empty());
+  // Each window's prompts are forgotten when it closes: the open window's alone are kept.
+  CHECK(with_probe < without + 60 * 600);
 }

@@ -108,11 +108,12 @@ TEST_CASE("explain shows no estimate larger than the count it is drawn from (iss
   CHECK(metric_of(*raw, "probe_requests") == n);
   CHECK(metric_of(*raw, "max_distinct_biases_per_prompt") == n);
   CHECK_THAT(e.text, Catch::Contains(fmt::format(
-                         "probe_requests={} max_distinct_biases_per_prompt={}\n", n, n)));
+                         "probe_requests={} max_distinct_biases_per_prompt={} span_hours=", n, n)));
   CHECK_THAT(
       e.jsonl,
       Catch::Contains(fmt::format(
-          R"("metrics":{{"probe_requests":{},"max_distinct_biases_per_prompt":{}}})", n, n)));
+          R"("metrics":{{"probe_requests":{},"max_distinct_biases_per_prompt":{},"span_hours":)", n,
+          n)));
 }
 
 TEST_CASE("a detector's no shows the bar it missed", "[explain]") {
