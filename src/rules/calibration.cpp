@@ -76,9 +76,15 @@ size_t bar_bin(const ScoreHistograms& h, size_t d, size_t floor, double allowed)
 }
 
 /// One share per detector, the same for all, as large as keeps their sum within `total`: each
-/// detector's bar is the lowest with at most that share over it (not below `floor`).
+/// detector's bar is the lowest with at most that share over it (not below `floor`). A detector
+/// with more accounts at a full score than the whole target cannot be held by any bar (learn_bars
+/// says so): it takes the last bin, and the others share the target without it (counted, it
+/// would leave no share to anyone and put every other bar over its highest score).
 std::vector<size_t> shared_bars(const ScoreHistograms& h, double total, size_t floor) {
   double n = static_cast<double>(h.accounts());
+  std::vector<bool> held(h.detectors().size());
+  for (size_t d = 0; d < held.size(); ++d)
+    held[d] = static_cast<double>(h.at_or_above(d, ScoreHistograms::bins - 1)) <= total * n;
   auto bars_at = [&](double share) {
     std::vector<size_t> out;
     for (size_t d = 0; d < h.detectors().size(); ++d)
@@ -87,7 +93,8 @@ std::vector<size_t> shared_bars(const ScoreHistograms& h, double total, size_t f
   };
   auto over = [&](const std::vector<size_t>& bars) {
     double sum = 0;
-    for (size_t d = 0; d < bars.size(); ++d) sum += static_cast<double>(h.at_or_above(d, bars[d]));
+    for (size_t d = 0; d < bars.size(); ++d)
+      if (held[d]) sum += static_cast<double>(h.at_or_above(d, bars[d]));
     return sum;
   };
   double lo = 0, hi = total;

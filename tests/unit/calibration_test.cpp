@@ -196,6 +196,23 @@ TEST_CASE("a detector at a full score on too many accounts is said", "[calibrati
   CHECK(said);
 }
 
+TEST_CASE("a saturated detector leaves the target to the others", "[calibration]") {
+  // "a" is at a full score on 50 of 20,000 accounts: no bar holds it to 20. "b" has a tail of 200
+  // from 0.5 to 0.9: its bar should still let up to the target reach high, not rise above its
+  // highest score because "a" alone is over the whole target.
+  ScoreHistograms h({"a", "b"});
+  for (int i = 0; i < 50; ++i) h.add(fmt::format("a{:02}", i), {{"a", 1.0}});
+  for (int i = 0; i < 200; ++i) h.add(fmt::format("b{:03}", i), {{"b", 0.5 + 0.4 * i / 199.0}});
+  h.add_quiet(20000 - 250);
+  CalibrationResult r = learn_bars(h, {});
+  CHECK(r.detectors[0].saturated);
+  CHECK(r.detectors[0].bars.high == 1.0);
+  CHECK(!r.detectors[1].saturated);
+  CHECK(r.detectors[1].at_high > 10);
+  CHECK(r.detectors[1].at_high <= 20);
+  CHECK(r.detectors[1].bars.high < 0.9);
+}
+
 TEST_CASE("the calibrated rules file loads and carries its bars and name", "[calibration]") {
   ScoreHistograms h({"distillation_sweep", "volume_spike"});
   for (int i = 0; i < 100; ++i)
