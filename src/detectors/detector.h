@@ -88,17 +88,22 @@ class Detector {
   }
 };
 
-/// The detector's verdict with its score on the severity scale: through its bars when they were
-/// calibrated (the score it gave kept as the metric raw_score).
-inline Verdict judge_on_scale(const Detector& detector, const DetectorState* state,
-                              const Account& account) {
-  Verdict v = detector.judge(state, account);
+/// The verdict with its score on the severity scale: through the detector's bars when they were
+/// calibrated (the score it gave kept as the metric raw_score). A cluster's verdict comes here
+/// with its coordination bonus: calibrate learnt the bars on that score.
+inline Verdict on_scale(const Detector& detector, Verdict v) {
   if (v.fired && !detector.bars().builtin()) {
     v.metrics.push_back({"raw_score", v.score});
     v.score = calibrated_score(v.score, detector.bars());
     if (v.medium_at_most) v.score = std::min(v.score, 0.74);  // the top of medium, as shown
   }
   return v;
+}
+
+/// The detector's verdict on the account, on the severity scale (on_scale).
+inline Verdict judge_on_scale(const Detector& detector, const DetectorState* state,
+                              const Account& account) {
+  return on_scale(detector, detector.judge(state, account));
 }
 
 /// The state of type T, made on first use.

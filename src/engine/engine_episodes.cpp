@@ -70,7 +70,6 @@ void Shard::coordinate(const Account& a, Verdict& v) const {
 
 void Shard::consider(Account& a, const char* rule, Verdict v, int64_t now) {
   if (!v.fired) return;
-  if (a.pooled) coordinate(a, v);
   auto f = std::find_if(a.fired.begin(), a.fired.end(), [&](auto& x) { return x.rule == rule; });
   if (f == a.fired.end()) f = a.fired.insert(a.fired.end(), RuleFiring{rule, 0, 0, 0});
   if (!should_fire(*f, v.score, now)) return;

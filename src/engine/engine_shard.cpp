@@ -271,8 +271,11 @@ void Shard::add_to_window(Account& a, const Event& ev) {
 void Shard::evaluate(Account& a, int64_t now) {
   for (size_t d = 0; d < shared.detectors.size(); ++d) {
     const Detector& detector = *shared.detectors[d];
-    if (detector.enabled() && (!a.pooled || detector.judges_pooled()))
-      consider(a, detector.name(), judge_on_scale(detector, a.states[d].get(), a), now);
+    if (!detector.enabled() || (a.pooled && !detector.judges_pooled())) continue;
+    Verdict v = detector.judge(a.states[d].get(), a);
+    // The bonus before the bars: calibrate learnt them on the score with it.
+    if (v.fired && a.pooled) coordinate(a, v);
+    consider(a, detector.name(), on_scale(detector, std::move(v)), now);
   }
 }
 
