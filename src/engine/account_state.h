@@ -202,6 +202,7 @@ struct RuleFiring {
   double score = 0;           // best score over the run (for the account's risk)
   int64_t last_fired_ns = 0;  // latest positive verdict: the episode lasts while they keep coming
   double episode_score = 0;   // best score reported in the current episode
+  double open_score = 0;      // best of the verdicts not held under high (not kept in a state)
 };
 
 struct Account {

@@ -72,6 +72,7 @@ void Shard::consider(Account& a, const char* rule, Verdict v, int64_t now) {
   if (!v.fired) return;
   auto f = std::find_if(a.fired.begin(), a.fired.end(), [&](auto& x) { return x.rule == rule; });
   if (f == a.fired.end()) f = a.fired.insert(a.fired.end(), RuleFiring{rule, 0, 0, 0});
+  if (!v.medium_at_most) f->open_score = std::max(f->open_score, v.score);
   if (!should_fire(*f, v.score, now)) return;
   Finding out;
   out.rule = rule;
@@ -206,7 +207,7 @@ AccountSummary Shard::summarize(const Account& a) const {
   double best = -1;
   for (const RuleFiring& f : a.fired) {
     s.rules.push_back(f.rule);
-    s.rule_scores.push_back({f.rule, f.score});
+    s.rule_scores.push_back({f.rule, f.open_score, f.score});
     if (f.score > best) best = f.score, s.top_rule = f.rule;
   }
   s.risk = s.own_risk = risk_of(a);

@@ -13,8 +13,10 @@ ScoreHistograms::ScoreHistograms(std::vector<std::string> detectors, size_t keep
     : detectors_(std::move(detectors)),
       keep_top_(keep_top),
       counts_(detectors_.size()),
+      high_counts_(detectors_.size()),
       top_(detectors_.size()) {
   for (auto& c : counts_) c.fill(0);
+  for (auto& c : high_counts_) c.fill(0);
 }
 
 namespace {
@@ -35,10 +37,14 @@ bool higher(const RuleScore& a, const RuleScore& b) {
 void ScoreHistograms::add(const std::string& key, const std::vector<RuleScore>& scores) {
   ++accounts_;
   for (size_t d = 0; d < detectors_.size(); ++d) {
-    double best = 0;
-    for (const RuleScore& s : scores)
-      if (s.rule == detectors_[d]) best = std::max(best, s.score);
-    ++counts_[d][bin_of(best)];
+    double best = 0, best_any = 0;
+    for (const RuleScore& s : scores) {
+      if (s.rule != detectors_[d]) continue;
+      best = std::max(best, s.score);
+      best_any = std::max({best_any, s.score, s.medium_score});
+    }
+    ++counts_[d][bin_of(best_any)];
+    ++high_counts_[d][bin_of(best)];
     if (best <= 0 || keep_top_ == 0) continue;
     std::vector<RuleScore>& top = top_[d];
     RuleScore entry{key, best};
@@ -48,9 +54,10 @@ void ScoreHistograms::add(const std::string& key, const std::vector<RuleScore>& 
   }
 }
 
-uint64_t ScoreHistograms::at_or_above(size_t d, size_t b) const {
+uint64_t ScoreHistograms::at_or_above(size_t d, size_t b, bool high) const {
+  const std::array<uint64_t, bins>& counts = high ? high_counts_[d] : counts_[d];
   uint64_t n = 0;
-  for (size_t i = b; i < bins; ++i) n += counts_[d][i];
+  for (size_t i = b; i < bins; ++i) n += counts[i];
   return n;
 }
 
@@ -69,9 +76,9 @@ namespace {
 
 /// The lowest bin edge from `floor` on with at most `allowed` accounts at or above it (the last
 /// bin when even a full score has more).
-size_t bar_bin(const ScoreHistograms& h, size_t d, size_t floor, double allowed) {
+size_t bar_bin(const ScoreHistograms& h, size_t d, size_t floor, double allowed, bool high) {
   for (size_t b = floor; b < ScoreHistograms::bins; ++b)
-    if (static_cast<double>(h.at_or_above(d, b)) <= allowed) return b;
+    if (static_cast<double>(h.at_or_above(d, b, high)) <= allowed) return b;
   return ScoreHistograms::bins - 1;
 }
 
@@ -80,21 +87,21 @@ size_t bar_bin(const ScoreHistograms& h, size_t d, size_t floor, double allowed)
 /// with more accounts at a full score than the whole target cannot be held by any bar (learn_bars
 /// says so): it takes the last bin, and the others share the target without it (counted, it
 /// would leave no share to anyone and put every other bar over its highest score).
-std::vector<size_t> shared_bars(const ScoreHistograms& h, double total, size_t floor) {
+std::vector<size_t> shared_bars(const ScoreHistograms& h, double total, size_t floor, bool high) {
   double n = static_cast<double>(h.accounts());
   std::vector<bool> held(h.detectors().size());
   for (size_t d = 0; d < held.size(); ++d)
-    held[d] = static_cast<double>(h.at_or_above(d, ScoreHistograms::bins - 1)) <= total * n;
+    held[d] = static_cast<double>(h.at_or_above(d, ScoreHistograms::bins - 1, high)) <= total * n;
   auto bars_at = [&](double share) {
     std::vector<size_t> out;
     for (size_t d = 0; d < h.detectors().size(); ++d)
-      out.push_back(bar_bin(h, d, floor, share * n));
+      out.push_back(bar_bin(h, d, floor, share * n, high));
     return out;
   };
   auto over = [&](const std::vector<size_t>& bars) {
     double sum = 0;
     for (size_t d = 0; d < bars.size(); ++d)
-      if (held[d]) sum += static_cast<double>(h.at_or_above(d, bars[d]));
+      if (held[d]) sum += static_cast<double>(h.at_or_above(d, bars[d], high));
     return sum;
   };
   double lo = 0, hi = total;
@@ -146,17 +153,17 @@ CalibrationResult learn_bars(const ScoreHistograms& h, const CalibrationOptions&
     r.warnings.push_back(fmt::format("{}; widened to {} (--widen)", needed, percent(widened)));
   }
   r.medium_share = std::min(0.5, r.target_fpr * o.medium_factor);
-  std::vector<size_t> high = shared_bars(h, r.target_fpr, bin_of(o.min_high_bar));
-  std::vector<size_t> medium = shared_bars(h, r.medium_share, bin_of(o.min_medium_bar));
+  std::vector<size_t> high = shared_bars(h, r.target_fpr, bin_of(o.min_high_bar), true);
+  std::vector<size_t> medium = shared_bars(h, r.medium_share, bin_of(o.min_medium_bar), false);
   for (size_t d = 0; d < h.detectors().size(); ++d) {
     DetectorBars b;
     b.detector = h.detectors()[d];
     b.bars.high = static_cast<double>(high[d]) / 1000;
     b.bars.medium = std::min(static_cast<double>(medium[d]) / 1000, b.bars.high - 0.01);
     b.fired = h.fired(d);
-    b.at_high = h.at_or_above(d, high[d]);
+    b.at_high = h.at_or_above(d, high[d], true);
     b.at_medium = h.at_or_above(d, bin_of(b.bars.medium));
-    b.over_default = h.at_or_above(d, 750);
+    b.over_default = h.at_or_above(d, 750, true);
     b.p99 = h.quantile(d, 0.99);
     b.p999 = h.quantile(d, 0.999);
     b.p9999 = h.quantile(d, 0.9999);

@@ -196,6 +196,42 @@ TEST_CASE("a detector at a full score on too many accounts is said", "[calibrati
   CHECK(said);
 }
 
+TEST_CASE("scores held under high count at medium only", "[calibration]") {
+  // 100 of 20,000 accounts spike: held at medium (a spike alone), they cannot reach high under any
+  // bars, so they take none of the share at high.
+  ScoreHistograms h({"volume_spike", "b"});
+  for (int i = 0; i < 100; ++i) h.add(fmt::format("v{:03}", i), {{"volume_spike", 0, 0.65}});
+  for (int i = 0; i < 200; ++i) h.add(fmt::format("b{:03}", i), {{"b", 0.5 + 0.4 * i / 199.0}});
+  h.add_quiet(20000 - 300);
+  CalibrationResult r = learn_bars(h, {});
+  const DetectorBars& v = r.detectors[0];
+  CHECK(v.fired == 100);
+  CHECK(v.at_high == 0);
+  CHECK(v.bars.high == Approx(CalibrationOptions{}.min_high_bar));
+  CHECK(v.at_medium == 100);
+  CHECK(v.max == Approx(0.65));
+  CHECK(r.detectors[1].at_high > 10);  // the whole share at high is b's
+  CHECK(r.detectors[1].at_high <= 20);
+  // From the engine: a spike's verdicts are held, so its strongest score that may reach high is 0.
+  ScoreHistograms from_engine({"volume_spike"});
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("volume_spike"), {}, rec);
+  for (int hour = 0; hour < 24; ++hour)
+    for (int i = 0; i < 20; ++i)
+      engine.on_event(s.event(t0 + hour * ns_per_hour + i * 3 * ns_per_minute, "k"));
+  for (int i = 0; i < 600; ++i)
+    engine.on_event(s.event(t0 + 24 * ns_per_hour + i * 6 * ns_per_second, "k", 800));
+  engine.finish();
+  REQUIRE(!rec.findings.empty());
+  std::vector<AccountSummary> ranking = engine.ranking(0);
+  REQUIRE(ranking.size() == 1);
+  REQUIRE(ranking[0].rule_scores.size() == 1);
+  CHECK(ranking[0].rule_scores[0].score == 0);
+  CHECK(ranking[0].rule_scores[0].medium_score >= rec.findings.front().score);
+  CHECK(ranking[0].rule_scores[0].medium_score <= default_rules().volume_spike.max_score);
+}
+
 TEST_CASE("a saturated detector leaves the target to the others", "[calibration]") {
   // "a" is at a full score on 50 of 20,000 accounts: no bar holds it to 20. "b" has a tail of 200
   // from 0.5 to 0.9: its bar should still let up to the target reach high, not rise above its

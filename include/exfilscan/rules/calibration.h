@@ -34,25 +34,29 @@ class CalibrationError : public std::runtime_error {
 };
 
 /// Each detector's per-account strongest score, as a histogram of 1,001 bins (0.001 wide), and
-/// the accounts with the highest scores: memory bounded by the detectors, not the accounts.
+/// the accounts with the highest scores: memory bounded by the detectors, not the accounts. Two
+/// histograms: every verdict's score (the medium bars), and only those of verdicts that may reach
+/// high (the high bars: a verdict held under high stays medium under any bars).
 class ScoreHistograms {
  public:
   static constexpr size_t bins = 1001;
   explicit ScoreHistograms(std::vector<std::string> detectors, size_t keep_top = 5);
 
-  /// One account: its strongest score from each detector that fired on it (others: 0; rules
+  /// One account: its strongest scores from each detector that fired on it (others: 0; rules
   /// that are not detectors are ignored). Accounts no detector fired on are add_quiet().
   void add(const std::string& key, const std::vector<RuleScore>& scores);
   void add_quiet(uint64_t accounts) { accounts_ += accounts, quiet_ += accounts; }
 
   uint64_t accounts() const { return accounts_; }
   const std::vector<std::string>& detectors() const { return detectors_; }
-  /// Accounts whose score from detector d is at least bin b's lower edge (b / 1000).
-  uint64_t at_or_above(size_t d, size_t b) const;
+  /// Accounts whose score from detector d is at least bin b's lower edge (b / 1000): of any
+  /// verdict, or (`high`) of a verdict that may reach high.
+  uint64_t at_or_above(size_t d, size_t b, bool high = false) const;
   uint64_t fired(size_t d) const { return accounts_ - quiet_ - counts_[d][0]; }
   /// The score below which a share `q` of the accounts fall (0 for most: most never fire).
   double quantile(size_t d, double q) const;
-  /// The accounts with the highest scores from detector d, highest first (ties: key order).
+  /// The accounts with the highest scores that may reach high from detector d, highest first
+  /// (ties: key order).
   const std::vector<RuleScore>& top(size_t d) const { return top_[d]; }
 
  private:
@@ -60,7 +64,8 @@ class ScoreHistograms {
   size_t keep_top_;
   uint64_t accounts_ = 0;
   uint64_t quiet_ = 0;  // accounts no detector fired on: at 0 for every one (not in the bins)
-  std::vector<std::array<uint64_t, bins>> counts_;
+  std::vector<std::array<uint64_t, bins>> counts_;       // any verdict's
+  std::vector<std::array<uint64_t, bins>> high_counts_;  // of verdicts that may reach high
   std::vector<std::vector<RuleScore>> top_;  // RuleScore::rule holds the account's key here
 };
 
@@ -70,8 +75,8 @@ struct DetectorBars {
   SeverityBars bars;
   uint64_t fired = 0;         // accounts it fired on
   uint64_t at_medium = 0;     // accounts at or above the learnt medium bar
-  uint64_t at_high = 0;       // and high bar
-  uint64_t over_default = 0;  // accounts at or above the built-in high bar (0.75)
+  uint64_t at_high = 0;       // and high bar (with a verdict that may reach high)
+  uint64_t over_default = 0;  // and the built-in high bar (0.75), as at_high
   double p99 = 0, p999 = 0, p9999 = 0, max = 0;  // score quantiles over all the accounts
   bool saturated = false;          // more accounts at a full score than the target allows
   std::vector<RuleScore> lifting;  // top accounts, named when the bar rose over the built-in

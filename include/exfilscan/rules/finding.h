@@ -58,7 +58,10 @@ struct HourlyCount {
 /// A rule that fired on an account, and its strongest score.
 struct RuleScore {
   std::string rule;
-  double score = 0;
+  double score = 0;  // of a verdict that may reach high (Verdict::medium_at_most not set)
+  /// Of any verdict, those held under high included (0: score). Calibrate learns the medium bars
+  /// on it, the high bars on `score`: a held verdict stays medium under any bars.
+  double medium_score = 0;
 };
 
 struct AccountSummary {
