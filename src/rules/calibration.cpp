@@ -2,6 +2,8 @@
 
 #include "rules/rules_toml.h"
 
+#include <exfilscan/input/diagnostics.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -178,7 +180,8 @@ CalibrationResult learn_bars(const ScoreHistograms& h, const CalibrationOptions&
       b.lifting = h.top(d);
       std::vector<std::string> named;
       for (const RuleScore& s : b.lifting)
-        named.push_back(fmt::format("{} {:.2f}", detail::toml_string(s.rule), s.score));
+        // Keys come from the logs: made safe for a terminal (stderr) and a rules file's comment.
+        named.push_back(fmt::format("\"{}\" {:.2f}", printable(s.rule), s.score));
       r.warnings.push_back(fmt::format(
           "{}: the high bar rose from 0.75 to {:.3f}: {} score{} 0.75 or more ({}); if any is a "
           "campaign, calibrate again without it",

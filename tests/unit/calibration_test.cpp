@@ -232,6 +232,25 @@ TEST_CASE("scores held under high count at medium only", "[calibration]") {
   CHECK(ranking[0].rule_scores[0].medium_score <= default_rules().volume_spike.max_score);
 }
 
+TEST_CASE("accounts named in warnings cannot drive a terminal", "[calibration]") {
+  // Keys come from the logs: a C1 CSI (U+009B) or an ESC in one is not written as it is.
+  ScoreHistograms h({"a"});
+  for (int i = 0; i < 100; ++i) h.add(fmt::format("k{:03}", i), {{"a", 0.8}});
+  h.add(
+      "k\xc2\x9b"
+      "2J\x1b[31m",
+      {{"a", 0.99}});
+  h.add_quiet(19899);
+  CalibrationResult r = learn_bars(h, {});
+  bool named = false;
+  for (const std::string& w : r.warnings) {
+    named |= w.find("\"k\\xc2\\x9b2J\\x1b[31m\" 0.99") != std::string::npos;
+    CHECK(w.find("\xc2\x9b") == std::string::npos);
+    CHECK(w.find('\x1b') == std::string::npos);
+  }
+  CHECK(named);
+}
+
 TEST_CASE("a saturated detector leaves the target to the others", "[calibration]") {
   // "a" is at a full score on 50 of 20,000 accounts: no bar holds it to 20. "b" has a tail of 200
   // from 0.5 to 0.9: its bar should still let up to the target reach high, not rise above its
