@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include <exfilscan/hash.h>
+#include <exfilscan/input/diagnostics.h>
 #include <exfilscan/input/input.h>
 #include <exfilscan/parse/batch_requests.h>
 #include <exfilscan/parse/field_map.h>
@@ -19,6 +20,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <algorithm>
 
@@ -418,6 +420,12 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
   c.calibration.target_fpr = f.target_fpr;
   c.calibration.widen = f.widen;
   c.calibration_name = f.calibration_name;
+  // It is written into the rules file, which TOML wants in UTF-8: other bytes would not load.
+  if (!simdjson::validate_utf8(f.calibration_name.data(), f.calibration_name.size())) {
+    std::string why = "not UTF-8: ";
+    why += printable(f.calibration_name);
+    throw CLI::ValidationError("--name", why);
+  }
   if (f.state_reset && f.state.empty())
     throw CLI::ValidationError("--state-reset needs --state FILE");
   c.wait = f.wait;
