@@ -57,10 +57,11 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
   // The answers are the product: long, or mostly as long as what was asked (a translation).
   bool long_outputs = median_completion >= static_cast<double>(rule.long_completion_tokens) ||
                       product_share >= rule.product_answer_share;
+  // Held there under any bars too, whether or not the score reached the cap: the evidence is
+  // what the detector trusts less.
   auto cap = [&](double at) {
-    if (score < at) return;
-    score = at;
-    v.medium_at_most = severity_of_score(at) < Severity::high;
+    score = std::min(score, at);
+    if (severity_of_score(at) < Severity::high) v.medium_at_most = true;
   };
   if (!long_outputs) cap(rule.max_score_short_outputs);
   // A few dozen templated prompts with long answers are also what content pipelines send:

@@ -94,11 +94,13 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   // (A score that is not a number says nothing: it never fires.)
   if (e.requests < static_cast<double>(rule.min_requests) || !(score >= rule.min_score)) return v;
   // A one-off eval is short; a harvest keeps going. Under short_sweep of traffic, stay medium.
-  if (minutes * ns_per_minute < rule.short_sweep_ns && score >= rule.max_score_short_sweep) {
-    score = rule.max_score_short_sweep;
-    v.medium_at_most = severity_of_score(score) < Severity::high;
-  } else if (e.requests >= rule.sustained_ratio * static_cast<double>(rule.min_requests))
+  // (No sustained bonus then, under the cap or not; and held there under any bars.)
+  if (minutes * ns_per_minute < rule.short_sweep_ns) {
+    score = std::min(score, rule.max_score_short_sweep);
+    v.medium_at_most = severity_of_score(rule.max_score_short_sweep) < Severity::high;
+  } else if (e.requests >= rule.sustained_ratio * static_cast<double>(rule.min_requests)) {
     score += rule.sustained_bonus * f_long;  // a pipeline runs for hours too: the answers count
+  }
   v.fired = true;
   v.score = clamp01(score);
   std::string span = minutes < 120 ? fmt::format("{} minutes", minutes)

@@ -305,3 +305,27 @@ TEST_CASE("severity bars are checked when rules are read", "[calibration][rules]
   CHECK_THROWS_WITH(merge_rules(r, "[calibration]\nname = 3\n", "t.toml"),
                     Catch::Contains("expected a string"));
 }
+
+TEST_CASE("a sweep shorter than short_sweep gets no sustained bonus", "[calibration][detectors]") {
+  // 400 requests in 20 minutes, long answers: sustained by count, but a one-off eval by its
+  // length. It stays under max_score_short_sweep with no bonus (as before bars were learnt), and
+  // is held under high, whether or not it reached the cap.
+  auto run = [](double bonus) {
+    Stream s;
+    Recorder rec;
+    RuleSet rules = only("distillation_sweep");
+    rules.distillation_sweep.min_score = 0.2;  // metadata only: a low score that still fires
+    rules.distillation_sweep.sustained_bonus = bonus;
+    DetectionEngine engine(rules, {}, rec);
+    for (int i = 0; i < 400; ++i) engine.on_event(s.event(t0 + i * 3 * ns_per_second, "k", 2000));
+    engine.finish();
+    REQUIRE(!rec.findings.empty());
+    std::vector<AccountSummary> ranking = engine.ranking(0);
+    REQUIRE(ranking.size() == 1);
+    return ranking[0].rule_scores.at(0);
+  };
+  RuleScore with = run(0.1), without = run(0);
+  CHECK(with.medium_score == without.medium_score);  // the strongest score of the run
+  CHECK(with.medium_score < 0.7);
+  CHECK(with.score == 0);  // held under high: no score that may reach it
+}
