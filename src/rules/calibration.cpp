@@ -124,9 +124,9 @@ std::string commas(uint64_t n) {
   return out;
 }
 
+/// Two significant digits, as scan -v shows the target: 2.2% (not 2%), 22%, 0.1%.
 std::string percent(double share) {
-  double p = share * 100;
-  return p >= 1 ? fmt::format("{:.0f}%", p) : fmt::format("{:.2g}%", p);
+  return fmt::format("{:.2g}%", share * 100);
 }
 
 }  // namespace

@@ -175,6 +175,14 @@ TEST_CASE("too few accounts for the target are refused, or widened", "[calibrati
   CHECK(r.target_fpr == Approx(0.01));
   REQUIRE(r.warnings.size() == 1);
   CHECK_THAT(r.warnings[0], Catch::Contains("widened to 1%"));
+  // The share used is the one said, not rounded to a whole percent (10 / 445 is 2.2%).
+  ScoreHistograms few({"a"});
+  few.add_quiet(445);
+  CalibrationResult w = learn_bars(few, o);
+  REQUIRE(w.warnings.size() == 1);
+  CHECK_THAT(w.warnings[0], Catch::Contains("widened to 2.2%"));
+  CHECK_THAT(calibrated_rules_toml(default_rules(), w, {"exfilscan test", "n", "a", "b", 1, 0}),
+             Catch::Contains("at most 2.2% of these accounts reach high and 22% medium"));
   ScoreHistograms tiny({"a"});
   tiny.add_quiet(20);
   CHECK_THROWS_AS(learn_bars(tiny, o), CalibrationError);  // not even at 10%
