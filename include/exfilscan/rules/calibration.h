@@ -20,10 +20,11 @@ struct CalibrationOptions {
   double min_expected = 10;
   bool widen = false;
   /// The lowest bars calibration sets. A detector fires from 0.5 on: a high bar there would make
-  /// every verdict high. (What a detector holds under high on purpose stays there whatever the
+  /// every verdict high, and a medium bar under it would make its low verdicts (a spike at its
+  /// bar, 0.39) medium. (What a detector holds under high on purpose stays there whatever the
   /// bars: Verdict::medium_at_most.)
   double min_high_bar = 0.55;
-  double min_medium_bar = 0.3;
+  double min_medium_bar = 0.5;
   size_t named_accounts = 5;  // the top accounts named where they lift a bar
 };
 
