@@ -4,7 +4,8 @@ are learnt (`exfilscan calibrate --target-fpr 0.01`) on one world of benign back
 hard-negative class (held-out prompts and wrappers: the suite's sample), then another world (its
 own seed, the week after) is scanned with them. Fails when more than twice the target's share of
 that world's benign accounts reach high, when the learnt bars are the built-in ones (nothing was
-learnt), or when the file does not load.
+learnt) or none came down (bars that only rise hold the rate by finding nothing), or when the
+file does not load.
 
     tests/quality/check_calibration.py BUILD_DIR DATA_DIR
 """
@@ -49,6 +50,10 @@ def main():
             if m]
     if not bars or all(float(v) == {"medium": 0.5, "high": 0.75}[k] for k, v in bars):
         failures.append("every bar is the built-in one: nothing was learnt")
+    # Known-good traffic this quiet (most detectors never fire on it) lowers high bars: bars that
+    # only rose would hold the benign rate by finding nothing.
+    if not any(k == "high" and float(v) < 0.75 for k, v in bars):
+        failures.append("no high bar came down on quiet known-good traffic")
     check = subprocess.run([binary, "rules", "--check", rules], capture_output=True, text=True)
     if check.returncode != 0:
         failures.append(f"rules --check: {check.stdout}{check.stderr}")
