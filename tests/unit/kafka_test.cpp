@@ -114,7 +114,8 @@ KafkaOptions options_for(const MockCluster& cluster, const std::string& group) {
 
 }  // namespace
 
-TEST_CASE("read_kafka merges partitions by event time and names bad records", "[kafka][librdkafka]") {
+TEST_CASE("read_kafka merges partitions by event time and names bad records",
+          "[kafka][librdkafka]") {
   MockCluster cluster("logs", 3);
   // Each partition in its own order; ties across partitions go to the lower partition.
   cluster.produce(0, record(1, "a"));
