@@ -145,7 +145,9 @@ timeout 120 "$bin" scan --kafka "$brokers" --group moving --kafka-config "$tmp/k
   --topic moving -v --state "$tmp/moving.state" --format jsonl > /dev/null 2> "$tmp/moving.err" &
 first=$!
 wait_for 60 grep -q 'kafka: assigned moving partitions 0 1 2' "$tmp/moving.err"
-kscan moving --topic moving -q --format jsonl > /dev/null 2>&1 &
+# (Not through kscan: $! must be exfilscan's own process, for the kill below.)
+timeout 120 "$bin" scan --kafka "$brokers" --group moving --kafka-config "$tmp/kafka.properties" \
+  --topic moving -q --format jsonl > /dev/null 2>&1 &
 second=$!
 wait "$first"
 check "a member with --state whose partition moves to another exits 2" test $? = 2
