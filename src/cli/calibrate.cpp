@@ -116,6 +116,7 @@ int run_calibrate(const RunConfig& c) {
     ScoreHistograms h(detectors, CalibrationOptions{}.named_accounts);
     CalibrationSource source;
     source.build = "exfilscan " EXFILSCAN_VERSION;
+    source.group_by = std::string(to_string(c.engine.group_by));
     source.events = stats.events;
     auto [first, last] = sink.span();
     source.from = format_time(first, TimeZone{});

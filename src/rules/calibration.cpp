@@ -210,8 +210,8 @@ std::string calibrated_rules_toml(RuleSet rules, const CalibrationResult& r,
   std::string out = fmt::format(
       "# Calibrated by {} on {} accounts ({} events, {} to {}){}.\n"
       "# Bars set so that at most {} of these accounts reach high and {} medium (the union\n"
-      "# over the detectors). Scan with `exfilscan scan --rules THIS_FILE`; calibrate again when\n"
-      "# the traffic changes (docs/detection.md, \"Calibration\").\n"
+      "# over the detectors). Scan with `exfilscan scan{} --rules THIS_FILE` (accounts by {}, as\n"
+      "# here); calibrate again when the traffic changes (docs/detection.md, \"Calibration\").\n"
       "#\n"
       "# detector             fired   p99    p99.9  p99.99 max    medium high   at medium at "
       "high\n",
@@ -219,7 +219,9 @@ std::string calibrated_rules_toml(RuleSet rules, const CalibrationResult& r,
       src.clusters ? fmt::format(", {} clusters of keys (a key takes its cluster's pooled score)",
                                  src.clusters)
                    : "",
-      percent(r.target_fpr), percent(r.medium_share));
+      percent(r.target_fpr), percent(r.medium_share),
+      src.group_by == "api_key" ? std::string() : fmt::format(" --group-by {}", src.group_by),
+      src.group_by);
   for (const DetectorBars& b : r.detectors) {
     out += fmt::format(
         "# {:<20} {:>7} {:.3f}  {:.3f}  {:.3f}  {:.3f}  {:.3f}  {:.3f}  {:>9} {:>7}\n", b.detector,

@@ -290,6 +290,11 @@ TEST_CASE("the calibrated rules file loads and carries its bars and name", "[cal
                         0};
   std::string text = calibrated_rules_toml(default_rules(), r, src);
   CHECK_THAT(text, Catch::Contains("# Calibrated by exfilscan test on 20,000 accounts"));
+  CHECK_THAT(text,
+             Catch::Contains("Scan with `exfilscan scan --rules THIS_FILE` (accounts by api_key"));
+  src.group_by = "org";  // bars learnt on orgs judge orgs: the file says how to scan with it
+  CHECK_THAT(calibrated_rules_toml(default_rules(), r, src),
+             Catch::Contains("`exfilscan scan --group-by org --rules THIS_FILE`"));
   RuleSet loaded = compile_complete_rules(text, "calibrated.toml");
   CHECK(loaded.distillation_sweep.bars.high == Approx(r.detectors[0].bars.high));
   CHECK(loaded.distillation_sweep.bars.high > 0.75);

@@ -101,7 +101,8 @@ struct CalibrationSource {
   std::string name;         // the calibration's name (the run row's `calibration`)
   std::string from, until;  // first and last event times
   uint64_t events = 0;
-  uint64_t clusters = 0;  // clusters' pooled accounts whose scores their members took
+  uint64_t clusters = 0;             // clusters' pooled accounts whose scores their members took
+  std::string group_by = "api_key";  // what an account was: scan must group by it too
 };
 
 /// `base` with the learnt bars and the calibration's name, as a rules file: the quantiles seen,
