@@ -183,7 +183,7 @@ struct LineParser::Impl {
           break;
         case detail::AdapterResult::other_format: {
           // Start again as the format the line turned out to be.
-          if (!restart(ctx, doc, root)) return false;
+          if (!restart(ctx, line, doc, root)) return false;
           if (read_as(ctx, root, other) && ctx.has_timestamp) {
             format = other;
             break;
@@ -192,14 +192,14 @@ struct LineParser::Impl {
           // copied in): when that format finds no event in it, the line is read as canonical
           // if it is a canonical event (it has our `timestamp`). Otherwise the other format's
           // reason stands, read again (rare: only lines that fail both ways pay twice).
-          if (!restart(ctx, doc, root)) return false;
+          if (!restart(ctx, line, doc, root)) return false;
           InputFormat unused;
           if (detail::read_canonical(ctx, root, false, unused) == detail::AdapterResult::ok &&
               ctx.has_timestamp) {
             format = InputFormat::canonical;
             break;
           }
-          if (!restart(ctx, doc, root)) return false;
+          if (!restart(ctx, line, doc, root)) return false;
           if (!read_as(ctx, root, other)) return false;
           format = other;
           break;
@@ -267,7 +267,9 @@ struct LineParser::Impl {
   }
 
   /// Empties what a read of the line left and rewinds the document to its root object.
-  bool restart(detail::Ctx& ctx, simdjson::ondemand::document& doc,
+  /// The line read again from its start. Iterated anew, not rewound: an adapter may have left
+  /// the document unusable (a rewind after one dereferenced a null parser, found by fuzzing).
+  bool restart(detail::Ctx& ctx, std::string_view line, simdjson::ondemand::document& doc,
                simdjson::ondemand::object& root) {
     ctx.event.clear();
     pool.reset();
@@ -277,7 +279,8 @@ struct LineParser::Impl {
     ctx.has_timestamp = false;
     ctx.leading_system_parts = 0;
     ctx.no_time_detail = nullptr;
-    doc.rewind();
+    if (auto e = parser.iterate(line.data(), line.size(), line.size() + chunk_padding).get(doc))
+      return ctx.fail_json(e, {"", "line"});
     if (auto e = doc.get_object().get(root)) return ctx.fail_json(e, {"", "line"});
     return true;
   }
