@@ -133,18 +133,7 @@ int run_calibrate(const RunConfig& c) {
           c.calibration_name.empty() ? default_name(source, learnt.target_fpr) : c.calibration_name;
       for (const std::string& w : learnt.warnings) note("exfilscan: warning: {}\n", w);
       std::string out = calibrated_rules_toml(c.rules, learnt, source);
-      if (c.output == "-") {
-        code = write_stdout(out);
-      } else {
-        std::FILE* f = std::fopen(c.output.c_str(), "wb");
-        bool ok = f && std::fwrite(out.data(), 1, out.size(), f) == out.size();
-        int error = ok ? 0 : errno;
-        if (f && std::fclose(f) != 0 && ok) ok = false, error = errno;
-        if (!ok) {
-          note("exfilscan: {}: cannot write: {}\n", c.output, std::strerror(error));
-          code = exit_input_error;
-        }
-      }
+      code = write_output(c.output, out);
     } catch (const CalibrationError& e) {
       note("exfilscan: {}\n", e.what());
       code = exit_input_error;

@@ -60,6 +60,17 @@ int write_stdout(const std::string& text) {
   return stdout_failure(errno);
 }
 
+int write_output(const std::string& path, const std::string& text) {
+  if (path == "-") return write_stdout(text);
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  int error = ok ? 0 : errno;
+  if (f && std::fclose(f) != 0 && ok) ok = false, error = errno;
+  if (ok) return exit_ok;
+  note("exfilscan: {}: cannot write: {}\n", path, std::strerror(error));
+  return exit_input_error;
+}
+
 namespace {
 
 class NormalizeSink : public EventSink {

@@ -71,6 +71,8 @@ int run(const RunConfig& config);
 int stdout_failure(int error);
 /// Writes a command's whole output to stdout; the exit code.
 int write_stdout(const std::string& text);
+/// The same to `path` ("-": stdout); a file that cannot be written is said, and exit 2.
+int write_output(const std::string& path, const std::string& text);
 /// The closing line on stderr: what was read, skipped and found, and how fast.
 void print_totals(const ReadStats& stats, const BadLineLog& bad, double seconds,
                   const std::string& found = "");

@@ -103,18 +103,7 @@ int run_explain(const RunConfig& c) {
     std::string out =
         report->finish(account, engine->threshold_peaks(c.explain_key), c.engine.group_by,
                        {result.stats.lines, result.stats.events, bad_lines.total()});
-    if (c.output == "-") {
-      code = write_stdout(out);
-    } else {
-      std::FILE* f = std::fopen(c.output.c_str(), "wb");
-      bool ok = f && std::fwrite(out.data(), 1, out.size(), f) == out.size();
-      int error = ok ? 0 : errno;
-      if (f && std::fclose(f) != 0 && ok) ok = false, error = errno;
-      if (!ok) {
-        note("exfilscan: {}: cannot write: {}\n", c.output, std::strerror(error));
-        code = exit_input_error;
-      }
-    }
+    code = write_output(c.output, out);
   }
   if (result.failure != ReadFailure::none) code = report_read_failure(result);
   if (!c.quiet) {
