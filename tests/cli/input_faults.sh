@@ -38,8 +38,12 @@ events() { grep -o '"events":[0-9]*' "$1" | head -1 | cut -d: -f2; }
 
 # --- #17.1: a mapped input that shrinks while it is read (logrotate's copytruncate) ------------
 # The scan is stopped once it has mapped the file, the file cut, the scan let go on: "Bus error",
-# exit 135, before the fix.
-for ((i = 0; i < 80; ++i)); do cat samples/api-logs.jsonl; done > "$tmp/big.jsonl"
+# exit 135, before the fix. The copies of the sample are a day apart, so that the file is in
+# time order and read once: out of order, the first pass stops where the second copy starts
+# (before the cut) and the second pass reads the file as it was cut, rightly without error.
+for ((i = 0; i < 80; ++i)); do
+  sed "s/\"2026-11-02T/\"$(date -u -d "2026-11-02 + $i day" +%F)T/" samples/api-logs.jsonl
+done > "$tmp/big.jsonl"
 "$bin" scan -q --threads 1 --format jsonl -o /dev/null "$tmp/big.jsonl" 2> "$tmp/err" &
 scan=$!
 for ((i = 0; i < 2000; ++i)); do
