@@ -8,17 +8,65 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace exfilscan::detail {
 
 namespace {
 
+/// The templates a horizon's prompts are stamped from: the busiest max_wrappers, the first
+/// always and each other one where it has min_distinct_fills values of its own (a harvest
+/// rotates a few wrappers around one slot; a template with a handful of values beside the main
+/// one is a form's other field, and counts for nothing).
+struct Stamp {
+  static constexpr size_t most = 16;  // (max_wrappers is at most this)
+  int top = -1;                       // the busiest (-1: none)
+  double matches = 0, fills = 0;
+  uint64_t templates = 0;
+  std::array<int, most> chosen{};  // the first `templates`
+};
+
+template <typename Count, typename Fills>
+Stamp stamp_of(const TemplateMiner& miner, const TemplatingRule& rule, Count&& count,
+               Fills&& fills_of) {
+  // One pass for the busiest, in order (ties: the earlier template): judged every minute of an
+  // account's traffic, this must stay a scan of counts.
+  std::array<int, Stamp::most> busiest{};
+  std::array<uint64_t, Stamp::most> counts{};
+  size_t kept = 0, want = std::min<size_t>(rule.max_wrappers, Stamp::most);
+  for (size_t i = 0, n = miner.size(); i < n; ++i) {
+    uint64_t c = count(static_cast<int>(i));
+    if (c == 0 || (kept == want && c <= counts[kept - 1])) continue;
+    size_t at = kept < want ? kept++ : kept - 1;
+    while (at > 0 && counts[at - 1] < c) {
+      busiest[at] = busiest[at - 1], counts[at] = counts[at - 1];
+      --at;
+    }
+    busiest[at] = static_cast<int>(i), counts[at] = c;
+  }
+  Stamp s;
+  for (size_t i = 0; i < kept; ++i) {
+    double fills = fills_of(busiest[i]);
+    if (i > 0 && fills < rule.min_distinct_fills) continue;
+    if (i == 0) s.top = busiest[i];
+    s.matches += static_cast<double>(counts[i]);
+    s.fills += fills;
+    s.chosen[s.templates++] = busiest[i];
+  }
+  return s;
+}
+
 /// What the templating verdict on one horizon turns on: `prompts` analysed, `matches` of them
-/// filling template `t` (-1: none) with `fills` distinct values.
+/// filling the templates of a stamp (its busiest `t`, -1: none) with `fills` distinct values.
 struct TemplatingCase {
   int t = -1;
+  uint64_t templates = 1;
   double prompts = 0, top_share = 0, fills = 0;
+  TemplatingCase(const Stamp& s, double prompts)
+      : TemplatingCase(s.top, prompts, s.matches, s.fills) {
+    templates = std::max<uint64_t>(1, s.templates);
+  }
   TemplatingCase(int t, double prompts, double matches, double fills)
       : t(t),
         prompts(prompts),
@@ -70,8 +118,10 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
     cap(rule.max_score_little_evidence);
   v.score = score;
   v.reason = fmt::format(
-      "{:.0f}% of {:.0f} prompts {} fill one template with {:.0f} distinct values{}",
-      top_share * 100, prompts, span, fills,
+      "{:.0f}% of {:.0f} prompts {} fill {} with {:.0f} distinct values{}", top_share * 100,
+      prompts, span,
+      c.templates == 1 ? std::string("one template") : fmt::format("{} templates", c.templates),
+      fills,
       !long_outputs ? " (short answers: a pipeline as often as a harvest)"
       : median_completion >= static_cast<double>(rule.long_completion_tokens)
           ? fmt::format(", with long answers (median {:.0f} tokens)", median_completion)
@@ -85,19 +135,6 @@ struct TemplatingState final : DetectorState {
   void save(StateWriter& w) const override { miner.save(w); }
   void load(StateReader& r) override { miner.load(r); }
 };
-
-/// Index of the template with most matches in the window, or -1.
-int top_template(const TemplateMiner& miner) {
-  int best = -1;
-  uint64_t most = 0;
-  for (size_t i = 0; i < miner.size(); ++i) {
-    if (miner.matches(static_cast<int>(i)) > most) {
-      most = miner.matches(static_cast<int>(i));
-      best = static_cast<int>(i);
-    }
-  }
-  return best;
-}
 
 class PromptTemplating final : public Detector {
  public:
@@ -139,10 +176,12 @@ class PromptTemplating final : public Detector {
 Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) const {
   const TemplateMiner* miner = state ? &static_cast<const TemplatingState*>(state)->miner : nullptr;
   const WindowStats& w = a.window;
-  int t = miner ? top_template(*miner) : -1;
-  TemplatingCase hour(t, static_cast<double>(w.text_requests),
-                      t >= 0 ? static_cast<double>(miner->matches(t)) : 0,
-                      t >= 0 ? miner->distinct_fills(t) : 0);
+  Stamp now;
+  if (miner)
+    now = stamp_of(
+        *miner, rule_, [&](int i) { return miner->matches(i); },
+        [&](int i) { return miner->distinct_fills(i); });
+  TemplatingCase hour(now, static_cast<double>(w.text_requests));
   Verdict window = judge_templating(
       rule_, miner, hour, w.median_completion(),
       [&] {
@@ -152,16 +191,21 @@ Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) co
       },
       [&] { return "in " + window_text(w); });
   if (!miner || !a.judge_long) return window;
-  // Over each template's life: the one filled most since it was learnt.
-  int best = -1;
-  for (size_t i = 0; i < miner->size(); ++i) {
-    int j = static_cast<int>(i);
-    if (best < 0 || miner->lifetime_matches(j) > miner->lifetime_matches(best)) best = j;
-  }
+  // Over the templates' lives: those filled most since they were learnt, over the prompts
+  // since the oldest of them was.
+  Stamp life_stamp = stamp_of(
+      *miner, rule_, [&](int i) { return miner->lifetime_matches(i); },
+      [&](int i) { return miner->lifetime_fills(i); });
+  int best = life_stamp.top;
   if (best < 0 || miner->prompts_since_learnt(best) <= w.text_requests) return window;
-  TemplatingCase life_case(best, static_cast<double>(miner->prompts_since_learnt(best)),
-                           static_cast<double>(miner->lifetime_matches(best)),
-                           miner->lifetime_fills(best));
+  uint64_t since = 0;
+  int oldest = best;
+  for (uint64_t i = 0; i < life_stamp.templates; ++i)
+    if (miner->prompts_since_learnt(life_stamp.chosen[i]) > since) {
+      oldest = life_stamp.chosen[i];
+      since = miner->prompts_since_learnt(oldest);
+    }
+  TemplatingCase life_case(life_stamp, static_cast<double>(since));
   // The life verdict counts only when it fires: the day's evidence is pooled only then.
   if (!life_case.fires(rule_)) return window;
   PooledEvidence day = day_evidence(a);
@@ -169,7 +213,7 @@ Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) co
       rule_, miner, life_case, day.median_completion(),
       [&] { return day.transform_share(settings_.answer_length_correlation); },
       [&] {
-        int64_t since = miner->learnt_ns(best);
+        int64_t since = miner->learnt_ns(oldest);
         if (since == INT64_MIN) since = w.start_ns;
         double hours = static_cast<double>(w.last_ns - since) / static_cast<double>(ns_per_hour);
         return hours < 2 ? std::string("in the last hours")

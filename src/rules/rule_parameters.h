@@ -97,6 +97,7 @@ void read_detectors(R& r, RuleSet& rules) {
     t->get("max_score_short_outputs", d.max_score_short_outputs, 0, 1);
     t->get("full_evidence_ratio", d.full_evidence_ratio, 1, 1e6);
     t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);
+    t->get("max_wrappers", d.max_wrappers, 1, 16);
     read_bars(*t, d.bars);
     t->finish();
   }

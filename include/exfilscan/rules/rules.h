@@ -114,6 +114,7 @@ struct TemplatingRule {
   double max_score_short_outputs = 0;
   double full_evidence_ratio = 0;        // prompts, in times min_requests, before high...
   double max_score_little_evidence = 0;  // ...below which the score stays under it
+  uint64_t max_wrappers = 0;  // templates, each with min_distinct_fills, counted as one stamp
 };
 
 struct SweepWeights {

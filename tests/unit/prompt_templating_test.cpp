@@ -1,0 +1,154 @@
+// prompt_templating through the engine: the masked template as evidence, the caps on short
+// answers, and a few wrappers rotated around one slot counted as one stamp.
+#include "engine_test_util.h"
+
+#include <catch2/catch.hpp>
+
+using namespace exfilscan;
+using namespace exfilscan::test;
+
+TEST_CASE("templated prompts: evidence is the masked template, short answers stay medium",
+          "[engine][templating]") {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 400; ++i) {
+    Event e = s.event(t0 + i * 8 * ns_per_second, "pipe", 2);
+    parts[0] = {PromptRole::user,
+                s.keep(fmt::format("Extract the city from this address: {} Main St, Town{}", i,
+                                   i * 7 % 997))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  REQUIRE(rec.count("prompt_templating") == 1);
+  const Finding& f = *rec.first("prompt_templating");
+  // Only numbers vary: they are the template's slots.
+  CHECK(f.template_text == "Extract the city from this address: <#> Main St, <#>");
+  CHECK(f.severity == Severity::medium);
+  CHECK(f.sample_prompts.empty());  // prompt text only with --include-prompts
+}
+
+TEST_CASE("templated prompts with long answers reach high, and allow-lists suppress",
+          "[engine][templating]") {
+  for (bool allowed : {false, true}) {
+    Stream s;
+    Recorder rec;
+    RuleSet rules = only("prompt_templating");
+    if (allowed)
+      rules.allow.templates = {"Translate into German and explain the grammar: the <*> today"};
+    EngineOptions with_prompts;
+    with_prompts.include_prompts = true;
+    DetectionEngine engine(rules, with_prompts, rec);
+    std::vector<PromptPart> parts(1);
+    for (int i = 0; i < 400; ++i) {
+      Event e = s.event(t0 + i * 8 * ns_per_second, "harvest", 600);
+      static const char* things[] = {"cat",   "dog",    "river",  "house",  "train",  "garden",
+                                     "song",  "friend", "city",   "winter", "book",   "lamp",
+                                     "storm", "coffee", "bridge", "market", "teacher"};
+      static const char* acts[] = {"sleeps", "waits", "shines", "falls", "grows", "sings", "runs",
+                                   "breaks", "opens", "closes", "moves", "helps", "stays", "turns",
+                                   "smiles", "burns", "rests",  "jumps", "hides"};
+      parts[0] = {
+          PromptRole::user,
+          s.keep(fmt::format("Translate into German and explain the grammar: the {} {} today",
+                             things[i % 17], acts[i % 19]))};
+      e.prompt = parts;
+      engine.on_event(e);
+    }
+    engine.finish();
+    if (allowed) {
+      CHECK(rec.findings.empty());
+      CHECK(engine.stats().suppressed >= 1);
+      auto ranking = engine.ranking(0);
+      REQUIRE(ranking.size() == 1);
+      CHECK(ranking[0].suppressed_findings == engine.stats().suppressed);
+    } else {
+      // It may first fire at medium and escalate (each finding more severe); it ends high.
+      REQUIRE(rec.count("prompt_templating") >= 1);
+      for (size_t i = 1; i < rec.findings.size(); ++i)
+        CHECK(rec.findings[i].severity > rec.findings[i - 1].severity);
+      CHECK(rec.findings.back().severity >= Severity::high);
+      CHECK_FALSE(rec.findings.back().sample_prompts.empty());
+    }
+  }
+}
+
+namespace {
+
+/// 400 prompts with long answers, each in one of `wrappers` wrappers around a phrase (17 x 19
+/// different phrases): the findings of prompt_templating with max_wrappers at `counted`.
+std::vector<Finding> rotated_wrappers(int wrappers, uint64_t counted) {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("prompt_templating");
+  rules.prompt_templating.max_wrappers = counted;
+  DetectionEngine engine(rules, {}, rec);
+  static const char* forms[] = {
+      "Translate into German and explain the grammar: the {} {} today",
+      "Give the French for this sentence with notes on each word: the {} {} today",
+      "Write this in Spanish and explain the verb tenses used: the {} {} today"};
+  static const char* things[] = {"cat",   "dog",    "river",  "house",  "train",  "garden",
+                                 "song",  "friend", "city",   "winter", "book",   "lamp",
+                                 "storm", "coffee", "bridge", "market", "teacher"};
+  static const char* acts[] = {"sleeps", "waits", "shines", "falls", "grows", "sings", "runs",
+                               "breaks", "opens", "closes", "moves", "helps", "stays", "turns",
+                               "smiles", "burns", "rests",  "jumps", "hides"};
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 400; ++i) {
+    Event e = s.event(t0 + i * 8 * ns_per_second, "harvest", 600);
+    parts[0] = {PromptRole::user, s.keep(fmt::format(fmt::runtime(forms[i % wrappers]),
+                                                     things[i % 17], acts[i % 19]))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  return rec.findings;
+}
+
+Severity highest(const std::vector<Finding>& findings) {
+  Severity s = Severity::info;
+  for (const Finding& f : findings) s = std::max(s, f.severity);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a few wrappers rotated around one slot are one stamp", "[engine][templating]") {
+  // One wrapper in three: each template holds a third of the prompts, under min_share alone.
+  CHECK(rotated_wrappers(3, 1).empty());
+  std::vector<Finding> three = rotated_wrappers(3, 3);
+  REQUIRE_FALSE(three.empty());
+  CHECK(highest(three) >= Severity::high);
+  CHECK_THAT(three.back().reason, Catch::Contains("fill 3 templates"));
+  // The busiest of them is the evidence shown.
+  CHECK_THAT(three.back().template_text, Catch::Contains("<*>"));
+  // Two wrappers: each half, at min_share alone; together the whole.
+  std::vector<Finding> two = rotated_wrappers(2, 3);
+  REQUIRE_FALSE(two.empty());
+  CHECK_THAT(two.back().reason, Catch::Contains("fill 2 templates"));
+  CHECK(highest(two) > highest(rotated_wrappers(2, 1)));
+}
+
+TEST_CASE("a second template with few fills of its own adds nothing", "[engine][templating]") {
+  // 55 % of the prompts fill one template with many values; the rest fill another with only
+  // 3 values (a form's other field): the share is the first one's, not the sum.
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 400; ++i) {
+    Event e = s.event(t0 + i * 8 * ns_per_second, "form", 600);
+    std::string text =
+        i % 20 < 11
+            ? fmt::format("Write a long story about a brave knight named Sir {}", i)
+            : fmt::format("Please summarise the quarterly report of region {}", "NSEW"[i % 3]);
+    parts[0] = {PromptRole::user, s.keep(text)};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  REQUIRE(rec.count("prompt_templating") >= 1);
+  for (const Finding& f : rec.findings) CHECK_THAT(f.reason, Catch::Contains("fill one template"));
+}
