@@ -15,7 +15,8 @@ namespace exfilscan {
 int64_t first_event_time(const std::string& path, const ReaderOptions& options, size_t events = 16,
                          size_t max_bytes = 1u << 20);
 
-/// The inputs in time order, and whether all of them can be read twice.
+/// The inputs in time order, and whether all of them can be read twice (standard input, a pipe
+/// or a device cannot; an input that is not there fails alike each time, and does not count).
 struct InputsInOrder {
   std::vector<std::string> paths;
   bool rereadable = true;
