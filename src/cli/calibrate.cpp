@@ -2,6 +2,7 @@
 // strongest score per account kept as a histogram, and a rules file written whose bars hold the
 // accounts at high to a target share.
 #include "cli/commands.h"
+#include "cli/in_order.h"
 
 #include <exfilscan/exit_codes.h>
 #include <exfilscan/input/input_order.h>
@@ -61,22 +62,11 @@ int run_calibrate(const RunConfig& c) {
   ReportFanout findings({});  // findings are not the output: the scores behind them are
   // As scan: files in time order, checked as they are judged, read again and sorted when out of
   // order; stdin as it comes unless --sort-stdin.
-  ReaderOptions reader = c.reader;
-  size_t errors_told = 0, errors_to_skip = 0;
-  reader.input_failed = [&](const std::string& message) {
-    if (errors_to_skip > 0) {
-      --errors_to_skip;
-      return;
-    }
-    ++errors_told;
-    note("exfilscan: {}\n", message);
-  };
-  reader.chunk_runs = true;
-  InputsInOrder arranged = order_inputs_by_time(c.inputs, reader);
-  OrderOptions order_options = c.order;
-  order_options.mode = arranged.rereadable ? OrderMode::check
-                       : c.sort_streams    ? OrderMode::sort
-                                           : OrderMode::stream;
+  ReaderOptions told = c.reader;
+  told.input_failed = [](const std::string& message) { note("exfilscan: {}\n", message); };
+  told.chunk_runs = true;
+  InOrderReading in_order(c, std::move(told));
+  ReaderOptions& reader = in_order.reader();
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
   std::unique_ptr<DetectionEngine> engine_made;
   std::unique_ptr<ScanSink> sink_made;
@@ -88,14 +78,11 @@ int run_calibrate(const RunConfig& c) {
     reader.parser.read_turns = engine_made->needs_turns();
     reader.sink_uses_threads = engine_made->uses_threads();
     try {
-      EventOrder order(order_options, *sink_made);
-      result = read_inputs_parallel(arranged.paths, reader, order, bad_lines, c.threads);
+      EventOrder order(in_order.order(), *sink_made);
+      result = read_inputs_parallel(in_order.inputs(), reader, order, bad_lines, c.threads);
       order.finish();
     } catch (const OrderBroken&) {
-      bad_lines.restart();
-      errors_to_skip = errors_told;
-      errors_told = 0;
-      order_options.mode = OrderMode::sort;
+      in_order.read_again(bad_lines);
       continue;
     } catch (const OrderError& e) {
       note("exfilscan: {}\n", e.what());

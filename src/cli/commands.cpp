@@ -1,6 +1,7 @@
 // The subcommands: each wires the library's stages for one job and maps the outcome to an exit
 // code.
 #include "cli/commands.h"
+#include "cli/in_order.h"
 
 #include "cli/scan_input.h"
 
@@ -401,34 +402,17 @@ int run_read(const RunConfig& c) {
       }
       return engine;
     };
-    ReaderOptions reader = with_feedback(c, meter);
-    // Input errors told in a first pass are not told again when the inputs are read again.
-    size_t errors_told = 0, errors_to_skip = 0;
-    reader.input_failed = [&, tell = reader.input_failed](const std::string& message) {
-      if (errors_to_skip > 0) {
-        --errors_to_skip;
-        return;
-      }
-      ++errors_told;
-      tell(message);
-    };
-    // Files are read in time order and checked as they are judged; when they turn out out of
-    // order they are read again and sorted. Standard input is judged as it comes unless
-    // --sort-stdin (it cannot be read twice: it is sorted from the start).
-    InputsInOrder arranged = order_inputs_by_time(c.inputs, reader);
-    const std::vector<std::string>& inputs = arranged.paths;
-    bool rereadable = !c.kafka && arranged.rereadable;
-    OrderOptions order_options = c.order;
-    order_options.mode = rereadable       ? OrderMode::check
-                         : c.sort_streams ? OrderMode::sort
-                                          : OrderMode::stream;
+    // (A topic is read once: its records are sorted as they come within the merge's bounds.)
+    InOrderReading in_order(c, with_feedback(c, meter), !c.kafka);
+    ReaderOptions& reader = in_order.reader();
+    const std::vector<std::string>& inputs = in_order.inputs();
     if (c.verbose && inputs != c.inputs)
       spdlog::info("inputs in time order: {}", fmt::join(inputs, ", "));
     // A checked pass holds its findings until the input is known to be in order.
     ClearsProgress clearing(*reporter, meter);
     FindingHold held(clearing);
     auto findings_sink = [&]() -> FindingSink& {
-      if (order_options.mode == OrderMode::check) return held;
+      if (in_order.checking()) return held;
       return clearing;
     };
     std::unique_ptr<DetectionEngine> engine;
@@ -445,7 +429,7 @@ int run_read(const RunConfig& c) {
     log_rules(c);
     for (;;) {
       ScanSink sink(*engine, *reporter, c.engine);
-      EventOrder order(order_options, sink);
+      EventOrder order(in_order.order(), sink);
       try {
         result = input.read(inputs, reader, order, bad_lines);
         order.finish();  // (after a --strict stop too: what was read before it is judged)
@@ -470,10 +454,7 @@ int run_read(const RunConfig& c) {
         if (c.verbose)
           spdlog::info("the events are not in time order: reading the inputs again to sort them");
         held.drop();
-        bad_lines.restart();
-        errors_to_skip = errors_told;
-        errors_told = 0;
-        order_options.mode = OrderMode::sort;
+        in_order.read_again(bad_lines);
         try {
           engine = make_engine(findings_sink());
         } catch (const StateError& e) {

@@ -1,6 +1,7 @@
 // `exfilscan explain KEY`: the engine run with one account explained, optionally from a nightly
 // scan's --state (read only), its output as text or JSON lines to stdout or -o.
 #include "cli/commands.h"
+#include "cli/in_order.h"
 #include "cli/scan_input.h"
 
 #include <exfilscan/engine/state_file.h>
@@ -34,23 +35,10 @@ int run_explain(const RunConfig& c) {
   // As scan: files in time order, checked as they are judged, read again and sorted when out of
   // order (the report is written at the end: nothing to hold back); stdin as it comes unless
   // --sort-stdin.
-  ReaderOptions reader = c.reader;
-  size_t errors_told = 0, errors_to_skip = 0;
-  reader.input_failed = [&](const std::string& message) {
-    if (errors_to_skip > 0) {
-      --errors_to_skip;
-      return;
-    }
-    ++errors_told;
-    note("exfilscan: {}\n", message);
-  };
-  InputsInOrder arranged = order_inputs_by_time(c.inputs, reader);
-  const std::vector<std::string>& inputs = arranged.paths;
-  bool rereadable = arranged.rereadable;
-  OrderOptions order_options = c.order;
-  order_options.mode = rereadable       ? OrderMode::check
-                       : c.sort_streams ? OrderMode::sort
-                                        : OrderMode::stream;
+  ReaderOptions told = c.reader;
+  told.input_failed = [](const std::string& message) { note("exfilscan: {}\n", message); };
+  InOrderReading in_order(c, std::move(told));
+  ReaderOptions& reader = in_order.reader();
   reader.chunk_runs = true;
   BadLineLog bad_lines(c.reader.bad_lines, stderr);
   std::unique_ptr<ExplainReport> report;
@@ -72,14 +60,11 @@ int run_explain(const RunConfig& c) {
     reader.parser.read_turns = engine->needs_turns();
     reader.sink_uses_threads = engine->uses_threads();
     try {
-      EventOrder order(order_options, *engine);
-      result = read_inputs_parallel(inputs, reader, order, bad_lines, c.threads);
+      EventOrder order(in_order.order(), *engine);
+      result = read_inputs_parallel(in_order.inputs(), reader, order, bad_lines, c.threads);
       order.finish();
     } catch (const OrderBroken&) {
-      bad_lines.restart();
-      errors_to_skip = errors_told;
-      errors_told = 0;
-      order_options.mode = OrderMode::sort;
+      in_order.read_again(bad_lines);
       continue;
     } catch (const OrderError& e) {
       note("exfilscan: {}\n", e.what());
