@@ -85,16 +85,6 @@ std::string format_number(double v) {
   return s;
 }
 
-std::string with_commas(uint64_t n) {
-  std::string digits = fmt::format("{}", n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 FindingCounts finding_counts(const EngineStats& e, Severity min_severity) {
   FindingCounts c;
   for (size_t s = 0; s < e.by_severity.size(); ++s)

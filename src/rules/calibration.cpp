@@ -3,6 +3,7 @@
 #include "rules/rules_toml.h"
 
 #include <exfilscan/input/diagnostics.h>
+#include <exfilscan/numbers.h>
 
 #include <fmt/format.h>
 
@@ -115,15 +116,6 @@ std::vector<size_t> shared_bars(const ScoreHistograms& h, double total, size_t f
   return bars_at(lo);
 }
 
-std::string commas(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 /// Two significant digits, as scan -v shows the target: 2.2% (not 2%), 22%, 0.1%.
 std::string percent(double share) {
   return fmt::format("{:.2g}%", share * 100);
@@ -144,8 +136,8 @@ CalibrationResult learn_bars(const ScoreHistograms& h, const CalibrationOptions&
     std::string needed = fmt::format(
         "{} accounts cannot calibrate a target of {}: a bar there rests on {:.2g} accounts and "
         "should rest on {:.0f} or more ({} accounts)",
-        commas(h.accounts()), percent(o.target_fpr), n * o.target_fpr, o.min_expected,
-        commas(static_cast<uint64_t>(std::ceil(o.min_expected / o.target_fpr))));
+        with_commas(h.accounts()), percent(o.target_fpr), n * o.target_fpr, o.min_expected,
+        with_commas(static_cast<uint64_t>(std::ceil(o.min_expected / o.target_fpr))));
     if (!o.widen || widened > 0.1)
       throw CalibrationError(
           needed + (widened > 0.1
@@ -175,7 +167,7 @@ CalibrationResult learn_bars(const ScoreHistograms& h, const CalibrationOptions&
       r.warnings.push_back(fmt::format(
           "{}: {} accounts reach a full score, more than {} allows: no bar holds it to the target "
           "(turn it off, or allow-list those accounts, if they are what you vouch for)",
-          b.detector, commas(b.at_high), percent(r.target_fpr)));
+          b.detector, with_commas(b.at_high), percent(r.target_fpr)));
     if (b.bars.high > 0.75 && b.over_default > 0) {
       b.lifting = h.top(d);
       std::vector<std::string> named;
@@ -187,7 +179,7 @@ CalibrationResult learn_bars(const ScoreHistograms& h, const CalibrationOptions&
           "campaign, calibrate again without it",
           b.detector, b.bars.high,
           b.over_default == 1 ? std::string("1 account")
-                              : fmt::format("{} accounts", commas(b.over_default)),
+                              : fmt::format("{} accounts", with_commas(b.over_default)),
           b.over_default == 1 ? "s" : "", fmt::join(named, ", ")));
     }
     r.detectors.push_back(std::move(b));
@@ -215,7 +207,7 @@ std::string calibrated_rules_toml(RuleSet rules, const CalibrationResult& r,
       "#\n"
       "# detector             fired   p99    p99.9  p99.99 max    medium high   at medium at "
       "high\n",
-      src.build, commas(r.accounts), commas(src.events), src.from, src.until,
+      src.build, with_commas(r.accounts), with_commas(src.events), src.from, src.until,
       src.clusters ? fmt::format(", {} clusters of keys (a key takes its cluster's pooled score)",
                                  src.clusters)
                    : "",

@@ -3,6 +3,7 @@
 /// lines (docs/output.md is the JSON-lines contract).
 
 #include <exfilscan/engine/engine.h>
+#include <exfilscan/numbers.h>
 #include <exfilscan/order/event_order.h>
 #include <exfilscan/rules/finding.h>
 #include <exfilscan/time_zone.h>
@@ -130,7 +131,5 @@ void append_csv_field(std::string& out, std::string_view field);
 std::string format_number(double value);
 /// A duration for people, to the second: "0.25 s", "42 s", "3 min 12 s", "5 h 3 min", "2 days 4 h".
 std::string format_lateness(int64_t ns);
-/// Counts for people: 1234567 -> "1,234,567".
-std::string with_commas(uint64_t n);
 
 }  // namespace exfilscan
