@@ -395,7 +395,7 @@ int run_read(const RunConfig& c) {
     // Judging starts over when the inputs turn out not to be in time order: a new engine, from
     // the same state.
     auto make_engine = [&](FindingSink& findings) {
-      auto engine = std::make_unique<DetectionEngine>(c.rules, c.engine, findings);
+      auto engine = std::make_unique<DetectionEngine>(c.rules, c.engine, input.findings(findings));
       if (!state_payload.empty()) {
         load_state_payload(*engine, c.state, state_payload, state_version);
         if (c.verbose) spdlog::info("state: loaded {} ({} bytes)", c.state, state_payload.size());
@@ -431,13 +431,13 @@ int run_read(const RunConfig& c) {
       ScanSink sink(*engine, *reporter, c.engine);
       EventOrder order(in_order.order(), sink);
       try {
-        result = input.read(inputs, reader, order, bad_lines);
+        result = input.read(inputs, reader, order, bad_lines, *engine);
         order.finish();  // (after a --strict stop too: what was read before it is judged)
         if (!result.stopped) {
           // What could be read is reported in full, also when an input could not be read (its
           // error is told, and the exit code says it). In cron mode open windows are carried to
           // the next run, not judged early.
-          engine->finish(c.state.empty());
+          engine->finish(c.state.empty() && c.state_dir.empty());
           held.release();
           RunTotals totals{result.stats.lines, result.stats.events, bad_lines.total(),
                            engine->stats()};

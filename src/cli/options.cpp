@@ -106,7 +106,8 @@ void resolve_kafka(const Flags& f, RunConfig& c) {
          {std::pair{"--topic", !f.topic.empty()}, std::pair{"--group", !f.kafka_group.empty()},
           std::pair{"--kafka-config", !f.kafka_config.empty()},
           std::pair{"--findings-topic", !f.findings_topic.empty()},
-          std::pair{"--kafka-until-end", f.kafka_until_end}})
+          std::pair{"--kafka-until-end", f.kafka_until_end},
+          std::pair{"--state-dir", !f.state_dir.empty()}})
       if (given) throw CLI::ValidationError(fmt::format("{} needs --kafka BROKERS", flag));
     return;
   }
@@ -235,8 +236,15 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   scan->add_option("--state", f.state,
                    "Load per-account baselines and open windows from FILE and save them back at "
                    "the end (cron mode: docs/cron.md); a missing FILE starts fresh");
+  scan->add_option("--state-dir", f.state_dir,
+                   "With --kafka: keep each assigned partition's state in a file of its own in "
+                   "DIR (created if missing; shared by the group's members): loaded when the "
+                   "partition is assigned, saved every hour of event time, when it is revoked "
+                   "and at the end, offsets committed after each save (docs/scale-out.md)")
+      ->type_name("DIR");
   scan->add_flag("--state-reset", f.state_reset,
-                 "With --state: ignore what FILE holds and start over (it is replaced at the end)");
+                 "With --state (or --state-dir): ignore what FILE holds and start over (it is "
+                 "replaced at the end)");
   scan->add_flag("--wait", f.wait,
                  "With --state: wait for another exfilscan using FILE to finish, instead of "
                  "refusing to run (exit 2)");
@@ -426,8 +434,21 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     why += printable(f.calibration_name);
     throw CLI::ValidationError("--name", why);
   }
-  if (f.state_reset && f.state.empty())
-    throw CLI::ValidationError("--state-reset needs --state FILE");
+  if (!f.state.empty() && !f.state_dir.empty())
+    throw CLI::ValidationError(
+        "--state FILE and --state-dir DIR together: give one (--state keeps one member's state "
+        "in one file, --state-dir a file per partition for the members of a group)");
+  if (f.state_reset && f.state.empty() && f.state_dir.empty())
+    throw CLI::ValidationError("--state-reset needs --state FILE (or --state-dir DIR)");
+  c.state_dir = f.state_dir;
+  if (!f.state_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directory(f.state_dir, error);
+    if (error || !std::filesystem::is_directory(f.state_dir))
+      throw CLI::ValidationError(
+          fmt::format("--state-dir {}: not a directory that can be made ({})", f.state_dir,
+                      error ? error.message() : "something else is there"));
+  }
   c.wait = f.wait;
   if (f.wait && f.state.empty()) throw CLI::ValidationError("--wait needs --state FILE");
   c.rules_fingerprint = state_fingerprint(c.rules, f.group_by, f.max_skew);

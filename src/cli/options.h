@@ -45,6 +45,7 @@ struct Flags {
   std::string report_csv, report_jsonl, summary_csv, report_html;
   bool no_default_rules = false;
   std::string state;
+  std::string state_dir;
   bool state_reset = false;
   bool wait = false;
   std::string since, until, tz;
@@ -78,7 +79,8 @@ struct RunConfig {
   size_t top = 20;
   std::string output = "-";
   std::string report_csv, report_jsonl, summary_csv, report_html;  // extra outputs of one scan
-  std::string state;  // cron mode: carry the engine's state between runs
+  std::string state;      // cron mode: carry the engine's state between runs
+  std::string state_dir;  // --kafka: a state file per partition (docs/scale-out.md)
   bool state_reset = false;
   bool wait = false;  // for the state's lock, instead of refusing the run
   bool verbose = false;

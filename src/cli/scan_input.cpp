@@ -82,6 +82,7 @@ std::string read_kafka_state(const std::string& payload, std::string& topic,
 }  // namespace
 
 std::string engine_state_of(const std::string& payload) {
+  if (is_partition_state(payload)) return partition_engine_state(payload);
   if (!is_kafka_state(payload)) return payload;
   std::string topic;
   std::map<int32_t, int64_t> offsets;
@@ -127,8 +128,14 @@ std::string ScanInput::state_payload(const std::string& engine_bytes) const {
   return out.data();
 }
 
+FindingSink& ScanInput::findings(FindingSink& next) {
+  if (config_.state_dir.empty()) return next;
+  if (!partitions_) partitions_ = std::make_unique<PartitionStates>(config_, next);
+  return *partitions_;
+}
+
 ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOptions& reader,
-                           EventSink& sink, BadLineLog& bad_lines) {
+                           EventOrder& sink, BadLineLog& bad_lines, DetectionEngine& engine) {
   if (!config_.kafka) return read_inputs_parallel(paths, reader, sink, bad_lines, config_.threads);
   KafkaOptions options = *config_.kafka;
   // A stream has no end of its own: a signal ends the run as the end of a file would, the
@@ -146,12 +153,22 @@ ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOp
     options.start_offsets = offsets_;
     options.keep_partitions = true;
   }
+  if (partitions_) {
+    partitions_->attach(engine, sink);
+    options.hooks = partitions_->hooks(
+        [this](const std::map<int32_t, int64_t>& offsets) { kafka_->commit(offsets); });
+  }
   ReadResult result;
   try {
     kafka_ = std::make_unique<KafkaInput>(std::move(options));
     result = kafka_->read(reader, sink, bad_lines);
     for (auto [partition, offset] : kafka_->positions()) offsets_[partition] = offset;
+    // The last checkpoint: what was read to the end (or until a signal) is kept. A --strict
+    // stop leaves the one before it, as --state does.
+    if (partitions_ && !result.stopped) partitions_->save_all(kafka_->positions());
+    if (partitions_) partitions_->detach();
   } catch (const InputError& e) {
+    if (partitions_) partitions_->detach();
     // Like an input that could not be read to its end: reported, and the state left as it was.
     result.failure = ReadFailure::input_error;
     result.error = e.what();
@@ -159,6 +176,11 @@ ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOp
     result.inputs_unread = 1;
     if (reader.input_failed) reader.input_failed(e.what());
   }
+  if (partitions_ && config_.verbose && partitions_->replays_dropped())
+    spdlog::info(
+        "state: {} findings fired again by the replay after a restart were written "
+        "before it, and not again",
+        partitions_->replays_dropped());
   return result;
 }
 

@@ -3,6 +3,7 @@
 /// with what a --state must keep of it (each partition's offset) and commit once it is saved.
 
 #include "cli/options.h"
+#include "cli/partition_states.h"
 
 #include <exfilscan/input/kafka.h>
 #include <exfilscan/input/reader.h>
@@ -27,9 +28,13 @@ class ScanInput {
   /// its accounts were read to, kept for read(). Throws StateError naming the file when the
   /// state is of the other kind (a file scan's with --kafka, or another topic's).
   std::string engine_payload(const std::string& payload);
-  /// Reads `paths` (the inputs, maybe reordered), or the topic with --kafka.
+  /// Where the engine's findings go: `next`, or with --state-dir through what drops the
+  /// findings a replay fires again (partition_states.h).
+  FindingSink& findings(FindingSink& next);
+  /// Reads `paths` (the inputs, maybe reordered), or the topic with --kafka, through `order`
+  /// into `engine` (--state-dir loads and saves its partitions' parts).
   ReadResult read(const std::vector<std::string>& paths, const ReaderOptions& reader,
-                  EventSink& sink, BadLineLog& bad_lines);
+                  EventOrder& order, BadLineLog& bad_lines, DetectionEngine& engine);
   /// The payload to save: the engine's bytes, after the offsets they cover with --kafka.
   std::string state_payload(const std::string& engine_bytes) const;
   /// After the state covering them is saved: the offsets committed for the group (for lag
@@ -43,6 +48,8 @@ class ScanInput {
 
  private:
   const RunConfig& config_;
+  // Before kafka_: the member leaves its group (revoking) before the states go.
+  std::unique_ptr<PartitionStates> partitions_;
   std::unique_ptr<KafkaInput> kafka_;
   std::map<int32_t, int64_t> offsets_;        // with --kafka --state: where each partition is
   const Reporter* findings_topic_ = nullptr;  // owned by the run's fan-out of reporters

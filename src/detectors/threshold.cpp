@@ -229,10 +229,12 @@ std::optional<double> ThresholdTracker::add(const Event& ev, std::string_view ke
   return std::nullopt;
 }
 
-void ThresholdTracker::save(StateWriter& w, const std::vector<const ThresholdTracker*>& parts) {
+void ThresholdTracker::save(StateWriter& w, const std::vector<const ThresholdTracker*>& parts,
+                            const std::function<bool(std::string_view)>* keep) {
   std::vector<std::pair<const std::string*, const State*>> keys;
   for (const ThresholdTracker* t : parts)
-    for (const auto& [k, st] : t->states_) keys.emplace_back(&k, &st);
+    for (const auto& [k, st] : t->states_)
+      if (!keep || (*keep)(k)) keys.emplace_back(&k, &st);
   std::sort(keys.begin(), keys.end(), [](auto& a, auto& b) { return *a.first < *b.first; });
   w.u64(keys.size());
   for (const auto& [k, st] : keys) {
@@ -269,6 +271,15 @@ void ThresholdTracker::load(StateReader& r, const std::vector<ThresholdTracker*>
     st.last_ns = r.i64();
     st.recount(st.last_ns / t.slice_ns_);
   }
+}
+
+void ThresholdTracker::absorb(ThresholdTracker& other) {
+  for (auto& [k, st] : other.states_) *states_.try_emplace(k).first = std::move(st);
+  other.states_.clear();
+}
+
+void ThresholdTracker::drop_keys(const std::function<bool(std::string_view)>& drop) {
+  states_.erase_if([&](const std::string& k, const State&) { return drop(k); });
 }
 
 void ThresholdTracker::expire(int64_t now_ns) {

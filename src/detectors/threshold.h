@@ -26,11 +26,17 @@ class ThresholdTracker {
   /// the key has not been seen), kept even when the key's window state expires.
   void watch(std::string_view key) { watched_ = std::string(key); }
   double watched_peak() const { return watched_peak_; }
+  /// Takes `other`'s keys (the same rule's, from a part of the state), replacing those held.
+  void absorb(ThresholdTracker& other);
+  /// Forgets the keys `drop` takes (a part of the state handed over).
+  void drop_keys(const std::function<bool(std::string_view)>& drop);
   /// Forgets keys with no event in the last window.
   void expire(int64_t now_ns);
   /// One rule's state over every shard's tracker, keys in order: the same bytes for any number
   /// of shards.
-  static void save(StateWriter& w, const std::vector<const ThresholdTracker*>& parts);
+  /// With `keep`, only the keys it takes (a part of the state: engine.h).
+  static void save(StateWriter& w, const std::vector<const ThresholdTracker*>& parts,
+                   const std::function<bool(std::string_view)>* keep = nullptr);
   /// Each key's state goes to the tracker of its shard, `owner(key)`.
   static void load(StateReader& r, const std::vector<ThresholdTracker*>& parts,
                    const std::function<size_t(std::string_view)>& owner);

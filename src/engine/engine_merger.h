@@ -80,8 +80,17 @@ struct DetectionEngine::Impl {
 
   // The saved state (engine_state.cpp).
 
-  void save(StateWriter& w) const;
+  /// With `keep`, only its keys' parts (engine_partial.cpp).
+  void save(StateWriter& w, const DetectionEngine::KeyFilter* keep = nullptr) const;
   void load(StateReader& r);
+  bool loaded = false;  // a state was loaded or added
+
+  // Parts of the state (engine_partial.cpp).
+
+  void add(StateReader& r);
+  /// What `other` (a part just loaded) holds, moved in; what keys share merged.
+  void absorb(Impl& other);
+  void forget(const DetectionEngine::KeyFilter& drop);
 };
 
 }  // namespace exfilscan

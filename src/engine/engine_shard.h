@@ -40,6 +40,12 @@ struct FindingOrder {
   }
 };
 
+/// The key in a threshold rule's firing id, which is (rule id, 0x1f, key).
+inline std::string_view firing_key(std::string_view id) {
+  size_t cut = id.find('\x1f');
+  return cut == std::string_view::npos ? id : id.substr(cut + 1);
+}
+
 /// The ranking's order: risk, then completion tokens, then key (a total order).
 bool ranks_above(const AccountSummary& a, const AccountSummary& b);
 

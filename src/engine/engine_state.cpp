@@ -14,7 +14,8 @@ namespace exfilscan {
 
 using detail::Account;
 
-void DetectionEngine::Impl::save(StateWriter& w) const {
+void DetectionEngine::Impl::save(StateWriter& w, const DetectionEngine::KeyFilter* keep) const {
+  auto kept = [keep](std::string_view key) { return !keep || (*keep)(key); };
   clock.save_clock(w);
   w.i64(shared.population_since);
   shared.population.save(w);
@@ -31,7 +32,8 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
   std::vector<const Account*> sorted;
   for (const auto& sh : shards)
     for (bool pooled : {false, true})
-      for (const auto& [k, a] : sh->table(pooled)) sorted.push_back(&a);
+      for (const auto& [k, a] : sh->table(pooled))
+        if (kept(k)) sorted.push_back(&a);
   std::sort(sorted.begin(), sorted.end(), [](auto* x, auto* y) {
     return std::tie(x->key, x->pooled) < std::tie(y->key, y->pooled);
   });
@@ -55,11 +57,12 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
     w.str(shared.rules.thresholds[r].id);
     std::vector<const detail::ThresholdTracker*> parts;
     for (const auto& sh : shards) parts.push_back(&sh->thresholds[r]);
-    detail::ThresholdTracker::save(w, parts);
+    detail::ThresholdTracker::save(w, parts, keep);
   }
   std::vector<std::pair<const std::string*, const detail::RuleFiring*>> fired;
   for (const auto& sh : shards)
-    for (const auto& [id, f] : sh->threshold_fired) fired.emplace_back(&id, &f);
+    for (const auto& [id, f] : sh->threshold_fired)
+      if (kept(detail::firing_key(id))) fired.emplace_back(&id, &f);
   std::sort(fired.begin(), fired.end(), [](auto& x, auto& y) { return *x.first < *y.first; });
   w.u64(fired.size());
   for (const auto& [id, f] : fired) {
@@ -72,7 +75,8 @@ void DetectionEngine::Impl::save(StateWriter& w) const {
   std::vector<const AccountSummary*> gone;
   for (const auto& sh : shards)
     for (const auto* retired : {&sh->retired, &sh->retired_pools})
-      for (const auto& [k, s] : *retired) gone.push_back(&s);
+      for (const auto& [k, s] : *retired)
+        if (kept(k)) gone.push_back(&s);
   std::sort(gone.begin(), gone.end(), [](auto* x, auto* y) {
     return std::tie(x->key, x->key_kind) < std::tie(y->key, y->key_kind);
   });
@@ -185,11 +189,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
   size_t f = r.count(100'000'000);
   for (size_t i = 0; i < f; ++i) {
     std::string id = r.str();
-    // (rule id, 0x1f, key): the key decides the shard.
-    size_t cut = id.find('\x1f');
-    std::string_view key =
-        cut == std::string::npos ? std::string_view(id) : std::string_view(id).substr(cut + 1);
-    detail::RuleFiring& firing = shards[shared.owner(key)]->threshold_fired[id];
+    detail::RuleFiring& firing = shards[shared.owner(detail::firing_key(id))]->threshold_fired[id];
     firing.rule = r.str();
     firing.score = r.f64();
     firing.last_fired_ns = r.time();
@@ -271,6 +271,7 @@ void DetectionEngine::Impl::load(StateReader& r) {
   if (r.version() >= 8) shared.releases.load(r, shards[0]->models_noted);
   shared.run_start_ns = clock.watermark();
   if (!r.at_end()) throw StateError("the state has bytes after its end");
+  loaded = true;
 }
 
 }  // namespace exfilscan

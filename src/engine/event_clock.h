@@ -47,6 +47,14 @@ class EventClock {
   uint64_t quarantined() const { return quarantined_; }
   size_t held() const { return held_.size(); }
 
+  /// Moves the clock on to `other`'s when that is later (a part of the state added to a running
+  /// engine); the events held aside stay this clock's.
+  void advance_to(const EventClock& other) {
+    if (other.watermark_ <= watermark_) return;
+    watermark_ = other.watermark_;
+    next_tick_ = other.next_tick_;
+  }
+
   /// The clock (written first in the state) and the held events (written last).
   void save_clock(StateWriter& w) const;
   void load_clock(StateReader& r);

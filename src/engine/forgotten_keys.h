@@ -20,6 +20,7 @@ class ForgottenKeys {
 
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
+  const std::vector<Entry>& entries() const { return entries_; }
   /// When the key was last seen before it was forgotten; 0 when it was not forgotten.
   int64_t last_seen(uint64_t hash) const;
   /// The keys that came back leave, then the newly forgotten join (for a key in both, it was

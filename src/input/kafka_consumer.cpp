@@ -146,6 +146,24 @@ void KafkaConsumer::set_partition_paused(int32_t partition, bool paused) {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
+int32_t KafkaConsumer::partition_count() {
+  if (partitions_ > 0) return partitions_;
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, options_.topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err =
+      topic ? rd_kafka_metadata(rk_, 0, topic, &md, 30'000) : rd_kafka_last_error();
+  if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+    partitions_ = md->topics[0].partition_cnt;
+  else if (!err)
+    err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+  if (md) rd_kafka_metadata_destroy(md);
+  if (topic) rd_kafka_topic_destroy(topic);
+  if (err || partitions_ <= 0)
+    throw InputError(fmt::format("kafka: {}: cannot ask how many partitions it has: {}",
+                                 options_.topic, rd_kafka_err2str(err)));
+  return partitions_;
+}
+
 void KafkaConsumer::throw_if_failed() {
   if (failure_.empty()) return;
   std::string message = std::move(failure_);
@@ -169,6 +187,13 @@ void KafkaConsumer::rebalance(rd_kafka_resp_err_t err,
       for (int i = 0; i < partitions->cnt; ++i) {
         auto saved = options_.start_offsets.find(partitions->elems[i].partition);
         if (saved != options_.start_offsets.end()) partitions->elems[i].offset = saved->second;
+      }
+      if (callbacks_.starts && !numbers.empty()) {
+        std::map<int32_t, int64_t> starts = callbacks_.starts(numbers, partition_count());
+        for (int i = 0; i < partitions->cnt; ++i) {
+          auto at = starts.find(partitions->elems[i].partition);
+          if (at != starts.end()) partitions->elems[i].offset = at->second;
+        }
       }
       rd_kafka_error_t* error = nullptr;
       if (cooperative)

@@ -17,6 +17,8 @@ namespace exfilscan::detail {
 class KafkaConsumer {
  public:
   struct Callbacks {
+    /// Where partitions about to be assigned start, with how many the topic has (optional).
+    std::function<std::map<int32_t, int64_t>(const std::vector<int32_t>&, int32_t)> starts;
     /// Partitions given to this member (an incremental assignment or a whole new one).
     std::function<void(const std::vector<int32_t>&)> assigned;
     /// Partitions taken away (before another member may read them).
@@ -53,6 +55,8 @@ class KafkaConsumer {
   static void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* buf);
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void set_partition_paused(int32_t partition, bool paused);
+  /// How many partitions the topic has, asked of the brokers once. Throws InputError.
+  int32_t partition_count();
   void throw_if_failed();
 
   const KafkaOptions& options_;
@@ -60,6 +64,7 @@ class KafkaConsumer {
   rd_kafka_t* rk_ = nullptr;
   bool ever_assigned_ = false;
   bool joined_ = false;  // an assignment came, even an empty one
+  int32_t partitions_ = 0;
   std::string failure_;  // what ended the run inside a callback, thrown after the poll
 };
 

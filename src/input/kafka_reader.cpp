@@ -57,10 +57,14 @@ struct PartitionStream {
 
 struct KafkaInput::Impl {
   explicit Impl(KafkaOptions o) : options_(std::move(o)) {
-    consumer_ = std::make_unique<detail::KafkaConsumer>(
-        options_,
-        detail::KafkaConsumer::Callbacks{[this](const std::vector<int32_t>& p) { assigned(p); },
-                                         [this](const std::vector<int32_t>& p) { revoked(p); }});
+    detail::KafkaConsumer::Callbacks callbacks{
+        nullptr, [this](const std::vector<int32_t>& p) { assigned(p); },
+        [this](const std::vector<int32_t>& p) { revoked(p); }};
+    if (options_.hooks.assigned)
+      callbacks.starts = [this](const std::vector<int32_t>& p, int32_t count) {
+        return reading_ ? options_.hooks.assigned(p, count) : std::map<int32_t, int64_t>{};
+      };
+    consumer_ = std::make_unique<detail::KafkaConsumer>(options_, std::move(callbacks));
   }
 
   ReadResult read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines) {
@@ -136,6 +140,13 @@ struct KafkaInput::Impl {
   }
 
   void revoked(const std::vector<int32_t>& partitions) {
+    // --state-dir: each partition's state is saved while its events are all delivered, and
+    // before another member may read it.
+    if (reading_ && options_.hooks.revoked && !partitions.empty()) {
+      std::map<int32_t, int64_t> all = positions(), gone;
+      for (int32_t p : partitions) gone[p] = all.contains(p) ? all[p] : -1;
+      options_.hooks.revoked(gone);
+    }
     for (int32_t p : partitions) streams_.erase(p);
     if (options_.log) options_.log(fmt::format("kafka: revoked {}", describe(partitions)));
     if (reading_ && options_.keep_partitions && !partitions.empty())
@@ -264,6 +275,12 @@ struct KafkaInput::Impl {
       if (s->head.event &&
           (!first || s->head.event->timestamp_ns < first->head.event->timestamp_ns))
         first = s.get();
+    // A checkpoint falls before the event, between batches, so that it covers exactly the
+    // events delivered before: the partitions' positions are where each goes on.
+    if (options_.hooks.due && options_.hooks.due(first->head.event->timestamp_ns)) {
+      flush();
+      options_.hooks.checkpoint(positions());
+    }
     batch_.add(*first->head.event);
     first->progress.idle = false;
     advance(*first);

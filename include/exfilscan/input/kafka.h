@@ -34,6 +34,23 @@ struct KafkaPartitionProgress {
   bool idle = false;         // left out of the merge (docs/scale-out.md, "Event time")
 };
 
+/// --state-dir (docs/scale-out.md): each partition's state follows it from member to member.
+/// Called on the reading thread, between batches: the sink has every event merged before.
+struct KafkaPartitionHooks {
+  /// Partitions given to this member, before they are read (`partitions`: how many the topic
+  /// has). Returns where each starts; one left out starts at the group's committed offset.
+  /// Throws InputError to end the run.
+  std::function<std::map<int32_t, int64_t>(const std::vector<int32_t>& assigned,
+                                           int32_t partitions)>
+      assigned;
+  /// Partitions taken away, each with the offset after the last record delivered from it.
+  std::function<void(const std::map<int32_t, int64_t>& positions)> revoked;
+  /// Whether a checkpoint falls before the next event, which has this time.
+  std::function<bool(int64_t timestamp_ns)> due;
+  /// A checkpoint: every assigned partition's position (as revoked's).
+  std::function<void(const std::map<int32_t, int64_t>& positions)> checkpoint;
+};
+
 struct KafkaOptions {
   std::string brokers;
   std::string topic;
@@ -65,6 +82,7 @@ struct KafkaOptions {
   /// A partition revoked while reading ends the run with an input error: the state this member
   /// keeps (--state) would hold accounts another member now reads.
   bool keep_partitions = false;
+  KafkaPartitionHooks hooks;  // empty without --state-dir
 };
 
 /// A consumer group member reading one topic: it joins the group when created and leaves it
