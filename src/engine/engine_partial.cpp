@@ -107,7 +107,8 @@ void DetectionEngine::Impl::forget(const DetectionEngine::KeyFilter& drop) {
     for (auto* retired : {&sh->retired, &sh->retired_pools})
       std::erase_if(*retired, [&](const auto& entry) { return drop(entry.first); });
   }
-  set_room();
+  // `room` stays: counted down from the last upkeep, it is what the saved state says, and a
+  // partition taken back later leaves it as it was (never more than the cap allows).
 }
 
 }  // namespace exfilscan
