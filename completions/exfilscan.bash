@@ -63,7 +63,13 @@ _exfilscan() {
       return
       ;;
     --map | --max-line-bytes | --max-diagnostics | --threads | --max-skew | --sort-memory | \
-      --since | --until | --top | --kafka | --topic | --group | --target-fpr | --name)
+      --since | --until | --top | --kafka | --topic | --group | --target-fpr | --name | \
+      --kafka-idle-timeout)
+      return
+      ;;
+    --state-dir)
+      COMPREPLY=($(compgen -d -- "$cur"))
+      compopt -o filenames 2> /dev/null
       return
       ;;
     --map-file | --rules | --check | -o | --output | --report-csv | --report-jsonl | \
@@ -88,7 +94,7 @@ _exfilscan() {
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output
         --report-csv --report-jsonl --summary-csv --report-html --state --state-reset --wait
         --min-severity --fail-on --color --top --kafka --topic --group --kafka-config
-        --kafka-until-end --findings-topic"
+        --kafka-until-end --findings-topic --kafka-idle-timeout --state-dir"
       ;;
     explain)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output --state

@@ -97,6 +97,11 @@ void add_kafka_flags(CLI::App& scan, Flags& f) {
   scan.add_flag("--kafka-until-end", f.kafka_until_end,
                 "With --kafka: stop once every assigned partition is read to the end offset it "
                 "had when assigned (a replay), then report");
+  scan.add_option("--kafka-idle-timeout", f.kafka_idle_timeout,
+                  "With --kafka: a partition caught up with its broker and without a record "
+                  "this long is left out of the event-time merge until its next one (default "
+                  "10s; docs/scale-out.md)")
+      ->type_name("DURATION");
 }
 
 /// --kafka and its companions, checked together; the topic replaces the input paths.
@@ -107,7 +112,8 @@ void resolve_kafka(const Flags& f, RunConfig& c) {
           std::pair{"--kafka-config", !f.kafka_config.empty()},
           std::pair{"--findings-topic", !f.findings_topic.empty()},
           std::pair{"--kafka-until-end", f.kafka_until_end},
-          std::pair{"--state-dir", !f.state_dir.empty()}})
+          std::pair{"--state-dir", !f.state_dir.empty()},
+          std::pair{"--kafka-idle-timeout", !f.kafka_idle_timeout.empty()}})
       if (given) throw CLI::ValidationError(fmt::format("{} needs --kafka BROKERS", flag));
     return;
   }
@@ -125,6 +131,14 @@ void resolve_kafka(const Flags& f, RunConfig& c) {
   k.topic = f.topic;
   k.group = f.kafka_group;
   k.until_end = f.kafka_until_end;
+  if (!f.kafka_idle_timeout.empty()) {
+    auto idle = parse_duration(f.kafka_idle_timeout);
+    if (!idle || *idle <= 0)
+      throw CLI::ValidationError("--kafka-idle-timeout",
+                                 "expected a duration such as 10s, 5m or 1h");
+    k.idle_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*idle));
+  }
   if (!f.kafka_config.empty()) {
     try {
       k.config = read_kafka_config(f.kafka_config);

@@ -57,7 +57,7 @@ struct Flags {
   double target_fpr = 0.001;
   bool widen = false;
   std::string calibration_name;
-  std::string kafka, topic, kafka_group, kafka_config, findings_topic;
+  std::string kafka, topic, kafka_group, kafka_config, findings_topic, kafka_idle_timeout;
   bool kafka_until_end = false;
   bool sort_stdin = false;
   size_t sort_memory = 64u << 20;

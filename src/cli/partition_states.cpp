@@ -115,8 +115,7 @@ std::string PartitionStates::path_of(int32_t partition, const char* suffix) cons
   return fmt::format("{}/{}-{}.{}", config_.state_dir, config_.kafka->topic, partition, suffix);
 }
 
-KafkaPartitionHooks PartitionStates::hooks(
-    std::function<void(const std::map<int32_t, int64_t>&)> commit) {
+KafkaPartitionHooks PartitionStates::hooks(Commit commit) {
   commit_ = std::move(commit);
   KafkaPartitionHooks h;
   h.assigned = [this](const std::vector<int32_t>& assigned, int32_t partitions) {
@@ -220,8 +219,9 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
         spdlog::info("state: {} does not exist yet; partition {} starts fresh", path_of(p, "state"),
                      p);
       }
-      // Appended to from here on; what it held is in `replayed`, written back at the next save.
-      open_journal(p, c.held, false);
+      // Appended to from here on; what it held is in `replayed`, written back at the next save
+      // (--state-reset: what it held is of the state left aside).
+      open_journal(p, c.held, config_.state_reset);
       held_[p] = std::move(c.held);
     }
   } catch (const StateError& e) {
@@ -246,7 +246,7 @@ bool PartitionStates::due(int64_t ts) {
   return ts >= next_due_;
 }
 
-void PartitionStates::checkpoint(const std::map<int32_t, int64_t>& positions, bool only_given) {
+void PartitionStates::checkpoint(const std::map<int32_t, int64_t>& positions, bool revoking) {
   if (!engine_) return;
   order_->finish();  // the events it holds of the latest time are before the positions
   std::map<int32_t, int64_t> committed;
@@ -254,7 +254,7 @@ void PartitionStates::checkpoint(const std::map<int32_t, int64_t>& positions, bo
   try {
     for (auto& [p, held] : held_) {
       auto at = positions.find(p);
-      if (only_given && at == positions.end()) continue;
+      if (revoking && at == positions.end()) continue;
       int64_t offset = at != positions.end() && at->second >= 0 ? at->second : held.offset;
       save(p, held, offset);
       if (offset >= 0) committed[p] = offset;
@@ -266,7 +266,9 @@ void PartitionStates::checkpoint(const std::map<int32_t, int64_t>& positions, bo
   int64_t now = engine_->event_time();
   next_due_ = hour_after(now == 0 || last_ts_ <= now + 3600 * ns_per_second ? last_ts_ : now);
   try {
-    commit_(committed);
+    // librdkafka holds a commit made inside a revocation until the revocation is done: waiting
+    // for it there would never end. The state, not the commit, is where the next owner starts.
+    commit_(committed, !revoking);
   } catch (const InputError& e) {
     // Not fatal: the state, not the commit, is where the partition's next owner starts.
     fmt::print(stderr, "exfilscan: {} (the state holds them: the next owner starts there)\n",

@@ -54,8 +54,10 @@ class PartitionStates final : public FindingSink {
 
   /// Where the events go: `order` is drained into `engine` before each save.
   void attach(DetectionEngine& engine, EventOrder& order);
-  /// The hooks for KafkaOptions; `commit` commits offsets after the save covering them.
-  KafkaPartitionHooks hooks(std::function<void(const std::map<int32_t, int64_t>&)> commit);
+  /// The hooks for KafkaOptions; `commit` commits offsets after the save covering them
+  /// (waiting for the brokers, or not: in a revocation).
+  using Commit = std::function<void(const std::map<int32_t, int64_t>&, bool wait)>;
+  KafkaPartitionHooks hooks(Commit commit);
   /// At the end of a read that is kept: every partition held saved at `positions` (those left
   /// out at their last offset) and committed. Throws InputError.
   void save_all(const std::map<int32_t, int64_t>& positions);
@@ -83,14 +85,15 @@ class PartitionStates final : public FindingSink {
   std::map<int32_t, int64_t> load(const std::vector<int32_t>& assigned, int32_t partitions);
   void save(int32_t partition, Held& held, int64_t offset);
   void open_journal(int32_t partition, Held& held, bool truncate);
-  void checkpoint(const std::map<int32_t, int64_t>& positions, bool only_given);
+  /// Saves the partitions in `positions` (all held, unless `revoking`), then commits.
+  void checkpoint(const std::map<int32_t, int64_t>& positions, bool revoking);
   bool due(int64_t timestamp_ns);
 
   const RunConfig& config_;
   FindingSink& next_;
   DetectionEngine* engine_ = nullptr;
   EventOrder* order_ = nullptr;
-  std::function<void(const std::map<int32_t, int64_t>&)> commit_;
+  Commit commit_;
   std::map<int32_t, Held> held_;
   int32_t partitions_ = 0;  // the topic's, once known
   int64_t next_due_ = 0;    // the next checkpoint: the first event at or after this time

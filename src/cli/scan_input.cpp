@@ -155,8 +155,8 @@ ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOp
   }
   if (partitions_) {
     partitions_->attach(engine, sink);
-    options.hooks = partitions_->hooks(
-        [this](const std::map<int32_t, int64_t>& offsets) { kafka_->commit(offsets); });
+    options.hooks = partitions_->hooks([this](const std::map<int32_t, int64_t>& offsets,
+                                              bool wait) { kafka_->commit(offsets, wait); });
   }
   ReadResult result;
   try {

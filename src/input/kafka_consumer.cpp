@@ -116,13 +116,13 @@ int64_t KafkaConsumer::cached_end_offset(int32_t partition) {
   return high;
 }
 
-void KafkaConsumer::commit(const std::map<int32_t, int64_t>& offsets) {
+void KafkaConsumer::commit(const std::map<int32_t, int64_t>& offsets, bool wait) {
   if (offsets.empty()) return;
   rd_kafka_topic_partition_list_t* list =
       rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
   for (auto [partition, offset] : offsets)
     rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition)->offset = offset;
-  rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 0);
+  rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, wait ? 0 : 1);
   rd_kafka_topic_partition_list_destroy(list);
   if (err)
     throw InputError(fmt::format("kafka: cannot commit the offsets of {} for group {}: {}",

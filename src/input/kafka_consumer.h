@@ -41,8 +41,9 @@ class KafkaConsumer {
   int64_t end_offset(int32_t partition);
   /// The high watermark librdkafka last saw (fetch responses); -1 when unknown. Never blocks.
   int64_t cached_end_offset(int32_t partition);
-  /// Commits these next offsets for the group, synchronously. Throws InputError.
-  void commit(const std::map<int32_t, int64_t>& offsets);
+  /// Commits these next offsets for the group, synchronously unless `wait` is false. Throws
+  /// InputError.
+  void commit(const std::map<int32_t, int64_t>& offsets, bool wait = true);
   void pause(int32_t partition);
   void resume(int32_t partition);
   /// True once the group has assigned this member something (even if later revoked).

@@ -43,10 +43,11 @@ struct PartitionStream {
   size_t value_size = 0;
   size_t cursor = 0;  // its next line
   uint64_t line_no = 0;
-  int64_t offset = -1;  // of the message being read
-  HeadSink head;        // its next event, if any
-  int64_t end = -1;     // until_end: where it stops
-  bool at_end = false;  // until_end: every message before `end` was taken
+  int64_t offset = -1;   // of the message being read
+  int64_t read_to = -1;  // after it (progress.next_offset is after the last one taken)
+  HeadSink head;         // its next event, if any
+  int64_t end = -1;      // until_end: where it stops
+  bool at_end = false;   // until_end: every message before `end` was taken
   bool caught_up = false;
   bool paused = false;
   steady::time_point last_message = steady::now();
@@ -120,11 +121,13 @@ struct KafkaInput::Impl {
   std::map<int32_t, int64_t> positions() const {
     std::map<int32_t, int64_t> out;
     for (const auto& [p, s] : streams_)
-      if (s->progress.messages) out[p] = s->head.event ? s->offset : s->progress.next_offset;
+      if (s->progress.messages) out[p] = s->head.event ? s->offset : s->read_to;
     return out;
   }
 
-  void commit(const std::map<int32_t, int64_t>& offsets) { consumer_->commit(offsets); }
+  void commit(const std::map<int32_t, int64_t>& offsets, bool wait) {
+    consumer_->commit(offsets, wait);
+  }
 
   bool stopping() const { return options_.stop && options_.stop->load(); }
 
@@ -182,6 +185,8 @@ struct KafkaInput::Impl {
       return;
     }
     if (options_.until_end && m->offset + 1 >= s.end) reach_end(s);
+    // Taken: what -v's lag counts from (a merge waiting for a slower partition parses later).
+    s.progress.next_offset = m->offset + 1;
     s.pending.push_back(std::move(m));
     if (!s.paused && s.pending.size() >= options_.max_pending_per_partition) {
       consumer_->pause(s.partition);
@@ -234,7 +239,7 @@ struct KafkaInput::Impl {
     s.cursor = 0;
     s.line_no = 0;
     s.offset = m->offset;
-    s.progress.next_offset = m->offset + 1;
+    s.read_to = m->offset + 1;
     ++s.progress.messages;
     if (m->len == 0) {  // a record with no value: a blank line
       ++result_.stats.lines;
@@ -329,8 +334,8 @@ std::map<int32_t, int64_t> KafkaInput::positions() const {
   return impl_->positions();
 }
 
-void KafkaInput::commit(const std::map<int32_t, int64_t>& offsets) {
-  impl_->commit(offsets);
+void KafkaInput::commit(const std::map<int32_t, int64_t>& offsets, bool wait) {
+  impl_->commit(offsets, wait);
 }
 
 ReadResult read_kafka(const KafkaOptions& options, const ReaderOptions& reader, EventSink& sink,

@@ -59,7 +59,7 @@ struct Member {
         engine(c.rules, {}, states),
         order(OrderOptions{}, engine) {
     states.attach(engine, order);
-    hooks = states.hooks([this](const std::map<int32_t, int64_t>& o) { committed = o; });
+    hooks = states.hooks([this](const std::map<int32_t, int64_t>& o, bool) { committed = o; });
   }
 };
 

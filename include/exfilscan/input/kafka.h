@@ -105,8 +105,10 @@ class KafkaInput {
   ReadResult read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines);
   /// After read: each partition read from, and the offset after the last record delivered.
   std::map<int32_t, int64_t> positions() const;
-  /// Commits `offsets` for the group, synchronously. Throws InputError.
-  void commit(const std::map<int32_t, int64_t>& offsets);
+  /// Commits `offsets` for the group, synchronously; with `wait` false, without waiting for
+  /// the brokers (inside a revocation, where librdkafka holds a commit until the revocation is
+  /// done). Throws InputError.
+  void commit(const std::map<int32_t, int64_t>& offsets, bool wait = true);
 
  private:
   struct Impl;
