@@ -205,10 +205,13 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
       const Saved& s = c.use_before ? c.before : c.now;
       int32_t p = c.partition;
       if (!s.payload.empty()) {
-        StateReader in(s.engine, s.version);
-        engine_->add_state(in);
+        // Offset -1: saved when it was assigned, before any of its records (below).
+        if (s.header.offset >= 0) {
+          StateReader in(s.engine, s.version);
+          engine_->add_state(in);
+          starts[p] = s.header.offset;
+        }
         c.held.offset = s.header.offset;
-        starts[p] = s.header.offset;
         c.held.replayed = read_journal(path_of(p, "findings"));
         if (c.use_before) c.held.replayed.merge(read_journal(path_of(p, "findings.prev")));
         if (config_.verbose)
@@ -222,6 +225,9 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
       // Appended to from here on; what it held is in `replayed`, written back at the next save
       // (--state-reset: what it held is of the state left aside).
       open_journal(p, c.held, config_.state_reset);
+      // A state from the start, so that a run killed before its first checkpoint leaves the
+      // journal of what it wrote to the next owner, who reads from the group's offset again.
+      if (s.payload.empty()) save(p, c.held, -1);
       held_[p] = std::move(c.held);
     }
   } catch (const StateError& e) {

@@ -82,7 +82,7 @@ ReadResult KafkaInput::read(const ReaderOptions&, EventSink&, BadLineLog&) {
 std::map<int32_t, int64_t> KafkaInput::positions() const {
   return {};
 }
-void KafkaInput::commit(const std::map<int32_t, int64_t>&) {}
+void KafkaInput::commit(const std::map<int32_t, int64_t>&, bool) {}
 ReadResult read_kafka(const KafkaOptions& options, const ReaderOptions& reader, EventSink& sink,
                       BadLineLog& bad_lines) {
   return KafkaInput(options).read(reader, sink, bad_lines);

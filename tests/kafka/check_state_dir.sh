@@ -58,6 +58,7 @@ start_member() {  # name, group, topic, then scan's other flags
   members+=("$member")
   (sleep 240; kill -KILL "$member" 2> /dev/null) > /dev/null 2>&1 &
   watchdogs+=($!)
+  disown $!  # (killed at the end without a word)
 }
 findings() { grep '"type":"finding"' "$@"; }
 # The findings of the keys' own detectors: of an API key, by a rule that reads nothing of other

@@ -131,3 +131,20 @@ TEST_CASE("partitions saved at two checkpoints by a killed member go back to the
     CHECK_THROWS_WITH(next.hooks.assigned({0}, 3), Catch::Contains("had 2 partitions"));
   }
 }
+
+TEST_CASE("a member killed before its first checkpoint leaves its journal to the next owner",
+          "[state][kafka]") {
+  TempDir dir;
+  {
+    Member m(dir.path);
+    m.hooks.assigned({0}, 1);
+    m.states.on_finding(finding("k1", "volume_spike", t0));
+  }
+  Member next(dir.path);
+  // Nothing was checkpointed: the next owner reads from the group's offset, all again.
+  CHECK(next.hooks.assigned({0}, 1).empty());
+  next.states.on_finding(finding("k1", "volume_spike", t0));
+  next.states.on_finding(finding("k1", "volume_spike", t0 + 10));
+  REQUIRE(next.written.findings.size() == 1);
+  CHECK(next.written.findings[0].detected_at_ns == t0 + 10);
+}
