@@ -91,6 +91,8 @@ struct DetectionEngine::Impl {
   /// What `other` (a part just loaded) holds, moved in; what keys share merged.
   void absorb(Impl& other);
   void forget(const DetectionEngine::KeyFilter& drop);
+  /// The held events of the keys `keys` takes: by their account's key, as the shards key them.
+  detail::EventClock::HeldFilter held_of(const DetectionEngine::KeyFilter& keys) const;
 };
 
 }  // namespace exfilscan

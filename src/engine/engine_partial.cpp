@@ -3,6 +3,8 @@
 
 #include "engine/engine_merger.h"
 
+#include <exfilscan/parse/account_key.h>
+
 #include <algorithm>
 
 namespace exfilscan {
@@ -58,8 +60,10 @@ void DetectionEngine::Impl::absorb(Impl& other) {
     for (auto& [k, summary] : from.retired_pools) to.retired_pools[k] = std::move(summary);
   }
   // What keys share. The clock only goes forward: the later one, so that no window is judged
-  // at a time before one already judged here (the events it holds aside stay its own).
+  // at a time before one already judged here. The events the part holds aside are of its keys:
+  // they join those held here, to be judged when the clock confirms their time.
   clock.advance_to(other.clock);
+  clock.take_held(other.clock);
   shared.logs_start_ns = std::min(shared.logs_start_ns, other.shared.logs_start_ns);
   // The population of account-windows cannot be split by key (it is a histogram): each part
   // carries its saver's whole one, and the one that has seen more windows is the better guess.
@@ -107,8 +111,19 @@ void DetectionEngine::Impl::forget(const DetectionEngine::KeyFilter& drop) {
     for (auto* retired : {&sh->retired, &sh->retired_pools})
       std::erase_if(*retired, [&](const auto& entry) { return drop(entry.first); });
   }
+  // The held events of those keys are in the part saved for their next owner: released here,
+  // they would make accounts that no part holds.
+  clock.drop_held(held_of(drop));
   // `room` stays: counted down from the last upkeep, it is what the saved state says, and a
   // partition taken back later leaves it as it was (never more than the cap allows).
+}
+
+detail::EventClock::HeldFilter DetectionEngine::Impl::held_of(
+    const DetectionEngine::KeyFilter& keys) const {
+  return [&keys, group_by = shared.options.group_by](const Event& ev) {
+    std::string scratch;
+    return keys(account_key(ev, group_by, scratch));
+  };
 }
 
 }  // namespace exfilscan

@@ -105,7 +105,13 @@ void DetectionEngine::Impl::save(StateWriter& w, const DetectionEngine::KeyFilte
     returned.insert(returned.end(), sh->returned.begin(), sh->returned.end());
   std::sort(returned.begin(), returned.end());
   shared.forgotten.save(w, returned);
-  clock.save_held(w);
+  if (keep) {
+    // The held events too are its keys' alone: each is judged by the member that owns its key.
+    detail::EventClock::HeldFilter held = held_of(*keep);
+    clock.save_held(w, &held);
+  } else {
+    clock.save_held(w);
+  }
   w.u64(room);
   w.i64(shared.logs_start_ns);
   w.u64(shared.clusters.size());

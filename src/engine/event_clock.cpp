@@ -3,6 +3,7 @@
 #include "engine/event_clock.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace exfilscan::detail {
 
@@ -83,13 +84,46 @@ void EventClock::load_clock(StateReader& r) {
   released_.clear();
 }
 
-void EventClock::save_held(StateWriter& w) const {
-  w.u64(held_.size());
-  for (const Held& h : held_) {
-    w.str(h.bytes);
-    w.u64(h.agree);
-    w.u64(h.disagree);
+void EventClock::save_held(StateWriter& w, const HeldFilter* keep) const {
+  std::vector<const Held*> kept;
+  for (const Held& h : held_)
+    if (!keep || (*keep)(decode(h.bytes)->event)) kept.push_back(&h);
+  w.u64(kept.size());
+  for (const Held* h : kept) {
+    w.str(h->bytes);
+    w.u64(h->agree);
+    w.u64(h->disagree);
   }
+}
+
+void EventClock::drop_held(const HeldFilter& drop) {
+  std::erase_if(held_, [&](const Held& h) { return drop(decode(h.bytes)->event); });
+}
+
+void EventClock::take_held(EventClock& other) {
+  std::vector<Held> theirs;
+  for (Held& h : other.held_)
+    if (std::none_of(held_.begin(), held_.end(), [&](const Held& x) { return x.bytes == h.bytes; }))
+      theirs.push_back(std::move(h));
+  other.held_.clear();
+  if (theirs.empty()) return;
+  // Neither list is in time order (each is in its input's): the earlier of the two fronts
+  // first, by time and then by bytes, which does not depend on which list is which.
+  std::vector<Held> merged;
+  merged.reserve(held_.size() + theirs.size());
+  size_t i = 0, j = 0;
+  while (i < held_.size() || j < theirs.size()) {
+    bool mine = j == theirs.size() ||
+                (i < held_.size() &&
+                 std::tie(held_[i].ts, held_[i].bytes) < std::tie(theirs[j].ts, theirs[j].bytes));
+    merged.push_back(std::move(mine ? held_[i++] : theirs[j++]));
+  }
+  if (merged.size() > max_held) {
+    auto over = static_cast<std::ptrdiff_t>(merged.size() - max_held);
+    merged.erase(merged.begin(), merged.begin() + over);
+    quarantined_ += static_cast<uint64_t>(over);
+  }
+  held_ = std::move(merged);
 }
 
 void EventClock::load_held(StateReader& r) {

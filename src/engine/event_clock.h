@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,18 +49,31 @@ class EventClock {
   size_t held() const { return held_.size(); }
 
   /// Moves the clock on to `other`'s when that is later (a part of the state added to a running
-  /// engine); the events held aside stay this clock's.
+  /// engine); the events held aside stay this clock's (take_held moves them).
   void advance_to(const EventClock& other) {
     if (other.watermark_ <= watermark_) return;
     watermark_ = other.watermark_;
     next_tick_ = other.next_tick_;
   }
 
-  /// The clock (written first in the state) and the held events (written last).
+  /// Which held events (a part of the state: those of its keys).
+  using HeldFilter = std::function<bool(const Event&)>;
+
+  /// The clock (written first in the state) and the held events (written last): all of them,
+  /// or only those `keep` takes, in the same order.
   void save_clock(StateWriter& w) const;
   void load_clock(StateReader& r);
-  void save_held(StateWriter& w) const;
+  void save_held(StateWriter& w, const HeldFilter* keep = nullptr) const;
   void load_held(StateReader& r);
+  /// Drops the held events `drop` takes (a partition revoked: its next owner holds them), neither
+  /// judged nor quarantined.
+  void drop_held(const HeldFilter& drop);
+  /// Takes `other`'s held events (a part added to a running engine), merged with this clock's:
+  /// each clock's keep their order, the two interleaved by time (then by bytes), so that the
+  /// outcome is the same whichever part comes first. One this clock holds already (the
+  /// same bytes: a part written whole by an older build) is kept once. Past max_held the ones
+  /// held longest are quarantined.
+  void take_held(EventClock& other);
 
   /// An event as bytes and back, its strings and prompt parts owned beside it.
   struct Owned {

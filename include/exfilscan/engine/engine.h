@@ -117,18 +117,20 @@ class DetectionEngine : public EventSink {
   /// Which keys a part of the state holds.
   using KeyFilter = std::function<bool(std::string_view key)>;
   /// save_state's format holding only the accounts (pooled ones by their cluster's key),
-  /// threshold keys, firings and retired summaries whose key `keep` takes, and whole what all
-  /// keys share: the clock, the population, the clusters, the forgotten keys, the models seen.
+  /// threshold keys, firings, retired summaries and events held aside by the clock (by their
+  /// account's key) whose key `keep` takes, and whole what all keys share: the clock, the
+  /// population, the clusters, the forgotten keys, the models seen.
   void save_state(StateWriter& out, const KeyFilter& keep) const;
   /// Adds a part (or a whole state) to this engine between batches: its keys replace those held.
   /// An engine that has judged nothing and loaded nothing takes what the part's keys share as it
   /// is, so that loading every part of one save equals loading that save; a running one keeps
-  /// its own and merges: the later clock, the earlier start of the logs, the forgotten keys and
-  /// models of both, the part's clusters whose keys are in none of its own, and the population
-  /// with more windows. Throws StateError as load_state does (then nothing is added).
+  /// its own and merges: the later clock, the events held aside by both (interleaved by time),
+  /// the earlier start of the logs, the forgotten keys and models of both, the part's clusters
+  /// whose keys are in none of its own, and the population with more windows. Throws
+  /// StateError as load_state does (then nothing is added).
   void add_state(StateReader& in);
-  /// Drops the accounts, threshold keys, firings and summaries whose key `drop` takes (a
-  /// partition revoked); what keys share stays.
+  /// Drops the accounts, threshold keys, firings, summaries and held events whose key `drop`
+  /// takes (a partition revoked); what keys share stays.
   void forget_keys(const KeyFilter& drop);
   /// The event-time clock: 0 before the first event.
   int64_t event_time() const;
