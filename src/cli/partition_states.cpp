@@ -7,6 +7,7 @@
 #include <exfilscan/timestamp.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -98,8 +99,18 @@ std::set<FiringId> read_journal(const std::string& path) {
   return out;
 }
 
+/// Whether the file at `path` was last written before `t` (or is not there).
+static bool saved_before(const std::string& path, const struct timespec& t) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return true;
+  return st.st_mtim.tv_sec < t.tv_sec ||
+         (st.st_mtim.tv_sec == t.tv_sec && st.st_mtim.tv_nsec < t.tv_nsec);
+}
+
 PartitionStates::PartitionStates(const RunConfig& config, FindingSink& next)
-    : config_(config), next_(next), saver_((uint64_t{std::random_device{}()} << 32) ^ ::getpid()) {}
+    : config_(config), next_(next), saver_((uint64_t{std::random_device{}()} << 32) ^ ::getpid()) {
+  ::clock_gettime(CLOCK_REALTIME, &started_);
+}
 
 PartitionStates::~PartitionStates() {
   for (auto& [p, held] : held_)
@@ -152,6 +163,7 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
     Held held;
     Saved now, before;  // the state and the one it replaced
     bool use_before = false;
+    bool reset = false;  // --state-reset: a state from before this run, set aside
   };
   std::vector<Candidate> found;
   try {
@@ -166,23 +178,37 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
         if (config_.verbose) spdlog::info("state: waiting for {} to be let go of", path);
       };
       c.held.file = std::make_unique<StateFile>(path, options);
-      if (config_.state_reset) continue;
+      if (config_.state_reset && saved_before(path, started_)) {
+        c.reset = true;
+        continue;
+      }
       c.now.payload = c.held.file->read(config_.rules_fingerprint, c.now.version);
-      std::string prev = path_of(p, "state.prev");
-      if (::access(prev.c_str(), F_OK) == 0)
-        c.before.payload = read_state_unlocked(prev, config_.rules_fingerprint, c.before.version);
-      for (Saved* s : {&c.now, &c.before}) {
-        if (s->payload.empty()) continue;
-        s->engine = read_header(s->payload, s->header);
-        const PartitionHeader& h = s->header;
+      auto check = [&](Saved& s, const std::string& from) {
+        s.engine = read_header(s.payload, s.header);
+        const PartitionHeader& h = s.header;
         if (h.topic != config_.kafka->topic || h.partition != p)
           throw StateError(fmt::format("{}: the state of {} partition {}, not {} partition {}",
-                                       path, h.topic, h.partition, config_.kafka->topic, p));
+                                       from, h.topic, h.partition, config_.kafka->topic, p));
         if (h.partitions != partitions)
           throw StateError(fmt::format(
               "{}: saved when {} had {} partitions, it has {} now: its keys are on other "
               "partitions (--state-reset starts over)",
-              path, h.topic, h.partitions, partitions));
+              from, h.topic, h.partitions, partitions));
+      };
+      if (!c.now.payload.empty()) check(c.now, path);
+      // The state before the last save is wanted only where that save may not have ended: one
+      // that cannot be used beside a good state is told and left aside, not fatal.
+      std::string prev = path_of(p, "state.prev");
+      if (::access(prev.c_str(), F_OK) == 0) {
+        try {
+          c.before.payload = read_state_unlocked(prev, config_.rules_fingerprint, c.before.version);
+          if (!c.before.payload.empty()) check(c.before, prev);
+        } catch (const StateError& e) {
+          if (c.now.payload.empty()) throw;
+          spdlog::warn("{} is used; the state before its last save is left aside: {}", path,
+                       e.what());
+          c.before = Saved{};
+        }
       }
       // Killed between its rename and its save: the state before is the last one.
       if (c.now.payload.empty() && !c.before.payload.empty()) c.use_before = true;
@@ -212,8 +238,11 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
           starts[p] = s.header.offset;
         }
         c.held.offset = s.header.offset;
-        c.held.replayed = read_journal(path_of(p, "findings"));
-        if (c.use_before) c.held.replayed.merge(read_journal(path_of(p, "findings.prev")));
+        // (A run killed between its save and its new journal left only the one before.)
+        std::string journal = path_of(p, "findings");
+        c.held.replayed = read_journal(journal);
+        if (c.use_before || ::access(journal.c_str(), F_OK) != 0)
+          c.held.replayed.merge(read_journal(path_of(p, "findings.prev")));
         if (config_.verbose)
           spdlog::info("state: loaded {}{} (offset {}, {} findings written since)",
                        path_of(p, "state"), c.use_before ? " as it was before its last save" : "",
@@ -222,9 +251,9 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
         spdlog::info("state: {} does not exist yet; partition {} starts fresh", path_of(p, "state"),
                      p);
       }
-      // Appended to from here on; what it held is in `replayed`, written back at the next save
-      // (--state-reset: what it held is of the state left aside).
-      open_journal(p, c.held, config_.state_reset);
+      // What it held is in `replayed` (--state-reset: nothing, it was of the state set aside),
+      // written back whole before anything is appended.
+      rewrite_journal(p, c.held);
       // A state from the start, so that a run killed before its first checkpoint leaves the
       // journal of what it wrote to the next owner, who reads from the group's offset again.
       if (s.payload.empty()) save(p, c.held, -1);
@@ -236,14 +265,25 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
   return starts;
 }
 
-void PartitionStates::open_journal(int32_t partition, Held& held, bool truncate) {
+void PartitionStates::open_journal(int32_t partition, Held& held) {
   if (held.journal >= 0) ::close(held.journal);
   std::string path = path_of(partition, "findings");
-  held.journal = ::open(
-      path.c_str(),
-      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (truncate ? O_TRUNC : 0), 0600);
+  held.journal = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (held.journal < 0)
     throw StateError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+}
+
+void PartitionStates::rewrite_journal(int32_t partition, Held& held) {
+  std::string path = path_of(partition, "findings");
+  std::string rest;
+  for (const FiringId& id : held.replayed) rest += journal_record(id);
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  bool ok = fd >= 0 && write_all(fd, rest) && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw StateError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
+  open_journal(partition, held);
 }
 
 bool PartitionStates::due(int64_t ts) {
@@ -308,16 +348,14 @@ void PartitionStates::save(int32_t partition, Held& held, int64_t offset) {
   held.file->save(config_.rules_fingerprint, out.data());
   held.offset = offset;
   // The findings written so far are in the state's episodes now; those a replay has still to
-  // reach (written before a crash, past this point) stay in the journal.
-  std::string rest;
-  for (const FiringId& id : held.replayed) rest += journal_record(id);
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  bool ok = fd >= 0 && write_all(fd, rest) && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw StateError(fmt::format("{}: cannot write: {}", path, std::strerror(errno)));
-  open_journal(partition, held, false);
+  // reach (written before a crash, past this point) stay in the journal. One a replay has not
+  // fired again an hour of event time after it fired will not come (the replay fires at the
+  // same events, in time order): the detectors that need other keys' events may not fire it
+  // again at all, and the journal must not grow with them.
+  int64_t now = engine_->event_time();
+  std::erase_if(held.replayed,
+                [&](const FiringId& id) { return std::get<2>(id) + ns_per_hour < now; });
+  rewrite_journal(partition, held);
   if (config_.verbose)
     spdlog::info("state: saved {} at offset {}", path_of(partition, "state"), offset);
 }
@@ -335,8 +373,13 @@ void PartitionStates::on_finding(const Finding& f) {
     return;
   }
   next_.on_finding(f);  // the reporters flush each finding as it fires
-  if (held != held_.end() && held->second.journal >= 0)
-    write_all(held->second.journal, journal_record(id));  // one write: appended whole
+  if (held != held_.end() && held->second.journal >= 0 &&
+      !write_all(held->second.journal, journal_record(id)) && !journal_failed_) {
+    // One write, appended whole. Without it a replay after a crash writes this one again.
+    journal_failed_ = true;
+    spdlog::warn("{}: cannot write: {} (findings replayed after a crash may be written twice)",
+                 path_of(kafka_partition(f.key, partitions_), "findings"), std::strerror(errno));
+  }
 }
 
 }  // namespace exfilscan::cli

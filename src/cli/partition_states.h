@@ -11,6 +11,7 @@
 #include <exfilscan/order/event_order.h>
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,7 +85,10 @@ class PartitionStates final : public FindingSink {
   std::string path_of(int32_t partition, const char* suffix) const;
   std::map<int32_t, int64_t> load(const std::vector<int32_t>& assigned, int32_t partitions);
   void save(int32_t partition, Held& held, int64_t offset);
-  void open_journal(int32_t partition, Held& held, bool truncate);
+  void open_journal(int32_t partition, Held& held);
+  /// The journal replaced by what `held.replayed` holds (written aside, synced, renamed over),
+  /// then opened to append to: a record cut short by a crash is not written after.
+  void rewrite_journal(int32_t partition, Held& held);
   /// Saves the partitions in `positions` (all held, unless `revoking`), then commits.
   void checkpoint(const std::map<int32_t, int64_t>& positions, bool revoking);
   bool due(int64_t timestamp_ns);
@@ -101,6 +105,10 @@ class PartitionStates final : public FindingSink {
   uint64_t dropped_ = 0;
   uint64_t saver_;            // this run, in the states it saves
   uint64_t checkpoints_ = 0;  // its checkpoints so far
+  /// When this run began: --state-reset sets aside only states saved before it (a partition
+  /// handed over by a member of this run's group goes on from its state).
+  struct timespec started_ {};
+  bool journal_failed_ = false;  // (told once)
 };
 
 }  // namespace exfilscan::cli

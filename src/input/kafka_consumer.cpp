@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include <cstring>
 
 namespace exfilscan::detail {
@@ -165,6 +167,7 @@ int32_t KafkaConsumer::partition_count() {
 }
 
 void KafkaConsumer::throw_if_failed() {
+  if (thrown_) std::rethrow_exception(std::exchange(thrown_, nullptr));
   if (failure_.empty()) return;
   std::string message = std::move(failure_);
   failure_.clear();
@@ -215,6 +218,8 @@ void KafkaConsumer::rebalance(rd_kafka_resp_err_t err,
         if (callbacks_.revoked) callbacks_.revoked(numbers);
       } catch (const std::exception& e) {
         failure_ = e.what();
+      } catch (...) {
+        thrown_ = std::current_exception();
       }
       if (cooperative) {
         if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_, partitions))
@@ -225,6 +230,8 @@ void KafkaConsumer::rebalance(rd_kafka_resp_err_t err,
     }
   } catch (const std::exception& e) {
     failure_ = e.what();
+  } catch (...) {
+    thrown_ = std::current_exception();
   }
 }
 

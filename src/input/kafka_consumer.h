@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <string>
@@ -67,6 +68,10 @@ class KafkaConsumer {
   bool joined_ = false;  // an assignment came, even an empty one
   int32_t partitions_ = 0;
   std::string failure_;  // what ended the run inside a callback, thrown after the poll
+  /// Anything else a callback threw (a report that can no longer be written, from a checkpoint
+  /// on revocation): it must not unwind through librdkafka's C frames, so it is thrown again
+  /// after the poll.
+  std::exception_ptr thrown_;
 };
 
 }  // namespace exfilscan::detail

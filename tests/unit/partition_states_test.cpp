@@ -148,3 +148,77 @@ TEST_CASE("a member killed before its first checkpoint leaves its journal to the
   REQUIRE(next.written.findings.size() == 1);
   CHECK(next.written.findings[0].detected_at_ns == t0 + 10);
 }
+
+TEST_CASE("a state before the last save that cannot be used is left aside beside a good one",
+          "[state][kafka]") {
+  TempDir dir;
+  {
+    Member m(dir.path);
+    m.hooks.assigned({0}, 1);
+    m.hooks.checkpoint({{0, 10}});
+  }
+  // A .prev saved under other rules (a --state-reset run that stopped before its second save).
+  std::ofstream(dir.path + "/logs-0.state.prev", std::ios::binary) << "not a state at all";
+  Member next(dir.path);
+  CHECK(next.hooks.assigned({0}, 1) == std::map<int32_t, int64_t>{{0, 10}});
+}
+
+TEST_CASE("a reset sets aside the states from before the run, not a hand-over in it",
+          "[state][kafka]") {
+  TempDir dir;
+  {
+    Member m(dir.path);
+    m.hooks.assigned({0, 1}, 2);
+    m.hooks.checkpoint({{0, 10}, {1, 20}});
+  }
+  Member reset(dir.path);
+  reset.c.state_reset = true;
+  CHECK(reset.hooks.assigned({0}, 2).empty());  // saved before this run: set aside
+  {
+    // Another member of the group, started after it, hands partition 1 over from its state.
+    Member other(dir.path);
+    other.hooks.assigned({1}, 2);
+    other.hooks.checkpoint({{1, 30}});
+  }
+  CHECK(reset.hooks.assigned({1}, 2) == std::map<int32_t, int64_t>{{1, 30}});
+}
+
+TEST_CASE("the journal: rewritten whole when taken, old entries dropped, the one before kept",
+          "[state][kafka]") {
+  TempDir dir;
+  std::string journal = dir.path + "/logs-0.findings";
+  {
+    Member m(dir.path);
+    m.hooks.assigned({0}, 1);
+    m.hooks.checkpoint({{0, 5}});
+    m.states.on_finding(finding("k1", "volume_spike", t0 + 10));
+  }
+  SECTION("a record cut short is not written after") {
+    std::ofstream(journal, std::ios::binary | std::ios::app) << "\x05\x00garbage";
+    {
+      Member next(dir.path);
+      next.hooks.assigned({0}, 1);
+      next.states.on_finding(finding("k2", "volume_spike", t0 + 20));
+    }
+    CHECK(cli::read_journal(journal) == std::set<cli::FiringId>{{"k1", "volume_spike", t0 + 10},
+                                                                {"k2", "volume_spike", t0 + 20}});
+  }
+  SECTION("killed between its save and its new journal: the one before is read") {
+    std::filesystem::rename(journal, journal + ".prev");
+    Member next(dir.path);
+    next.hooks.assigned({0}, 1);
+    next.states.on_finding(finding("k1", "volume_spike", t0 + 10));
+    CHECK(next.written.findings.empty());
+    CHECK(next.states.replays_dropped() == 1);
+  }
+  SECTION("an entry the replay has not fired an hour after its time is dropped at a save") {
+    Member next(dir.path);
+    next.hooks.assigned({0}, 1);
+    Stream s;
+    for (int i = 0; i < 30; ++i)  // (the clock trusts a time once more events confirm it)
+      next.engine.on_event(s.event(t0 + 2 * ns_per_hour + i * ns_per_minute, "k9"));
+    REQUIRE(next.engine.event_time() > t0 + 10 + ns_per_hour);
+    next.hooks.checkpoint({{0, 6}});
+    CHECK(cli::read_journal(journal).empty());
+  }
+}
