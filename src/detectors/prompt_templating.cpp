@@ -35,6 +35,7 @@ Stamp stamp_of(const TemplateMiner& miner, const TemplatingRule& rule, Count&& c
   std::array<int, Stamp::most> busiest{};
   std::array<uint64_t, Stamp::most> counts{};
   size_t kept = 0, want = std::min<size_t>(rule.max_wrappers, Stamp::most);
+  if (want == 0) return {};  // (the rules hold 1 or more; a rule built in code may not)
   for (size_t i = 0, n = miner.size(); i < n; ++i) {
     uint64_t c = count(static_cast<int>(i));
     if (c == 0 || (kept == want && c <= counts[kept - 1])) continue;

@@ -118,6 +118,7 @@ Severity highest(const std::vector<Finding>& findings) {
 TEST_CASE("a few wrappers rotated around one slot are one stamp", "[engine][templating]") {
   // One wrapper in three: each template holds a third of the prompts, under min_share alone.
   CHECK(rotated_wrappers(3, 1).empty());
+  CHECK(rotated_wrappers(3, 0).empty());  // (a rule built in code with none counts none)
   std::vector<Finding> three = rotated_wrappers(3, 3);
   REQUIRE_FALSE(three.empty());
   CHECK(highest(three) >= Severity::high);
