@@ -387,7 +387,11 @@ void PooledEvidence::load(StateReader& r) {
 
 void DecayedEvidence::add(const WindowEvidence& e, int64_t window_ns, int64_t half_life_ns) {
   if (pool.windows > 0 && e.start_ns > pool.last_start_ns) {
-    double elapsed = static_cast<double>(e.start_ns - pool.last_start_ns);
+    // A corrupt state may hold any time: the difference of two int64 may not be one.
+    int64_t diff = 0;
+    double elapsed = __builtin_sub_overflow(e.start_ns, pool.last_start_ns, &diff)
+                         ? static_cast<double>(e.start_ns) - static_cast<double>(pool.last_start_ns)
+                         : static_cast<double>(diff);
     double f = std::exp2(-elapsed / static_cast<double>(half_life_ns));
     pool.scale(f);
     active *= f;
