@@ -5,6 +5,7 @@
 #include <exfilscan/input/kafka.h>
 
 #include "engine_test_util.h"
+#include "state_parts_util.h"
 
 #include <catch2/catch.hpp>
 
@@ -12,18 +13,6 @@ using namespace exfilscan;
 using namespace exfilscan::test;
 
 namespace {
-
-constexpr int32_t partitions = 4;
-
-DetectionEngine::KeyFilter on_partition(int32_t p) {
-  return [p](std::string_view key) { return kafka_partition(key, partitions) == p; };
-}
-
-std::string bytes_of(const DetectionEngine& e) {
-  StateWriter w;
-  e.save_state(w);
-  return w.data();
-}
 
 std::string part_of(const DetectionEngine& e, int32_t p) {
   StateWriter w;

@@ -6,6 +6,7 @@
 #include <exfilscan/input/reader.h>
 
 #include "engine_test_util.h"
+#include "state_parts_util.h"
 
 #include <catch2/catch.hpp>
 
@@ -18,19 +19,8 @@ using namespace exfilscan::test;
 
 namespace {
 
-constexpr int32_t partitions = 4;
 const std::string sample = EXFILSCAN_SAMPLES_DIR "/campaigns.jsonl.zst";
 constexpr int64_t cut = t0 + 4 * 3600 * ns_per_second;  // 2026-11-02T04:00Z, mid-campaigns
-
-DetectionEngine::KeyFilter on_partition(int32_t p) {
-  return [p](std::string_view key) { return kafka_partition(key, partitions) == p; };
-}
-
-std::string bytes_of(const DetectionEngine& e) {
-  StateWriter w;
-  e.save_state(w);
-  return w.data();
-}
 
 /// Events go to one engine until `cut`, then `at_cut` is called once and they go to `*to`.
 struct Switch : EventSink {
