@@ -7,6 +7,18 @@
 using namespace exfilscan;
 using namespace exfilscan::test;
 
+namespace {
+
+// The slot's values: 17 x 19 different phrases.
+const char* const things[] = {"cat",   "dog",    "river",  "house",  "train",  "garden",
+                              "song",  "friend", "city",   "winter", "book",   "lamp",
+                              "storm", "coffee", "bridge", "market", "teacher"};
+const char* const acts[] = {"sleeps", "waits", "shines", "falls", "grows", "sings", "runs",
+                            "breaks", "opens", "closes", "moves", "helps", "stays", "turns",
+                            "smiles", "burns", "rests",  "jumps", "hides"};
+
+}  // namespace
+
 TEST_CASE("templated prompts: evidence is the masked template, short answers stay medium",
           "[engine][templating]") {
   Stream s;
@@ -44,12 +56,6 @@ TEST_CASE("templated prompts with long answers reach high, and allow-lists suppr
     std::vector<PromptPart> parts(1);
     for (int i = 0; i < 400; ++i) {
       Event e = s.event(t0 + i * 8 * ns_per_second, "harvest", 600);
-      static const char* things[] = {"cat",   "dog",    "river",  "house",  "train",  "garden",
-                                     "song",  "friend", "city",   "winter", "book",   "lamp",
-                                     "storm", "coffee", "bridge", "market", "teacher"};
-      static const char* acts[] = {"sleeps", "waits", "shines", "falls", "grows", "sings", "runs",
-                                   "breaks", "opens", "closes", "moves", "helps", "stays", "turns",
-                                   "smiles", "burns", "rests",  "jumps", "hides"};
       parts[0] = {
           PromptRole::user,
           s.keep(fmt::format("Translate into German and explain the grammar: the {} {} today",
@@ -89,12 +95,6 @@ std::vector<Finding> rotated_wrappers(int wrappers, uint64_t counted) {
       "Translate into German and explain the grammar: the {} {} today",
       "Give the French for this sentence with notes on each word: the {} {} today",
       "Write this in Spanish and explain the verb tenses used: the {} {} today"};
-  static const char* things[] = {"cat",   "dog",    "river",  "house",  "train",  "garden",
-                                 "song",  "friend", "city",   "winter", "book",   "lamp",
-                                 "storm", "coffee", "bridge", "market", "teacher"};
-  static const char* acts[] = {"sleeps", "waits", "shines", "falls", "grows", "sings", "runs",
-                               "breaks", "opens", "closes", "moves", "helps", "stays", "turns",
-                               "smiles", "burns", "rests",  "jumps", "hides"};
   std::vector<PromptPart> parts(1);
   for (int i = 0; i < 400; ++i) {
     Event e = s.event(t0 + i * 8 * ns_per_second, "harvest", 600);
