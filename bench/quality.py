@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 import corpus_split  # noqa: E402
 import world as wd  # noqa: E402
 
+SUSTAINED_REQUESTS = 120  # issue 14: 5 requests an hour for a day
 RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 HIGH_RISK = 0.75
 
@@ -186,7 +187,11 @@ def score(results):
                 if after and RANK[severity(accounts, l["key"])] >= RANK["high"]:
                     ttd.append((min(after) - l["start"]) / 60)
             campaigns.append({"spec": specs[cid], "keys": len(labs), "high": sum(s >= 3 for s in sev),
-                              "medium": sum(s >= 2 for s in sev), "ttd": ttd})
+                              "medium": sum(s >= 2 for s in sev), "ttd": ttd,
+                              # Each key's own campaign traffic (worlds kept before it was
+                              # labelled have none) and whether it reached high.
+                              "sent": [(l.get("requests"), l.get("hours"), s >= 3)
+                                       for l, s in zip(labs, sev)]})
         labelled = {l["key"]: l for l in labels}
         world = os.path.basename(labels[0]["world"]) if labels else "?"
         for key, row in accounts.items():
@@ -261,6 +266,22 @@ def report(campaigns, benign, lines, title, by_type=False):
                         cells.append(f"{pct(recall(cs, 'high'))} / {pct(recall(cs, 'medium'))}")
                 out.append(f"| {name} | " + " | ".join(cells) + " |")
 
+        # The issue's bar: a key that sends 120 campaign requests or more (5 an hour for a day)
+        # is at high, at any rate, however many keys share the campaign and however diluted.
+        sustained = [(c["spec"], high) for c in grid for n, _, high in c["sent"]
+                     if n is not None and n >= SUSTAINED_REQUESTS]
+        if sustained:
+            out += ["", f"Keys that sent {SUSTAINED_REQUESTS} campaign requests or more: share at high "
+                    "(over keys, not averaged per campaign) by per-key rate (rows) and campaign type:", "",
+                    "| rate | " + " | ".join(wd.GRID_TYPES) + " | all |",
+                    "|---" * (len(wd.GRID_TYPES) + 2) + "|"]
+            for r, name in enumerate(rate_names + ["all rates"]):
+                cells = []
+                for t in wd.GRID_TYPES + [None]:
+                    ks = [h for spec, h in sustained if (t is None or spec["type"] == t)
+                          and (r == len(rate_names) or spec["cell"]["rate"] == r)]
+                    cells.append(f"{sum(ks) / len(ks):.0%} of {len(ks)}" if ks else "-")
+                out.append(f"| {name} | " + " | ".join(cells) + " |")
         cell_table("All grid types pooled,", grid)
         for t in wd.GRID_TYPES if by_type else []:
             cell_table(t + ":", [c for c in grid if c["spec"]["type"] == t])

@@ -111,6 +111,7 @@ class World(negatives.Negatives):
     def label(self, key, spec, kind, start):
         self.labels.append({"key": key, "label": spec["id"], "kind": kind, "type": spec["type"],
                             "cell": spec.get("cell", {}), "start": start, "world": self.id})
+        return self.labels[-1]
 
     def write(self, path, labels_path):
         self.background()
@@ -210,7 +211,7 @@ class World(negatives.Negatives):
             rate = spec["rate"] * rng.uniform(0.8, 1.2)
             if spec["type"] == "quota_hugging":
                 rate = spec["limit"] * rng.uniform(0.85, 0.98)
-            self.label(key, spec, "campaign", begin)
+            lab = self.label(key, spec, "campaign", begin)
             if spec["dilution"] < 1:  # a legitimate application's key, the campaign injected
                 # Its own traffic from a day before (a baseline to hide in) to a while after.
                 app = self.app_key(key, org, ip)
@@ -223,7 +224,9 @@ class World(negatives.Negatives):
                     self.emit(self.start - rng.uniform(9, 20) * DAY, key, org, ip, agent,
                               self.prompts.get("benign"), rng.randint(50, 300))
             slice_ = spec.get("shares") and (k * 7919) % spec["shares"]
+            sent, last = 0, begin
             for t in arrivals(rng, spec["arrivals"], begin, end, rate):
+                sent, last = sent + 1, t
                 prompt, completion, params = make(t, slice_)
                 model = params.pop("model", spec["model"])
                 status = 200
@@ -234,6 +237,9 @@ class World(negatives.Negatives):
                     user = f"{cid}-u{rng.randrange(spec['users'])}"
                 self.emit(t, key, org, ip, agent, prompt, completion, system=spec["system"], user=user,
                           model=model, status=status, **params)
+            # What the key sent of the campaign (not its application's own traffic), for the
+            # report's sustained keys.
+            lab["requests"], lab["hours"] = sent, round((last - begin) / H, 2)
 
     def content(self, spec):
         """The campaign's request maker: (time, key's share of the prompt set) -> (prompt,
