@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 
 namespace exfilscan::detail {
 
@@ -58,15 +59,56 @@ Stamp stamp_of(const TemplateMiner& miner, const TemplatingRule& rule, Count&& c
   return s;
 }
 
+/// A question set asked several ways each (in several languages, styles or roles): the miner
+/// learns a template per question, its fixed part the question, its slot what varies. Counted
+/// over the templates with two matches and two values or more on the horizon, and fewer than a
+/// stamp's min_distinct_fills over their life (a wrapper takes new values for as long as it is
+/// used; a question is asked its few ways and left); `prompts` are those since the oldest of
+/// them was learnt, at most `cap` (the horizon's own).
+struct Variants {
+  int top = -1, oldest = -1;  // the busiest of them, the one learnt first
+  double matches = 0, questions = 0, prompts = 0;
+};
+
+template <typename Count, typename Fills>
+Variants variants_of(const TemplateMiner& miner, const TemplatingRule& rule, uint64_t cap,
+                     Count&& count, Fills&& fills_of) {
+  Variants v;
+  // Judged at every turn of an account's traffic: the counts first, the sketches only when
+  // enough templates are matched twice for the verdict to fire.
+  size_t n = miner.size(), twice = 0;
+  if (rule.min_variant_questions == 0) return v;
+  for (size_t i = 0; i < n; ++i) twice += count(static_cast<int>(i)) >= 2;
+  if (twice < rule.min_variant_questions) return v;
+  uint64_t busiest = 0, since = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int t = static_cast<int>(i);
+    uint64_t c = count(t);
+    if (c < 2 || fills_of(t) < 2 || miner.lifetime_fills(t) >= rule.min_distinct_fills) continue;
+    v.matches += static_cast<double>(c);
+    v.questions += 1;
+    if (miner.prompts_since_learnt(t) > since) since = miner.prompts_since_learnt(t), v.oldest = t;
+    if (c > busiest) busiest = c, v.top = t;
+  }
+  v.prompts = static_cast<double>(std::min(since, cap));
+  return v;
+}
+
 /// What the templating verdict on one horizon turns on: `prompts` analysed, `matches` of them
 /// filling the templates of a stamp (its busiest `t`, -1: none) with `fills` distinct values.
 struct TemplatingCase {
   int t = -1;
   uint64_t templates = 1;
   double prompts = 0, top_share = 0, fills = 0;
+  bool variants = false;  // `templates` questions asked several ways, not one stamp's fills
   TemplatingCase(const Stamp& s, double prompts)
       : TemplatingCase(s.top, prompts, s.matches, s.fills) {
     templates = std::max<uint64_t>(1, s.templates);
+  }
+  explicit TemplatingCase(const Variants& v)
+      : TemplatingCase(v.top, v.prompts, v.matches, v.questions) {
+    templates = static_cast<uint64_t>(v.questions);
+    variants = true;
   }
   TemplatingCase(int t, double prompts, double matches, double fills)
       : t(t),
@@ -75,9 +117,13 @@ struct TemplatingCase {
         top_share(prompts > 0 ? std::min(1.0, matches / prompts) : 0),
         // An estimate, bounded by what was counted: never more fills than matches.
         fills(std::round(std::min(fills, std::max(0.0, matches)))) {}
+  double min_fills(const TemplatingRule& rule) const {
+    return variants ? static_cast<double>(rule.min_variant_questions) : rule.min_distinct_fills;
+  }
   bool fires(const TemplatingRule& rule) const {
+    if (variants && rule.min_variant_questions == 0) return false;
     return t >= 0 && prompts >= static_cast<double>(rule.min_requests) &&
-           top_share >= rule.min_share && fills >= rule.min_distinct_fills;
+           top_share >= rule.min_share && fills >= min_fills(rule);
   }
 };
 
@@ -97,15 +143,22 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
                {"median_completion_tokens", median_completion}};
   if (!c.fires(rule)) return v;
   double product_share = product_share_of();
-  std::string span = span_of();
-  v.fired = true;
-  v.template_text = miner->masked(t);
-  double score =
-      0.5 + 0.3 * clamp01((top_share - rule.min_share) / (1 - rule.min_share + 1e-9)) +
-      0.2 * clamp01(fills / (rule.fills_full_ratio * std::max(1.0, rule.min_distinct_fills)));
   // The answers are the product: long, or mostly as long as what was asked (a translation).
   bool long_outputs = median_completion >= static_cast<double>(rule.long_completion_tokens) ||
                       product_share >= rule.product_answer_share;
+  // Many templates filled a few times each, with short answers, is what a pipeline over a task
+  // collection sends (a label or a number per prompt): no evidence of a harvest at all.
+  if (c.variants && !long_outputs) return v;
+  std::string span = span_of();
+  v.fired = true;
+  // A question's template is the customer's question itself: not shown.
+  if (!c.variants) v.template_text = miner->masked(t);
+  // (Variants: the part for fills is full at twice the minimum of templates, 16 by default:
+  // all an account keeps.)
+  double fills_full = c.variants ? 2 * c.min_fills(rule)
+                                 : rule.fills_full_ratio * std::max(1.0, rule.min_distinct_fills);
+  double score = 0.5 + 0.3 * clamp01((top_share - rule.min_share) / (1 - rule.min_share + 1e-9)) +
+                 0.2 * clamp01(fills / fills_full);
   // Held there under any bars too, whether or not the score reached the cap: the evidence is
   // what the detector trusts less.
   auto cap = [&](double at) {
@@ -118,11 +171,14 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
   if (prompts < rule.full_evidence_ratio * static_cast<double>(rule.min_requests))
     cap(rule.max_score_little_evidence);
   v.score = score;
+  std::string what = c.variants
+                         ? fmt::format("fit {:.0f} templates, each filled a few ways", fills)
+                         : fmt::format("fill {} with {:.0f} distinct values",
+                                       c.templates == 1 ? std::string("one template")
+                                                        : fmt::format("{} templates", c.templates),
+                                       fills);
   v.reason = fmt::format(
-      "{:.0f}% of {:.0f} prompts {} fill {} with {:.0f} distinct values{}", top_share * 100,
-      prompts, span,
-      c.templates == 1 ? std::string("one template") : fmt::format("{} templates", c.templates),
-      fills,
+      "{:.0f}% of {:.0f} prompts {} {}{}", top_share * 100, prompts, span, what,
       !long_outputs ? " (short answers: a pipeline as often as a harvest)"
       : median_completion >= static_cast<double>(rule.long_completion_tokens)
           ? fmt::format(", with long answers (median {:.0f} tokens)", median_completion)
@@ -174,53 +230,75 @@ class PromptTemplating final : public Detector {
   const Settings& settings_;
 };
 
+/// The stronger of two verdicts that fired (`a` when neither did).
+Verdict stronger(Verdict a, Verdict b) {
+  return b.fired && (!a.fired || b.score > a.score) ? std::move(b) : std::move(a);
+}
+
 Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) const {
   const TemplateMiner* miner = state ? &static_cast<const TemplatingState*>(state)->miner : nullptr;
   const WindowStats& w = a.window;
+  auto matches = [&](int i) { return miner->matches(i); };
+  auto fills = [&](int i) { return miner->distinct_fills(i); };
   Stamp now;
-  if (miner)
-    now = stamp_of(
-        *miner, rule_, [&](int i) { return miner->matches(i); },
-        [&](int i) { return miner->distinct_fills(i); });
+  if (miner) now = stamp_of(*miner, rule_, matches, fills);
   TemplatingCase hour(now, static_cast<double>(w.text_requests));
-  Verdict window = judge_templating(
-      rule_, miner, hour, w.median_completion(),
-      [&] {
-        PooledEvidence now;
-        now.add(window_evidence(a));
-        return now.transform_share(settings_.answer_length_correlation);
-      },
-      [&] { return "in " + window_text(w); });
-  if (!miner || !a.judge_long) return window;
+  auto window_share = [&] {
+    PooledEvidence now;
+    now.add(window_evidence(a));
+    return now.transform_share(settings_.answer_length_correlation);
+  };
+  auto window_span = [&] { return "in " + window_text(w); };
+  Verdict window =
+      judge_templating(rule_, miner, hour, w.median_completion(), window_share, window_span);
+  if (!miner) return window;
+  TemplatingCase asked(variants_of(*miner, rule_, w.text_requests, matches, fills));
+  if (asked.fires(rule_))
+    window = stronger(
+        std::move(window),
+        judge_templating(rule_, miner, asked, w.median_completion(), window_share, window_span));
+  if (!a.judge_long) return window;
   // Over the templates' lives: those filled most since they were learnt, over the prompts
   // since the oldest of them was.
-  Stamp life_stamp = stamp_of(
-      *miner, rule_, [&](int i) { return miner->lifetime_matches(i); },
-      [&](int i) { return miner->lifetime_fills(i); });
-  int best = life_stamp.top;
-  if (best < 0 || miner->prompts_since_learnt(best) <= w.text_requests) return window;
-  uint64_t since = 0;
-  int oldest = best;
-  for (uint64_t i = 0; i < life_stamp.templates; ++i)
-    if (miner->prompts_since_learnt(life_stamp.chosen[i]) > since) {
-      oldest = life_stamp.chosen[i];
-      since = miner->prompts_since_learnt(oldest);
-    }
-  TemplatingCase life_case(life_stamp, static_cast<double>(since));
-  // The life verdict counts only when it fires: the day's evidence is pooled only then.
-  if (!life_case.fires(rule_)) return window;
+  auto life_matches = [&](int i) { return miner->lifetime_matches(i); };
+  auto life_fills = [&](int i) { return miner->lifetime_fills(i); };
+  Stamp life_stamp = stamp_of(*miner, rule_, life_matches, life_fills);
+  std::optional<TemplatingCase> life_case;
+  int oldest = life_stamp.top;
+  if (oldest >= 0 && miner->prompts_since_learnt(oldest) > w.text_requests) {
+    uint64_t since = 0;
+    for (uint64_t i = 0; i < life_stamp.templates; ++i)
+      if (miner->prompts_since_learnt(life_stamp.chosen[i]) > since) {
+        oldest = life_stamp.chosen[i];
+        since = miner->prompts_since_learnt(oldest);
+      }
+    life_case.emplace(life_stamp, static_cast<double>(since));
+  }
+  Variants life_variants = variants_of(*miner, rule_, UINT64_MAX, life_matches, life_fills);
+  TemplatingCase life_asked(life_variants);
+  // The life verdicts count only when they fire: the day's evidence is pooled only then.
+  bool stamped = life_case && life_case->fires(rule_);
+  bool varied =
+      life_asked.fires(rule_) && life_asked.prompts > static_cast<double>(w.text_requests);
+  if (!stamped && !varied) return window;
   PooledEvidence day = day_evidence(a);
-  Verdict life = judge_templating(
-      rule_, miner, life_case, day.median_completion(),
-      [&] { return day.transform_share(settings_.answer_length_correlation); },
-      [&] {
-        int64_t since = miner->learnt_ns(oldest);
-        if (since == INT64_MIN) since = w.start_ns;
-        double hours = static_cast<double>(w.last_ns - since) / static_cast<double>(ns_per_hour);
-        return hours < 2 ? std::string("in the last hours")
-                         : fmt::format("over {:.0f} hours", hours);
-      });
-  if (life.fired && (!window.fired || life.score > window.score)) return life;
+  auto day_share = [&] { return day.transform_share(settings_.answer_length_correlation); };
+  auto life_span = [&](int since_template) {
+    return [&, since_template] {
+      int64_t since = miner->learnt_ns(since_template);
+      if (since == INT64_MIN) since = w.start_ns;
+      double hours = static_cast<double>(w.last_ns - since) / static_cast<double>(ns_per_hour);
+      return hours < 2 ? std::string("in the last hours") : fmt::format("over {:.0f} hours", hours);
+    };
+  };
+  if (stamped)
+    window = stronger(std::move(window),
+                      judge_templating(rule_, miner, *life_case, day.median_completion(), day_share,
+                                       life_span(oldest)));
+  if (varied)
+    window = stronger(std::move(window),
+                      judge_templating(rule_, miner, life_asked, day.median_completion(), day_share,
+                                       life_span(life_variants.oldest)));
   return window;
 }
 

@@ -153,3 +153,57 @@ TEST_CASE("a second template with few fills of its own adds nothing", "[engine][
   REQUIRE(rec.count("prompt_templating") >= 1);
   for (const Finding& f : rec.findings) CHECK_THAT(f.reason, Catch::Contains("fill one template"));
 }
+
+namespace {
+
+/// 480 prompts: 40 questions, each asked in six languages in turn (two phrasings of the
+/// request), answered with `answer` tokens: the findings of prompt_templating.
+std::vector<Finding> questions_in_languages(int64_t answer, uint64_t min_questions) {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("prompt_templating");
+  rules.prompt_templating.min_variant_questions = min_questions;
+  DetectionEngine engine(rules, {}, rec);
+  static const char* languages[] = {"French", "German", "Korean", "Polish", "Hindi", "Turkish"};
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 480; ++i) {
+    int q = i / 6;
+    // Questions that share no words at either end (else they are one template's fills).
+    std::string question = fmt::format("{} {} beside {} {} {}?", things[q % 17], acts[q % 19],
+                                       things[(q * 5 + 3) % 17], acts[(q * 11 + 2) % 19], q);
+    std::string prompt = i % 2 ? fmt::format("In {}, answer: {}", languages[i % 6], question)
+                               : fmt::format("Reply in {} please: {}", languages[i % 6], question);
+    Event e = s.event(t0 + i * 20 * ns_per_second, "polyglot", answer);
+    parts[0] = {PromptRole::user, s.keep(prompt)};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  return rec.findings;
+}
+
+}  // namespace
+
+TEST_CASE("a question set asked in several languages is one harvest", "[engine][templating]") {
+  // Each question is a template of its own (its slot the language), filled six ways: no one
+  // template holds many prompts, and no stamp fires; many such templates do.
+  std::vector<Finding> found = questions_in_languages(600, 8);
+  REQUIRE_FALSE(found.empty());
+  CHECK(highest(found) >= Severity::high);
+  CHECK_THAT(found.back().reason, Catch::Contains("templates, each filled a few ways"));
+  CHECK_THAT(found.back().reason, Catch::Contains("with long answers"));
+  // The fixed part of such a template is the customer's question: never shown.
+  for (const Finding& f : found) CHECK(f.template_text.empty());
+  // Short answers: a pipeline over a task collection sends as much. Nothing fires.
+  CHECK(questions_in_languages(3, 8).empty());
+  // Not judged when the rules turn it off.
+  CHECK(questions_in_languages(600, 0).empty());
+}
+
+TEST_CASE("a wrapper's many values are a stamp, not asked questions", "[engine][templating]") {
+  // Three wrappers around 323 phrases: each wrapper takes new values as long as it is used,
+  // so none counts as a question asked a few ways (the stamp's reason, not the variants').
+  std::vector<Finding> three = rotated_wrappers(3, 3);
+  REQUIRE_FALSE(three.empty());
+  for (const Finding& f : three) CHECK_THAT(f.reason, !Catch::Contains("a few ways"));
+}
