@@ -61,10 +61,11 @@ Stamp stamp_of(const TemplateMiner& miner, const TemplatingRule& rule, Count&& c
 
 /// A question set asked several ways each (in several languages, styles or roles): the miner
 /// learns a template per question, its fixed part the question, its slot what varies. Counted
-/// over the templates with two matches and two values or more on the horizon, and fewer than a
-/// stamp's min_distinct_fills over their life (a wrapper takes new values for as long as it is
-/// used; a question is asked its few ways and left); `prompts` are those since the oldest of
-/// them was learnt, at most `cap` (the horizon's own).
+/// over the templates with two matches and two values or more on the horizon, a question's
+/// length of fixed tokens, and fewer than a stamp's min_distinct_fills over their life (a
+/// wrapper takes new values for as long as it is used; a question is asked its few ways and
+/// left); `prompts` are those since the oldest of them was learnt, at most `cap` (the
+/// horizon's own).
 struct Variants {
   int top = -1, oldest = -1;  // the busiest of them, the one learnt first
   double matches = 0, questions = 0, prompts = 0;
@@ -84,7 +85,9 @@ Variants variants_of(const TemplateMiner& miner, const TemplatingRule& rule, uin
   for (size_t i = 0; i < n; ++i) {
     int t = static_cast<int>(i);
     uint64_t c = count(t);
-    if (c < 2 || fills_of(t) < 2 || miner.lifetime_fills(t) >= rule.min_distinct_fills) continue;
+    if (c < 2 || miner.fixed_tokens(t) < rule.min_question_tokens || fills_of(t) < 2 ||
+        miner.lifetime_fills(t) >= rule.min_distinct_fills)
+      continue;
     v.matches += static_cast<double>(c);
     v.questions += 1;
     if (miner.prompts_since_learnt(t) > since) since = miner.prompts_since_learnt(t), v.oldest = t;

@@ -99,6 +99,7 @@ void read_detectors(R& r, RuleSet& rules) {
     t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);
     t->get("max_wrappers", d.max_wrappers, 1, 16);
     t->get("min_variant_questions", d.min_variant_questions, 0, 16);
+    t->get("min_question_tokens", d.min_question_tokens, 1, 24);
     read_bars(*t, d.bars);
     t->finish();
   }

@@ -68,6 +68,10 @@ class TemplateMiner {
   /// prompts added since then, matching or not.
   uint64_t lifetime_matches(int index) const { return templates_[index].lifetime_matches; }
   double lifetime_fills(int index) const { return templates_[index].lifetime_fills.estimate(); }
+  /// Its fixed tokens (prefix and suffix; at most twice signature_tokens).
+  size_t fixed_tokens(int index) const {
+    return templates_[index].prefix.size() + templates_[index].suffix.size();
+  }
   /// Start of the window it was learnt in; INT64_MIN until that window ends.
   int64_t learnt_ns(int index) const { return templates_[index].learnt_ns; }
   uint64_t prompts_since_learnt(int index) const {

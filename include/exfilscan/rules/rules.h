@@ -116,6 +116,7 @@ struct TemplatingRule {
   double max_score_little_evidence = 0;  // ...below which the score stays under it
   uint64_t max_wrappers = 0;  // templates, each with min_distinct_fills, counted as one stamp
   uint64_t min_variant_questions = 0;  // questions each asked two ways or more (0: not judged)
+  uint64_t min_question_tokens = 0;    // fixed tokens of such a question's template
 };
 
 struct SweepWeights {
