@@ -24,7 +24,7 @@ class StateError : public std::runtime_error {
 /// clusters they form (pooled accounts among the accounts). 8: each model's first appearance in
 /// the logs, and those noted since the last upkeep (release_chasing). 9: whether a cluster's
 /// keys share one setup. Formats 1 to 8 are still read.
-inline constexpr uint32_t state_format_version = 10;
+inline constexpr uint32_t state_format_version = 11;
 inline constexpr uint32_t oldest_state_format_version = 1;
 
 /// Little-endian fixed-width values and length-prefixed strings.

@@ -4,6 +4,7 @@
 
 #include "detectors/horizons.h"
 #include "detectors/scoring.h"
+#include "detectors/template_shapes.h"
 
 #include <fmt/format.h>
 
@@ -189,11 +190,21 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
   return v;
 }
 
-/// The account's templates (only once it sends prompt text).
+constexpr size_t max_kept_shapes = 16;  // (the rules' max_segments is at most this)
+
+/// The account's templates (only once it sends prompt text), and its prompts by shape.
 struct TemplatingState final : DetectorState {
   TemplateMiner miner;
-  void save(StateWriter& w) const override { miner.save(w); }
-  void load(StateReader& r) override { miner.load(r); }
+  TemplateShapes shapes;
+  void save(StateWriter& w) const override {
+    miner.save(w);
+    shapes.save(w);
+  }
+  void load(StateReader& r) override {
+    miner.load(r);
+    // (Format 10 and older kept no shapes: a split key's are counted from the next prompt.)
+    if (r.version() >= 11) shapes.load(r, max_kept_shapes, MinerOptions{}.max_templates);
+  }
 };
 
 class PromptTemplating final : public Detector {
@@ -209,16 +220,22 @@ class PromptTemplating final : public Detector {
   void observe(std::unique_ptr<DetectorState>& state, const Account&,
                const Observation& o) const override {
     if (!o.analysed) return;
-    TemplateMiner& miner = state_of<TemplatingState>(state).miner;
-    uint64_t replaced = miner.replaced();
-    miner.add(o.prompt, o.analysed_hash);
-    if (o.counts) o.counts->templates_replaced += miner.replaced() - replaced;
+    TemplatingState& s = state_of<TemplatingState>(state);
+    uint64_t replaced = s.miner.replaced();
+    int index = s.miner.add(o.prompt, o.analysed_hash);
+    if (o.counts) o.counts->templates_replaced += s.miner.replaced() - replaced;
+    s.shapes.observe(o.event, settings_, rule_.max_segments, s.miner, index);
   }
-  Verdict judge(const DetectorState* state, const Account& a) const override;
+  Verdict judge(const DetectorState* state, const Account& a) const override {
+    Verdict key = judge_key(state, a);
+    if (!state) return key;
+    return judge_shapes(static_cast<const TemplatingState&>(*state), a, std::move(key));
+  }
   void close_window(std::unique_ptr<DetectorState>& state, const Account& a) const override {
     if (!state) return;
     TemplateMiner& miner = static_cast<TemplatingState&>(*state).miner;
     miner.reset_counts(a.window.start_ns);
+    static_cast<TemplatingState&>(*state).shapes.close_window();
     if (miner.empty()) state.reset();  // no text analysed for a week
   }
   std::unique_ptr<DetectorState> from_legacy(LegacyDetectorData& legacy) const override {
@@ -229,6 +246,12 @@ class PromptTemplating final : public Detector {
   }
 
  private:
+  /// The key's prompts as a whole.
+  Verdict judge_key(const DetectorState* state, const Account& a) const;
+  /// Each shape's prompts on their own where the key's traffic splits: the stronger of `best`
+  /// and theirs.
+  Verdict judge_shapes(const TemplatingState& s, const Account& a, Verdict best) const;
+
   const TemplatingRule& rule_;
   const Settings& settings_;
 };
@@ -238,7 +261,7 @@ Verdict stronger(Verdict a, Verdict b) {
   return b.fired && (!a.fired || b.score > a.score) ? std::move(b) : std::move(a);
 }
 
-Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) const {
+Verdict PromptTemplating::judge_key(const DetectorState* state, const Account& a) const {
   const TemplateMiner* miner = state ? &static_cast<const TemplatingState*>(state)->miner : nullptr;
   const WindowStats& w = a.window;
   auto matches = [&](int i) { return miner->matches(i); };
@@ -303,6 +326,67 @@ Verdict PromptTemplating::judge(const DetectorState* state, const Account& a) co
                       judge_templating(rule_, miner, life_asked, day.median_completion(), day_share,
                                        life_span(life_variants.oldest)));
   return window;
+}
+
+Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& a,
+                                       Verdict best) const {
+  const std::vector<ShapePrompts>& shapes = s.shapes.shapes;
+  if (shapes.size() < 2 || rule_.max_segments == 0) return best;
+  const TemplateMiner& miner = s.miner;
+  double window_all = 0, life_all = 0;
+  for (const ShapePrompts& p : shapes) {
+    window_all += static_cast<double>(p.window.prompts);
+    life_all += static_cast<double>(p.life.prompts);
+  }
+  const double min_prompts = static_cast<double>(rule_.min_requests);
+  for (const ShapePrompts& p : shapes) {
+    auto mine = [&](int i) { return s.shapes.only_from(miner, i, p.shape); };
+    auto own = [&](Verdict v, double share) {
+      v.metrics.push_back({"segment_share", share});
+      v.reason = fmt::format("in {:.0f}% of the key's prompts ({}, {}): {}", share * 100,
+                             p.with_system ? "a system prompt of its own" : "no system prompt",
+                             p.with_end_users ? "with end users" : "no end users", v.reason);
+      best = stronger(std::move(best), std::move(v));
+    };
+    double in_window = static_cast<double>(p.window.prompts);
+    if (in_window >= min_prompts && in_window <= rule_.segment_max_share * window_all) {
+      Stamp st = stamp_of(
+          miner, rule_, [&](int i) { return mine(i) ? miner.matches(i) : 0; },
+          [&](int i) { return miner.distinct_fills(i); });
+      Verdict v = judge_templating(
+          rule_, &miner, TemplatingCase(st, in_window), p.window.median_completion(),
+          [&] { return p.window.product_share(); }, [&] { return "in " + window_text(a.window); });
+      if (v.fired) own(std::move(v), in_window / window_all);
+    }
+    double in_life = static_cast<double>(p.life.prompts);
+    if (!a.judge_long || in_life > rule_.segment_max_share * life_all) continue;
+    Stamp st = stamp_of(
+        miner, rule_, [&](int i) { return mine(i) ? miner.lifetime_matches(i) : 0; },
+        [&](int i) { return miner.lifetime_fills(i); });
+    if (st.top < 0) continue;
+    // Over the shape's prompts since the oldest of the stamp's templates was learnt.
+    uint64_t base = p.life.prompts;
+    int oldest = st.top;
+    for (uint64_t i = 0; i < st.templates; ++i) {
+      const TemplateShape& t = s.shapes.templates[static_cast<size_t>(st.chosen[i])];
+      if (t.base < base) base = t.base, oldest = st.chosen[i];
+    }
+    double since = static_cast<double>(p.life.prompts - base);
+    if (since <= in_window || since < min_prompts) continue;  // the window's own case
+    Verdict v = judge_templating(
+        rule_, &miner, TemplatingCase(st, since), p.life.median_completion(),
+        [&] { return p.life.product_share(); },
+        [&] {
+          int64_t from = miner.learnt_ns(oldest);
+          if (from == INT64_MIN) from = a.window.start_ns;
+          double hours =
+              static_cast<double>(a.window.last_ns - from) / static_cast<double>(ns_per_hour);
+          return hours < 2 ? std::string("in the last hours")
+                           : fmt::format("over {:.0f} hours", hours);
+        });
+    if (v.fired) own(std::move(v), in_life / life_all);
+  }
+  return best;
 }
 
 }  // namespace

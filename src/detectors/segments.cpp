@@ -5,16 +5,20 @@
 
 namespace exfilscan::detail {
 
-namespace {
-
-/// A system prompt by its first 256 bytes and its length: prompts differ early, and the whole
-/// of a long one would be hashed for every request.
 uint64_t system_id(const Event& ev) {
   for (const PromptPart& part : ev.prompt)
     if (part.role == PromptRole::system)
       return mix64(hash_bytes(part.text.substr(0, 256)) ^ part.text.size()) | 1;
   return 0;
 }
+
+uint64_t traffic_shape(const Event& ev, uint64_t system) {
+  return mix64(system ^ (hash_bytes(ev.user_agent) * 0x9E3779B97F4A7C15ULL) ^
+               (ev.end_user.empty() ? 0 : 0x5bd1e995ULL)) &
+         ~uint64_t{1};
+}
+
+namespace {
 
 /// The slot of part `id` (its low bit says which way it splits: each way has `max` slots, so
 /// that a thousand end users churning through theirs never push out the application's shapes).
@@ -130,10 +134,7 @@ void SegmentTracker::observe(Segments& set, const SegmentOptions& options, const
   int64_t ts = ev.timestamp_ns;
   uint64_t system = system_id(ev);
   bool users = !ev.end_user.empty();
-  // By what the application sends: its system prompt, its client, whether it names users.
-  uint64_t shape = mix64(system ^ (hash_bytes(ev.user_agent) * 0x9E3779B97F4A7C15ULL) ^
-                         (users ? 0x5bd1e995ULL : 0)) &
-                   ~uint64_t{1};
+  uint64_t shape = traffic_shape(ev, system);
   if (set.parts.empty() && !users && (set.first_shape == 0 || set.first_shape == shape)) {
     set.first_shape = shape;  // one shape so far: the key is its only part
     return;

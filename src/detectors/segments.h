@@ -13,6 +13,16 @@
 
 namespace exfilscan::detail {
 
+/// A system prompt by its first 256 bytes and its length (0: none): prompts differ early, and
+/// the whole of a long one would be hashed for every request.
+uint64_t system_id(const Event& ev);
+/// What an application sends with every request: its system prompt (system_id), its client,
+/// whether it names end users. Even (its low bit clear).
+uint64_t traffic_shape(const Event& ev, uint64_t system);
+inline uint64_t traffic_shape(const Event& ev) {
+  return traffic_shape(ev, system_id(ev));
+}
+
 struct SegmentOptions {
   size_t max_segments = 0;  // slots per key
   int64_t window_ns = 0, day_ns = 0;

@@ -100,6 +100,8 @@ void read_detectors(R& r, RuleSet& rules) {
     t->get("max_wrappers", d.max_wrappers, 1, 16);
     t->get("min_variant_questions", d.min_variant_questions, 0, 16);
     t->get("min_question_tokens", d.min_question_tokens, 1, 24);
+    t->get("max_segments", d.max_segments, 0, 16);
+    t->get("segment_max_share", d.segment_max_share, 0, 1);
     read_bars(*t, d.bars);
     t->finish();
   }

@@ -228,3 +228,69 @@ TEST_CASE("many wrappers each taking new values are not questions asked several 
   engine.finish();
   CHECK(rec.count("prompt_templating") == 0);
 }
+
+namespace {
+
+/// An application's key: people's questions with its system prompt, client and end users,
+/// six hours at 300 an hour; with `inject`, one request in ten is a harvest's instead (no
+/// system prompt, no end users, another client, one template around a phrase, long answers).
+/// With `resume_at`, the engine's state is saved there and the rest read by another engine.
+std::vector<Finding> application_key(bool inject, int resume_at = -1) {
+  Stream s;
+  Recorder rec;
+  RuleSet rules = only("prompt_templating");
+  auto engine = std::make_unique<DetectionEngine>(rules, EngineOptions{}, rec);
+  std::vector<PromptPart> parts;
+  for (int i = 0; i < 1800; ++i) {
+    if (i == resume_at) {
+      StateWriter w;
+      engine->save_state(w);
+      engine = std::make_unique<DetectionEngine>(rules, EngineOptions{}, rec);
+      StateReader r(w.data());
+      engine->load_state(r);
+    }
+    bool harvest = inject && i % 10 == 0;
+    Event e = s.event(t0 + i * 12 * ns_per_second, "app", harvest ? 600 : 200);
+    if (harvest) {
+      e.user_agent = "python-requests/2.31";
+      parts = {{PromptRole::user,
+                s.keep(fmt::format("Translate into German and explain the grammar: the {} {} today",
+                                   things[i / 10 % 17], acts[i / 10 % 19]))}};
+    } else {
+      e.user_agent = "acme-app/3.2";
+      e.end_user = s.keep(fmt::format("user-{}", i % 40));
+      parts = {{PromptRole::system, "You are Acme's assistant for travel questions."},
+               {PromptRole::user,
+                s.keep(fmt::format("{} {} near the {} {}, {}?", things[i % 17], acts[i % 19],
+                                   things[(i * 5 + 3) % 17], acts[(i * 11 + 2) % 19], i))}};
+    }
+    e.prompt = s.keep_parts(parts);
+    engine->on_event(e);
+  }
+  engine->finish();
+  return rec.findings;
+}
+
+}  // namespace
+
+TEST_CASE("a stamp injected into an application's key is judged in its own shape",
+          "[engine][templating]") {
+  // A tenth of the key's prompts: under min_share of the key, most of its own shape's.
+  std::vector<Finding> found = application_key(true);
+  REQUIRE_FALSE(found.empty());
+  CHECK(highest(found) >= Severity::high);
+  // (Over the shape's life, 76 prompts of the key's 800 or so since its template was learnt.)
+  CHECK_THAT(
+      found.back().reason,
+      Catch::Matches("in (9|10)% of the key's prompts \\(no system prompt, no end users\\): .*"));
+  CHECK_THAT(found.back().template_text, Catch::Contains("<*>"));
+  // The application alone fires nothing.
+  CHECK(application_key(false).empty());
+  // A state saved and read again goes on as one run would.
+  std::vector<Finding> resumed = application_key(true, 700);
+  REQUIRE(resumed.size() == found.size());
+  for (size_t i = 0; i < found.size(); ++i) {
+    CHECK(resumed[i].reason == found[i].reason);
+    CHECK(resumed[i].score == found[i].score);
+  }
+}

@@ -68,6 +68,9 @@ class TemplateMiner {
   /// prompts added since then, matching or not.
   uint64_t lifetime_matches(int index) const { return templates_[index].lifetime_matches; }
   double lifetime_fills(int index) const { return templates_[index].lifetime_fills.estimate(); }
+  /// Which template holds an index now: an index is reused when a template is replaced, an
+  /// identity is not (the prompt count at its first prompt).
+  uint64_t identity(int index) const { return templates_[index].learnt_clock; }
   /// Its fixed tokens (prefix and suffix; at most twice signature_tokens).
   size_t fixed_tokens(int index) const {
     return templates_[index].prefix.size() + templates_[index].suffix.size();

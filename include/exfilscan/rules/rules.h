@@ -117,6 +117,8 @@ struct TemplatingRule {
   uint64_t max_wrappers = 0;  // templates, each with min_distinct_fills, counted as one stamp
   uint64_t min_variant_questions = 0;  // questions each asked two ways or more (0: not judged)
   uint64_t min_question_tokens = 0;    // fixed tokens of such a question's template
+  uint64_t max_segments = 0;           // traffic shapes kept per key, each judged on its own
+  double segment_max_share = 0;        // a shape above this share of the key's prompts is it
 };
 
 struct SweepWeights {

@@ -1,0 +1,56 @@
+#pragma once
+/// Internal: a key's prompts by traffic shape, for prompt_templating. A stamp injected into an
+/// application's key (a tenth of its traffic, say) holds a tenth of the key's prompts, under
+/// any share a template must hold; but it arrives with a shape of its own (no system prompt or
+/// another one, no end users, another client: detectors/segments.h) and holds most of that
+/// shape's prompts. So each shape's prompts and answers are counted, and each template the
+/// miner holds is tagged with the shape it is filled from, once the key's traffic splits.
+
+#include <exfilscan/features/text_features.h>
+#include <exfilscan/parse/event.h>
+#include <exfilscan/rules/rules.h>
+#include <exfilscan/state.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace exfilscan::detail {
+
+/// One shape's prompts analysed and their answers, in the window and since it was first kept.
+struct ShapePrompts {
+  uint64_t shape = 0;
+  bool with_system = false, with_end_users = false;
+  struct Counts {
+    uint64_t prompts = 0, answers = 0, product = 0;  // answers: completions known
+    double log_completion = 0;                       // sum of log(1 + completion tokens)
+    double median_completion() const;                // their geometric mean
+    double product_share() const { return answers ? double(product) / double(answers) : 0; }
+  };
+  Counts window, life;
+};
+
+/// The shape a template is filled from.
+struct TemplateShape {
+  uint64_t identity = UINT64_MAX;  // the template's (TemplateMiner::identity); none yet
+  uint64_t shape = 0;
+  bool mixed = false;  // filled from two shapes or more: the application's own
+  uint64_t base = 0;   // its shape's life prompts before its first prompt
+};
+
+struct TemplateShapes {
+  std::vector<ShapePrompts> shapes;      // at most max_segments, the busiest kept
+  std::vector<TemplateShape> templates;  // by the miner's index, once there are two shapes
+
+  /// One analysed prompt of `ev`, its answer `completion` (if known) for a prompt of `asked`
+  /// tokens; `index`: the miner's template for it (-1: none).
+  void observe(const Event& ev, const Settings& settings, size_t max_shapes,
+               const TemplateMiner& miner, int index);
+  /// A window closes: the window's counts start again.
+  void close_window();
+  /// The template at `index` is filled from `shape` alone.
+  bool only_from(const TemplateMiner& miner, int index, uint64_t shape) const;
+  void save(StateWriter& w) const;
+  void load(StateReader& r, size_t max_shapes, size_t max_templates);
+};
+
+}  // namespace exfilscan::detail
