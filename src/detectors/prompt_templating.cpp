@@ -349,42 +349,56 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
       best = stronger(std::move(best), std::move(v));
     };
     double in_window = static_cast<double>(p.window.prompts);
-    if (in_window >= min_prompts && in_window <= rule_.segment_max_share * window_all) {
-      Stamp st = stamp_of(
-          miner, rule_, [&](int i) { return mine(i) ? miner.matches(i) : 0; },
-          [&](int i) { return miner.distinct_fills(i); });
+    auto window_counts = [&](int i) { return mine(i) ? miner.matches(i) : 0; };
+    auto window_fills = [&](int i) { return miner.distinct_fills(i); };
+    auto window_verdict = [&](const TemplatingCase& c) {
       Verdict v = judge_templating(
-          rule_, &miner, TemplatingCase(st, in_window), p.window.median_completion(),
-          [&] { return p.window.product_share(); }, [&] { return "in " + window_text(a.window); });
+          rule_, &miner, c, p.window.median_completion(), [&] { return p.window.product_share(); },
+          [&] { return "in " + window_text(a.window); });
       if (v.fired) own(std::move(v), in_window / window_all);
+    };
+    if (in_window >= min_prompts && in_window <= rule_.segment_max_share * window_all) {
+      window_verdict(
+          TemplatingCase(stamp_of(miner, rule_, window_counts, window_fills), in_window));
+      TemplatingCase asked(
+          variants_of(miner, rule_, p.window.prompts, window_counts, window_fills));
+      if (asked.fires(rule_)) window_verdict(asked);
     }
     double in_life = static_cast<double>(p.life.prompts);
     if (!a.judge_long || in_life > rule_.segment_max_share * life_all) continue;
-    Stamp st = stamp_of(
-        miner, rule_, [&](int i) { return mine(i) ? miner.lifetime_matches(i) : 0; },
-        [&](int i) { return miner.lifetime_fills(i); });
-    if (st.top < 0) continue;
-    // Over the shape's prompts since the oldest of the stamp's templates was learnt.
-    uint64_t base = p.life.prompts;
-    int oldest = st.top;
-    for (uint64_t i = 0; i < st.templates; ++i) {
-      const TemplateShape& t = s.shapes.templates[static_cast<size_t>(st.chosen[i])];
-      if (t.base < base) base = t.base, oldest = st.chosen[i];
+    // Over the shape's prompts since the oldest of a case's templates was learnt.
+    auto since = [&](int oldest) {
+      uint64_t base = s.shapes.templates[static_cast<size_t>(oldest)].base;
+      return static_cast<double>(p.life.prompts - std::min(base, p.life.prompts));
+    };
+    auto life_verdict = [&](const TemplatingCase& c, int oldest) {
+      if (c.prompts <= in_window || !c.fires(rule_)) return;  // the window's own case
+      Verdict v = judge_templating(
+          rule_, &miner, c, p.life.median_completion(), [&] { return p.life.product_share(); },
+          [&] {
+            int64_t from = miner.learnt_ns(oldest);
+            if (from == INT64_MIN) from = a.window.start_ns;
+            double hours =
+                static_cast<double>(a.window.last_ns - from) / static_cast<double>(ns_per_hour);
+            return hours < 2 ? std::string("in the last hours")
+                             : fmt::format("over {:.0f} hours", hours);
+          });
+      if (v.fired) own(std::move(v), in_life / life_all);
+    };
+    auto life_counts = [&](int i) { return mine(i) ? miner.lifetime_matches(i) : 0; };
+    auto life_fills = [&](int i) { return miner.lifetime_fills(i); };
+    Stamp st = stamp_of(miner, rule_, life_counts, life_fills);
+    if (st.top >= 0) {
+      int oldest = st.top;
+      for (uint64_t i = 0; i < st.templates; ++i)
+        if (since(st.chosen[i]) > since(oldest)) oldest = st.chosen[i];
+      life_verdict(TemplatingCase(st, since(oldest)), oldest);
     }
-    double since = static_cast<double>(p.life.prompts - base);
-    if (since <= in_window || since < min_prompts) continue;  // the window's own case
-    Verdict v = judge_templating(
-        rule_, &miner, TemplatingCase(st, since), p.life.median_completion(),
-        [&] { return p.life.product_share(); },
-        [&] {
-          int64_t from = miner.learnt_ns(oldest);
-          if (from == INT64_MIN) from = a.window.start_ns;
-          double hours =
-              static_cast<double>(a.window.last_ns - from) / static_cast<double>(ns_per_hour);
-          return hours < 2 ? std::string("in the last hours")
-                           : fmt::format("over {:.0f} hours", hours);
-        });
-    if (v.fired) own(std::move(v), in_life / life_all);
+    Variants asked = variants_of(miner, rule_, UINT64_MAX, life_counts, life_fills);
+    if (asked.oldest >= 0) {
+      asked.prompts = since(asked.oldest);
+      life_verdict(TemplatingCase(asked), asked.oldest);
+    }
   }
   return best;
 }

@@ -235,7 +235,8 @@ namespace {
 /// six hours at 300 an hour; with `inject`, one request in ten is a harvest's instead (no
 /// system prompt, no end users, another client, one template around a phrase, long answers).
 /// With `resume_at`, the engine's state is saved there and the rest read by another engine.
-std::vector<Finding> application_key(bool inject, int resume_at = -1) {
+/// With `questions`, the harvest asks each of its questions in six languages in turn instead.
+std::vector<Finding> application_key(bool inject, int resume_at = -1, bool questions = false) {
   Stream s;
   Recorder rec;
   RuleSet rules = only("prompt_templating");
@@ -253,9 +254,16 @@ std::vector<Finding> application_key(bool inject, int resume_at = -1) {
     Event e = s.event(t0 + i * 12 * ns_per_second, "app", harvest ? 600 : 200);
     if (harvest) {
       e.user_agent = "python-requests/2.31";
-      parts = {{PromptRole::user,
-                s.keep(fmt::format("Translate into German and explain the grammar: the {} {} today",
-                                   things[i / 10 % 17], acts[i / 10 % 19]))}};
+      static const char* languages[] = {"French", "German", "Korean", "Polish", "Hindi", "Dutch"};
+      int q = i / 60;  // (each question six times, one harvest request in ten)
+      std::string asked =
+          questions ? fmt::format("In {}, answer: {} {} beside the {} that {} and then {} {}?",
+                                  languages[i / 10 % 6], things[q % 17], acts[q % 19],
+                                  things[(q * 5 + 3) % 17], acts[(q * 11 + 2) % 19],
+                                  things[(q * 3 + 1) % 17], q)
+                    : fmt::format("Translate into German and explain the grammar: the {} {} today",
+                                  things[i / 10 % 17], acts[i / 10 % 19]);
+      parts = {{PromptRole::user, s.keep(asked)}};
     } else {
       e.user_agent = "acme-app/3.2";
       e.end_user = s.keep(fmt::format("user-{}", i % 40));
@@ -293,4 +301,14 @@ TEST_CASE("a stamp injected into an application's key is judged in its own shape
     CHECK(resumed[i].reason == found[i].reason);
     CHECK(resumed[i].score == found[i].score);
   }
+}
+
+TEST_CASE("a question set injected into an application's key is judged in its own shape",
+          "[engine][templating]") {
+  std::vector<Finding> found = application_key(true, -1, true);
+  REQUIRE_FALSE(found.empty());
+  CHECK(highest(found) >= Severity::high);
+  CHECK_THAT(found.back().reason, Catch::Contains("no system prompt, no end users"));
+  CHECK_THAT(found.back().reason, Catch::Contains("templates, each filled a few ways"));
+  CHECK(found.back().template_text.empty());
 }
