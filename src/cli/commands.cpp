@@ -379,6 +379,13 @@ int run_read(const RunConfig& c) {
       return exit_input_error;
     }
     auto reporter = std::make_unique<ReportFanout>(std::move(outputs));
+    try {
+      input.prepare();  // campaigns: the profiles topic read to its end
+    } catch (const std::runtime_error& e) {
+      note("exfilscan: {}\n", e.what());
+      for (OutputFile& f : files) std::fclose(f.file);
+      return exit_input_error;
+    }
     std::string state_payload;
     uint32_t state_version = 0;
     if (state && !c.state_reset) {
@@ -395,7 +402,8 @@ int run_read(const RunConfig& c) {
     // Judging starts over when the inputs turn out not to be in time order: a new engine, from
     // the same state.
     auto make_engine = [&](FindingSink& findings) {
-      auto engine = std::make_unique<DetectionEngine>(c.rules, c.engine, input.findings(findings));
+      auto engine = std::make_unique<DetectionEngine>(c.rules, input.engine_options(),
+                                                      input.findings(findings));
       if (!state_payload.empty()) {
         load_state_payload(*engine, c.state, state_payload, state_version);
         if (c.verbose) spdlog::info("state: loaded {} ({} bytes)", c.state, state_payload.size());
@@ -446,7 +454,7 @@ int run_read(const RunConfig& c) {
           totals.order = order.stats();
           order_found = order_totals(totals);
           meter.clear();  // before the table (and anything else) reaches the terminal
-          reporter->finish(engine->ranking(c.top), totals);
+          reporter->finish(input.ranking(engine->ranking(c.top)), totals);
         }
         held.release();  // (a --strict stop: the findings before it)
         if (reporter->failed()) throw OutputClosed{};
@@ -575,6 +583,7 @@ int run(const RunConfig& c) {
     case Command::calibrate:
       return run_calibrate(c);
     case Command::scan:
+    case Command::campaigns:
     case Command::normalize:
       break;
   }

@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
   bool stdout_closed = hold_if_closed(STDOUT_FILENO, O_WRONLY);
   hold_if_closed(STDERR_FILENO, O_WRONLY);  // diagnostics then go nowhere; the exit code stands
 
-  const std::vector<std::string> commands = {"scan", "normalize", "explain", "rules", "calibrate"};
+  const std::vector<std::string> commands = {"scan",  "normalize", "explain",
+                                             "rules", "calibrate", "campaigns"};
   // `exfilscan help [COMMAND]` is `exfilscan [COMMAND] --help`.
   std::vector<char*> help_args;
   std::string help_flag = "--help";
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
 
   if (argc == 1) {
     note(
-        "usage: exfilscan scan|normalize|explain|rules|calibrate [OPTIONS] [FILES...]\nRun "
+        "usage: exfilscan scan|normalize|explain|rules|calibrate|campaigns [OPTIONS] "
+        "[FILES...]\nRun "
         "'exfilscan "
         "--help' for "
         "more.\n");

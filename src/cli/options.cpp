@@ -1,5 +1,7 @@
 #include "cli/options.h"
 
+#include "cli/kafka_options.h"
+
 #include <exfilscan/hash.h>
 #include <exfilscan/input/diagnostics.h>
 #include <exfilscan/input/input.h>
@@ -79,75 +81,6 @@ void add_input_flags(CLI::App& sub, Flags& f) {
                  "Threads to parse and judge on (default: one per core). The output is the same "
                  "for every value")
       ->check(CLI::Range(0u, 64u));
-}
-
-void add_kafka_flags(CLI::App& scan, Flags& f) {
-  scan.add_option("--kafka", f.kafka,
-                  "Read the log records from Kafka instead of files: the bootstrap brokers "
-                  "(host:port,...), with --topic and --group (docs/scale-out.md)");
-  scan.add_option("--topic", f.topic, "With --kafka: the topic of log records, keyed by account");
-  scan.add_option("--group", f.kafka_group,
-                  "With --kafka: the consumer group; its members share the topic's partitions");
-  scan.add_option("--kafka-config", f.kafka_config,
-                  "With --kafka: a file of librdkafka properties (name=value lines: security, "
-                  "timeouts, group.instance.id)");
-  scan.add_option("--findings-topic", f.findings_topic,
-                  "With --kafka: also produce the JSON-lines report to this topic on the same "
-                  "brokers, a row a message keyed by its account");
-  scan.add_flag("--kafka-until-end", f.kafka_until_end,
-                "With --kafka: stop once every assigned partition is read to the end offset it "
-                "had when assigned (a replay), then report");
-  scan.add_option("--kafka-idle-timeout", f.kafka_idle_timeout,
-                  "With --kafka: a partition caught up with its broker and without a record "
-                  "this long is left out of the event-time merge until its next one (default "
-                  "10s; docs/scale-out.md)")
-      ->type_name("DURATION");
-}
-
-/// --kafka and its companions, checked together; the topic replaces the input paths.
-void resolve_kafka(const Flags& f, RunConfig& c) {
-  if (f.kafka.empty()) {
-    for (auto [flag, given] :
-         {std::pair{"--topic", !f.topic.empty()}, std::pair{"--group", !f.kafka_group.empty()},
-          std::pair{"--kafka-config", !f.kafka_config.empty()},
-          std::pair{"--findings-topic", !f.findings_topic.empty()},
-          std::pair{"--kafka-until-end", f.kafka_until_end},
-          std::pair{"--state-dir", !f.state_dir.empty()},
-          std::pair{"--kafka-idle-timeout", !f.kafka_idle_timeout.empty()}})
-      if (given) throw CLI::ValidationError(fmt::format("{} needs --kafka BROKERS", flag));
-    return;
-  }
-#ifndef EXFILSCAN_KAFKA
-  throw CLI::ValidationError(
-      "--kafka: this exfilscan was built without Kafka (cmake -DEXFILSCAN_KAFKA=ON)");
-#endif
-  if (f.topic.empty() || f.kafka_group.empty())
-    throw CLI::ValidationError("--kafka needs --topic TOPIC and --group GROUP");
-  if (!f.inputs.empty())
-    throw CLI::ValidationError(fmt::format(
-        "--kafka reads the topic {}: give no input files (got {})", f.topic, f.inputs.front()));
-  KafkaOptions k;
-  k.brokers = f.kafka;
-  k.topic = f.topic;
-  k.group = f.kafka_group;
-  k.until_end = f.kafka_until_end;
-  if (!f.kafka_idle_timeout.empty()) {
-    auto idle = parse_duration(f.kafka_idle_timeout);
-    if (!idle || *idle <= 0)
-      throw CLI::ValidationError("--kafka-idle-timeout",
-                                 "expected a duration such as 10s, 5m or 1h");
-    k.idle_timeout =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(*idle));
-  }
-  if (!f.kafka_config.empty()) {
-    try {
-      k.config = read_kafka_config(f.kafka_config);
-    } catch (const InputError& e) {
-      throw CLI::ValidationError(fmt::format("--kafka-config: {}", e.what()));
-    }
-  }
-  c.kafka = std::move(k);
-  c.findings_topic = f.findings_topic;
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -232,7 +165,7 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   CLI::App* scan = app->add_subcommand(
       "scan", "Find accounts running extraction campaigns: findings as they fire, then a ranking");
   add_input_flags(*scan, f);
-  add_kafka_flags(*scan, f);
+  add_kafka_flags(*scan, f, false);
   add_detection_flags(*scan);
   scan->add_option(
           "--format", f.format,
@@ -324,6 +257,35 @@ std::unique_ptr<CLI::App> make_app(Flags& f, Command& command) {
   calibrate->add_option("-o,--output", f.output, "Write the rules file here (default: stdout)");
   calibrate->callback([&command] { command = Command::calibrate; });
 
+  CLI::App* campaigns = app->add_subcommand(
+      "campaigns",
+      "The cluster stage of a group of scan --kafka --profiles-topic members: links keys across "
+      "members into clusters and judges each as one account (docs/scale-out.md)");
+  add_input_flags(*campaigns, f);
+  campaigns->remove_option(campaigns->get_option("inputs"));  // it reads the topics
+  add_kafka_flags(*campaigns, f, true);
+  add_detection_flags(*campaigns);
+  campaigns
+      ->add_option(
+          "--format", f.format,
+          "table, jsonl or csv (default: table when stdout is a terminal, jsonl otherwise)")
+      ->check(CLI::IsMember({"table", "jsonl", "csv"}));
+  campaigns->add_option("-o,--output", f.output,
+                        "Write the report here (default: standard output)");
+  campaigns->add_option("--report-jsonl", f.report_jsonl,
+                        "Also write the JSON-lines report (findings, accounts, run) to this file");
+  campaigns
+      ->add_option("--min-severity", f.min_severity,
+                   "Findings shown from this severity (default info)")
+      ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+  campaigns
+      ->add_option("--fail-on", f.fail_on,
+                   "Exit 1 when a finding reaches this severity (default high)")
+      ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));
+  campaigns->add_option("--top", f.top,
+                        "Clusters without findings added to the ranking (default 20)");
+  campaigns->callback([&command] { command = Command::campaigns; });
+
   CLI::App* normalize = app->add_subcommand(
       "normalize", "Write any supported log as canonical JSON lines (docs/log-format.md)");
   add_input_flags(*normalize, f);
@@ -393,7 +355,7 @@ RunConfig resolve(const Flags& f, Command command, bool stdin_is_terminal,
     c.rules = f.no_default_rules ? empty_rules() : default_rules();
     return c;  // rules files are read by the command itself, to report their errors
   }
-  resolve_kafka(f, c);
+  resolve_kafka(f, command == Command::campaigns, c);
   if (c.kafka) {
     c.inputs = {fmt::format("kafka:{}", c.kafka->topic)};  // its name in the reports
   } else if (c.inputs.empty()) {

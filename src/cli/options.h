@@ -58,12 +58,13 @@ struct Flags {
   bool widen = false;
   std::string calibration_name;
   std::string kafka, topic, kafka_group, kafka_config, findings_topic, kafka_idle_timeout;
+  std::string profiles_topic;
   bool kafka_until_end = false;
   bool sort_stdin = false;
   size_t sort_memory = 64u << 20;
 };
 
-enum class Command { scan, normalize, explain, rules, calibrate };
+enum class Command { scan, normalize, explain, rules, calibrate, campaigns };
 
 /// What main() runs: library option structs only, no CLI types.
 struct RunConfig {
@@ -97,6 +98,9 @@ struct RunConfig {
   /// scan --kafka: the topic is the input (the paths stay empty).
   std::optional<KafkaOptions> kafka;
   std::string findings_topic;  // with --kafka: the report produced to this topic too
+  /// scan --kafka: where the keys' profiles are published for the cluster stage; campaigns:
+  /// where it reads them (docs/scale-out.md, "The cluster stage").
+  std::string profiles_topic;
   /// How events are put in time order (docs/performance.md, "Inputs in any order"); the mode is
   /// chosen per run by the command.
   OrderOptions order;

@@ -91,6 +91,27 @@ std::string engine_state_of(const std::string& payload) {
 
 ScanInput::~ScanInput() = default;
 
+void ScanInput::prepare() {
+  if (config_.profiles_topic.empty()) return;
+  if (config_.command == Command::campaigns) {
+    stage_ = std::make_unique<ClusterStage>(config_);
+    stage_->read_profiles();
+  } else {
+    profiles_ = std::make_unique<ProfilePublishing>(config_);
+  }
+}
+
+EngineOptions ScanInput::engine_options() const {
+  EngineOptions options = config_.engine;
+  if (profiles_) profiles_->configure(options);
+  if (stage_) stage_->configure(options);
+  return options;
+}
+
+std::vector<AccountSummary> ScanInput::ranking(std::vector<AccountSummary> engine_ranking) const {
+  return stage_ ? stage_->ranking(std::move(engine_ranking)) : std::move(engine_ranking);
+}
+
 std::string ScanInput::engine_payload(const std::string& payload) {
   bool kafka_state = is_kafka_state(payload);
   if (!config_.kafka) {
@@ -158,6 +179,8 @@ ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOp
     options.hooks = partitions_->hooks([this](const std::map<int32_t, int64_t>& offsets,
                                               bool wait) { kafka_->commit(offsets, wait); });
   }
+  if (profiles_) options.hooks = profiles_->hooks(std::move(options.hooks));
+  if (stage_) stage_->configure(options);
   ReadResult result;
   try {
     kafka_ = std::make_unique<KafkaInput>(std::move(options));
@@ -176,6 +199,9 @@ ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOp
     result.inputs_unread = 1;
     if (reader.input_failed) reader.input_failed(e.what());
   }
+  if (stage_ && kafka_ && config_.verbose)
+    spdlog::info("campaigns: {} records of keys in no cluster passed over, unparsed",
+                 kafka_->passed_over());
   if (partitions_ && config_.verbose && partitions_->replays_dropped())
     spdlog::info(
         "state: {} findings fired again by the replay after a restart were written "
@@ -207,7 +233,8 @@ std::unique_ptr<Reporter> ScanInput::findings_producer() {
 #endif
 }
 
-bool ScanInput::findings_produced() const {
+bool ScanInput::findings_produced() {
+  if (profiles_ && !profiles_->flush()) return false;
 #ifdef EXFILSCAN_KAFKA
   if (!findings_topic_ || !findings_topic_->failed()) return true;
   note("exfilscan: --findings-topic {}: {}\n", config_.findings_topic,

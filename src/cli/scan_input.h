@@ -2,6 +2,7 @@
 /// Where scan's events come from: the files, or a Kafka topic read as a consumer group member,
 /// with what a --state must keep of it (each partition's offset) and commit once it is saved.
 
+#include "cli/cluster_stage.h"
 #include "cli/options.h"
 #include "cli/partition_states.h"
 
@@ -24,6 +25,13 @@ class ScanInput {
   explicit ScanInput(const RunConfig& config) : config_(config) {}
   ~ScanInput();
 
+  /// Before the engine is made: campaigns reads the profiles topic; scan --profiles-topic makes
+  /// its producer. Throws InputError, or std::runtime_error for a producer that cannot be made.
+  void prepare();
+  /// The engine's options: the run's, with the cluster stage's hooks (cluster_stage.h).
+  EngineOptions engine_options() const;
+  /// The ranking to report: campaigns adds each flagged cluster's member keys.
+  std::vector<AccountSummary> ranking(std::vector<AccountSummary> engine_ranking) const;
   /// The engine's part of a state's payload. With --kafka the payload starts with the offsets
   /// its accounts were read to, kept for read(). Throws StateError naming the file when the
   /// state is of the other kind (a file scan's with --kafka, or another topic's).
@@ -43,13 +51,16 @@ class ScanInput {
   /// --findings-topic: the reporter producing the report to the topic; null without it. Throws
   /// std::runtime_error for a producer that cannot be made.
   std::unique_ptr<Reporter> findings_producer();
-  /// After the report: false (and told on stderr) when --findings-topic could not produce it all.
-  bool findings_produced() const;
+  /// After the report: false (and told on stderr) when --findings-topic (or --profiles-topic)
+  /// could not produce it all.
+  bool findings_produced();
 
  private:
   const RunConfig& config_;
   // Before kafka_: the member leaves its group (revoking) before the states go.
   std::unique_ptr<PartitionStates> partitions_;
+  std::unique_ptr<ProfilePublishing> profiles_;  // scan --kafka --profiles-topic
+  std::unique_ptr<ClusterStage> stage_;          // campaigns
   std::unique_ptr<KafkaInput> kafka_;
   std::map<int32_t, int64_t> offsets_;        // with --kafka --state: where each partition is
   const Reporter* findings_topic_ = nullptr;  // owned by the run's fan-out of reporters

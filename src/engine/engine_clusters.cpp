@@ -12,24 +12,38 @@ namespace exfilscan {
 
 using detail::Account;
 
+KeyProfile DetectionEngine::Impl::profile_of(const Account& a) const {
+  const ClusterRule& rule = shared.rules.clusters;
+  const detail::LinkProfile& p = a.links;
+  KeyProfile k;
+  k.key = a.key;
+  k.first_seen_ns = a.first_seen_ns;
+  k.last_seen_ns = a.last_seen_ns;
+  k.requests = a.requests;
+  k.link_requests = p.requests;
+  double share = rule.dominant_share;
+  k.system = p.system.dominant(p.requests, share);
+  k.shape = p.shape.dominant(p.requests, share);
+  k.net = p.net.dominant(p.requests, share);
+  k.agent = p.agent.dominant(p.requests, share);
+  k.org = a.org.empty() ? 0 : hash_bytes(a.org) | 1;
+  return k;
+}
+
+int64_t DetectionEngine::Impl::links_start() const {
+  // The logs begin at their current stretch: old stray lines a day or more before the traffic
+  // (release_chasing's restart_after) do not make every key new.
+  return shared.releases.since_ns != INT64_MAX ? shared.releases.since_ns : shared.logs_start_ns;
+}
+
 detail::LinkCandidate DetectionEngine::Impl::candidate_of(const Account& a) const {
   const ClusterRule& rule = shared.rules.clusters;
   const detail::LinkProfile& p = a.links;
   detail::LinkCandidate c;
   c.key = a.key;
   c.first_seen_ns = a.first_seen_ns;
-  // (As a difference: the start plus a long `settled` would pass int64.) A key is new when,
-  // at its own rate, the logs before its first request should have held some of it: a key
-  // that sends one request in five hours and first shows at hour four was there all along.
-  // The logs begin at their current stretch: old stray lines a day or more before the traffic
-  // (release_chasing's restart_after) do not make every key new.
-  int64_t start =
-      shared.releases.since_ns != INT64_MAX ? shared.releases.since_ns : shared.logs_start_ns;
-  int64_t absent = start == INT64_MAX ? 0 : a.first_seen_ns - start;
-  double span = static_cast<double>(std::max(a.last_seen_ns - a.first_seen_ns, rule.wave_ns));
-  double expected = static_cast<double>(a.requests) / span * static_cast<double>(absent);
   c.in_wave =
-      start != INT64_MAX && absent >= rule.settled_ns && expected >= rule.new_after_requests;
+      detail::came_in_wave(a.first_seen_ns, a.last_seen_ns, a.requests, links_start(), rule);
   double share = rule.dominant_share;
   c.system = p.system.dominant(p.requests, share);
   c.shape = p.shape.dominant(p.requests, share);
@@ -41,9 +55,21 @@ detail::LinkCandidate DetectionEngine::Impl::candidate_of(const Account& a) cons
   return c;
 }
 
-void DetectionEngine::Impl::link_clusters() {
+void DetectionEngine::Impl::link_clusters(int64_t at) {
   const ClusterRule& rule = shared.rules.clusters;
   if (!rule.enabled) return;
+  std::vector<Account*> keys;
+  for (auto& sh : shards)
+    for (auto& [k, a] : sh->accounts)
+      if (a.links.requests >= rule.min_key_requests) keys.push_back(&a);
+  std::sort(keys.begin(), keys.end(), [](auto* x, auto* y) { return x->key < y->key; });
+  if (shared.options.publish_profiles) {  // a member of a group: the cluster stage links
+    std::vector<KeyProfile> profiles;
+    profiles.reserve(keys.size());
+    for (Account* a : keys) profiles.push_back(profile_of(*a));
+    shared.options.publish_profiles(at, std::move(profiles), links_start());
+    return;
+  }
   // The hour gone: each member is credited with its cluster's risk as it stands.
   for (const detail::KeyCluster& c : shared.clusters) {
     detail::Shard& owner = *shards[shared.owner(c.key)];
@@ -54,15 +80,15 @@ void DetectionEngine::Impl::link_clusters() {
       if (Account* a = shards[shared.owner(m)]->accounts.find(m))
         a->cluster_risk = std::max(a->cluster_risk, risk);
   }
-  std::vector<Account*> keys;
-  for (auto& sh : shards)
-    for (auto& [k, a] : sh->accounts)
-      if (a.links.requests >= rule.min_key_requests) keys.push_back(&a);
-  std::sort(keys.begin(), keys.end(), [](auto* x, auto* y) { return x->key < y->key; });
-  std::vector<detail::LinkCandidate> candidates;
-  candidates.reserve(keys.size());
-  for (Account* a : keys) candidates.push_back(candidate_of(*a));
-  shared.clusters = detail::link_keys(candidates, rule);
+  if (shared.options.clusters_at) {  // the cluster stage: linked from the members' profiles
+    const std::vector<detail::KeyCluster>* linked = shared.options.clusters_at(at);
+    shared.clusters = linked ? *linked : std::vector<detail::KeyCluster>{};
+  } else {
+    std::vector<detail::LinkCandidate> candidates;
+    candidates.reserve(keys.size());
+    for (Account* a : keys) candidates.push_back(candidate_of(*a));
+    shared.clusters = detail::link_keys(candidates, rule);
+  }
   shared.cluster_of.clear();
   shared.cluster_by_id.clear();
   for (uint32_t i = 0; i < shared.clusters.size(); ++i) {
@@ -73,7 +99,7 @@ void DetectionEngine::Impl::link_clusters() {
       pooled->members = c.members.size();
     for (const std::string& m : c.members) {
       shared.cluster_of.emplace(hash_bytes(m), i);
-      shards[shared.owner(m)]->accounts.find(m)->cluster = c.id;
+      if (Account* a = shards[shared.owner(m)]->accounts.find(m)) a->cluster = c.id;
     }
   }
 }

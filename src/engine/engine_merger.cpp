@@ -90,7 +90,7 @@ void DetectionEngine::Impl::merge_upkeep(int64_t at) {
   evict_down_to(shared.rules.settings.max_accounts, forgotten);
   update_forgotten(forgotten);
   drop_summaries_over(shared.rules.settings.max_accounts);
-  link_clusters();
+  link_clusters(at);
   set_room();
 }
 

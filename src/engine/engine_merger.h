@@ -69,9 +69,15 @@ struct DetectionEngine::Impl {
   void drop_summaries_over(size_t cap);
   /// The clusters of keys anew from every key's link profile (engine_clusters.cpp): the
   /// members' later events also go to their cluster's pooled account.
-  void link_clusters();
+  /// With publish_profiles, the keys' profiles are handed out instead; with clusters_at, the
+  /// clusters are the stage's.
+  void link_clusters(int64_t at);
   /// What the linker sees of a key.
   detail::LinkCandidate candidate_of(const detail::Account& a) const;
+  /// What a member publishes of a key (publish_profiles).
+  KeyProfile profile_of(const detail::Account& a) const;
+  /// Where the logs' current stretch begins, for the waves (INT64_MAX: no event yet).
+  int64_t links_start() const;
   void on_event(const Event& ev);
   void on_events(std::span<const std::span<const Event>> runs);
   void upkeep(int64_t at);

@@ -41,8 +41,10 @@ Shard::Shard(SharedState& s, FindingSink& sink, size_t index)
       options(s.options),
       population(s.population_view),
       sink(sink),
-      index(index) {
+      index(index),
+      pools_only(static_cast<bool>(s.options.clusters_at)) {
   for (const ThresholdRule& t : rules.thresholds) {
+    if (pools_only) break;  // the members count them
     thresholds.emplace_back(t);
     if (!options.explain_key.empty()) thresholds.back().watch(options.explain_key);
   }
@@ -68,7 +70,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
   // fires on a key's first event then counts towards that account's risk.
   std::string_view key = account_key(ev, options.group_by, account_scratch);
   Account* account = nullptr;
-  if (!key.empty() && shared.owner(key) == index) {
+  if (!key.empty() && shared.owner(key) == index && !pools_only) {
     account = &open_account(key, ts, false);
     // Each event once, by its account's shard: the earliest time of a model not yet known.
     if (rules.release_chasing.enabled && !ev.model.empty()) {

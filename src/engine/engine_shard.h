@@ -116,6 +116,8 @@ struct Shard {
   const PopulationView& population;
   FindingSink& sink;
   size_t index;
+  /// The cluster stage's engine (EngineOptions::clusters_at): pooled accounts only.
+  bool pools_only = false;
   StringTable<Account> accounts;
   /// The clusters' pooled accounts, by cluster key: apart from the keys' accounts, since a key
   /// in the logs may be named like a cluster ("cluster-3f9a1c2b04d5") and must stay a key.

@@ -90,6 +90,27 @@ void LinkProfile::load(StateReader& r) {
   system.load(r), shape.load(r), net.load(r), agent.load(r);
 }
 
+bool came_in_wave(int64_t first_seen_ns, int64_t last_seen_ns, uint64_t requests, int64_t start_ns,
+                  const ClusterRule& rule) {
+  // (As a difference: the start plus a long `settled` would pass int64.) A key is new when,
+  // at its own rate, the logs before its first request should have held some of it: a key
+  // that sends one request in five hours and first shows at hour four was there all along.
+  int64_t absent = start_ns == INT64_MAX ? 0 : first_seen_ns - start_ns;
+  double span = static_cast<double>(std::max(last_seen_ns - first_seen_ns, rule.wave_ns));
+  double expected = static_cast<double>(requests) / span * static_cast<double>(absent);
+  return start_ns != INT64_MAX && absent >= rule.settled_ns && expected >= rule.new_after_requests;
+}
+
+LinkCandidate candidate_of(const KeyProfile& p, int64_t start_ns, const ClusterRule& rule) {
+  LinkCandidate c;
+  c.key = p.key;
+  c.first_seen_ns = p.first_seen_ns;
+  c.in_wave = came_in_wave(p.first_seen_ns, p.last_seen_ns, p.requests, start_ns, rule);
+  c.system = p.system, c.shape = p.shape, c.net = p.net, c.agent = p.agent, c.org = p.org;
+  c.requests = p.link_requests;
+  return c;
+}
+
 std::string LinkCounts::describe() const {
   auto plural = [](uint32_t n, std::string_view one, std::string_view many) {
     return fmt::format("{} {}", n, n == 1 ? one : many);

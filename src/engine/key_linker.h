@@ -7,6 +7,7 @@
 /// a time (first seen in one wave) or a content (the same system prompt) beside another
 /// attribute; infrastructure with infrastructure or behaviour never does.
 
+#include <exfilscan/engine/key_profile.h>
 #include <exfilscan/parse/event.h>
 #include <exfilscan/rules/rules.h>
 #include <exfilscan/state.h>
@@ -51,6 +52,14 @@ struct LinkCandidate {
   uint64_t previous = 0;                                        // its cluster so far (0: none)
   uint64_t requests = 0;
 };
+
+/// Whether a key first seen at `first_seen_ns` came in a wave: `settled` or more after `start_ns`
+/// (where the logs' current stretch begins; INT64_MAX: unknown), where at its own rate the logs
+/// before its first request should have held `new_after_requests` of its requests.
+bool came_in_wave(int64_t first_seen_ns, int64_t last_seen_ns, uint64_t requests, int64_t start_ns,
+                  const ClusterRule& rule);
+/// What the linker sees of a published profile (the cluster stage); `previous` is left 0.
+LinkCandidate candidate_of(const KeyProfile& p, int64_t start_ns, const ClusterRule& rule);
 
 /// How the members of a cluster are tied: for each attribute, how many values they have and
 /// how many members carry the most common one.

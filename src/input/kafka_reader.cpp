@@ -185,6 +185,24 @@ struct KafkaInput::Impl {
       return;
     }
     if (options_.until_end && m->offset + 1 >= s.end) reach_end(s);
+    if (options_.on_message) {
+      s.progress.next_offset = s.read_to = m->offset + 1;
+      ++s.progress.messages;
+      options_.on_message(
+          m->partition, m->offset,
+          std::string_view(static_cast<const char*>(m->key), m->key ? m->key_len : 0),
+          std::string_view(static_cast<const char*>(m->payload), m->payload ? m->len : 0));
+      return;
+    }
+    if (options_.accept && !options_.accept(m->partition, m->offset,
+                                            std::string_view(static_cast<const char*>(m->key),
+                                                             m->key ? m->key_len : 0))) {
+      // Not a cluster member's: its bytes were fetched, and that is all it costs.
+      ++passed_over_;
+      s.progress.next_offset = m->offset + 1;
+      if (!s.head.event && s.pending.empty()) s.read_to = m->offset + 1;
+      return;
+    }
     // Taken: what -v's lag counts from (a merge waiting for a slower partition parses later).
     s.progress.next_offset = m->offset + 1;
     s.pending.push_back(std::move(m));
@@ -317,7 +335,8 @@ struct KafkaInput::Impl {
   ReadResult result_;
   bool draining_ = false;  // the run is ending: every partition's events are merged
   bool reading_ = false;
-  uint64_t taken_ = 0;  // messages, for the throughput -v tells
+  uint64_t passed_over_ = 0;  // by `accept`
+  uint64_t taken_ = 0;        // messages, for the throughput -v tells
   steady::time_point first_taken_;
   // Last: it leaves the group (revoking, so calling back into the streams) before they go.
   std::unique_ptr<detail::KafkaConsumer> consumer_;
@@ -332,6 +351,10 @@ ReadResult KafkaInput::read(const ReaderOptions& reader, EventSink& sink, BadLin
 
 std::map<int32_t, int64_t> KafkaInput::positions() const {
   return impl_->positions();
+}
+
+uint64_t KafkaInput::passed_over() const {
+  return impl_->passed_over_;
 }
 
 void KafkaInput::commit(const std::map<int32_t, int64_t>& offsets, bool wait) {

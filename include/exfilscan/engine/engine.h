@@ -2,6 +2,7 @@
 /// The detection engine: per-account rolling windows over event time, the built-in detectors
 /// and threshold rules, findings pushed to a sink as they fire, a ranking at the end.
 
+#include <exfilscan/engine/key_profile.h>
 #include <exfilscan/parse/event.h>
 #include <exfilscan/rules/finding.h>
 #include <exfilscan/rules/rules.h>
@@ -16,6 +17,10 @@
 #include <vector>
 
 namespace exfilscan {
+
+namespace detail {
+struct KeyCluster;
+}
 
 /// One detector's verdict on one window of the explained account (`exfilscan explain`).
 struct Explanation {
@@ -56,6 +61,17 @@ struct EngineOptions {
   /// its own thread; the findings, ranking and state are the same for every number. (`explain`
   /// uses one.)
   size_t shards = 1;
+  /// A member of a group whose clusters the cluster stage links (scan --kafka --profiles-topic):
+  /// at each hourly upkeep (`at`: the clock then) every key with enough requests to link is
+  /// handed here, in key order, with where the logs' current stretch begins; the engine then
+  /// links no cluster itself.
+  std::function<void(int64_t at, std::vector<KeyProfile>&& keys, int64_t start_ns)>
+      publish_profiles;
+  /// The cluster stage (exfilscan campaigns): the clusters in force from the upkeep at `at`,
+  /// linked from the members' profiles (cluster_timeline.h), null for none. The engine then
+  /// keeps no account of a key's own (the members judge those) nor threshold keys: a member's
+  /// events go to its cluster's pooled account only.
+  std::function<const std::vector<detail::KeyCluster>*(int64_t at)> clusters_at;
 };
 
 struct EngineStats {

@@ -83,6 +83,14 @@ struct KafkaOptions {
   /// keeps (--state) would hold accounts another member now reads.
   bool keep_partitions = false;
   KafkaPartitionHooks hooks;  // empty without --state-dir
+  /// The cluster stage: a message is parsed only when this takes its partition, offset and
+  /// key; the others are passed over unparsed (counted: passed_over()).
+  std::function<bool(int32_t partition, int64_t offset, std::string_view key)> accept;
+  /// Messages that are not log records (the profiles topic): each is handed here as it comes,
+  /// in its partition's order, and nothing reaches the sink.
+  std::function<void(int32_t partition, int64_t offset, std::string_view key,
+                     std::string_view value)>
+      on_message;
 };
 
 /// A consumer group member reading one topic: it joins the group when created and leaves it
@@ -105,6 +113,8 @@ class KafkaInput {
   ReadResult read(const ReaderOptions& reader, EventSink& sink, BadLineLog& bad_lines);
   /// After read: each partition read from, and the offset after the last record delivered.
   std::map<int32_t, int64_t> positions() const;
+  /// Messages `accept` passed over, unparsed.
+  uint64_t passed_over() const;
   /// Commits `offsets` for the group, synchronously; with `wait` false, without waiting for
   /// the brokers (inside a revocation, where librdkafka holds a commit until the revocation is
   /// done). Throws InputError.

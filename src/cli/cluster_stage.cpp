@@ -1,0 +1,125 @@
+// The cluster stage's wiring: the profiles topic produced by the members, read by the stage.
+#include "cli/cluster_stage.h"
+
+#include "cli/commands.h"
+
+#include <exfilscan/input/pipeline.h>
+#include <exfilscan/state.h>
+
+#include <spdlog/spdlog.h>
+
+namespace exfilscan::cli {
+
+ProfilePublishing::ProfilePublishing(const RunConfig& config) : topic_(config.profiles_topic) {
+#ifdef EXFILSCAN_KAFKA
+  producer_ = std::make_unique<ProfileProducer>(
+      ProfileProducerOptions{config.kafka->brokers, config.profiles_topic, config.kafka->config,
+                             config.rules_fingerprint});
+#endif
+}
+
+ProfilePublishing::~ProfilePublishing() = default;
+
+void ProfilePublishing::configure(EngineOptions& engine) {
+#ifdef EXFILSCAN_KAFKA
+  engine.publish_profiles = [this](int64_t at, std::vector<KeyProfile>&& keys, int64_t start) {
+    producer_->publish(at, std::move(keys), start);
+  };
+#else
+  (void)engine;
+#endif
+}
+
+KafkaPartitionHooks ProfilePublishing::hooks(KafkaPartitionHooks inner) {
+  KafkaPartitionHooks h;
+#ifdef EXFILSCAN_KAFKA
+  h.assigned = [this, inner](const std::vector<int32_t>& assigned, int32_t partitions) {
+    std::map<int32_t, int64_t> starts;
+    if (inner.assigned) starts = inner.assigned(assigned, partitions);
+    held_.insert(assigned.begin(), assigned.end());
+    partitions_ = partitions;
+    producer_->holding(held_, partitions_);
+    return starts;
+  };
+  h.revoked = [this, inner](const std::map<int32_t, int64_t>& positions) {
+    if (inner.revoked) inner.revoked(positions);
+    for (const auto& [p, offset] : positions) held_.erase(p);
+    producer_->holding(held_, partitions_);
+  };
+  // The end of an hour is where the engine's upkeep falls: before the first event of a new hour.
+  h.due = [this, inner](int64_t ts) {
+    inner_due_ = inner.due && inner.due(ts);
+    if (next_due_ == 0) next_due_ = (ts / ns_per_hour + 1) * ns_per_hour;
+    bool mine = ts >= next_due_;
+    if (mine) next_due_ = (ts / ns_per_hour + 1) * ns_per_hour;
+    return inner_due_ || mine;
+  };
+  h.checkpoint = [this, inner](const std::map<int32_t, int64_t>& positions) {
+    if (inner_due_ && inner.checkpoint) inner.checkpoint(positions);
+    producer_->positions(positions);
+  };
+#else
+  (void)inner;
+#endif
+  return h;
+}
+
+bool ProfilePublishing::flush() {
+#ifdef EXFILSCAN_KAFKA
+  std::string failure = producer_->flush();
+  if (failure.empty()) return true;
+  note("exfilscan: --profiles-topic {}: {}\n", topic_, failure);
+#endif
+  return false;
+}
+
+ClusterStage::ClusterStage(const RunConfig& config)
+    : config_(config),
+      timeline_(std::make_unique<ClusterTimeline>(config.rules, config.rules_fingerprint)) {}
+
+void ClusterStage::read_profiles() {
+  KafkaOptions options = *config_.kafka;
+  options.topic = config_.profiles_topic;
+  // A group of its own: the records' topic is read by the stage's group, and a member of one
+  // group subscribed to two topics would be assigned them together.
+  options.group = config_.kafka->group + ".profiles";
+  options.until_end = true;
+  options.on_message = [this](int32_t partition, int64_t offset, std::string_view,
+                              std::string_view value) {
+    try {
+      timeline_->add(value);
+    } catch (const StateError& e) {
+      throw InputError(
+          fmt::format("{}/{}@{}: {}", config_.profiles_topic, partition, offset, e.what()));
+    }
+  };
+  if (config_.verbose) options.log = [](const std::string& line) { spdlog::info("{}", line); };
+  ReaderOptions reader;
+  BadLineLog bad_lines(reader.bad_lines, stderr);
+  struct NoEvents : EventSink {
+    void on_event(const Event&) override {}
+  } none;
+  KafkaInput(std::move(options)).read(reader, none, bad_lines);
+  timeline_->link();
+  if (config_.verbose)
+    spdlog::info("campaigns: {} profiles over {} hours, {} clusters", timeline_->profiles(),
+                 timeline_->hours(), timeline_->clusters());
+}
+
+void ClusterStage::configure(EngineOptions& engine) const {
+  const ClusterTimeline* t = timeline_.get();
+  engine.clusters_at = [t](int64_t at) { return t->clusters_at(at); };
+}
+
+void ClusterStage::configure(KafkaOptions& kafka) const {
+  const ClusterTimeline* t = timeline_.get();
+  kafka.accept = [t](int32_t partition, int64_t offset, std::string_view key) {
+    return t->wanted(partition, offset, key);
+  };
+}
+
+std::vector<AccountSummary> ClusterStage::ranking(std::vector<AccountSummary> pooled) const {
+  return timeline_->with_members(std::move(pooled), to_string(config_.engine.group_by));
+}
+
+}  // namespace exfilscan::cli
