@@ -18,11 +18,11 @@ _exfilscan() {
     cword=$COMP_CWORD
   fi
 
-  local commands="scan explain rules calibrate normalize help"
+  local commands="scan explain rules calibrate campaigns normalize help"
   local command="" i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      scan | explain | rules | calibrate | normalize | help)
+      scan | explain | rules | calibrate | campaigns | normalize | help)
         command=${words[i]}
         break
         ;;
@@ -64,7 +64,7 @@ _exfilscan() {
       ;;
     --map | --max-line-bytes | --max-diagnostics | --threads | --max-skew | --sort-memory | \
       --since | --until | --top | --kafka | --topic | --group | --target-fpr | --name | \
-      --kafka-idle-timeout)
+      --kafka-idle-timeout | --profiles-topic | --findings-topic)
       return
       ;;
     --state-dir)
@@ -87,14 +87,19 @@ _exfilscan() {
       return
       ;;
     help)
-      COMPREPLY=($(compgen -W "scan explain rules calibrate normalize" -- "$cur"))
+      COMPREPLY=($(compgen -W "scan explain rules calibrate campaigns normalize" -- "$cur"))
       return
       ;;
     scan)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output
         --report-csv --report-jsonl --summary-csv --report-html --state --state-reset --wait
         --min-severity --fail-on --color --top --kafka --topic --group --kafka-config
-        --kafka-until-end --findings-topic --kafka-idle-timeout --state-dir"
+        --kafka-until-end --findings-topic --kafka-idle-timeout --state-dir --profiles-topic"
+      ;;
+    campaigns)
+      flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output
+        --report-jsonl --min-severity --fail-on --top --kafka --topic --group --kafka-config
+        --kafka-until-end --findings-topic --kafka-idle-timeout --profiles-topic"
       ;;
     explain)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output --state
@@ -113,7 +118,7 @@ _exfilscan() {
   esac
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$flags" -- "$cur"))
-  elif [[ $command != rules ]]; then
+  elif [[ $command != rules && $command != campaigns ]]; then
     COMPREPLY=($(compgen -f -- "$cur"))
     compopt -o filenames 2> /dev/null
   fi

@@ -36,7 +36,7 @@ if command -v groff > /dev/null; then
 fi
 
 # Every long flag of every command's --help, in the page and in both completions.
-for command in scan explain rules calibrate normalize; do
+for command in scan explain rules calibrate campaigns normalize; do
   "$bin" "$command" --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$tmp/$command.flags"
   missing_man="" missing_bash="" missing_zsh=""
   while read -r flag; do
