@@ -32,7 +32,7 @@ cat "$data" > /dev/null  # warm the page cache
 tmp=$(mktemp -d)
 broker_pid=""
 trap '[[ -n $broker_pid ]] && kill "$broker_pid" 2> /dev/null; rm -rf "$tmp"' EXIT
-"$mock" --bootstraps-file "$tmp/bootstraps" "bench:$partitions" > /dev/null &
+"$mock" --bootstraps-file "$tmp/bootstraps" "bench:$partitions" profiles:2 > /dev/null &
 broker_pid=$!
 for ((i = 0; i < 300; i++)); do [[ -s $tmp/bootstraps ]] && break; sleep 0.1; done
 brokers=$(cat "$tmp/bootstraps")
@@ -95,3 +95,27 @@ if ((${#pair_rates[@]})); then
 else
   echo "two workers: the group never split the partitions between them in $tries tries" >&2
 fi
+
+# The cluster stage (docs/scale-out.md): one member publishes the keys' profiles, then
+# `campaigns` reads them and the topic, parsing only the records of keys in a cluster in their
+# hour. Its rate is over every message of the topic (fetched, its key looked up); the share
+# parsed says how much of it was judged.
+group=$((group + 1))
+topic_run "$tmp/member.log" --group "bench-$$-$group" --profiles-topic profiles > /dev/null
+stage_rates=() parsed=""
+for ((r = 0; r < runs; r++)); do
+  group=$((group + 1))
+  "$bin" campaigns -v --kafka "$brokers" --topic bench --profiles-topic profiles \
+    --group "bench-$$-$group" --kafka-config "$tmp/kafka.properties" --kafka-until-end \
+    --format jsonl > /dev/null 2> "$tmp/stage.log" || [[ $? == 1 ]]
+  read -r n s < <(sed -n 's/.*kafka: \([0-9]*\) messages in \([0-9.]*\) s from the first.*/\1 \2/p' \
+    "$tmp/stage.log" | tail -1)
+  [[ $n == "$lines" ]] || { echo "the stage read $n of $lines messages" >&2; exit 1; }
+  stage_rates+=("$(calc "$n / $s")")
+  over=$(sed -n 's/.*campaigns: \([0-9]*\) records of keys in no cluster passed over.*/\1/p' "$tmp/stage.log")
+  parsed=$(calc "($lines - $over) / $lines")
+done
+file=$(printf '%s\n' "${file_rates[@]}" | median)
+stage=$(printf '%s\n' "${stage_rates[@]}" | median)
+printf '| campaigns (the stage; %.1f%% of the records parsed) | 2 | %.0f | %.2f |\n' \
+  "$(calc "100 * $parsed")" "$stage" "$(calc "$stage / $file")"

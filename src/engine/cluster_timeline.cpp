@@ -59,6 +59,18 @@ void ClusterTimeline::add(const ProfileMessage& m) {
 
 void ClusterTimeline::link() {
   Impl& t = *impl_;
+  // A member restarted from a checkpoint publishes the hours after it again: a key's later
+  // profile of an hour replaces its earlier one (a key's messages are on one partition of the
+  // profiles topic, so they come in the order they were produced).
+  for (auto& [at, keys] : t.snapshots) {
+    std::stable_sort(keys.begin(), keys.end(),
+                     [](const KeyProfile& a, const KeyProfile& b) { return a.key < b.key; });
+    std::vector<KeyProfile> latest;
+    for (size_t i = 0; i < keys.size(); ++i)
+      if (i + 1 == keys.size() || keys[i + 1].key != keys[i].key)
+        latest.push_back(std::move(keys[i]));
+    keys = std::move(latest);
+  }
   std::set<int64_t> hours;
   for (const auto& [p, by_hour] : t.ends)
     for (const auto& [h, end] : by_hour) hours.insert(h);

@@ -191,6 +191,12 @@ TEST_CASE("the timeline's hours and offsets", "[profiles][linker]") {
                  0};
     timeline.add(m);
   }
+  // k0 published again for the hour (a member restarted from a checkpoint), now without its
+  // system prompt: the later profile stands, and k0 is tied to no other key.
+  m.profile.key = "k0";
+  m.profile.first_seen_ns = t0 + 2 * ns_per_hour;
+  m.profile.system = 0;
+  timeline.add(m);
   for (auto [partition, hour, offset] :
        {std::tuple{0, 2, 100}, std::tuple{0, 3, 200}, std::tuple{1, 3, 50}}) {
     end.partition = partition;
@@ -210,6 +216,7 @@ TEST_CASE("the timeline's hours and offsets", "[profiles][linker]") {
   CHECK(timeline.wanted(0, 200, "k1"));
   CHECK(timeline.wanted(0, 5000, "k4"));
   CHECK_FALSE(timeline.wanted(0, 200, "other"));
+  CHECK_FALSE(timeline.wanted(0, 200, "k0"));
   CHECK_FALSE(timeline.wanted(1, 40, "k1"));
   CHECK_FALSE(timeline.wanted(7, 400, "k1"));  // a partition no member ended an hour of
 }
