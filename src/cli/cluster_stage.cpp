@@ -10,7 +10,8 @@
 
 namespace exfilscan::cli {
 
-ProfilePublishing::ProfilePublishing(const RunConfig& config) : topic_(config.profiles_topic) {
+ProfilePublishing::ProfilePublishing(const RunConfig& config)
+    : topic_(config.profiles_topic), verbose_(config.verbose) {
 #ifdef EXFILSCAN_KAFKA
   producer_ = std::make_unique<ProfileProducer>(
       ProfileProducerOptions{config.kafka->brokers, config.profiles_topic, config.kafka->config,
@@ -67,6 +68,9 @@ KafkaPartitionHooks ProfilePublishing::hooks(KafkaPartitionHooks inner) {
 bool ProfilePublishing::flush() {
 #ifdef EXFILSCAN_KAFKA
   std::string failure = producer_->flush();
+  if (verbose_)
+    spdlog::info("profiles: {} messages (keys' profiles and ends of hours) produced to {}",
+                 producer_->produced(), topic_);
   if (failure.empty()) return true;
   note("exfilscan: --profiles-topic {}: {}\n", topic_, failure);
 #endif

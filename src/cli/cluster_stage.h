@@ -43,6 +43,7 @@ class ProfilePublishing {
   int64_t next_due_ = 0;
   bool inner_due_ = false;
   std::string topic_;
+  bool verbose_ = false;
 };
 
 /// exfilscan campaigns.

@@ -64,6 +64,13 @@ void DetectionEngine::Impl::link_clusters(int64_t at) {
       if (a.links.requests >= rule.min_key_requests) keys.push_back(&a);
   std::sort(keys.begin(), keys.end(), [](auto* x, auto* y) { return x->key < y->key; });
   if (shared.options.publish_profiles) {  // a member of a group: the cluster stage links
+    // Clusters a state brought (saved before this member published profiles) are not routed
+    // to any more: they are the stage's now.
+    if (!shared.clusters.empty()) {
+      shared.clusters.clear();
+      shared.cluster_of.clear();
+      shared.cluster_by_id.clear();
+    }
     std::vector<KeyProfile> profiles;
     profiles.reserve(keys.size());
     for (Account* a : keys) profiles.push_back(profile_of(*a));

@@ -230,3 +230,42 @@ TEST_CASE("profiles made under other rules are refused", "[profiles]") {
   CHECK_THROWS_WITH(timeline.add(encode_profile_message(m)), Catch::Contains("other rules"));
   CHECK_THROWS_AS(timeline.add(std::string_view("junk")), StateError);
 }
+
+TEST_CASE("a member that publishes profiles routes nothing to the clusters its state brought",
+          "[profiles][state]") {
+  Stream s;
+  std::vector<Event> events = campaign(s);
+  RuleSet rules = default_rules();
+  rules.thresholds.clear();
+  size_t half = events.size() / 2;
+  Recorder before;
+  DetectionEngine linking(rules, EngineOptions{}, before);
+  linking.on_events(std::span(events).first(half));
+  linking.finish(false);
+  REQUIRE(linking.cluster_ties("camp-00"));  // linked before the member published profiles
+  StateWriter w;
+  linking.save_state(w);
+  EngineOptions o;
+  size_t published = 0;
+  o.publish_profiles = [&](int64_t, std::vector<KeyProfile>&& keys, int64_t) {
+    published += keys.size();
+  };
+  Recorder after;
+  DetectionEngine member(rules, o, after);
+  StateReader in(w.data());
+  member.load_state(in);
+  member.on_events(std::span(events).subspan(half));
+  member.finish();
+  CHECK(published > 0);
+  CHECK_FALSE(member.cluster_ties("camp-00"));
+  // The pooled accounts it brought take no event after the member's first upkeep (their open
+  // windows close and are judged, once: the evidence of before).
+  int64_t upkeep = (events[half].timestamp_ns / ns_per_hour + 1) * ns_per_hour;
+  size_t pooled = 0;
+  for (const AccountSummary& a : member.ranking(100)) {
+    if (a.key_kind != "cluster") continue;
+    ++pooled;
+    CHECK(a.last_seen_ns < upkeep);
+  }
+  CHECK(pooled > 0);
+}

@@ -44,6 +44,7 @@ class ProfileProducer {
   void publish(int64_t at, std::vector<KeyProfile>&& keys, int64_t start_ns);
   /// At the end of the run: waits for every message. Empty, or why not all were produced.
   std::string flush();
+  /// Messages produced so far (profiles and ends of hours).
   uint64_t produced() const;
 
  private:
