@@ -179,7 +179,8 @@ class TableReporter final : public Reporter {
       if (allow_listed(a))
         ++allowed;
       else if (!a.rules.empty())
-        ++flagged, carried += a.first_seen_ns == 0;
+        // (A cluster stage's member key has no traffic at all: the members report it.)
+        ++flagged, carried += a.first_seen_ns == 0 && a.total_requests > 0;
     }
     std::string accounts =
         fmt::format("{}: {} with findings", plural(e.accounts_seen, "account"), flagged);
