@@ -99,7 +99,7 @@ _exfilscan() {
     campaigns)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output
         --report-jsonl --min-severity --fail-on --top --kafka --topic --group --kafka-config
-        --kafka-until-end --findings-topic --kafka-idle-timeout --profiles-topic"
+        --kafka-until-end --findings-topic --profiles-topic"
       ;;
     explain)
       flags="$_exfilscan_input_flags $_exfilscan_detection_flags --format -o --output --state

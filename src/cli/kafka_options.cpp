@@ -26,11 +26,12 @@ void add_kafka_flags(CLI::App& scan, Flags& f, bool stage) {
   scan.add_flag("--kafka-until-end", f.kafka_until_end,
                 "With --kafka: stop once every assigned partition is read to the end offset it "
                 "had when assigned (a replay), then report");
-  scan.add_option("--kafka-idle-timeout", f.kafka_idle_timeout,
-                  "With --kafka: a partition caught up with its broker and without a record "
-                  "this long is left out of the event-time merge until its next one (default "
-                  "10s; docs/scale-out.md)")
-      ->type_name("DURATION");
+  if (!stage)  // (the stage reads a replay, which waits for every partition)
+    scan.add_option("--kafka-idle-timeout", f.kafka_idle_timeout,
+                    "With --kafka: a partition caught up with its broker and without a record "
+                    "this long is left out of the event-time merge until its next one (default "
+                    "10s; docs/scale-out.md)")
+        ->type_name("DURATION");
   scan.add_option("--profiles-topic", f.profiles_topic,
                   stage ? "The topic the members' scan --kafka --profiles-topic publish the keys' "
                           "profiles to: read to its end, then the records' topic"
