@@ -23,7 +23,9 @@ class StateError : public std::runtime_error {
 /// the clock holds aside until their time is confirmed. 7: the keys' link profiles and the
 /// clusters they form (pooled accounts among the accounts). 8: each model's first appearance in
 /// the logs, and those noted since the last upkeep (release_chasing). 9: whether a cluster's
-/// keys share one setup. Formats 1 to 8 are still read.
+/// keys share one setup. 10: logit_probe's probing run across windows, with its times. 11:
+/// prompt_templating's prompts by traffic shape and its templates' shape tags. Formats 1 to 10
+/// are still read.
 inline constexpr uint32_t state_format_version = 11;
 inline constexpr uint32_t oldest_state_format_version = 1;
 

@@ -203,7 +203,10 @@ struct TemplatingState final : DetectorState {
   void load(StateReader& r) override {
     miner.load(r);
     // (Format 10 and older kept no shapes: a split key's are counted from the next prompt.)
-    if (r.version() >= 11) shapes.load(r, max_kept_shapes, MinerOptions{}.max_templates);
+    if (r.version() >= 11) {
+      shapes.load(r, max_kept_shapes, MinerOptions{}.max_templates);
+      shapes.realign(miner);
+    }
   }
 };
 
@@ -235,7 +238,9 @@ class PromptTemplating final : public Detector {
     if (!state) return;
     TemplateMiner& miner = static_cast<TemplatingState&>(*state).miner;
     miner.reset_counts(a.window.start_ns);
-    static_cast<TemplatingState&>(*state).shapes.close_window();
+    TemplateShapes& shapes = static_cast<TemplatingState&>(*state).shapes;
+    shapes.close_window();
+    shapes.realign(miner);             // (reset_counts forgets templates unused for a week)
     if (miner.empty()) state.reset();  // no text analysed for a week
   }
   std::unique_ptr<DetectorState> from_legacy(LegacyDetectorData& legacy) const override {
@@ -340,16 +345,19 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
   }
   const double min_prompts = static_cast<double>(rule_.min_requests);
   for (const ShapePrompts& p : shapes) {
-    auto mine = [&](int i) { return s.shapes.only_from(miner, i, p.shape); };
+    auto tag = [&](int i) { return s.shapes.only_from(miner, i, p.shape); };
     auto own = [&](Verdict v, double share) {
       v.metrics.push_back({"segment_share", share});
       v.reason = fmt::format("in {:.0f}% of the key's prompts ({}, {}): {}", share * 100,
-                             p.with_system ? "a system prompt of its own" : "no system prompt",
+                             p.with_system ? "with a system prompt" : "no system prompt",
                              p.with_end_users ? "with end users" : "no end users", v.reason);
       best = stronger(std::move(best), std::move(v));
     };
     double in_window = static_cast<double>(p.window.prompts);
-    auto window_counts = [&](int i) { return mine(i) ? miner.matches(i) : 0; };
+    auto window_counts = [&](int i) -> uint64_t {
+      const TemplateShape* t = tag(i);
+      return t ? t->window_matches : 0;
+    };
     auto window_fills = [&](int i) { return miner.distinct_fills(i); };
     auto window_verdict = [&](const TemplatingCase& c) {
       Verdict v = judge_templating(
@@ -357,7 +365,8 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
           [&] { return "in " + window_text(a.window); });
       if (v.fired) own(std::move(v), in_window / window_all);
     };
-    if (in_window >= min_prompts && in_window <= rule_.segment_max_share * window_all) {
+    if (in_window > 0 && in_window >= min_prompts &&
+        in_window <= rule_.segment_max_share * window_all) {
       window_verdict(
           TemplatingCase(stamp_of(miner, rule_, window_counts, window_fills), in_window));
       TemplatingCase asked(
@@ -365,7 +374,7 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
       if (asked.fires(rule_)) window_verdict(asked);
     }
     double in_life = static_cast<double>(p.life.prompts);
-    if (!a.judge_long || in_life > rule_.segment_max_share * life_all) continue;
+    if (!a.judge_long || in_life == 0 || in_life > rule_.segment_max_share * life_all) continue;
     // Over the shape's prompts since the oldest of a case's templates was learnt.
     auto since = [&](int oldest) {
       uint64_t base = s.shapes.templates[static_cast<size_t>(oldest)].base;
@@ -385,7 +394,10 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
           });
       if (v.fired) own(std::move(v), in_life / life_all);
     };
-    auto life_counts = [&](int i) { return mine(i) ? miner.lifetime_matches(i) : 0; };
+    auto life_counts = [&](int i) -> uint64_t {
+      const TemplateShape* t = tag(i);
+      return t ? t->life_matches : 0;
+    };
     auto life_fills = [&](int i) { return miner.lifetime_fills(i); };
     Stamp st = stamp_of(miner, rule_, life_counts, life_fills);
     if (st.top >= 0) {

@@ -53,22 +53,45 @@ void TemplateShapes::observe(const Event& ev, const Settings& settings, size_t m
   if (templates.size() < miner.size()) templates.resize(miner.size());
   TemplateShape& t = templates[static_cast<size_t>(index)];
   if (t.identity != miner.identity(index)) {
-    uint64_t matched = miner.lifetime_matches(index);  // its first prompts, this one included
-    t = TemplateShape{miner.identity(index), shape, false,
-                      at->life.prompts > matched ? at->life.prompts - matched : 0};
-  } else if (t.shape != shape) {
-    t.mixed = true;
+    // Counted from here. A template learnt with this prompt (from it and a recent partner,
+    // the miner's two matches) counts its partner too; one with a history counts none of it.
+    uint64_t counted = miner.lifetime_matches(index) <= 2 ? miner.lifetime_matches(index) : 1;
+    t = TemplateShape{miner.identity(index),
+                      shape,
+                      false,
+                      at->life.prompts > counted ? at->life.prompts - counted : 0,
+                      std::min(counted, miner.matches(index)),
+                      counted};
+    return;
   }
+  if (t.shape != shape) t.mixed = true;
+  ++t.window_matches;
+  ++t.life_matches;
+}
+
+void TemplateShapes::realign(const TemplateMiner& miner) {
+  if (templates.empty()) return;
+  std::vector<TemplateShape> kept(miner.size());
+  for (size_t i = 0; i < miner.size(); ++i)
+    for (const TemplateShape& t : templates)
+      if (t.identity == miner.identity(static_cast<int>(i))) {
+        kept[i] = t;
+        break;
+      }
+  templates = std::move(kept);
 }
 
 void TemplateShapes::close_window() {
   for (ShapePrompts& s : shapes) s.window = ShapePrompts::Counts{};
+  for (TemplateShape& t : templates) t.window_matches = 0;
 }
 
-bool TemplateShapes::only_from(const TemplateMiner& miner, int index, uint64_t shape) const {
-  if (index < 0 || static_cast<size_t>(index) >= templates.size()) return false;
+const TemplateShape* TemplateShapes::only_from(const TemplateMiner& miner, int index,
+                                               uint64_t shape) const {
+  if (index < 0 || static_cast<size_t>(index) >= templates.size()) return nullptr;
   const TemplateShape& t = templates[static_cast<size_t>(index)];
-  return t.identity == miner.identity(index) && !t.mixed && t.shape == shape;
+  bool mine = t.identity == miner.identity(index) && !t.mixed && t.shape == shape;
+  return mine ? &t : nullptr;
 }
 
 namespace {
@@ -104,6 +127,8 @@ void TemplateShapes::save(StateWriter& w) const {
     w.u64(t.shape);
     w.u8(t.mixed ? 1 : 0);
     w.u64(t.base);
+    w.u64(t.window_matches);
+    w.u64(t.life_matches);
   }
 }
 
@@ -123,6 +148,9 @@ void TemplateShapes::load(StateReader& r, size_t max_shapes, size_t max_template
     t.shape = r.u64();
     t.mixed = r.u8() != 0;
     t.base = r.u64();
+    t.window_matches = r.u64();
+    t.life_matches = r.u64();
+    t.window_matches = std::min(t.window_matches, t.life_matches);
   }
 }
 

@@ -29,16 +29,20 @@ struct ShapePrompts {
   Counts window, life;
 };
 
-/// The shape a template is filled from.
+/// The shape a template is filled from, and its matches from it since it was tagged (the
+/// miner's own counts cover the template's whole life, from any shape: a template learnt
+/// before the key's traffic split, or in a state of format 10, would credit its history to
+/// the shape that fills it next).
 struct TemplateShape {
   uint64_t identity = UINT64_MAX;  // the template's (TemplateMiner::identity); none yet
   uint64_t shape = 0;
   bool mixed = false;  // filled from two shapes or more: the application's own
-  uint64_t base = 0;   // its shape's life prompts before its first prompt
+  uint64_t base = 0;   // its shape's life prompts before the first match counted here
+  uint64_t window_matches = 0, life_matches = 0;
 };
 
 struct TemplateShapes {
-  std::vector<ShapePrompts> shapes;      // at most max_segments, the busiest kept
+  std::vector<ShapePrompts> shapes;      // at most max_segments: a new one takes the quietest's
   std::vector<TemplateShape> templates;  // by the miner's index, once there are two shapes
 
   /// One analysed prompt of `ev`, its answer `completion` (if known) for a prompt of `asked`
@@ -47,8 +51,11 @@ struct TemplateShapes {
                const TemplateMiner& miner, int index);
   /// A window closes: the window's counts start again.
   void close_window();
-  /// The template at `index` is filled from `shape` alone.
-  bool only_from(const TemplateMiner& miner, int index, uint64_t shape) const;
+  /// The miner dropped or moved templates (TemplateMiner::reset_counts, a load): each tag
+  /// follows its template's identity to its index, and a tag without a template goes.
+  void realign(const TemplateMiner& miner);
+  /// The tag of the template at `index` when it is filled from `shape` alone, else null.
+  const TemplateShape* only_from(const TemplateMiner& miner, int index, uint64_t shape) const;
   void save(StateWriter& w) const;
   void load(StateReader& r, size_t max_shapes, size_t max_templates);
 };

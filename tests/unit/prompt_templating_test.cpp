@@ -2,6 +2,9 @@
 // answers, and a few wrappers rotated around one slot counted as one stamp.
 #include "engine_test_util.h"
 
+#include "detectors/segments.h"
+#include "detectors/template_shapes.h"
+
 #include <catch2/catch.hpp>
 
 using namespace exfilscan;
@@ -311,4 +314,72 @@ TEST_CASE("a question set injected into an application's key is judged in its ow
   CHECK_THAT(found.back().reason, Catch::Contains("no system prompt, no end users"));
   CHECK_THAT(found.back().reason, Catch::Contains("templates, each filled a few ways"));
   CHECK(found.back().template_text.empty());
+}
+
+TEST_CASE("a template's history is not credited to the shape that fills it next",
+          "[engine][templating]") {
+  // An application's key: a tenth of its prompts fill its own form (long answers), the rest are
+  // people's questions. Six hours in, its client's version changes: a second shape, which fills
+  // the same form at the same tenth. The form's matches before the change are the first
+  // shape's, not the new one's: nothing fires.
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  for (int i = 0; i < 3600; ++i) {
+    bool form = i % 10 == 0;
+    Event e = s.event(t0 + i * 12 * ns_per_second, "app", form ? 600 : 200);
+    e.user_agent = i < 1800 ? "acme-app/3.2" : "acme-app/3.3";
+    parts[0] = {PromptRole::user,
+                form ? s.keep(fmt::format("Summarise this support ticket for the team: the {} {} "
+                                          "again",
+                                          things[i / 10 % 17], acts[i / 10 % 19]))
+                     : s.keep(fmt::format("{} {} near the {} {}, {}?", things[i % 17], acts[i % 19],
+                                          things[(i * 5 + 3) % 17], acts[(i * 11 + 2) % 19], i))};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  CHECK(rec.count("prompt_templating") == 0);
+}
+
+TEST_CASE("shape tags follow their templates when the miner forgets one", "[templating]") {
+  using detail::TemplateShapes;
+  TemplateMiner miner;
+  TemplateShapes shapes;
+  Settings settings = default_rules().settings;
+  Stream s;
+  auto send = [&](int64_t ts, const char* agent, std::string text) {
+    Event e = s.event(ts, "app", 300);
+    e.user_agent = agent;
+    int index = miner.add(s.keep(std::move(text)));
+    shapes.observe(e, settings, 4, miner, index);
+    return index;
+  };
+  auto close = [&](int64_t window_start) {
+    miner.reset_counts(window_start);
+    shapes.close_window();
+    shapes.realign(miner);
+  };
+  const int64_t day = 86'400 * ns_per_second;
+  send(t0, "b", "a first question without any form at all");
+  send(t0, "a", "Old form: one is written at the end of the form here");
+  REQUIRE(send(t0, "a", "Old form: two is written at the end of the form here") == 0);
+  close(t0);
+  // Day 5: a second form, filled from both shapes: the application's own.
+  send(t0 + 5 * day, "a", "New form: nine words closing this other kind of form");
+  REQUIRE(send(t0 + 5 * day, "b", "New form: ten words closing this other kind of form") == 1);
+  send(t0 + 5 * day, "a", "New form: six words closing this other kind of form");
+  close(t0 + 5 * day);
+  // Day 9: the old form, unused for 8 days, is forgotten; the new one moves to index 0.
+  close(t0 + 9 * day);
+  REQUIRE(miner.size() == 1);
+  REQUIRE(send(t0 + 9 * day, "a", "New form: two words closing this other kind of form") == 0);
+  // Still the application's own: filled from two shapes, whatever its index.
+  Event a = s.event(t0, "app");
+  a.user_agent = "a";
+  CHECK(shapes.only_from(miner, 0, detail::traffic_shape(a)) == nullptr);
+  Event b = s.event(t0, "app");
+  b.user_agent = "b";
+  CHECK(shapes.only_from(miner, 0, detail::traffic_shape(b)) == nullptr);
 }
