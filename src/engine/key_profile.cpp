@@ -2,6 +2,7 @@
 
 #include <exfilscan/engine/key_profile.h>
 #include <exfilscan/state.h>
+#include <exfilscan/timestamp.h>
 
 #include <fmt/format.h>
 
@@ -52,6 +53,11 @@ ProfileMessage decode_profile_message(std::string_view bytes) {
     m.offset = r.i64();
     m.start_ns = r.i64();
     if (m.offset < 0) throw StateError("an hour's end at a negative offset");
+    // INT64_MAX: a member that judged nothing yet. Any other start is a time as the others are
+    // (the stage takes it from a key's first request: out of range, that would overflow).
+    if (m.start_ns != INT64_MAX &&
+        (m.start_ns < 0 || m.start_ns >= timestamp_end_s * 1'000'000'000))
+      throw StateError("an hour's end with its member's start out of range");
   } else {
     KeyProfile& p = m.profile;
     p.key = r.str();

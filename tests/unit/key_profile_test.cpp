@@ -47,6 +47,20 @@ TEST_CASE("bytes that are not a profile message are refused", "[profiles]") {
                     Catch::Contains("without a key"));
 }
 
+TEST_CASE("an hour's end with a start that is no time is refused", "[profiles]") {
+  // (The stage subtracts the start from a key's first request: unchecked, that overflows.)
+  ProfileMessage end;
+  end.kind = ProfileMessage::Kind::hour_end;
+  end.hour_ns = t0;
+  for (int64_t start : {INT64_MIN, int64_t{-1}, INT64_MAX - 1}) {
+    end.start_ns = start;
+    CHECK_THROWS_WITH(decode_profile_message(encode_profile_message(end)),
+                      Catch::Contains("start out of range"));
+  }
+  end.start_ns = 0;
+  CHECK(decode_profile_message(encode_profile_message(end)) == end);
+}
+
 TEST_CASE("a member's profiles are what its engine would link, read by the real parser",
           "[profiles][engine]") {
   // Seven requests of one key, with one system prompt, from one /24 and one agent.
