@@ -21,11 +21,12 @@ struct ProfileProducer::Impl {
   }
   void produce(std::string_view key, const std::string& value) {
     if (!failure.empty()) return;
-    while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(options.topic.c_str()),
-                             RD_KAFKA_V_KEY(key.data(), key.size()),
-                             RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) {
-      rd_kafka_resp_err_t err = rd_kafka_last_error();
+    // (producev returns its error: rd_kafka_last_error() is the legacy produce()'s.)
+    while (rd_kafka_resp_err_t err =
+               rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(options.topic.c_str()),
+                                 RD_KAFKA_V_KEY(key.data(), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) {
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         failure = rd_kafka_err2str(err);
         return;

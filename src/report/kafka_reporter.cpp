@@ -104,11 +104,12 @@ void KafkaReporter::produce_rows(const std::vector<std::string_view>& keys) {
     std::string_view line = text.substr(0, end);
     std::string_view key = row < keys.size() ? keys[row] : std::string_view();
     ++row;
-    while (rd_kafka_producev(k.producer, RD_KAFKA_V_TOPIC(k.topic.c_str()),
-                             RD_KAFKA_V_KEY(key.data(), key.size()),
-                             RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()),
-                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) {
-      rd_kafka_resp_err_t err = rd_kafka_last_error();
+    // (producev returns its error: rd_kafka_last_error() is the legacy produce()'s.)
+    while (rd_kafka_resp_err_t err =
+               rd_kafka_producev(k.producer, RD_KAFKA_V_TOPIC(k.topic.c_str()),
+                                 RD_KAFKA_V_KEY(key.data(), key.size()),
+                                 RD_KAFKA_V_VALUE(const_cast<char*>(line.data()), line.size()),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) {
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return failed_with(rd_kafka_err2str(err));
       rd_kafka_poll(k.producer, 100);  // wait for acknowledgements to make room
     }
