@@ -56,6 +56,15 @@ void resolve_kafka(const Flags& f, bool stage, RunConfig& c) {
     throw CLI::ValidationError(fmt::format(
         "--profiles-topic {} is the records' topic: give the profiles a topic of their own",
         f.profiles_topic));
+  // The members' report rows would be read back as records, or as profiles by the stage.
+  if (!f.findings_topic.empty() && f.findings_topic == f.topic)
+    throw CLI::ValidationError(fmt::format(
+        "--findings-topic {} is the records' topic: give the findings a topic of their own",
+        f.findings_topic));
+  if (!f.findings_topic.empty() && f.findings_topic == f.profiles_topic)
+    throw CLI::ValidationError(fmt::format(
+        "--findings-topic {} is the --profiles-topic: give the findings a topic of their own",
+        f.findings_topic));
   if (f.kafka.empty()) {
     for (auto [flag, given] :
          {std::pair{"--topic", !f.topic.empty()}, std::pair{"--group", !f.kafka_group.empty()},
