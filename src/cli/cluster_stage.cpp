@@ -105,6 +105,13 @@ void ClusterStage::read_profiles() {
   } none;
   KafkaInput(std::move(options)).read(reader, none, bad_lines);
   timeline_->link();
+  // An empty topic, or one no member published to: the stage would judge no cluster and exit
+  // 0, as if the members had linked none.
+  if (timeline_->hours() == 0)
+    throw InputError(fmt::format(
+        "--profiles-topic {}: no member's profiles were found on it (no end of an hour): is it "
+        "the topic the members of scan --kafka --profiles-topic publish to?",
+        config_.profiles_topic));
   if (config_.verbose)
     spdlog::info("campaigns: {} profiles over {} hours, {} clusters", timeline_->profiles(),
                  timeline_->hours(), timeline_->clusters());

@@ -96,7 +96,7 @@ not_found() {  # pattern, then outputs: no cluster finding of theirs matches
 # partitions 1, 2 and 0 of 4, so no member of two holds all three).
 campaign='"keys":\["camp-cot_math_harvest-0","camp-cot_math_harvest-1","camp-cot_math_harvest-2"\]'
 
-"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 plain:4 profiles:2 junk:1 > /dev/null 2> "$tmp/mock.err" &
+"$mock" --bootstraps-file "$tmp/bootstraps" logs:4 plain:4 profiles:2 junk:1 empty:2 > /dev/null 2> "$tmp/mock.err" &
 broker_pid=$!
 if ! wait_for 30 test -s "$tmp/bootstraps"; then
   echo "FAIL the mock broker did not start: $(cat "$tmp/mock.err")"
@@ -167,6 +167,11 @@ code=0
 stage rules --topic logs --profiles-topic profiles --max-skew 1h -q > /dev/null 2> "$tmp/rules.err" || code=$?
 check "profiles made under other rules: exit 2" \
   eval '[[ $code == 2 ]] && grep -q "profiles made under other rules" "$tmp/rules.err"'
+
+code=0
+stage empty --topic logs --profiles-topic empty -q > /dev/null 2> "$tmp/empty.err" || code=$?
+check "a profiles topic with no member's profiles: exit 2, saying so" \
+  eval '[[ $code == 2 ]] && grep -q "profiles-topic empty: no member.s profiles were found" "$tmp/empty.err"'
 
 echo "kafka campaigns: $passed passed, $failed failed"
 ((failed == 0))
