@@ -88,6 +88,7 @@ void ClusterStage::read_profiles() {
   // group subscribed to two topics would be assigned them together.
   options.group = config_.kafka->group + ".profiles";
   options.until_end = true;
+  options.whole_topic = true;
   options.on_message = [this](int32_t partition, int64_t offset, std::string_view,
                               std::string_view value) {
     try {
@@ -123,6 +124,7 @@ void ClusterStage::configure(EngineOptions& engine) const {
 }
 
 void ClusterStage::configure(KafkaOptions& kafka) const {
+  kafka.whole_topic = true;  // (a group shared with another consumer: part of the records)
   const ClusterTimeline* t = timeline_.get();
   kafka.accept = [t](int32_t partition, int64_t offset, std::string_view key) {
     return t->wanted(partition, offset, key);

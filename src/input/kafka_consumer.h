@@ -49,6 +49,8 @@ class KafkaConsumer {
   void resume(int32_t partition);
   /// True once the group has assigned this member something (even if later revoked).
   bool ever_assigned() const { return ever_assigned_; }
+  /// How many partitions the topic has, asked of the brokers once. Throws InputError.
+  int32_t partition_count();
 
  private:
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -57,8 +59,6 @@ class KafkaConsumer {
   static void on_log(const rd_kafka_t* rk, int level, const char* facility, const char* buf);
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
   void set_partition_paused(int32_t partition, bool paused);
-  /// How many partitions the topic has, asked of the brokers once. Throws InputError.
-  int32_t partition_count();
   void throw_if_failed();
 
   const KafkaOptions& options_;

@@ -12,6 +12,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <utility>
 
 namespace exfilscan {
 
@@ -140,6 +141,16 @@ struct KafkaInput::Impl {
       ++result_.stats.inputs;
     }
     if (options_.log) options_.log(fmt::format("kafka: assigned {}", describe(partitions)));
+    if (reading_ && options_.whole_topic) {
+      int32_t count = consumer_->partition_count();
+      if (std::cmp_less(streams_.size(), count)) {
+        throw InputError(fmt::format(
+            "kafka: group {} gave this member {} of the {} partitions of {}: another member of "
+            "the group reads the others, and the stage must read them all: give it a group of "
+            "its own (docs/scale-out.md)",
+            options_.group, streams_.size(), count, options_.topic));
+      }
+    }
   }
 
   void revoked(const std::vector<int32_t>& partitions) {
@@ -152,6 +163,11 @@ struct KafkaInput::Impl {
     }
     for (int32_t p : partitions) streams_.erase(p);
     if (options_.log) options_.log(fmt::format("kafka: revoked {}", describe(partitions)));
+    if (reading_ && options_.whole_topic && !partitions.empty())
+      throw InputError(fmt::format(
+          "kafka: {} moved to another member of group {}: the stage must read every partition: "
+          "give it a group of its own (docs/scale-out.md)",
+          describe(partitions), options_.group));
     if (reading_ && options_.keep_partitions && !partitions.empty())
       throw InputError(fmt::format(
           "kafka: {} moved to another member of group {}: --state keeps one member's accounts, "

@@ -157,6 +157,17 @@ check "a second replay of the stage writes the same report" cmp "$tmp/stage.out"
 stage stage-3 --topic logs --profiles-topic profiles --format jsonl -q --threads 1 > "$tmp/stage1.out"
 check "... and with --threads 1" cmp "$tmp/stage.out" "$tmp/stage1.out"
 
+# The stage reads every partition itself: another consumer in its group (here a member on the
+# records' topic) would leave it part of the records, which is exit 2, not a partial report.
+start_member other shared logs; other=$member
+check "a consumer of the stage's group settles" wait_for 90 grep -q "kafka: assigned" "$tmp/other.err"
+code=0
+stage shared --topic logs --profiles-topic profiles -q > "$tmp/shared.out" 2> "$tmp/shared.err" || code=$?
+stop_members "$other"
+check "the stage sharing its group: exit 2, saying it must read every partition" \
+  eval '[[ $code == 2 ]] && grep -q "group shared gave this member [0-9] of the 4 partitions of logs" "$tmp/shared.err"'
+check "... and no cluster finding" test -z "$(clusters "$tmp/shared.out")"
+
 # Faults are exit 2 with a message: a message that is not a profile, profiles of other rules.
 printf 'not a profile\n' | timeout 60 kcat -P -b "$brokers" -t junk 2> /dev/null
 code=0

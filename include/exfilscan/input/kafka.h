@@ -82,6 +82,10 @@ struct KafkaOptions {
   /// A partition revoked while reading ends the run with an input error: the state this member
   /// keeps (--state) would hold accounts another member now reads.
   bool keep_partitions = false;
+  /// The cluster stage: this member must hold every partition of the topic. An assignment
+  /// that leaves some to another member of the group, or a revocation, ends the run with an
+  /// input error (the stage would judge part of the data and exit 0).
+  bool whole_topic = false;
   KafkaPartitionHooks hooks;  // empty without --state-dir
   /// The cluster stage: a message is parsed only when this takes its partition, offset and
   /// key; the others are passed over unparsed (counted: passed_over()).
