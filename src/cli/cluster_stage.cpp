@@ -13,9 +13,16 @@ namespace exfilscan::cli {
 ProfilePublishing::ProfilePublishing(const RunConfig& config)
     : topic_(config.profiles_topic), verbose_(config.verbose) {
 #ifdef EXFILSCAN_KAFKA
-  producer_ = std::make_unique<ProfileProducer>(
-      ProfileProducerOptions{config.kafka->brokers, config.profiles_topic, config.kafka->config,
-                             config.rules_fingerprint});
+  ProfileProducerOptions options;
+  options.brokers = config.kafka->brokers;
+  options.topic = config.profiles_topic;
+  options.config = config.kafka->config;
+  options.rules_fingerprint = config.rules_fingerprint;
+  // Told when it happens, not only at the end: the run goes on until its next checkpoint.
+  options.on_failure = [topic = topic_](const std::string& why) {
+    spdlog::error("--profiles-topic {}: a profile was not produced: {}", topic, why);
+  };
+  producer_ = std::make_unique<ProfileProducer>(std::move(options));
 #endif
 }
 
@@ -56,7 +63,14 @@ KafkaPartitionHooks ProfilePublishing::hooks(KafkaPartitionHooks inner) {
     return inner_due_ || mine;
   };
   h.checkpoint = [this, inner](const std::map<int32_t, int64_t>& positions) {
-    if (inner_due_ && inner.checkpoint) inner.checkpoint(positions);
+    // The offsets the checkpoint commits must not pass profiles the stage will not see: every
+    // profile published so far is acknowledged first, or the run ends (exit 2, nothing saved).
+    if (inner_due_ && inner.checkpoint) {
+      if (std::string failure = producer_->flush(); !failure.empty())
+        throw InputError(
+            fmt::format("--profiles-topic {}: {} (the checkpoint was not saved)", topic_, failure));
+      inner.checkpoint(positions);
+    }
     producer_->positions(positions);
   };
 #else
@@ -67,12 +81,14 @@ KafkaPartitionHooks ProfilePublishing::hooks(KafkaPartitionHooks inner) {
 
 bool ProfilePublishing::flush() {
 #ifdef EXFILSCAN_KAFKA
+  if (told_) return false;  // (told once: before the state was saved, then at the end)
   std::string failure = producer_->flush();
   if (verbose_)
     spdlog::info("profiles: {} messages (keys' profiles and ends of hours) produced to {}",
                  producer_->produced(), topic_);
   if (failure.empty()) return true;
   note("exfilscan: --profiles-topic {}: {}\n", topic_, failure);
+  told_ = true;
 #endif
   return false;
 }

@@ -31,7 +31,8 @@ class ProfilePublishing {
   /// The reader's hooks, around `inner` (--state-dir's, or none): the partitions held, and
   /// their positions before the first event of each hour.
   KafkaPartitionHooks hooks(KafkaPartitionHooks inner);
-  /// At the end: false (told on stderr) when not every profile was produced.
+  /// Before the state is saved at the end, and at the end: false (told on stderr, once) when
+  /// not every profile was produced.
   bool flush();
 
  private:
@@ -42,6 +43,7 @@ class ProfilePublishing {
   int32_t partitions_ = 0;
   int64_t next_due_ = 0;
   bool inner_due_ = false;
+  bool told_ = false;  // flush() failed, and said so
   std::string topic_;
   bool verbose_ = false;
 };

@@ -185,6 +185,11 @@ ReadResult ScanInput::read(const std::vector<std::string>& paths, const ReaderOp
   try {
     kafka_ = std::make_unique<KafkaInput>(std::move(options));
     result = kafka_->read(reader, sink, bad_lines);
+    // The profiles before the state that covers them: one not delivered leaves the state (and
+    // the offsets) as they were, exit 2.
+    if (profiles_ && !profiles_->flush())
+      throw InputError(fmt::format("--profiles-topic {}: not every profile was produced",
+                                   config_.profiles_topic));
     for (auto [partition, offset] : kafka_->positions()) offsets_[partition] = offset;
     // The last checkpoint: what was read to the end (or until a signal) is kept. A --strict
     // stop leaves the one before it, as --state does.

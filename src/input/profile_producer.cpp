@@ -17,7 +17,12 @@ struct ProfileProducer::Impl {
   }
   static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
-    if (m->err && self->failure.empty()) self->failure = rd_kafka_err2str(m->err);
+    if (m->err) self->failed(rd_kafka_err2str(m->err));
+  }
+  void failed(std::string why) {
+    if (!failure.empty()) return;
+    failure = std::move(why);
+    if (options.on_failure) options.on_failure(failure);
   }
   void produce(std::string_view key, const std::string& value) {
     if (!failure.empty()) return;
@@ -28,7 +33,7 @@ struct ProfileProducer::Impl {
                                  RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) {
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        failure = rd_kafka_err2str(err);
+        failed(rd_kafka_err2str(err));
         return;
       }
       rd_kafka_poll(producer, 100);  // wait for acknowledgements to make room
@@ -117,9 +122,9 @@ std::string ProfileProducer::flush() {
   rd_kafka_resp_err_t err = rd_kafka_flush(k.producer, k.options.flush_timeout_ms);
   if (!k.failure.empty()) return k.failure;
   if (err)
-    return fmt::format("not every profile was acknowledged in {} s: {}",
-                       k.options.flush_timeout_ms / 1000, rd_kafka_err2str(err));
-  return {};
+    k.failed(fmt::format("not every profile was acknowledged in {} s: {}",
+                         k.options.flush_timeout_ms / 1000, rd_kafka_err2str(err)));
+  return k.failure;
 }
 
 uint64_t ProfileProducer::produced() const {

@@ -6,6 +6,7 @@
 #include <exfilscan/engine/key_profile.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -23,6 +24,9 @@ struct ProfileProducerOptions {
   uint64_t rules_fingerprint = 0;
   /// How long the end of the run waits for every message to be acknowledged.
   int flush_timeout_ms = 60'000;
+  /// Called once, with why, when the first message cannot be produced or delivered (on the
+  /// thread that publishes or flushes); optional.
+  std::function<void(const std::string&)> on_failure;
 };
 
 class ProfileProducer {
@@ -42,7 +46,9 @@ class ProfileProducer {
   /// The engine's upkeep (EngineOptions::publish_profiles): the keys' profiles, then each held
   /// partition's end of the hour at its last position.
   void publish(int64_t at, std::vector<KeyProfile>&& keys, int64_t start_ns);
-  /// At the end of the run: waits for every message. Empty, or why not all were produced.
+  /// Waits (up to flush_timeout_ms) for every message produced so far: at each checkpoint,
+  /// before its offsets are committed, and at the end of the run. Empty, or why not all were
+  /// produced.
   std::string flush();
   /// Messages produced so far (profiles and ends of hours).
   uint64_t produced() const;
