@@ -37,21 +37,11 @@ int64_t DetectionEngine::Impl::links_start() const {
 }
 
 detail::LinkCandidate DetectionEngine::Impl::candidate_of(const Account& a) const {
-  const ClusterRule& rule = shared.rules.clusters;
-  const detail::LinkProfile& p = a.links;
-  detail::LinkCandidate c;
-  c.key = a.key;
-  c.first_seen_ns = a.first_seen_ns;
-  c.in_wave =
-      detail::came_in_wave(a.first_seen_ns, a.last_seen_ns, a.requests, links_start(), rule);
-  double share = rule.dominant_share;
-  c.system = p.system.dominant(p.requests, share);
-  c.shape = p.shape.dominant(p.requests, share);
-  c.net = p.net.dominant(p.requests, share);
-  c.agent = p.agent.dominant(p.requests, share);
-  c.org = a.org.empty() ? 0 : hash_bytes(a.org) | 1;
+  // The linker sees a key as its profile, the one members publish to a cluster stage.
+  detail::LinkCandidate c =
+      detail::candidate_of(profile_of(a), links_start(), shared.rules.clusters);
+  c.key = a.key;  // (the profile is a temporary: the candidate views the account's own key)
   c.previous = a.cluster;
-  c.requests = p.requests;
   return c;
 }
 
