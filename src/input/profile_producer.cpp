@@ -3,6 +3,8 @@
 #include <exfilscan/input/kafka.h>
 #include <exfilscan/input/profile_producer.h>
 
+#include "input/kafka_producer.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <fmt/format.h>
@@ -53,28 +55,8 @@ struct ProfileProducer::Impl {
 ProfileProducer::ProfileProducer(ProfileProducerOptions options) : impl_(std::make_unique<Impl>()) {
   Impl& k = *impl_;
   k.options = std::move(options);
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char error[512];
-  auto set = [&](const std::string& name, const std::string& value) {
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof error) !=
-        RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(fmt::format("--profiles-topic {}: {}", k.options.topic, error));
-    }
-  };
-  set("bootstrap.servers", k.options.brokers);
-  set("client.id", "exfilscan");
-  set("log_level", "3");
-  for (const auto& [name, value] : k.options.config) set(name, value);
-  set("enable.idempotence", "true");
-  set("partitioner", "murmur2_random");
-  rd_kafka_conf_set_dr_msg_cb(conf, Impl::on_delivery);
-  rd_kafka_conf_set_opaque(conf, impl_.get());
-  k.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-  if (!k.producer) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(fmt::format("--profiles-topic {}: {}", k.options.topic, error));
-  }
+  k.producer = detail::new_keyed_producer(k.options.brokers, k.options.config, Impl::on_delivery,
+                                          impl_.get(), "--profiles-topic " + k.options.topic);
 }
 
 ProfileProducer::~ProfileProducer() = default;

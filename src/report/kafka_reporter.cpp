@@ -2,6 +2,8 @@
 // and each of its rows becomes one message.
 #include <exfilscan/report/kafka_reporter.h>
 
+#include "input/kafka_producer.h"
+
 #include <librdkafka/rdkafka.h>
 
 #include <fmt/format.h>
@@ -40,31 +42,8 @@ KafkaReporter::KafkaReporter(ReportOptions options, KafkaReporterOptions kafka)
   Impl& k = *impl_;
   k.topic = kafka.topic;
   k.flush_timeout_ms = kafka.flush_timeout_ms;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char error[512];
-  auto set = [&](const std::string& name, const std::string& value) {
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error, sizeof error) !=
-        RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      throw std::runtime_error(fmt::format("--findings-topic {}: {}", kafka.topic, error));
-    }
-  };
-  set("bootstrap.servers", kafka.brokers);
-  set("client.id", "exfilscan");
-  // The consumer's properties in a shared --kafka-config are notices here, not news.
-  set("log_level", "3");
-  for (const auto& [name, value] : kafka.config) set(name, value);
-  // A retried batch is never written twice, and rows keep their order within a partition;
-  // the key places a row as the records' producers place the account.
-  set("enable.idempotence", "true");
-  set("partitioner", "murmur2_random");
-  rd_kafka_conf_set_dr_msg_cb(conf, Impl::on_delivery);
-  rd_kafka_conf_set_opaque(conf, impl_.get());
-  k.producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
-  if (!k.producer) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(fmt::format("--findings-topic {}: {}", kafka.topic, error));
-  }
+  k.producer = detail::new_keyed_producer(kafka.brokers, kafka.config, Impl::on_delivery,
+                                          impl_.get(), "--findings-topic " + kafka.topic);
   k.memory = open_memstream(&k.buffer, &k.size);
   if (!k.memory) throw std::runtime_error("--findings-topic: out of memory");
   k.jsonl = make_reporter(ReportFormat::jsonl, options, k.memory);
