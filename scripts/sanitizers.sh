@@ -16,8 +16,11 @@ tsan_dir=${2:-build-tsan}
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 # Built for x86-64-v2 (no AVX2): the release build takes the AVX2 paths (a key's end, escapes,
 # byte masks), so the tests run here through the portable ones they fall back to.
+# -g1 (line tables only): a report still names file and line, and the build is a quarter
+# faster than with full debug information (13 to 10 minutes on CI's two cores).
+debug="-O2 -g1 -DNDEBUG"
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$flags" \
-  -DEXFILSCAN_ARCH=x86-64-v2 -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$debug" -DEXFILSCAN_ARCH=x86-64-v2 -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
 if ! cmake --build "$dir" -j2 > "$dir/build.log" 2>&1; then
   tail -40 "$dir/build.log" >&2
   echo "sanitizers: the build failed (whole log: $dir/build.log)" >&2
@@ -29,6 +32,7 @@ ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 
 # ThreadSanitizer: a data race, or a lock taken in two orders, stops the run (halt_on_error).
 cmake -S . -B "$tsan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="-fsanitize=thread" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$debug" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" > /dev/null
 if ! cmake --build "$tsan_dir" -j2 --target exfilscan exfilscan_tests > "$tsan_dir/build.log" 2>&1; then
   tail -40 "$tsan_dir/build.log" >&2
