@@ -169,6 +169,45 @@ void scan_cues(std::string_view s, std::array<bool, 3>& found) {
   for (; i < n; ++i) probe(s, i, !is_letter(s[i - 1]), found);
 }
 
+struct Marks {
+  int digit_groups = 0;
+  int choice_lines = 0;  // answer options: "\nA." "\nB)" "\nc:" or "(a)"
+};
+
+/// Digit groups and answer options in `s` (lower-cased; followed by its buffer's padding).
+Marks count_marks(std::string_view s) {
+  Marks m;
+  auto option_at = [&](size_t i) {
+    char c = s[i];
+    bool option_letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
+    if (c == '\n' && option_letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
+      ++m.choice_lines;
+    if (c == '(' && option_letter && s[i + 2] == ')') ++m.choice_lines;
+  };
+  // 32 bytes at a time: digit groups start where a digit follows a non-digit; option markers
+  // start at the rare '\n' and '(' (checked one by one).
+  size_t i = 0;
+  if (!s.empty()) {
+    m.digit_groups += is_digit(s[0]);
+    option_at(0);
+    i = 1;
+  }
+  for (; i + 32 <= s.size(); i += 32) {
+    Bytes32 cur = load32(s.data() + i), prev = load32(s.data() + i - 1);
+    Bytes32 digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(cur - '0') < 10);
+    Bytes32 prev_digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(prev - '0') < 10);
+    m.digit_groups += __builtin_popcount(bits_of(digit & ~prev_digit));
+    Bytes32 marker = reinterpret_cast<Bytes32>(cur == '\n') | reinterpret_cast<Bytes32>(cur == '(');
+    for (uint32_t bits = bits_of(marker); bits; bits &= bits - 1)
+      option_at(i + static_cast<size_t>(__builtin_ctz(bits)));
+  }
+  for (; i < s.size(); ++i) {
+    m.digit_groups += is_digit(s[i]) && !is_digit(s[i - 1]);
+    if (s[i] == '\n' || s[i] == '(') option_at(i);
+  }
+  return m;
+}
+
 constexpr std::array<std::string_view, 52> imperative_verbs = {
     "write",     "explain",    "generate",   "create",     "give",      "list",      "describe",
     "summarize", "summarise",  "translate",  "classify",   "solve",     "answer",    "calculate",
@@ -205,42 +244,19 @@ PromptStyle classify_prompt(std::string_view text) {
 
   std::array<bool, 3> cue{};
   scan_cues(s, cue);
+  std::array<char, 200 + 4> tail{};
+  std::string_view tail_text;
   if (text.size() > 256) {
-    std::array<char, 200 + 4> tail{};
     std::string_view t = text.substr(text.size() - std::min<size_t>(200, text.size() - 256));
-    scan_cues(std::string_view(tail.data(), lower_copy(t, tail.data())), cue);
+    tail_text = std::string_view(tail.data(), lower_copy(t, tail.data()));
+    scan_cues(tail_text, cue);
   }
 
-  int digit_groups = 0, choice_lines = 0;
-  // Answer options: "\nA." "\nB)" "\nc:" or "(a)".
-  auto option_at = [&](size_t i) {
-    char c = s[i];
-    bool option_letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
-    if (c == '\n' && option_letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
-      ++choice_lines;
-    if (c == '(' && option_letter && s[i + 2] == ')') ++choice_lines;
-  };
-  // 32 bytes at a time: digit groups start where a digit follows a non-digit; option markers
-  // start at the rare '\n' and '(' (checked one by one).
-  size_t i = 0;
-  if (!s.empty()) {
-    digit_groups += is_digit(s[0]);
-    option_at(0);
-    i = 1;
-  }
-  for (; i + 32 <= s.size(); i += 32) {
-    Bytes32 cur = load32(s.data() + i), prev = load32(s.data() + i - 1);
-    Bytes32 digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(cur - '0') < 10);
-    Bytes32 prev_digit = reinterpret_cast<Bytes32>(static_cast<Bytes32>(prev - '0') < 10);
-    digit_groups += __builtin_popcount(bits_of(digit & ~prev_digit));
-    Bytes32 marker = reinterpret_cast<Bytes32>(cur == '\n') | reinterpret_cast<Bytes32>(cur == '(');
-    for (uint32_t m = bits_of(marker); m; m &= m - 1)
-      option_at(i + static_cast<size_t>(__builtin_ctz(m)));
-  }
-  for (; i < s.size(); ++i) {
-    digit_groups += is_digit(s[i]) && !is_digit(s[i - 1]);
-    if (s[i] == '\n' || s[i] == '(') option_at(i);
-  }
+  // Answer options follow the question: a long stem pushes them out of the opening, so they are
+  // counted at the end too (a third of MMLU's questions put theirs past the first 256 bytes).
+  Marks marks = count_marks(s);
+  if (!tail_text.empty()) marks.choice_lines += count_marks(tail_text).choice_lines;
+  int digit_groups = marks.digit_groups, choice_lines = marks.choice_lines;
   style.benchmark = choice_lines >= 2 || (digit_groups >= 2 && cue[0]) || cue[1];
   style.chain_of_thought = cue[2];
   return style;

@@ -142,31 +142,51 @@ TEST_CASE("a prompt's ends are those of a plain split into tokens", "[text]") {
 
 TEST_CASE("numbers and answer options are counted as a plain count does", "[text]") {
   // Text from a few characters only (no cue word can form), after "how many " half the time:
-  // it is a benchmark when two option lines, or two numbers after the maths cue, are there.
+  // it is a benchmark when two option lines (in the opening 256 bytes and the last 200), or two
+  // numbers in the opening after the maths cue, are there.
   const std::string alphabet = "12 \n(ab).x";
   uint64_t x = 777;
   auto next = [&] {
     x = x * 6364136223846793005ULL + 1442695040888963407ULL;
     return x >> 33;
   };
+  auto options = [](std::string_view s) {
+    int lines = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      bool letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
+      if (s[i] == '\n' && letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
+        ++lines;
+      if (s[i] == '(' && letter && s[i + 2] == ')') ++lines;
+    }
+    return lines;
+  };
   for (int round = 0; round < 3000; ++round) {
     bool maths = next() % 2;
     std::string text = maths ? "how many " : "";
-    size_t length = next() % 300;
+    size_t length = next() % 600;
     while (text.size() < length) text += alphabet[next() % alphabet.size()];
-    std::string s = text.substr(0, 256);
-    int digit_groups = 0, choice_lines = 0;
+    std::string_view all(text);
+    std::string_view s = all.substr(0, 256);
+    int digit_groups = 0;
     for (size_t i = 0; i < s.size(); ++i) {
       bool digit = s[i] >= '0' && s[i] <= '9';
       if (digit && (i == 0 || !(s[i - 1] >= '0' && s[i - 1] <= '9'))) ++digit_groups;
-      bool letter = i + 2 < s.size() && s[i + 1] >= 'a' && s[i + 1] <= 'e';
-      if (s[i] == '\n' && letter && (s[i + 2] == '.' || s[i + 2] == ')' || s[i + 2] == ':'))
-        ++choice_lines;
-      if (s[i] == '(' && letter && s[i + 2] == ')') ++choice_lines;
     }
+    int choice_lines = options(s);
+    if (all.size() > 256)
+      choice_lines += options(all.substr(all.size() - std::min<size_t>(200, all.size() - 256)));
     INFO(text);
     CHECK(classify_prompt(text).benchmark == (choice_lines >= 2 || (maths && digit_groups >= 2)));
   }
+}
+
+TEST_CASE("answer options after a long question stem", "[text]") {
+  // A multiple-choice question whose stem fills the opening: its options are at the end.
+  std::string stem = "Statement 1 | " + std::string(300, 'w') + " holds for every group.";
+  CHECK(classify_prompt(stem + "\nA. True, True\nB. False, False\nC. True, False").benchmark);
+  CHECK(classify_prompt(stem + " (a) yes (b) no").benchmark);
+  // One lettered item at the end of a long letter is no answer list.
+  CHECK_FALSE(classify_prompt(stem + "\na) see the attachment").benchmark);
 }
 
 TEST_CASE("hashes never change: state files and reports keep them", "[text]") {
