@@ -13,7 +13,8 @@
 
 namespace exfilscan {
 
-/// What a prompt looks like, from its first few hundred bytes.
+/// What a prompt looks like, from its opening 256 bytes and its last 200 (where a long question
+/// puts its answer options and a request for reasoning).
 struct PromptStyle {
   bool instruction = false;       // imperative task ("Write...", "Solve...", "Translate...")
   bool benchmark = false;         // multiple choice, math word problem or code task
