@@ -9,64 +9,11 @@
 set -u
 bin=$(realpath "$1") mock=$(realpath "$2") produce=$(realpath "$3")
 cd "$(dirname "$0")/../.." || exit 2
-tmp=$(mktemp -d)
-broker_pid=""
-members=() watchdogs=()
-cleanup() {
-  local pid
-  for pid in "${members[@]}"; do kill -KILL "$pid" 2> /dev/null; done
-  for pid in "${watchdogs[@]}"; do pkill -KILL -P "$pid" 2> /dev/null; kill -KILL "$pid" 2> /dev/null; done
-  [[ -n $broker_pid ]] && kill "$broker_pid" 2> /dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-passed=0 failed=0
-check() {  # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-wait_for() {  # at most $1 seconds, polling the condition (a command) every 0.1 s
-  local limit=$1; shift
-  local i
-  for ((i = 0; i < limit * 10; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
-printf 'session.timeout.ms=6000\nheartbeat.interval.ms=1000\n' > "$tmp/kafka.properties"
+source tests/kafka/group_harness.sh
 stage() {  # group, then campaigns' other flags
   local group=$1; shift
   timeout 120 "$bin" campaigns --kafka "$brokers" --group "$group" \
     --kafka-config "$tmp/kafka.properties" --kafka-until-end "$@"
-}
-# A member in the background (as in check_state_dir.sh): -v for the progress lines the waits
-# read, a long idle timeout so that it merges its partitions in event time whatever the timing.
-start_member() {  # name, group, topic, then scan's other flags
-  local name=$1 group=$2 topic=$3; shift 3
-  "$bin" scan --kafka "$brokers" --group "$group" --topic "$topic" \
-    --kafka-config "$tmp/kafka.properties" --kafka-idle-timeout 10m -v --format jsonl "$@" \
-    > "$tmp/$name.out" 2> "$tmp/$name.err" &
-  member=$!
-  members+=("$member")
-  (sleep 240; kill -KILL "$member" 2> /dev/null) > /dev/null 2>&1 &
-  watchdogs+=($!)
-  disown $!
-}
-# The members hold all 4 partitions between them, each some, none twice.
-settled() {  # member names
-  python3 - "$tmp" "$@" <<'PY'
-import re, sys
-d, names = sys.argv[1], sys.argv[2:]
-held = {}
-for n in names:
-    s = set()
-    for line in open(f"{d}/{n}.err"):
-        m = re.search(r"kafka: (assigned|revoked) \S+ partitions((?: \d+)+)", line)
-        if m:
-            p = set(m.group(2).split())
-            s = s | p if m.group(1) == "assigned" else s - p
-    held[n] = s
-ok = all(held.values()) and sum(map(len, held.values())) == 4 and len(set().union(*held.values())) == 4
-sys.exit(0 if ok else 1)
-PY
 }
 # Every record taken: the members' latest positions add up to $1.
 all_taken() {  # records, then member names
