@@ -44,6 +44,7 @@ struct Observation {
   PromptStyle style{};         // when analysed
   bool with_system = false;    // a system prompt came with it (when analysed)
   DetectorCounts* counts = nullptr;  // the shard's: where a detector counts a cap that bit
+  uint64_t member = 0;  // a cluster's pooled account: the hash of the member key that sent it
   /// The prompt's identity: the text's hash, or without text the model and prompt length (the
   /// same prompt still has them).
   uint64_t prompt_key() const {

@@ -16,11 +16,25 @@ namespace exfilscan::detail {
 
 namespace {
 
-/// The parts of the key's traffic (detectors/segments.h).
+/// The parts of the key's traffic (detectors/segments.h); and for a cluster's pooled account,
+/// over its life, which of its prompts several of its keys sent (1 KB).
 struct SweepState final : DetectorState {
   Segments segments;
-  void save(StateWriter& w) const override { segments.save(w); }
-  void load(StateReader& r) override { segments.load(r); }
+  std::unique_ptr<SharedPromptSketch> shared;
+  void save(StateWriter& w) const override {
+    segments.save(w);
+    w.u8(shared ? 1 : 0);
+    if (shared) shared->save(w);
+  }
+  void load(StateReader& r) override {
+    segments.load(r);
+    shared.reset();
+    if (r.version() >= 12 && r.u8() != 0) {
+      shared = std::make_unique<SharedPromptSketch>();
+      shared->load(r);
+    }
+  }
+  bool empty() const { return segments.empty() && !shared; }
 };
 
 std::string describe(const Segment& s) {
@@ -47,14 +61,28 @@ class DistillationSweep final : public Detector {
   }
   void observe(std::unique_ptr<DetectorState>& state, const Account& a,
                const Observation& o) const override {
+    if (a.pooled && o.analysed) {
+      auto& shared = state_of<SweepState>(state).shared;
+      if (!shared) shared = std::make_unique<SharedPromptSketch>();
+      shared->add(o.analysed_hash, o.member);
+    }
     if (rule_.max_segments == 0) return;
     SegmentTracker::observe(state_of<SweepState>(state).segments, segment_options_, a, o);
   }
   void close_window(std::unique_ptr<DetectorState>& state, const Account& a) const override {
     if (!state) return;
-    auto& segments = static_cast<SweepState&>(*state).segments;
-    SegmentTracker::close_window(segments, segment_options_, a);
-    if (segments.empty()) state.reset();
+    auto& sweep = static_cast<SweepState&>(*state);
+    SegmentTracker::close_window(sweep.segments, segment_options_, a);
+    if (sweep.empty()) state.reset();
+  }
+  /// Of a cluster's distinct prompts, the share two of its keys or more sent; -1 for a key, or
+  /// under shared_list_min_prompts of them.
+  double shared_share(const DetectorState* state) const {
+    const auto* sweep = static_cast<const SweepState*>(state);
+    if (!sweep || !sweep->shared || sweep->shared->sampled() < rule_.shared_list_min_prompts)
+      return -1;
+    return static_cast<double>(sweep->shared->shared()) /
+           static_cast<double>(sweep->shared->sampled());
   }
   /// On the window, on the day horizon (settings.day of windows) and on each part of the key's
   /// traffic that is not most of it: the strongest.
@@ -63,7 +91,8 @@ class DistillationSweep final : public Detector {
     WindowEvidence now = window_evidence(a);
     PooledEvidence window;
     window.add(now);
-    Verdict best = judge_sweep(rule_, settings_, a, window, nullptr);
+    const double shared = shared_share(state);
+    Verdict best = judge_sweep(rule_, settings_, a, window, nullptr, shared);
     // Whichever holds the stronger case; the window's when none fires (explain).
     auto keep = [&](Verdict v) {
       if (v.fired && (!best.fired || v.score > best.score)) best = std::move(v);
@@ -76,7 +105,7 @@ class DistillationSweep final : public Detector {
     day.add(now);
     if (!a.recent.empty() && day.requests >= min_requests) {
       Spread spread = day_spread(settings_, day, a.first_seen_ns);
-      keep(judge_sweep(rule_, settings_, a, day, &spread));
+      keep(judge_sweep(rule_, settings_, a, day, &spread, shared));
     }
     // The whole history, once it holds more than the day.
     if (a.history.pool.windows > a.recent.size()) {
@@ -89,7 +118,7 @@ class DistillationSweep final : public Detector {
             a.history.active + 1, spanned,
             std::min(all.span_ns(),
                      static_cast<int64_t>(spanned * static_cast<double>(settings_.window_ns)))};
-        keep(judge_sweep(rule_, settings_, a, all, &spread));
+        keep(judge_sweep(rule_, settings_, a, all, &spread, shared));
       }
     }
     if (!state) return best;
@@ -102,7 +131,7 @@ class DistillationSweep final : public Detector {
       if (share > rule_.segment_max_share) continue;  // most of the key: the key's verdict
       if (part.requests < min_requests) continue;
       Spread spread = day_spread(settings_, part, s.first_ns);
-      Verdict v = judge_sweep(rule_, settings_, a, part, &spread);
+      Verdict v = judge_sweep(rule_, settings_, a, part, &spread, shared);
       if (!v.fired) continue;
       v.metrics.push_back({"segment_share", share});
       v.reason = fmt::format("in {:.0f}% of the key's traffic ({}): {}", share * 100, describe(s),

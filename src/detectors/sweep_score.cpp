@@ -21,7 +21,7 @@ Spread day_spread(const Settings& settings, const PooledEvidence& e, int64_t fir
 /// The sweep's verdict on one horizon's pooled evidence. `spread`: none for the window, whose
 /// cadence is the share of its sixtieths with traffic.
 Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Account& a,
-                    const PooledEvidence& e, const Spread* spread) {
+                    const PooledEvidence& e, const Spread* spread, double shared) {
   Verdict v;
   const SweepWeights& wt = rule.weights;
   double median_completion = e.median_completion();
@@ -52,9 +52,14 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   double score;
   double f_instruction = 0, f_diversity = 0, f_cot = 0;
   double instruction_share = part(e.instruction, e.text_requests);
+  bool list_shared = false;  // the members' shared prompts say more than the prompts' style
   if (e.text_requests > 0) {
     f_instruction = clamp01((instruction_share - rule.human_instruction_share) /
                             (1 - rule.human_instruction_share));
+    // A list the members share says the same as a list's style.
+    double f_shared = clamp01(shared / rule.shared_list_full_share);
+    list_shared = f_shared > f_instruction;
+    f_instruction = std::max(f_instruction, f_shared);
     // Few repeats. Not "no template": a sweep wrapped in one is still a sweep (templating is
     // the other detector's evidence), and a repeated prompt is a health check or a cache.
     f_diversity = clamp01(part(e.distinct_prompts, e.text_requests));
@@ -91,6 +96,7 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
                {"end_users", e.end_users},
                {"span_hours", static_cast<double>(span_ns) / static_cast<double>(ns_per_hour)},
                {"score", score}};
+  if (shared >= 0) v.metrics.push_back({"shared_prompts", shared});
   // (A score that is not a number says nothing: it never fires.)
   if (e.requests < static_cast<double>(rule.min_requests) || !(score >= rule.min_score)) return v;
   // A one-off eval is short; a harvest keeps going. Under short_sweep of traffic, stay medium.
@@ -105,10 +111,14 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   v.score = clamp01(score);
   std::string span = minutes < 120 ? fmt::format("{} minutes", minutes)
                                    : fmt::format("{:.0f} hours", static_cast<double>(minutes) / 60);
+  std::string list =
+      list_shared
+          ? fmt::format(" ({:.0f}% of the distinct prompts sent by two keys or more)", shared * 100)
+          : "";
   v.reason = fmt::format(
-      "systematic sweep: {:.0f} requests in {}, {:.0f}% instruction or benchmark style, "
+      "systematic sweep: {:.0f} requests in {}, {:.0f}% instruction or benchmark style{}, "
       "{:.0f}% single-turn, median answer {:.0f} tokens{}",
-      e.requests, span, instruction_share * 100, f_single * 100, median_completion,
+      e.requests, span, instruction_share * 100, list, f_single * 100, median_completion,
       f_cot > 0.2 ? ", reasoning asked for" : "");
   return v;
 }

@@ -18,8 +18,10 @@ Spread day_spread(const Settings& settings, const PooledEvidence& e, int64_t fir
 
 /// The sweep's verdict on one horizon's pooled evidence (its `score` metric whether it fired or
 /// not). `spread`: none for the window, whose cadence is the share of its sixtieths with traffic.
+/// `shared`: for a cluster's pooled account, the share of its distinct prompts two members or
+/// more sent (negative: not known, or not a cluster's).
 Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Account& a,
-                    const PooledEvidence& e, const Spread* spread);
+                    const PooledEvidence& e, const Spread* spread, double shared = -1);
 
 /// The sweep's highest score on the account's window, day and history, of the horizons with at
 /// least the sweep's min_requests (0 when none has them): the key's sweep evidence, fired or not.

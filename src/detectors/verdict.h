@@ -36,7 +36,7 @@ class VerdictMetrics {
   }
 
  private:
-  std::array<Item, 20> items_{};
+  std::array<Item, 24> items_{};
   size_t size_ = 0;
 };
 

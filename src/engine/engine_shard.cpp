@@ -104,7 +104,7 @@ void Shard::on_event(const Event& ev, uint64_t seq) {
     Account& pooled = open_account(c->key, ts, true);
     pooled.cluster = c->id;
     pooled.members = c->members.size();
-    account_event(pooled, ev);
+    account_event(pooled, ev, hash_bytes(key));
   }
 }
 
@@ -128,7 +128,7 @@ Account& Shard::open_account(std::string_view key, int64_t ts, bool pooled) {
   return *a;
 }
 
-void Shard::account_event(Account& a, const Event& ev) {
+void Shard::account_event(Account& a, const Event& ev, uint64_t member) {
   int64_t ts = ev.timestamp_ns;
   if (ts < a.window.start_ns && a.last_seen_ns - ts > rules.settings.max_skew_ns) {
     if (!a.pooled) ++stats.late_events;  // too late to change a window that is already judged
@@ -139,7 +139,7 @@ void Shard::account_event(Account& a, const Event& ev) {
     a.window.restart(ts);
     prune_recent(a);
   }
-  add_to_window(a, ev);
+  add_to_window(a, ev, member);
   a.first_seen_ns = std::min(a.first_seen_ns, ts);
   a.last_seen_ns = std::max(a.last_seen_ns, ts);
   auto prompt = static_cast<uint64_t>(std::max<int64_t>(0, ev.prompt_tokens.value_or(0)));
@@ -172,7 +172,7 @@ void Shard::account_event(Account& a, const Event& ev) {
   }
 }
 
-void Shard::add_to_window(Account& a, const Event& ev) {
+void Shard::add_to_window(Account& a, const Event& ev, uint64_t member) {
   WindowStats& w = a.window;
   int64_t ts = ev.timestamp_ns;
   w.last_ns = std::max(w.last_ns, ts);
@@ -264,7 +264,8 @@ void Shard::add_to_window(Account& a, const Event& ev) {
   if (options.include_prompts && !last_user.empty())
     w.sample_prompts[slot].assign(last_user.substr(0, 300));
 
-  Observation seen{ev, last_user, analyse, prompt_hash, style, with_system, &detector_counts};
+  Observation seen{ev,    last_user,   analyse,          prompt_hash,
+                   style, with_system, &detector_counts, member};
   for (size_t d = 0; d < shared.detectors.size(); ++d)
     if (shared.detectors[d]->enabled() && (!a.pooled || shared.detectors[d]->judges_pooled()))
       shared.detectors[d]->observe(a.states[d], a, seen);

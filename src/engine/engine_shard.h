@@ -162,9 +162,10 @@ struct Shard {
   /// The key's account, made on its first event.
   Account& open_account(std::string_view key, int64_t ts, bool pooled);
   /// The event joins the account (a key's or a cluster's): its window, totals and judgement.
-  void account_event(Account& a, const Event& ev);
+  /// `member`: for a cluster's pooled account, the hash of the member key that sent it.
+  void account_event(Account& a, const Event& ev, uint64_t member = 0);
   /// The event joins the account's window features, then its enabled detectors see it.
-  void add_to_window(Account& a, const Event& ev);
+  void add_to_window(Account& a, const Event& ev, uint64_t member);
   /// Every enabled detector's verdict on the account's window, each considered for a finding.
   void evaluate(Account& a, int64_t now);
   /// The window's last judgement; then the detectors and the day horizon keep what they need.

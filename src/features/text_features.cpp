@@ -101,6 +101,48 @@ double DistinctSketch::estimate() const {
          static_cast<double>(smallest_[k - 1]);
 }
 
+void SharedPromptSketch::add(uint64_t prompt, uint64_t sender) {
+  sender |= 1;  // 0 marks a prompt already shared
+  if (size_ == k && prompt > smallest_[k - 1].prompt) return;
+  Entry* end = smallest_.data() + size_;
+  Entry* pos = std::lower_bound(smallest_.data(), end, prompt,
+                                [](const Entry& e, uint64_t p) { return e.prompt < p; });
+  if (pos != end && pos->prompt == prompt) {
+    if (pos->sender != sender) pos->sender = 0;
+    return;
+  }
+  if (size_ == k) {
+    if (pos == end) return;
+    std::memmove(pos + 1, pos, static_cast<size_t>(end - pos - 1) * sizeof(Entry));
+  } else {
+    std::memmove(pos + 1, pos, static_cast<size_t>(end - pos) * sizeof(Entry));
+    ++size_;
+  }
+  *pos = {prompt, sender};
+}
+
+size_t SharedPromptSketch::shared() const {
+  return static_cast<size_t>(std::count_if(smallest_.begin(), smallest_.begin() + size_,
+                                           [](const Entry& e) { return e.sender == 0; }));
+}
+
+void SharedPromptSketch::save(StateWriter& w) const {
+  w.u64(size_);
+  for (size_t i = 0; i < size_; ++i) {
+    w.u64(smallest_[i].prompt);
+    w.u64(smallest_[i].sender);
+  }
+}
+
+void SharedPromptSketch::load(StateReader& r) {
+  size_ = r.count(k);
+  for (size_t i = 0; i < size_; ++i) {
+    smallest_[i] = {r.u64(), r.u64()};
+    if (i > 0 && smallest_[i].prompt <= smallest_[i - 1].prompt)
+      throw StateError("a shared-prompt sample is out of order");
+  }
+}
+
 bool TemplateMiner::fits(const Template& t) const {
   const Ends& e = scratch;
   size_t fixed = t.prefix.size() + t.suffix.size();

@@ -1,5 +1,7 @@
 // The linker: which keys it ties, the ids it keeps, and clusters through the engine.
 
+#include <exfilscan/features/text_features.h>
+
 #include "engine/key_linker.h"
 #include "engine_test_util.h"
 
@@ -163,8 +165,8 @@ struct Run {
   std::vector<AccountSummary> rows;
 };
 
-Run run(const std::vector<Event>& events, size_t shards, size_t cut) {
-  RuleSet rules = default_rules();
+Run run(const std::vector<Event>& events, size_t shards, size_t cut,
+        RuleSet rules = default_rules()) {
   rules.thresholds.clear();
   EngineOptions o;
   o.shards = shards;
@@ -228,6 +230,110 @@ TEST_CASE("small keys of one campaign are judged as one cluster, the NAT's keys 
       Run other = run(events, shards, cut);
       CHECK(other.findings == one.findings);
       CHECK(other.ranking == one.ranking);
+    }
+}
+
+namespace {
+
+/// People's kind of question, the q-th of a list: no imperative, no template (twelve openings
+/// around a topic of two parts).
+std::string question(int q) {
+  static const char* openings[] = {"why did {} matter so much to people back then?",
+                                   "is it true that {} changed everything",
+                                   "my grandmother keeps talking about {}, what happened",
+                                   "{} - what am I missing here?",
+                                   "can someone explain the real story of {}",
+                                   "what would a historian say about {}?",
+                                   "i read somewhere about {} and now i'm curious",
+                                   "how big a deal was {} really",
+                                   "was {} as bad as they say?",
+                                   "any idea who first wrote about {}?",
+                                   "so about {}... why is nobody talking about it",
+                                   "did {} leave any trace today?"};
+  static const char* things[] = {"the first railway",  "a long drought", "the new school",
+                                 "a royal wedding",    "the great fire", "a travelling circus",
+                                 "the printing press", "a comet",        "the plague years",
+                                 "a new bridge"};
+  static const char* towns[] = {"the old harbour", "a mountain village", "the river town",
+                                "a fishing port",  "the market city",    "a desert oasis",
+                                "the border fort", "an island colony",   "the mining camp",
+                                "a canal town",    "the royal capital",  "a forest hamlet"};
+  int topic = q / 12;
+  std::string about = fmt::format("{} in {}", things[topic % 10], towns[topic / 10 % 12]);
+  return fmt::format(fmt::runtime(openings[q % 12]), about);
+}
+
+/// Twelve keys of one wave and system prompt asking people's kind of questions, long answers,
+/// a request each a quarter hour: from one list of sixty (each asked by several keys), or each
+/// key its own. And a key there from the start.
+std::vector<Event> question_stream(Stream& s, bool one_list) {
+  std::vector<Event> out;
+  for (int k = 0; k < 12; ++k) {
+    int64_t begin = t0 + 2 * ns_per_hour + k * 20 * ns_per_second;
+    for (int i = 0; i < 40; ++i) {
+      Event e = s.event(begin + i * 15 * ns_per_minute, fmt::format("ask-{:02d}", k), 700);
+      e.ip = s.keep(fmt::format("203.{}.{}.7", k, k));
+      e.user_agent = "bot/1.0";
+      e.model = "gpt-4o";
+      int q = one_list ? (i * 7 + k * 11) % 60 : i * 12 + k;
+      e.prompt = s.keep_parts({{PromptRole::system, "You are an expert. Answer fully."},
+                               {PromptRole::user, s.keep(question(q))}});
+      out.push_back(e);
+    }
+  }
+  // Keys there before them: the logs have settled when the wave comes.
+  for (int i = 0; i < 40; ++i) out.push_back(s.event(t0 + i * 20 * ns_per_minute, "before"));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Event& a, const Event& b) { return a.timestamp_ns < b.timestamp_ns; });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a cluster's keys asking the same questions work from one list", "[linker][engine]") {
+  // People's questions look like anyone's: what gives the list away is that the cluster's keys
+  // ask the same ones word for word.
+  CHECK_FALSE(
+      classify_prompt("what did people in a canal town think of a comet back then?").instruction);
+  // (Built from a few openings, they also fit templates: the sweep is judged here alone.)
+  RuleSet rules = default_rules();
+  rules.prompt_templating.enabled = false;
+  Stream s;
+  Run shared = run(question_stream(s, true), 1, 0, rules);
+  Run own = run(question_stream(s, false), 1, 0, rules);
+  INFO(shared.findings);
+  INFO(own.findings);
+  auto pooled_sweep = [](const Run& r) {
+    std::string out;
+    size_t at = 0;
+    while ((at = r.findings.find("distillation_sweep cluster-", at)) != std::string::npos) {
+      size_t end = r.findings.find('\n', at);
+      out += r.findings.substr(at, end - at) + "\n";
+      at = end;
+    }
+    return out;
+  };
+  std::string listed = pooled_sweep(shared);
+  REQUIRE_FALSE(listed.empty());
+  CHECK(listed.find("shared_prompts=1.000000") != std::string::npos);
+  CHECK(listed.find("of the distinct prompts sent by two keys or more") != std::string::npos);
+  // Each key its own questions: the same cluster, nothing to say the prompts are a list.
+  auto linked = [](const Run& r) {
+    for (const AccountSummary& a : r.rows)
+      if (a.key == "ask-00") return !a.cluster.empty();
+    return false;
+  };
+  CHECK(linked(shared));
+  CHECK(linked(own));
+  CHECK(pooled_sweep(own).empty());
+  // The same for any number of shards, and for a run cut in two with --state.
+  std::vector<Event> events = question_stream(s, true);
+  for (size_t shards : {1, 3})
+    for (size_t cut : {events.size() / 3, events.size() / 2}) {
+      INFO("shards " << shards << ", cut at " << cut);
+      Run other = run(events, shards, cut, rules);
+      CHECK(other.findings == shared.findings);
+      CHECK(other.ranking == shared.ranking);
     }
 }
 

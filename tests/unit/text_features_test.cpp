@@ -1,5 +1,6 @@
 #include <exfilscan/features/text_features.h>
 #include <exfilscan/hash.h>
+#include <exfilscan/state.h>
 
 #include "features/prompt_ends.h"
 
@@ -7,7 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -215,6 +219,79 @@ TEST_CASE("distinct sketch is exact when small and close when large", "[text]") 
   DistinctSketch big;
   for (int i = 0; i < 100000; ++i) big.add(hash_bytes(std::to_string(i)));
   CHECK(big.estimate() == Approx(100000).epsilon(0.3));
+}
+
+TEST_CASE("shared prompts are those a second sender sent too", "[text]") {
+  SharedPromptSketch s;
+  for (int i = 0; i < 30; ++i) s.add(hash_bytes(fmt::format("q{}", i)), 1);
+  for (int i = 0; i < 30; ++i) s.add(hash_bytes(fmt::format("q{}", i)), 1);  // the same sender
+  CHECK(s.sampled() == 30);
+  CHECK(s.shared() == 0);
+  for (int i = 0; i < 10; ++i) s.add(hash_bytes(fmt::format("q{}", i)), 2);
+  CHECK(s.shared() == 10);
+  s.add(hash_bytes("q0"), 3);  // a third sender: still one prompt shared
+  CHECK(s.shared() == 10);
+  CHECK(s.sampled() == 30);
+  // Sender 0 is a sender like any other (not the mark of a shared prompt).
+  SharedPromptSketch zero;
+  zero.add(hash_bytes("q"), 0);
+  zero.add(hash_bytes("q"), 0);
+  CHECK(zero.shared() == 0);
+  zero.add(hash_bytes("q"), 2);
+  CHECK(zero.shared() == 1);
+}
+
+TEST_CASE("the shared-prompt sample is the k smallest prompts, their senders exact", "[text]") {
+  // Against a plain record of every prompt's senders: the sample holds the k smallest hashes
+  // and says of each whether two senders sent it, whatever the order of the sends.
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    INFO("seed " << seed);
+    uint64_t x = seed;
+    auto next = [&x] {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      return x;
+    };
+    SharedPromptSketch s;
+    std::map<uint64_t, std::set<uint64_t>> senders;
+    for (int i = 0; i < 5000; ++i) {
+      uint64_t prompt = hash_bytes(fmt::format("prompt {}", next() % 900));
+      uint64_t sender = hash_bytes(fmt::format("key {}", next() % (seed == 1 ? 1 : 40)));
+      s.add(prompt, sender);
+      senders[prompt].insert(sender);
+    }
+    size_t shared = 0, n = 0;
+    for (const auto& [prompt, who] : senders) {
+      if (n++ == SharedPromptSketch::k) break;
+      shared += who.size() >= 2;
+    }
+    CHECK(s.sampled() == SharedPromptSketch::k);
+    CHECK(s.shared() == shared);
+    if (seed == 1) CHECK(shared == 0);
+    if (seed != 1) CHECK(shared > 0);
+  }
+}
+
+TEST_CASE("a shared-prompt sample saves, loads, and refuses one out of order", "[text][state]") {
+  SharedPromptSketch s;
+  for (int i = 0; i < 20; ++i) s.add(hash_bytes(fmt::format("q{}", i)), i % 3 ? 5 : 6);
+  for (int i = 0; i < 20; i += 2) s.add(hash_bytes(fmt::format("q{}", i)), 7);
+  StateWriter w;
+  s.save(w);
+  SharedPromptSketch back;
+  StateReader r(w.data());
+  back.load(r);
+  CHECK(back.sampled() == s.sampled());
+  CHECK(back.shared() == s.shared());
+  StateWriter again;
+  back.save(again);
+  CHECK(again.data() == w.data());
+  // Two prompts in the wrong order: a state holds any bytes.
+  StateWriter bad;
+  bad.u64(2);
+  for (uint64_t v : {9, 1, 3, 1}) bad.u64(v);
+  SharedPromptSketch refused;
+  StateReader in(bad.data());
+  CHECK_THROWS_AS(refused.load(in), StateError);
 }
 
 TEST_CASE("the miner learns a prefix template and counts distinct fills", "[text]") {

@@ -37,6 +37,31 @@ class DistinctSketch {
   size_t size_ = 0;
 };
 
+/// Which prompts several senders share: the k smallest prompt hashes (a uniform sample of the
+/// distinct prompts, exact below k), each with the first sender seen with it and whether
+/// another one sent it too. A cluster's keys asking the same questions work from one list;
+/// unrelated people rarely send one long prompt word for word.
+class SharedPromptSketch {
+ public:
+  static constexpr size_t k = 64;
+  /// (Senders are hashes: the lowest bit of one is not looked at.)
+  void add(uint64_t prompt_hash, uint64_t sender_hash);
+  /// Distinct prompts in the sample, and of them those sent by two senders or more.
+  size_t sampled() const { return size_; }
+  size_t shared() const;
+  void clear() { size_ = 0; }
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+
+ private:
+  struct Entry {
+    uint64_t prompt;
+    uint64_t sender;  // the first; 0 once a second one came
+  };
+  std::array<Entry, k> smallest_{};  // by prompt, ascending; first size_ valid
+  size_t size_ = 0;
+};
+
 struct MinerOptions {
   size_t max_templates = 16;     // per account; the least recently used one is replaced
   size_t unmatched_memory = 32;  // recent prompts kept (as hashes) to find new templates in

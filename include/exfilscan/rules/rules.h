@@ -136,6 +136,8 @@ struct SweepRule {
   double chain_of_thought_full_share = 0;  // of prompts asking for written-out reasoning
   double human_instruction_share = 0;      // of people's prompts in instruction style: only
                                            // the excess over it is evidence
+  uint64_t shared_list_min_prompts = 0;    // a cluster's distinct prompts before the share...
+  double shared_list_full_share = 0;       // ...its members share counts (fully at this)
   uint64_t cadence_min_slices = 0;         // sixtieths elapsed before coverage counts
   uint64_t cadence_min_gaps = 0;           // gaps between requests before regularity counts
   uint64_t cadence_min_windows = 0;        // windows a longer horizon spans before its share
