@@ -155,6 +155,13 @@ bool TemplateMiner::fits(const Template& t) const {
   return true;
 }
 
+bool TemplateMiner::enough_fixed(size_t prefix, size_t suffix, uint64_t first,
+                                 uint64_t last) const {
+  if (prefix + suffix >= options_.min_fixed_tokens) return true;
+  return prefix > 0 && suffix > 0 && prefix + suffix >= options_.min_frame_tokens &&
+         first != detail::number_token && last != detail::number_token;
+}
+
 int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
   Ends& e = scratch;
   detail::prompt_ends(text, options_.signature_tokens, e);
@@ -194,7 +201,9 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
     Template& t = templates_[i];
     size_t p = common_prefix(t.prefix, e.head), s = common_suffix(t.suffix, e.tail);
     size_t fixed = t.prefix.size() + t.suffix.size();
-    if (p + s < options_.min_fixed_tokens || 2 * (p + s) < fixed || p + s >= e.total) continue;
+    if (!enough_fixed(p, s, e.head[0].norm, e.tail.back().norm) || 2 * (p + s) < fixed ||
+        p + s >= e.total)
+      continue;
     if (p + s > best_fixed) best = static_cast<int>(i), best_fixed = p + s;
   }
   if (best >= 0) {
@@ -225,7 +234,7 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
     } else {
       while (p + s >= shortest && (p || s)) (s ? --s : --p);  // each needs a slot of its own
     }
-    if (p + s >= options_.min_fixed_tokens && p + s > best_p + best_s)
+    if (enough_fixed(p, s, e.head[0].norm, e.tail.back().norm) && p + s > best_p + best_s)
       partner = static_cast<int>(i), best_p = p, best_s = s;
   }
   if (partner >= 0) {

@@ -294,6 +294,36 @@ TEST_CASE("a shared-prompt sample saves, loads, and refuses one out of order", "
   CHECK_THROWS_AS(refused.load(in), StateError);
 }
 
+TEST_CASE("two words around the slot are one template, whatever the fills begin with", "[text]") {
+  // The commonest wrappers have two words: each pair of fills sharing a first word once made a
+  // template of its own ("Problem: What <*> Solution:"), sixteen of them, none the stamp.
+  TemplateMiner miner;
+  const char* starts[] = {"What", "How", "Write", "Which", "Give", "Please", "You", "If"};
+  const char* rests[] = {"is the longest river in the north",     "do tides follow the moon",
+                         "a short note about winter roads",       "gear fits a mountain bike",
+                         "two examples of a fair trade",          "list the planets by size",
+                         "are asked to sort these cards by suit", "a train leaves early, when"};
+  int last = -1;
+  for (int i = 0; i < 64; ++i)
+    last = miner.add(fmt::format("Problem: {} {} (case {})\nSolution:", starts[i % 8],
+                                 rests[i / 8 % 8], i % 8 == i / 8 % 8 ? "same" : "other"));
+  REQUIRE(last >= 0);
+  CHECK(miner.size() == 1);
+  CHECK(miner.masked(last) == "Problem: <*> Solution:");
+  CHECK(miner.lifetime_matches(last) == 64);
+  // A frame is two words: a word and a number at the end frame nothing (the number is a slot
+  // of its own), and two words at one end are too common to be a template ("What is <*>").
+  auto word = [](int i, int salt) {  // a word of its own for each i
+    return std::string{static_cast<char>('a' + (i * 7 + salt) % 26),
+                       static_cast<char>('a' + (i / 26 + salt) % 26), 'x'};
+  };
+  TemplateMiner numbers, opening;
+  for (int i = 0; i < 40; ++i) {
+    CHECK(numbers.add(fmt::format("travel {} {} {}", word(i, 1), word(i, 2), i)) == -1);
+    CHECK(opening.add(fmt::format("What is {} {}", word(i, 3), word(i, 4))) == -1);
+  }
+}
+
 TEST_CASE("the miner learns a prefix template and counts distinct fills", "[text]") {
   TemplateMiner miner;
   const char* subjects[] = {"the train",      "my sister", "a small dog",
