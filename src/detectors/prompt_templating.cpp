@@ -131,12 +131,13 @@ struct TemplatingCase {
   }
 };
 
-/// The templating verdict on one horizon, answers of `median_completion` tokens. The share of
+/// The templating verdict on one horizon, answers of `median_completion` tokens, `expansion`
+/// times as long as what they answer (geometric mean; 0: not known). The share of
 /// answers that are the product and the span's wording are asked of `product_share()` and
 /// `span()` only when it fires (judging allocates nothing until a verdict is kept).
 template <typename ProductShare, typename Span>
 Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
-                         const TemplatingCase& c, double median_completion,
+                         const TemplatingCase& c, double median_completion, double expansion,
                          ProductShare&& product_share_of, Span&& span_of) {
   Verdict v;
   double prompts = c.prompts, top_share = c.top_share, fills = c.fills;
@@ -147,9 +148,12 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
                {"median_completion_tokens", median_completion}};
   if (!c.fires(rule)) return v;
   double product_share = product_share_of();
-  // The answers are the product: long, or mostly as long as what was asked (a translation).
-  bool long_outputs = median_completion >= static_cast<double>(rule.long_completion_tokens) ||
-                      product_share >= rule.product_answer_share;
+  // The answers are the product: long, or mostly as long as what was asked (a translation), or
+  // several times as long as it (written out from a line: a label, an extract, a summary
+  // never is).
+  bool long_answers = median_completion >= static_cast<double>(rule.long_completion_tokens);
+  bool expanded = rule.answer_expansion > 0 && expansion >= rule.answer_expansion;
+  bool long_outputs = long_answers || product_share >= rule.product_answer_share || expanded;
   // Many templates filled a few times each, with short answers, is what a pipeline over a task
   // collection sends (a label or a number per prompt): no evidence of a harvest at all.
   if (c.variants && !long_outputs) return v;
@@ -183,10 +187,11 @@ Verdict judge_templating(const TemplatingRule& rule, const TemplateMiner* miner,
                                        fills);
   v.reason = fmt::format(
       "{:.0f}% of {:.0f} prompts {} {}{}", top_share * 100, prompts, span, what,
-      !long_outputs ? " (short answers: a pipeline as often as a harvest)"
-      : median_completion >= static_cast<double>(rule.long_completion_tokens)
-          ? fmt::format(", with long answers (median {:.0f} tokens)", median_completion)
-          : fmt::format(", answered at length for what they ask ({:.0f}%)", product_share * 100));
+      !long_outputs  ? " (short answers: a pipeline as often as a harvest)"
+      : long_answers ? fmt::format(", with long answers (median {:.0f} tokens)", median_completion)
+      : product_share >= rule.product_answer_share
+          ? fmt::format(", answered at length for what they ask ({:.0f}%)", product_share * 100)
+          : fmt::format(", answered at {:.1f} times the length of what they ask", expansion));
   return v;
 }
 
@@ -251,6 +256,13 @@ class PromptTemplating final : public Detector {
   }
 
  private:
+  /// How many times as long the answers are as what they answer, where they are answers at all
+  /// (a median of settings.min_answer_tokens: under it, labels); else 0.
+  double expansion(const LengthPairs& lengths, double median_completion) const {
+    return median_completion >= static_cast<double>(settings_.min_answer_tokens)
+               ? lengths.expansion()
+               : 0;
+  }
   /// The key's prompts as a whole.
   Verdict judge_key(const DetectorState* state, const Account& a) const;
   /// Each shape's prompts on their own where the key's traffic splits: the stronger of `best`
@@ -281,13 +293,15 @@ Verdict PromptTemplating::judge_key(const DetectorState* state, const Account& a
   };
   auto window_span = [&] { return "in " + window_text(w); };
   Verdict window =
-      judge_templating(rule_, miner, hour, w.median_completion(), window_share, window_span);
+      judge_templating(rule_, miner, hour, w.median_completion(),
+                       expansion(w.lengths, w.median_completion()), window_share, window_span);
   if (!miner) return window;
   TemplatingCase asked(variants_of(*miner, rule_, w.text_requests, matches, fills));
   if (asked.fires(rule_))
-    window = stronger(
-        std::move(window),
-        judge_templating(rule_, miner, asked, w.median_completion(), window_share, window_span));
+    window =
+        stronger(std::move(window), judge_templating(rule_, miner, asked, w.median_completion(),
+                                                     expansion(w.lengths, w.median_completion()),
+                                                     window_share, window_span));
   if (!a.judge_long) return window;
   // Over the templates' lives: those filled most since they were learnt, over the prompts
   // since the oldest of them was.
@@ -324,11 +338,13 @@ Verdict PromptTemplating::judge_key(const DetectorState* state, const Account& a
   };
   if (stamped)
     window = stronger(std::move(window),
-                      judge_templating(rule_, miner, *life_case, day.median_completion(), day_share,
+                      judge_templating(rule_, miner, *life_case, day.median_completion(),
+                                       expansion(day.lengths, day.median_completion()), day_share,
                                        life_span(oldest)));
   if (varied)
     window = stronger(std::move(window),
-                      judge_templating(rule_, miner, life_asked, day.median_completion(), day_share,
+                      judge_templating(rule_, miner, life_asked, day.median_completion(),
+                                       expansion(day.lengths, day.median_completion()), day_share,
                                        life_span(life_variants.oldest)));
   return window;
 }
@@ -361,8 +377,8 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
     auto window_fills = [&](int i) { return miner.distinct_fills(i); };
     auto window_verdict = [&](const TemplatingCase& c) {
       Verdict v = judge_templating(
-          rule_, &miner, c, p.window.median_completion(), [&] { return p.window.product_share(); },
-          [&] { return "in " + window_text(a.window); });
+          rule_, &miner, c, p.window.median_completion(), 0,
+          [&] { return p.window.product_share(); }, [&] { return "in " + window_text(a.window); });
       if (v.fired) own(std::move(v), in_window / window_all);
     };
     if (in_window > 0 && in_window >= min_prompts &&
@@ -383,7 +399,7 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
     auto life_verdict = [&](const TemplatingCase& c, int oldest) {
       if (c.prompts <= in_window || !c.fires(rule_)) return;  // the window's own case
       Verdict v = judge_templating(
-          rule_, &miner, c, p.life.median_completion(), [&] { return p.life.product_share(); },
+          rule_, &miner, c, p.life.median_completion(), 0, [&] { return p.life.product_share(); },
           [&] {
             int64_t from = miner.learnt_ns(oldest);
             if (from == INT64_MIN) from = a.window.start_ns;

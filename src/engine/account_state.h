@@ -12,6 +12,7 @@
 
 #include <array>
 #include <bitset>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,6 +51,9 @@ struct LengthPairs {
   }
   /// Pearson's r of the logs, in [-1, 1]; 0 under 3 pairs or without spread.
   double correlation() const;
+  /// How many times as long the answers are as what they answer (geometric mean of the
+  /// ratios, each length plus one token); 0 without pairs.
+  double expansion() const { return n > 0 ? std::exp((sy - sx) / n) : 0; }
   void save(StateWriter& w) const;
   void load(StateReader& r);
 };

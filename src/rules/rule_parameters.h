@@ -94,6 +94,7 @@ void read_detectors(R& r, RuleSet& rules) {
     t->get("fills_full_ratio", d.fills_full_ratio, 1, 1e6);
     t->get("long_completion_tokens", d.long_completion_tokens);
     t->get("product_answer_share", d.product_answer_share, 0, 1);
+    t->get("answer_expansion", d.answer_expansion, 0, 1e6);
     t->get("max_score_short_outputs", d.max_score_short_outputs, 0, 1);
     t->get("full_evidence_ratio", d.full_evidence_ratio, 1, 1e6);
     t->get("max_score_little_evidence", d.max_score_little_evidence, 0, 1);

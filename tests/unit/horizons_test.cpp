@@ -153,6 +153,35 @@ TEST_CASE("short answers that follow their input's length are the product", "[en
   CHECK(translation > rule.max_score_short_outputs);
 }
 
+TEST_CASE("answers several times as long as what they answer are the product",
+          "[engine][horizons]") {
+  // A worked answer to a one-line problem: under long_completion_tokens, and its length does
+  // not follow the problem's; a label or a one-line extract never is that long for its input.
+  auto run = [](int64_t answer_from, int64_t answer_spread) {
+    Stream s;
+    Recorder rec;
+    DetectionEngine engine(only("prompt_templating"), {}, rec);
+    std::vector<PromptPart> parts(1);
+    for (int i = 0; i < 300; ++i) {
+      Event e = s.event(t0 + i * 10 * ns_per_second, "pipe", answer_from + i * 7 % answer_spread);
+      parts[0] = {PromptRole::user,
+                  s.keep(fmt::format("Problem: how do {} shape {} {}?\nSolution:", topics[i % 13],
+                                     topics[(i * 5 + 2) % 13], forms[i % 7]))};
+      e.prompt = parts;
+      engine.on_event(e);
+    }
+    engine.finish();
+    return best_score(rec.findings);
+  };
+  const TemplatingRule& rule = default_rules().prompt_templating;
+  double worked = run(120, 120);  // 120 to 240 tokens for about 12 asked
+  double labelled = run(3, 4);
+  INFO("worked " << worked << ", labelled " << labelled);
+  CHECK(worked > rule.max_score_short_outputs);
+  CHECK(labelled > 0);
+  CHECK(labelled <= rule.max_score_short_outputs);
+}
+
 TEST_CASE("answer lengths that follow prompt lengths correlate", "[horizons]") {
   LengthPairs follows, flat, few;
   for (int i = 1; i <= 50; ++i) {

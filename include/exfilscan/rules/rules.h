@@ -111,6 +111,7 @@ struct TemplatingRule {
   double fills_full_ratio = 0;  // the score's fill part is full at this many times the minimum
   int64_t long_completion_tokens = 0;
   double product_answer_share = 0;  // or this share of answers long for their prompt
+  double answer_expansion = 0;      // or answers this many times as long as their prompts
   double max_score_short_outputs = 0;
   double full_evidence_ratio = 0;        // prompts, in times min_requests, before high...
   double max_score_little_evidence = 0;  // ...below which the score stays under it
