@@ -155,12 +155,24 @@ bool TemplateMiner::fits(const Template& t) const {
   return true;
 }
 
-bool TemplateMiner::enough_fixed(size_t prefix, size_t suffix, uint64_t first,
-                                 uint64_t last) const {
-  if (prefix + suffix >= options_.min_fixed_tokens) return true;
-  return prefix > 0 && suffix > 0 && prefix + suffix >= options_.min_frame_tokens &&
-         first != detail::number_token && last != detail::number_token;
+namespace {
+
+/// Enough fixed tokens for a template: `prefix` of the prompt's first and `suffix` of its last
+/// tokens. Fewer than min_fixed_tokens do for a frame, a word before the slot and one after it
+/// ("Question: <*> Answer:"), or for a label before it ("Portuguese translation: <*>", its
+/// last token ending in a colon); two words that only open a prompt do not ("What is <*>").
+/// Their words are words: a number at a prompt's end is a slot of its own.
+bool enough_fixed(const MinerOptions& o, size_t prefix, size_t suffix, const detail::PromptEnds& e,
+                  std::string_view text) {
+  if (prefix + suffix >= o.min_fixed_tokens) return true;
+  if (prefix + suffix < o.min_frame_tokens || prefix == 0) return false;
+  if (e.head[0].norm == detail::number_token) return false;
+  if (suffix > 0) return e.tail.back().norm != detail::number_token;
+  uint32_t end = e.head[prefix - 1].end;
+  return end > 0 && end <= text.size() && text[end - 1] == ':';
 }
+
+}  // namespace
 
 int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
   Ends& e = scratch;
@@ -201,9 +213,7 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
     Template& t = templates_[i];
     size_t p = common_prefix(t.prefix, e.head), s = common_suffix(t.suffix, e.tail);
     size_t fixed = t.prefix.size() + t.suffix.size();
-    if (!enough_fixed(p, s, e.head[0].norm, e.tail.back().norm) || 2 * (p + s) < fixed ||
-        p + s >= e.total)
-      continue;
+    if (!enough_fixed(options_, p, s, e, text) || 2 * (p + s) < fixed || p + s >= e.total) continue;
     if (p + s > best_fixed) best = static_cast<int>(i), best_fixed = p + s;
   }
   if (best >= 0) {
@@ -234,7 +244,7 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
     } else {
       while (p + s >= shortest && (p || s)) (s ? --s : --p);  // each needs a slot of its own
     }
-    if (enough_fixed(p, s, e.head[0].norm, e.tail.back().norm) && p + s > best_p + best_s)
+    if (enough_fixed(options_, p, s, e, text) && p + s > best_p + best_s)
       partner = static_cast<int>(i), best_p = p, best_s = s;
   }
   if (partner >= 0) {

@@ -294,7 +294,7 @@ TEST_CASE("a shared-prompt sample saves, loads, and refuses one out of order", "
   CHECK_THROWS_AS(refused.load(in), StateError);
 }
 
-TEST_CASE("two words around the slot are one template, whatever the fills begin with", "[text]") {
+TEST_CASE("two words around the slot, or a label before it, are one template", "[text]") {
   // The commonest wrappers have two words: each pair of fills sharing a first word once made a
   // template of its own ("Problem: What <*> Solution:"), sixteen of them, none the stamp.
   TemplateMiner miner;
@@ -317,11 +317,16 @@ TEST_CASE("two words around the slot are one template, whatever the fills begin 
     return std::string{static_cast<char>('a' + (i * 7 + salt) % 26),
                        static_cast<char>('a' + (i / 26 + salt) % 26), 'x'};
   };
-  TemplateMiner numbers, opening;
+  TemplateMiner numbers, opening, label;
   for (int i = 0; i < 40; ++i) {
     CHECK(numbers.add(fmt::format("travel {} {} {}", word(i, 1), word(i, 2), i)) == -1);
     CHECK(opening.add(fmt::format("What is {} {}", word(i, 3), word(i, 4))) == -1);
+    last = label.add(fmt::format("Portuguese translation: {} {}", word(i, 5), word(i, 6)));
   }
+  // But two words that end in a colon are a label: a field the slot fills.
+  CHECK(label.size() == 1);
+  CHECK(label.masked(last) == "Portuguese translation: <*>");
+  CHECK(label.lifetime_matches(last) == 40);
 }
 
 TEST_CASE("the miner learns a prefix template and counts distinct fills", "[text]") {

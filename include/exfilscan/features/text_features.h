@@ -66,8 +66,8 @@ struct MinerOptions {
   size_t max_templates = 16;     // per account; the least recently used one is replaced
   size_t unmatched_memory = 32;  // recent prompts kept (as hashes) to find new templates in
   size_t min_fixed_tokens = 3;   // prefix + suffix tokens a template needs
-  size_t min_frame_tokens = 2;   // or as few as this with a prefix and a suffix both: a frame
-                                 // around the slot ("Question: <*> Answer:")
+  size_t min_frame_tokens = 2;   // or as few as this around the slot ("Question: <*> Answer:")
+                                 // or after a label ("Portuguese translation: <*>")
   size_t signature_tokens = 12;  // tokens of each end compared (and longest fixed part)
   /// A template none of whose prompts came for this long is forgotten (relearnt from two
   /// prompts if it comes back): an account's templates are those of its last week, so its
@@ -142,10 +142,6 @@ class TemplateMiner {
     int64_t matched_ns = unknown_time;  // start of the latest window with a match
   };
   bool fits(const Template& t) const;
-  /// Enough fixed tokens for a template: `prefix` at the start and `suffix` at the end, the
-  /// prompt's first and last tokens (normalised) `first` and `last`. A frame's ends are words:
-  /// a number at the end of a prompt is a slot of its own, not a frame.
-  bool enough_fixed(size_t prefix, size_t suffix, uint64_t first, uint64_t last) const;
   MinerOptions options_;
   std::vector<Template> templates_;
   std::vector<Signature> unmatched_;
