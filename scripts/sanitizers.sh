@@ -29,7 +29,9 @@ if ! cmake --build "$dir" -j2 > "$dir/build.log" 2>&1; then
 fi
 # Leak checking needs ptrace, which some containers refuse: memory errors and UB are the point.
 # Not the Kafka group tests (label kafka_group): three minutes of waiting for groups to form
-# and sessions to time out, for code the [librdkafka] unit tests already run here.
+# and sessions to time out. The [librdkafka] unit tests run exfilscan's Kafka reading and
+# per-partition state here; the group tests' hand-over between processes and the cluster
+# stage over a topic run in the release build only.
 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir "$dir" -j2 --output-on-failure -LE kafka_group
 

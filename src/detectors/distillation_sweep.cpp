@@ -131,7 +131,8 @@ class DistillationSweep final : public Detector {
       if (share > rule_.segment_max_share) continue;  // most of the key: the key's verdict
       if (part.requests < min_requests) continue;
       Spread spread = day_spread(settings_, part, s.first_ns);
-      Verdict v = judge_sweep(rule_, settings_, a, part, &spread, shared);
+      // (Not the cluster's shared prompts: they are its whole traffic's, not the part's.)
+      Verdict v = judge_sweep(rule_, settings_, a, part, &spread);
       if (!v.fired) continue;
       v.metrics.push_back({"segment_share", share});
       v.reason = fmt::format("in {:.0f}% of the key's traffic ({}): {}", share * 100, describe(s),

@@ -56,8 +56,10 @@ Verdict judge_sweep(const SweepRule& rule, const Settings& settings, const Accou
   if (e.text_requests > 0) {
     f_instruction = clamp01((instruction_share - rule.human_instruction_share) /
                             (1 - rule.human_instruction_share));
-    // A list the members share says the same as a list's style.
-    double f_shared = clamp01(shared / rule.shared_list_full_share);
+    // A list the members share says the same as a list's style, as far as its requests are
+    // single questions: a list is asked one question a request, and people's conversations
+    // share their openings.
+    double f_shared = clamp01(shared / rule.shared_list_full_share) * f_single;
     list_shared = f_shared > f_instruction;
     f_instruction = std::max(f_instruction, f_shared);
     // Few repeats. Not "no template": a sweep wrapped in one is still a sweep (templating is

@@ -117,7 +117,7 @@ void read_detectors(R& r, RuleSet& rules) {
     s->get("sampling_full_share", d.sampling_full_share, 0.01, 1);
     s->get("chain_of_thought_full_share", d.chain_of_thought_full_share, 0.01, 1);
     s->get("human_instruction_share", d.human_instruction_share, 0, 0.99);
-    s->get("shared_list_min_prompts", d.shared_list_min_prompts, 1, 1'000'000);
+    s->get("shared_list_min_prompts", d.shared_list_min_prompts, 1, 64);  // the sample holds 64
     s->get("shared_list_full_share", d.shared_list_full_share, 0.01, 1);
     s->get("cadence_min_slices", d.cadence_min_slices, 1, 60);
     s->get("cadence_min_gaps", d.cadence_min_gaps, 1, 1'000'000);

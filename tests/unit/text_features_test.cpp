@@ -273,8 +273,8 @@ TEST_CASE("the shared-prompt sample is the k smallest prompts, their senders exa
 
 TEST_CASE("a shared-prompt sample saves, loads, and refuses one out of order", "[text][state]") {
   SharedPromptSketch s;
-  for (int i = 0; i < 20; ++i) s.add(hash_bytes(fmt::format("q{}", i)), i % 3 ? 5 : 6);
-  for (int i = 0; i < 20; i += 2) s.add(hash_bytes(fmt::format("q{}", i)), 7);
+  for (int i = 0; i < 20; ++i) s.add(hash_bytes(fmt::format("q{}", i)), i % 3 ? 4 : 6);
+  for (int i = 0; i < 20; i += 2) s.add(hash_bytes(fmt::format("q{}", i)), 8);
   StateWriter w;
   s.save(w);
   SharedPromptSketch back;
