@@ -257,11 +257,16 @@ class PromptTemplating final : public Detector {
 
  private:
   /// How many times as long the answers are as what they answer, where they are answers at all
-  /// (a median of settings.min_answer_tokens: under it, labels); else 0.
-  double expansion(const LengthPairs& lengths, double median_completion) const {
-    return median_completion >= static_cast<double>(settings_.min_answer_tokens)
-               ? lengths.expansion()
-               : 0;
+  /// (a median of settings.min_answer_tokens: under it, labels); else 0. What they answer is
+  /// the last user message, and at most the key's answers over its prompts as the log counts
+  /// their tokens: a prompt that names a document it does not hold is not a line.
+  double expansion(const Account& a, const LengthPairs& lengths, double median_completion) const {
+    if (median_completion < static_cast<double>(settings_.min_answer_tokens)) return 0;
+    double x = lengths.expansion();
+    if (a.prompt_tokens > 0)
+      x = std::min(x,
+                   static_cast<double>(a.completion_tokens) / static_cast<double>(a.prompt_tokens));
+    return x;
   }
   /// The key's prompts as a whole.
   Verdict judge_key(const DetectorState* state, const Account& a) const;
@@ -294,13 +299,13 @@ Verdict PromptTemplating::judge_key(const DetectorState* state, const Account& a
   auto window_span = [&] { return "in " + window_text(w); };
   Verdict window =
       judge_templating(rule_, miner, hour, w.median_completion(),
-                       expansion(w.lengths, w.median_completion()), window_share, window_span);
+                       expansion(a, w.lengths, w.median_completion()), window_share, window_span);
   if (!miner) return window;
   TemplatingCase asked(variants_of(*miner, rule_, w.text_requests, matches, fills));
   if (asked.fires(rule_))
     window =
         stronger(std::move(window), judge_templating(rule_, miner, asked, w.median_completion(),
-                                                     expansion(w.lengths, w.median_completion()),
+                                                     expansion(a, w.lengths, w.median_completion()),
                                                      window_share, window_span));
   if (!a.judge_long) return window;
   // Over the templates' lives: those filled most since they were learnt, over the prompts
@@ -339,13 +344,13 @@ Verdict PromptTemplating::judge_key(const DetectorState* state, const Account& a
   if (stamped)
     window = stronger(std::move(window),
                       judge_templating(rule_, miner, *life_case, day.median_completion(),
-                                       expansion(day.lengths, day.median_completion()), day_share,
-                                       life_span(oldest)));
+                                       expansion(a, day.lengths, day.median_completion()),
+                                       day_share, life_span(oldest)));
   if (varied)
     window = stronger(std::move(window),
                       judge_templating(rule_, miner, life_asked, day.median_completion(),
-                                       expansion(day.lengths, day.median_completion()), day_share,
-                                       life_span(life_variants.oldest)));
+                                       expansion(a, day.lengths, day.median_completion()),
+                                       day_share, life_span(life_variants.oldest)));
   return window;
 }
 

@@ -157,13 +157,14 @@ TEST_CASE("answers several times as long as what they answer are the product",
           "[engine][horizons]") {
   // A worked answer to a one-line problem: under long_completion_tokens, and its length does
   // not follow the problem's; a label or a one-line extract never is that long for its input.
-  auto run = [](int64_t answer_from, int64_t answer_spread) {
+  auto run = [](int64_t answer_from, int64_t answer_spread, int64_t prompt_tokens = 50) {
     Stream s;
     Recorder rec;
     DetectionEngine engine(only("prompt_templating"), {}, rec);
     std::vector<PromptPart> parts(1);
     for (int i = 0; i < 300; ++i) {
       Event e = s.event(t0 + i * 10 * ns_per_second, "pipe", answer_from + i * 7 % answer_spread);
+      e.prompt_tokens = prompt_tokens;
       parts[0] = {PromptRole::user,
                   s.keep(fmt::format("Problem: how do {} shape {} {}?\nSolution:", topics[i % 13],
                                      topics[(i * 5 + 2) % 13], forms[i % 7]))};
@@ -180,6 +181,10 @@ TEST_CASE("answers several times as long as what they answer are the product",
   CHECK(worked > rule.max_score_short_outputs);
   CHECK(labelled > 0);
   CHECK(labelled <= rule.max_score_short_outputs);
+  // The same line over a document the log counts in the prompt's tokens: no longer a line.
+  double read = run(120, 120, 400);
+  CHECK(read > 0);
+  CHECK(read <= rule.max_score_short_outputs);
 }
 
 TEST_CASE("answer lengths that follow prompt lengths correlate", "[horizons]") {
