@@ -139,3 +139,35 @@ TEST_CASE("a format 4 account's baseline and probes go to their detectors", "[en
   again.save_state(twice);
   CHECK(twice.data() == now.data());
 }
+
+TEST_CASE("a format 11 state's distillation_sweep part, segments alone, still loads",
+          "[engine][state]") {
+  // Format 12 ends the part with whether it holds a cluster's shared prompts; format 11 had
+  // only the key's segments. Rewrite the saved part as format 11 wrote it: one byte shorter.
+  std::string v12 = probed_state(without_thresholds());
+  std::string name = "distillation_sweep";
+  size_t at = v12.find(name);
+  REQUIRE(at != std::string::npos);
+  size_t length_at = at + name.size();
+  StateReader length(std::string_view(v12).substr(length_at, 8));
+  uint64_t size = length.u64();
+  REQUIRE(size > 1);
+  REQUIRE(v12[length_at + 8 + size - 1] == '\0');  // a key's own part: no shared prompts
+  StateWriter shorter;
+  shorter.u64(size - 1);
+  std::string v11 = v12;
+  v11.replace(length_at, 8, shorter.data());
+  v11.erase(length_at + 8 + size - 1, 1);
+
+  Recorder rec;
+  DetectionEngine loaded(without_thresholds(), {}, rec);
+  StateReader in(v11, 11);
+  loaded.load_state(in);
+  StateWriter now;
+  loaded.save_state(now);
+  CHECK(now.data() == v12);
+  // Read as format 12, the part is a byte short: refused, not misread.
+  DetectionEngine strict(without_thresholds(), {}, rec);
+  StateReader as12(v11);
+  CHECK_THROWS_AS(strict.load_state(as12), StateError);
+}
