@@ -26,8 +26,9 @@ class StateError : public std::runtime_error {
 /// keys share one setup. 10: logit_probe's probing run across windows, with its times. 11:
 /// prompt_templating's prompts by traffic shape and its templates' shape tags. 12: which of a
 /// cluster's prompts several of its keys sent (distillation_sweep's part of its pooled account).
-/// Formats 1 to 11 are still read.
-inline constexpr uint32_t state_format_version = 12;
+/// 13: prompt_templating's answers against what filled their templates' slots. Formats 1 to 12
+/// are still read.
+inline constexpr uint32_t state_format_version = 13;
 inline constexpr uint32_t oldest_state_format_version = 1;
 
 /// Little-endian fixed-width values and length-prefixed strings.

@@ -201,9 +201,12 @@ constexpr size_t max_kept_shapes = 16;  // (the rules' max_segments is at most t
 struct TemplatingState final : DetectorState {
   TemplateMiner miner;
   TemplateShapes shapes;
+  SlotAnswers window_slots, life_slots;  // the key's, in the window and over its life
   void save(StateWriter& w) const override {
     miner.save(w);
     shapes.save(w);
+    window_slots.save(w);
+    life_slots.save(w);
   }
   void load(StateReader& r) override {
     miner.load(r);
@@ -211,6 +214,11 @@ struct TemplatingState final : DetectorState {
     if (r.version() >= 11) {
       shapes.load(r, max_kept_shapes, MinerOptions{}.max_templates);
       shapes.realign(miner);
+    }
+    window_slots = life_slots = SlotAnswers{};
+    if (r.version() >= 13) {
+      window_slots.load(r);
+      life_slots.load(r);
     }
   }
 };
@@ -233,6 +241,9 @@ class PromptTemplating final : public Detector {
     int index = s.miner.add(o.prompt, o.analysed_hash);
     if (o.counts) o.counts->templates_replaced += s.miner.replaced() - replaced;
     s.shapes.observe(o.event, settings_, rule_.max_segments, s.miner, index);
+    if (index >= 0 && s.miner.last_fill_bytes() > 0 && o.event.completion_tokens)
+      for (SlotAnswers* a : {&s.window_slots, &s.life_slots})
+        a->add(s.miner.last_fill_bytes(), *o.event.completion_tokens, settings_.answer_input_ratio);
   }
   Verdict judge(const DetectorState* state, const Account& a) const override {
     Verdict key = judge_key(state, a);
@@ -245,6 +256,7 @@ class PromptTemplating final : public Detector {
     miner.reset_counts(a.window.start_ns);
     TemplateShapes& shapes = static_cast<TemplatingState&>(*state).shapes;
     shapes.close_window();
+    static_cast<TemplatingState&>(*state).window_slots = SlotAnswers{};
     shapes.realign(miner);             // (reset_counts forgets templates unused for a week)
     if (miner.empty()) state.reset();  // no text analysed for a week
   }
@@ -267,6 +279,11 @@ class PromptTemplating final : public Detector {
       x = std::min(x,
                    static_cast<double>(a.completion_tokens) / static_cast<double>(a.prompt_tokens));
     return x;
+  }
+  /// A shape's answers that are the product: long for the whole prompt, or following what
+  /// filled the slot.
+  double product_share(const ShapePrompts::Counts& c) const {
+    return std::max(c.product_share(), c.slot.product_share(settings_.answer_length_correlation));
   }
   /// The key's prompts as a whole.
   Verdict judge_key(const DetectorState* state, const Account& a) const;
@@ -291,10 +308,16 @@ Verdict PromptTemplating::judge_key(const DetectorState* state, const Account& a
   Stamp now;
   if (miner) now = stamp_of(*miner, rule_, matches, fills);
   TemplatingCase hour(now, static_cast<double>(w.text_requests));
+  const TemplatingState* ts = static_cast<const TemplatingState*>(state);
+  // Answers at length for what they ask: the whole message, or what filled the slot.
+  auto slot_share = [&](const SlotAnswers TemplatingState::*slots) {
+    return ts ? (ts->*slots).product_share(settings_.answer_length_correlation) : 0.0;
+  };
   auto window_share = [&] {
     PooledEvidence now;
     now.add(window_evidence(a));
-    return now.transform_share(settings_.answer_length_correlation);
+    return std::max(now.transform_share(settings_.answer_length_correlation),
+                    slot_share(&TemplatingState::window_slots));
   };
   auto window_span = [&] { return "in " + window_text(w); };
   Verdict window =
@@ -332,7 +355,10 @@ Verdict PromptTemplating::judge_key(const DetectorState* state, const Account& a
       life_asked.fires(rule_) && life_asked.prompts > static_cast<double>(w.text_requests);
   if (!stamped && !varied) return window;
   PooledEvidence day = day_evidence(a);
-  auto day_share = [&] { return day.transform_share(settings_.answer_length_correlation); };
+  auto day_share = [&] {
+    return std::max(day.transform_share(settings_.answer_length_correlation),
+                    slot_share(&TemplatingState::life_slots));
+  };
   auto life_span = [&](int since_template) {
     return [&, since_template] {
       int64_t since = miner->learnt_ns(since_template);
@@ -383,7 +409,7 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
     auto window_verdict = [&](const TemplatingCase& c) {
       Verdict v = judge_templating(
           rule_, &miner, c, p.window.median_completion(), 0,
-          [&] { return p.window.product_share(); }, [&] { return "in " + window_text(a.window); });
+          [&] { return product_share(p.window); }, [&] { return "in " + window_text(a.window); });
       if (v.fired) own(std::move(v), in_window / window_all);
     };
     if (in_window > 0 && in_window >= min_prompts &&
@@ -404,7 +430,7 @@ Verdict PromptTemplating::judge_shapes(const TemplatingState& s, const Account& 
     auto life_verdict = [&](const TemplatingCase& c, int oldest) {
       if (c.prompts <= in_window || !c.fires(rule_)) return;  // the window's own case
       Verdict v = judge_templating(
-          rule_, &miner, c, p.life.median_completion(), 0, [&] { return p.life.product_share(); },
+          rule_, &miner, c, p.life.median_completion(), 0, [&] { return product_share(p.life); },
           [&] {
             int64_t from = miner.learnt_ns(oldest);
             if (from == INT64_MIN) from = a.window.start_ns;

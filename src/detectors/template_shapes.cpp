@@ -36,8 +36,11 @@ void TemplateShapes::observe(const Event& ev, const Settings& settings, size_t m
     at->with_system = system != 0;
     at->with_end_users = !ev.end_user.empty();
   }
+  size_t fill = index >= 0 ? miner.last_fill_bytes() : 0;
   for (ShapePrompts::Counts* c : {&at->window, &at->life}) {
     ++c->prompts;
+    if (fill > 0 && ev.completion_tokens)
+      c->slot.add(fill, *ev.completion_tokens, settings.answer_input_ratio);
     if (ev.completion_tokens) {
       double completion = static_cast<double>(std::max<int64_t>(0, *ev.completion_tokens));
       double asked = static_cast<double>(ev.prompt_tokens.value_or(0));
@@ -94,6 +97,26 @@ const TemplateShape* TemplateShapes::only_from(const TemplateMiner& miner, int i
   return mine ? &t : nullptr;
 }
 
+void SlotAnswers::add(size_t fill_bytes, int64_t completion_tokens, double answer_input_ratio) {
+  double fill = static_cast<double>(fill_bytes) / 4;
+  double answer = static_cast<double>(std::max<int64_t>(0, completion_tokens));
+  lengths.add(fill, answer);
+  ++answers;
+  if (answer >= answer_input_ratio * fill) ++product;
+}
+
+void SlotAnswers::save(StateWriter& w) const {
+  lengths.save(w);
+  w.u64(answers);
+  w.u64(product);
+}
+
+void SlotAnswers::load(StateReader& r) {
+  lengths.load(r);
+  answers = r.u64();
+  product = std::min(r.u64(), answers);
+}
+
 namespace {
 
 void save_counts(StateWriter& w, const ShapePrompts::Counts& c) {
@@ -101,6 +124,7 @@ void save_counts(StateWriter& w, const ShapePrompts::Counts& c) {
   w.u64(c.answers);
   w.u64(c.product);
   w.f64(c.log_completion);
+  c.slot.save(w);
 }
 
 void load_counts(StateReader& r, ShapePrompts::Counts& c) {
@@ -109,6 +133,8 @@ void load_counts(StateReader& r, ShapePrompts::Counts& c) {
   c.product = std::min(r.u64(), c.answers);
   c.log_completion = r.f64();
   if (!std::isfinite(c.log_completion) || c.log_completion < 0) c.log_completion = 0;
+  c.slot = SlotAnswers{};
+  if (r.version() >= 13) c.slot.load(r);  // (format 12 and older: counted from the next prompt)
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 /// shape's prompts. So each shape's prompts and answers are counted, and each template the
 /// miner holds is tagged with the shape it is filled from, once the key's traffic splits.
 
+#include "engine/account_state.h"
+
 #include <exfilscan/features/text_features.h>
 #include <exfilscan/parse/event.h>
 #include <exfilscan/rules/rules.h>
@@ -16,6 +18,24 @@
 
 namespace exfilscan::detail {
 
+/// Answers to templated prompts against what filled the slot (4 bytes a token): a
+/// translation's or a rewrite's answer grows with its fill and is about as long, whatever the
+/// wrapper around it and however short the fill; a label's, an extract's or a one-line
+/// summary's does not grow with it, and a label is a fraction of it.
+struct SlotAnswers {
+  LengthPairs lengths;                // (fill tokens, answer tokens)
+  uint64_t answers = 0, product = 0;  // product: at least answer_input_ratio times the fill
+  void add(size_t fill_bytes, int64_t completion_tokens, double answer_input_ratio);
+  /// The share of the answers that are the product, where answer lengths follow fill lengths
+  /// (Pearson's r of their logs at least `min_correlation`); else 0.
+  double product_share(double min_correlation) const {
+    if (answers == 0 || lengths.correlation() < min_correlation) return 0;
+    return static_cast<double>(product) / static_cast<double>(answers);
+  }
+  void save(StateWriter& w) const;
+  void load(StateReader& r);
+};
+
 /// One shape's prompts analysed and their answers, in the window and since it was first kept.
 struct ShapePrompts {
   uint64_t shape = 0;
@@ -25,6 +45,7 @@ struct ShapePrompts {
     double log_completion = 0;                       // sum of log(1 + completion tokens)
     double median_completion() const;                // their geometric mean
     double product_share() const { return answers ? double(product) / double(answers) : 0; }
+    SlotAnswers slot;  // of its prompts that fit a template
   };
   Counts window, life;
 };

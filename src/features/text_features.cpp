@@ -177,6 +177,7 @@ bool enough_fixed(const MinerOptions& o, size_t prefix, size_t suffix, const det
 int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
   Ends& e = scratch;
   detail::prompt_ends(text, options_.signature_tokens, e);
+  last_fill_bytes_ = 0;
   if (e.total == 0) return -1;
   ++clock_;
 
@@ -187,6 +188,8 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
       size_t slot_end =
           t.suffix.empty() ? text.size() : e.tail[e.tail.size() - t.suffix.size()].begin;
       uint64_t fill = hash_bytes(text.substr(slot_begin, slot_end - slot_begin));
+      // (A short prompt's ends may overlap: then no slot is left between them.)
+      last_fill_bytes_ = slot_end > slot_begin ? slot_end - slot_begin : 0;
       t.fills.add(fill);
       t.lifetime_fills.add(fill);
     } else {

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 using namespace exfilscan;
 using namespace exfilscan::test;
 
@@ -140,34 +142,73 @@ TEST_CASE("a format 4 account's baseline and probes go to their detectors", "[en
   CHECK(twice.data() == now.data());
 }
 
+namespace {
+
+/// `state` with detector `name`'s part (there once) rewritten by `edit`.
+std::string edit_part(const std::string& state, const std::string& name,
+                      const std::function<std::string(std::string)>& edit) {
+  size_t at = state.find(name);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(state.find(name, at + 1) == std::string::npos);
+  size_t length_at = at + name.size();
+  StateReader length(std::string_view(state).substr(length_at, 8));
+  uint64_t size = length.u64();
+  std::string part = edit(state.substr(length_at + 8, size));
+  StateWriter prefix;
+  prefix.u64(part.size());
+  return state.substr(0, length_at) + prefix.data() + part + state.substr(length_at + 8 + size);
+}
+
+/// `bytes` less the `n` bytes from `from` (counted from the end), which must be zeros.
+std::string drop_zeros(std::string bytes, size_t from_end, size_t n) {
+  REQUIRE(bytes.size() >= from_end);
+  size_t at = bytes.size() - from_end;
+  REQUIRE(at + n <= bytes.size());
+  CHECK(bytes.substr(at, n) == std::string(n, '\0'));
+  return bytes.erase(at, n);
+}
+
+/// The engine loads `old` as format `version` and saves it as `now`.
+void loads_as(const RuleSet& rules, const std::string& old, uint32_t version,
+              const std::string& now) {
+  Recorder rec;
+  DetectionEngine loaded(rules, {}, rec);
+  StateReader in(old, version);
+  loaded.load_state(in);
+  StateWriter again;
+  loaded.save_state(again);
+  CHECK(again.data() == now);
+  // Read as this build's format, the parts are short: refused, not misread.
+  DetectionEngine strict(rules, {}, rec);
+  StateReader as_now(old);
+  CHECK_THROWS_AS(strict.load_state(as_now), StateError);
+}
+
+}  // namespace
+
 TEST_CASE("a format 11 state's distillation_sweep part, segments alone, still loads",
           "[engine][state]") {
-  // Format 12 ends the part with whether it holds a cluster's shared prompts; format 11 had
-  // only the key's segments. Rewrite the saved part as format 11 wrote it: one byte shorter.
-  std::string v12 = probed_state(without_thresholds());
-  std::string name = "distillation_sweep";
-  size_t at = v12.find(name);
-  REQUIRE(at != std::string::npos);
-  size_t length_at = at + name.size();
-  StateReader length(std::string_view(v12).substr(length_at, 8));
-  uint64_t size = length.u64();
-  REQUIRE(size > 1);
-  REQUIRE(v12[length_at + 8 + size - 1] == '\0');  // a key's own part: no shared prompts
-  StateWriter shorter;
-  shorter.u64(size - 1);
-  std::string v11 = v12;
-  v11.replace(length_at, 8, shorter.data());
-  v11.erase(length_at + 8 + size - 1, 1);
+  // Format 12 ends the part with whether it holds a cluster's shared prompts (here not: 0).
+  RuleSet rules = without_thresholds();
+  rules.prompt_templating.enabled = false;  // (format 13 changed its part)
+  std::string now = probed_state(rules);
+  std::string v11 = edit_part(now, "distillation_sweep",
+                              [](std::string p) { return drop_zeros(std::move(p), 1, 1); });
+  loads_as(rules, v11, 11, now);
+}
 
-  Recorder rec;
-  DetectionEngine loaded(without_thresholds(), {}, rec);
-  StateReader in(v11, 11);
-  loaded.load_state(in);
-  StateWriter now;
-  loaded.save_state(now);
-  CHECK(now.data() == v12);
-  // Read as format 12, the part is a byte short: refused, not misread.
-  DetectionEngine strict(without_thresholds(), {}, rec);
-  StateReader as12(v11);
-  CHECK_THROWS_AS(strict.load_state(as12), StateError);
+TEST_CASE("a format 12 state's prompt_templating part, without slot answers, still loads",
+          "[engine][state]") {
+  // Format 13 added the answers against their slots' fills: after each of a shape's counts
+  // (one shape here: its window's counts and slot answers, its life's, then the templates'
+  // count), and the key's two at the end. Nothing fit a template, so all are zeros.
+  RuleSet rules = without_thresholds();
+  std::string now = probed_state(rules);
+  const size_t slot = 6 * 8 + 2 * 8, counts = 3 * 8 + 8;
+  std::string v12 = edit_part(now, "prompt_templating", [&](std::string p) {
+    p = drop_zeros(std::move(p), 2 * slot, 2 * slot);          // the key's
+    p = drop_zeros(std::move(p), 8 + slot, slot);              // the life's
+    return drop_zeros(std::move(p), 8 + counts + slot, slot);  // the window's
+  });
+  loads_as(rules, v12, 12, now);
 }

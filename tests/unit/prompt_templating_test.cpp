@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 using namespace exfilscan;
 using namespace exfilscan::test;
 
@@ -314,6 +316,58 @@ TEST_CASE("a question set injected into an application's key is judged in its ow
   CHECK_THAT(found.back().reason, Catch::Contains("no system prompt, no end users"));
   CHECK_THAT(found.back().reason, Catch::Contains("templates, each filled a few ways"));
   CHECK(found.back().template_text.empty());
+}
+
+namespace {
+
+/// One key's 400 passages of one to four clauses (about 7 to 30 tokens) in one long wrapper,
+/// each answered `answer(passage tokens, i)` tokens.
+std::vector<Finding> rendered(const std::function<int64_t(double, int)>& answer) {
+  Stream s;
+  Recorder rec;
+  DetectionEngine engine(only("prompt_templating"), {}, rec);
+  std::vector<PromptPart> parts(1);
+  const std::string wrapper =
+      "You are a careful translator for a publishing house. Put the following passage into "
+      "natural, idiomatic Portuguese, keeping its register and punctuation.\n\n";
+  for (int i = 0; i < 400; ++i) {
+    std::string passage;
+    for (int c = 0; c <= i % 4; ++c)
+      passage += fmt::format("{}the {} {} near the {}", c ? ", and " : "", things[(i + c) % 17],
+                             acts[(i * 7 + c) % 19], things[(i * 5 + 3 * c + 1) % 17]);
+    passage += fmt::format(" on day {}.", i);
+    double tokens = static_cast<double>(passage.size()) / 4;
+    Event e = s.event(t0 + i * 9 * ns_per_second, "renderer", answer(tokens, i));
+    e.prompt_tokens = static_cast<int64_t>((wrapper.size() + passage.size()) / 4);
+    parts[0] = {PromptRole::user, s.keep(wrapper + passage)};
+    e.prompt = parts;
+    engine.on_event(e);
+  }
+  engine.finish();
+  return rec.findings;
+}
+
+}  // namespace
+
+TEST_CASE("answers as long as what fills the slot are the product, however short",
+          "[engine][templating]") {
+  // A translation of each passage: about as long as it, from 7 tokens, under a wrapper longer
+  // than most passages (against the whole message most answers are short).
+  std::vector<Finding> translated = rendered(
+      [](double tokens, int i) { return static_cast<int64_t>(tokens * (0.9 + i % 3 * 0.15)); });
+  REQUIRE_FALSE(translated.empty());
+  CHECK(highest(translated) >= Severity::high);
+  CHECK_THAT(translated.back().reason, Catch::Contains("answered at length for what they ask"));
+  // A label of each, or an extract of about the same length whatever the passage: short
+  // answers, a pipeline as often as a harvest.
+  for (auto answer :
+       {std::function<int64_t(double, int)>([](double, int) { return 2; }),
+        std::function<int64_t(double, int)>([](double, int i) { return 12 + i % 3; })}) {
+    std::vector<Finding> labelled = rendered(answer);
+    REQUIRE_FALSE(labelled.empty());
+    CHECK(highest(labelled) == Severity::medium);
+    CHECK_THAT(labelled.back().reason, Catch::Contains("short answers"));
+  }
 }
 
 TEST_CASE("a template's history is not credited to the shape that fills it next",

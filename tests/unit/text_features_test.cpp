@@ -343,6 +343,10 @@ TEST_CASE("the miner learns a prefix template and counts distinct fills", "[text
   CHECK(miner.masked(last) == "Translate into German: <*>");
   CHECK(miner.matches(last) == 30);
   CHECK(miner.distinct_fills(last) == 30);
+  // What filled the slot last: "this seat feels cold" (the space before it is the prefix's).
+  CHECK(miner.last_fill_bytes() == std::string("this seat feels cold").size() + 1);
+  CHECK(miner.add("Something else entirely, no template here") == -1);
+  CHECK(miner.last_fill_bytes() == 0);
 }
 
 TEST_CASE("prefix and suffix templates with numbers in the fixed part", "[text]") {

@@ -87,6 +87,9 @@ class TemplateMiner {
   /// The same, with the text's hash_bytes already at hand.
   int add(std::string_view text, uint64_t text_hash);
   size_t size() const { return templates_.size(); }
+  /// The slot's length in bytes in the prompt the last add() matched (0: none, or a template
+  /// whose only slots are numbers): what the prompt gave the template to work on.
+  size_t last_fill_bytes() const { return last_fill_bytes_; }
   /// The fixed text with the slot masked: "Translate into German: <*>".
   std::string masked(int index) const;
   /// Prompts matched and distinct slot values since the last reset_counts().
@@ -148,6 +151,7 @@ class TemplateMiner {
   size_t unmatched_next_ = 0;
   uint64_t clock_ = 0;  // prompts added
   uint64_t replaced_ = 0;
+  size_t last_fill_bytes_ = 0;
 };
 
 }  // namespace exfilscan
