@@ -3,6 +3,7 @@
 #include <exfilscan/features/text_features.h>
 
 #include "byte_mask.h"
+#include "features/reasoning_ask.h"
 
 #include <algorithm>
 #include <array>
@@ -22,12 +23,12 @@ bool is_digit(char c) {
 
 struct Phrase {
   std::string_view text;
-  uint8_t kind;  // 0 math cue, 1 code cue, 2 chain of thought
+  uint8_t kind;  // 0 math cue, 1 code cue, 2 chain of thought, 3 a reasoning word
 };
 
 // Cues looked for at word starts, grouped by first character, so one pass over the text checks
 // only the few phrases that can start at each word.
-constexpr std::array<Phrase, 30> phrases = {{
+constexpr std::array<Phrase, 52> phrases = {{
     {"how many", 0},
     {"how much", 0},
     {"what is", 0},
@@ -58,6 +59,30 @@ constexpr std::array<Phrase, 30> phrases = {{
     {"think carefully", 2},
     {"reasoning process", 2},
     {"walk me through", 2},
+    // Words every request for reasoning that asks_for_reasoning reads holds one of, at a word's
+    // start: only a prompt with one is read word by word.
+    {"step", 3},
+    {"stage", 3},
+    {"move", 3},
+    {"chain", 3},
+    {"thought", 3},
+    {"think", 3},
+    {"reason", 3},
+    {"rational", 3},
+    {"deriv", 3},
+    {"justif", 3},
+    {"logic", 3},
+    {"calcul", 3},
+    {"comput", 3},
+    {"work", 3},
+    {"infer", 3},
+    {"deduc", 3},
+    {"arithm", 3},
+    {"how you", 3},
+    {"interm", 3},
+    {"reflect", 3},
+    {"deliber", 3},
+    {"ponder", 3},
 }};
 
 struct PhraseIndex {
@@ -98,7 +123,7 @@ bool is_letter(char c) {
 }
 
 /// Checks the phrases that begin with s[i] against the text there.
-void match_at(std::string_view s, size_t i, std::array<bool, 3>& found) {
+void match_at(std::string_view s, size_t i, std::array<bool, 4>& found) {
   auto c = static_cast<unsigned char>(s[i]);
   size_t left = s.size() - i;
   uint32_t here = 0;
@@ -127,7 +152,7 @@ struct FirstChars {
 const FirstChars first_chars;
 
 /// One position: the hashed probe of its four bytes, then the phrases.
-inline void probe(std::string_view s, size_t i, bool word_start, std::array<bool, 3>& found) {
+inline void probe(std::string_view s, size_t i, bool word_start, std::array<bool, 4>& found) {
   char c = s[i];
   uint32_t four;
   std::memcpy(&four, s.data() + i, 4);
@@ -143,7 +168,7 @@ using detail::load32;
 
 /// Sets found[kind] for each cue that starts a word of s. `s` must be followed by three
 /// readable bytes (its buffer's padding): four bytes are read at every position probed.
-void scan_cues(std::string_view s, std::array<bool, 3>& found) {
+void scan_cues(std::string_view s, std::array<bool, 4>& found) {
   // Phrases of four bytes or more are found through the hash of the four bytes at a position;
   // the two shorter ones ("$", "```") start with characters checked directly. Positions are
   // first filtered 32 at a time (vector compares): a phrase's first character there, at a word
@@ -242,7 +267,7 @@ PromptStyle classify_prompt(std::string_view text) {
       rest.starts_with("instruction\n") || s.find("### instruction") != std::string_view::npos)
     style.instruction = true;
 
-  std::array<bool, 3> cue{};
+  std::array<bool, 4> cue{};
   scan_cues(s, cue);
   std::array<char, 200 + 4> tail{};
   std::string_view tail_text;
@@ -258,7 +283,10 @@ PromptStyle classify_prompt(std::string_view text) {
   if (!tail_text.empty()) marks.choice_lines += count_marks(tail_text).choice_lines;
   int digit_groups = marks.digit_groups, choice_lines = marks.choice_lines;
   style.benchmark = choice_lines >= 2 || (digit_groups >= 2 && cue[0]) || cue[1];
-  style.chain_of_thought = cue[2];
+  // The listed phrasings, or a request for reasoning however it is worded.
+  style.chain_of_thought =
+      cue[2] || (cue[3] && (detail::asks_for_reasoning(s) ||
+                            (!tail_text.empty() && detail::asks_for_reasoning(tail_text))));
   return style;
 }
 

@@ -3,6 +3,7 @@
 #include <exfilscan/state.h>
 
 #include "features/prompt_ends.h"
+#include "features/reasoning_ask.h"
 
 #include <fmt/format.h>
 
@@ -30,6 +31,33 @@ TEST_CASE("prompt styles", "[text]") {
   std::string long_tail = std::string(500, 'x') + " Show your work.";
   CHECK(classify_prompt(long_tail).chain_of_thought);
   CHECK_FALSE(classify_prompt("What's the weather like?").chain_of_thought);
+}
+
+TEST_CASE("a request for reasoning is read from its words, however it is worded", "[text]") {
+  // Wordings no list of phrases holds: a request verb and the reasoning it asks for, a way of
+  // thinking, steps one by one.
+  for (std::string ask :
+       {"Please lay out your logic before the final answer.", "Describe your thought process.",
+        "Write out every step of the calculation.", "Go through it one step at a time.",
+        "Show how you arrived at the answer.", "Detail the intermediate steps.",
+        "Think aloud as you solve it.", "Provide your rationale.", "First think, then respond.",
+        "Include all calculations in your answer.", "Before answering, reason it out.",
+        "Solve it methodically, showing every step.", "Give a worked solution.",
+        "Make your reasoning explicit.", "Use a chain-of-thought."}) {
+    INFO(ask);
+    CHECK(classify_prompt(ask).chain_of_thought);
+    CHECK(classify_prompt(std::string(600, 'a') + "\n" + ask).chain_of_thought);  // the tail
+  }
+  // People's words that only look like it: an opinion, an idiom, a task, sentences apart.
+  for (std::string text :
+       {"What do you think about cats?", "I think first we should buy a house.",
+        "We think out of the box for every launch.", "Write the logic for a CSV parser in Go.",
+        "Write a working program that sorts a list.", "List the steps to bake bread.",
+        "We help you understand the state of work\n\nthrough research.",
+        "Give me a reason to stay.", "Show me the way home."}) {
+    INFO(text);
+    CHECK_FALSE(classify_prompt(text).chain_of_thought);
+  }
 }
 
 TEST_CASE("prompt cues are found at every position of the head and tail, only at word starts",
@@ -95,6 +123,8 @@ TEST_CASE("the cue scan agrees with a plain search on random text", "[text]") {
     for (const std::string& cue : all)
       for (size_t at = text.find(cue); at != std::string::npos; at = text.find(cue, at + 1))
         if (at == 0 || !(text[at - 1] >= 'a' && text[at - 1] <= 'z')) expected = true;
+    // (Or the words ask for it: "show the x1 your work".)
+    expected = expected || detail::asks_for_reasoning(text);
     INFO(text);
     CHECK(classify_prompt(text).chain_of_thought == expected);
   }
