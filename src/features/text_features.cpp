@@ -160,12 +160,21 @@ namespace {
 /// Enough fixed tokens for a template: `prefix` of the prompt's first and `suffix` of its last
 /// tokens. Fewer than min_fixed_tokens do for a frame, a word before the slot and one after it
 /// ("Question: <*> Answer:"), or for a label before it ("Portuguese translation: <*>", its
-/// last token ending in a colon); two words that only open a prompt do not ("What is <*>").
+/// last token ending in a colon), or for a last line of its own after the text ("<*>\n\nshorter
+/// please"); two words that only open a prompt do not ("What is <*>").
 /// Their words are words: a number at a prompt's end is a slot of its own.
 bool enough_fixed(const MinerOptions& o, size_t prefix, size_t suffix, const detail::PromptEnds& e,
                   std::string_view text) {
   if (prefix + suffix >= o.min_fixed_tokens) return true;
-  if (prefix + suffix < o.min_frame_tokens || prefix == 0) return false;
+  if (prefix + suffix < o.min_frame_tokens) return false;
+  if (prefix == 0) {
+    // A request on a line of its own after the text ("<*>\n\nsimplify this"): the words end
+    // the prompt's last line and begin it.
+    if (suffix > e.tail.size()) return false;
+    uint32_t begin = e.tail[e.tail.size() - suffix].begin;
+    return suffix >= o.min_frame_tokens && begin > 0 && begin <= text.size() &&
+           text[begin - 1] == '\n' && e.tail.back().norm != detail::number_token;
+  }
   if (e.head[0].norm == detail::number_token) return false;
   if (suffix > 0) return e.tail.back().norm != detail::number_token;
   uint32_t end = e.head[prefix - 1].end;

@@ -357,6 +357,19 @@ TEST_CASE("two words around the slot, or a label before it, are one template", "
   CHECK(label.size() == 1);
   CHECK(label.masked(last) == "Portuguese translation: <*>");
   CHECK(label.lifetime_matches(last) == 40);
+  // And two words on a line of their own after the text are a request about it; the same two
+  // words ending a sentence, or ending in a number, are not.
+  TemplateMiner after, inline_end, count;
+  for (int i = 0; i < 40; ++i) {
+    last = after.add(fmt::format("{} {} {}.\n\nsimplify this", word(i, 7), word(i, 8), word(i, 9)));
+    CHECK(inline_end.add(
+              fmt::format("{} {} {} simplify this", word(i, 7), word(i, 8), word(i, 9))) == -1);
+    CHECK(count.add(fmt::format("{} {} {}\nitems {}", word(i, 7), word(i, 8), word(i, 9), i)) ==
+          -1);
+  }
+  CHECK(after.size() == 1);
+  CHECK(after.masked(last) == "<*> simplify this");
+  CHECK(after.lifetime_matches(last) == 40);
 }
 
 TEST_CASE("the miner learns a prefix template and counts distinct fills", "[text]") {
