@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -52,6 +53,17 @@ bool write_all(int fd, std::string_view bytes) {
 }
 
 }  // namespace
+
+int64_t hand_over_limit_ms(const std::vector<std::pair<std::string, std::string>>& config) {
+  int64_t limit = 300'000;
+  for (const auto& [name, value] : config)
+    if (name == "max.poll.interval.ms") {
+      char* end = nullptr;
+      long long v = std::strtoll(value.c_str(), &end, 10);
+      if (end != value.c_str() && *end == '\0' && v > 0) limit = v;
+    }
+  return limit;
+}
 
 bool is_partition_state(std::string_view payload) {
   try {
@@ -177,6 +189,9 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
       options.waiting = [&] {
         if (config_.verbose) spdlog::info("state: waiting for {} to be let go of", path);
       };
+      // No longer than a member may go without polling: by then the group has put the one
+      // that holds it out (a hung member), and this one, blocked here, would be next.
+      options.wait_limit_ms = hand_over_limit_ms(config_.kafka->config);
       c.held.file = std::make_unique<StateFile>(path, options);
       if (config_.state_reset && saved_before(path, started_)) {
         c.reset = true;

@@ -18,6 +18,8 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 namespace exfilscan::cli {
 
@@ -30,6 +32,10 @@ using FiringId = std::tuple<std::string, std::string, int64_t>;
 /// again must not write twice. A record cut short by a crash ends the journal.
 std::set<FiringId> read_journal(const std::string& path);
 std::string journal_record(const FiringId& id);
+
+/// How long a member waits for the one before it to let go of a partition's state: the
+/// group's max.poll.interval.ms (librdkafka's default, 300 s, unless the config sets it).
+int64_t hand_over_limit_ms(const std::vector<std::pair<std::string, std::string>>& config);
 
 /// Whether a state payload is a --state-dir partition's; its engine part.
 bool is_partition_state(std::string_view payload);

@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace exfilscan {
 
@@ -98,14 +100,34 @@ StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::mo
   int rc;
   while ((rc = ::flock(lock_fd_, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR) {
   }
+  bool gave_up = false;
   if (rc != 0 && errno == EWOULDBLOCK && options.wait) {
     if (options.waiting) options.waiting();
-    while ((rc = ::flock(lock_fd_, LOCK_EX)) != 0 && errno == EINTR) {
+    if (options.wait_limit_ms < 0) {
+      while ((rc = ::flock(lock_fd_, LOCK_EX)) != 0 && errno == EINTR) {
+      }
+    } else {
+      // flock(2) has no timeout: the lock is tried again every 20 ms until the limit.
+      auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(options.wait_limit_ms);
+      while ((rc = ::flock(lock_fd_, LOCK_EX | LOCK_NB)) != 0 &&
+             (errno == EINTR || errno == EWOULDBLOCK)) {
+        if (errno == EWOULDBLOCK && std::chrono::steady_clock::now() >= deadline) {
+          gave_up = true;
+          break;
+        }
+        if (errno == EWOULDBLOCK) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
   }
   if (rc != 0) {
     int err = errno;
     ::close(lock_fd_);
+    if (gave_up)
+      throw StateError(fmt::format(
+          "{}: another exfilscan still holds this state after {:.0f} s (its lock {} is taken): "
+          "it has not let go of it, so it is not taken over",
+          path_, static_cast<double>(options.wait_limit_ms) / 1000, lock));
     if (err == EWOULDBLOCK)
       throw StateError(fmt::format(
           "{}: another exfilscan holds this state (its lock {} is taken); refused, so that "

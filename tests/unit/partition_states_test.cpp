@@ -12,6 +12,7 @@
 
 using namespace exfilscan;
 using namespace exfilscan::test;
+using exfilscan::cli::hand_over_limit_ms;
 using exfilscan::cli::PartitionStates;
 
 namespace {
@@ -221,4 +222,14 @@ TEST_CASE("the journal: rewritten whole when taken, old entries dropped, the one
     next.hooks.checkpoint({{0, 6}});
     CHECK(cli::read_journal(journal).empty());
   }
+}
+
+TEST_CASE("a hand-over waits as long as the group lets a member go without polling",
+          "[state][kafka]") {
+  using Config = std::vector<std::pair<std::string, std::string>>;
+  CHECK(hand_over_limit_ms({}) == 300'000);  // librdkafka's default max.poll.interval.ms
+  CHECK(hand_over_limit_ms(Config{{"client.id", "x"}, {"max.poll.interval.ms", "45000"}}) ==
+        45'000);
+  CHECK(hand_over_limit_ms(Config{{"max.poll.interval.ms", "soon"}}) == 300'000);
+  CHECK(hand_over_limit_ms(Config{{"max.poll.interval.ms", "-5"}}) == 300'000);
 }

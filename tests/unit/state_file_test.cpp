@@ -68,6 +68,24 @@ TEST_CASE("with wait a StateFile takes the lock once the holder lets go", "[stat
   CHECK(saved_payload(path) == "the waiter's");
 }
 
+TEST_CASE("with a wait limit a StateFile gives up on a holder that never lets go", "[state_file]") {
+  TempDir dir;
+  std::string path = dir.file("s.state");
+  auto holder = std::make_unique<StateFile>(path);
+  StateFileOptions options;
+  options.wait = true;
+  options.wait_limit_ms = 50;
+  bool told = false;
+  options.waiting = [&] { told = true; };
+  REQUIRE_THROWS_WITH(StateFile(path, options), Catch::Contains(path) &&
+                                                    Catch::Contains("still holds this state") &&
+                                                    Catch::Contains("not taken over"));
+  CHECK(told);
+  holder->save(7, "the holder's");  // the holder's lock and save are untouched
+  holder.reset();
+  CHECK(saved_payload(path) == "the holder's");
+}
+
 namespace {
 
 unsigned mode_of(const std::string& path) {

@@ -14,6 +14,8 @@ struct StateFileOptions {
   bool wait = false;
   /// Called once, before blocking on a lock that another process holds (with `wait` only).
   std::function<void()> waiting;
+  /// With `wait`: give up after this many milliseconds (StateError); negative waits for ever.
+  int64_t wait_limit_ms = -1;
 };
 
 /// One run's hold on a state file PATH. The lock is an flock(2) on PATH.lock, a file beside it
