@@ -119,7 +119,7 @@ bool asks_for_reasoning(std::string_view text) {
     if (one_of(x, thinking_verbs)) {
       // "think it through", "reason carefully", "reflect on it systematically"; "reason it
       // out", "think out loud"; "first think" (not "I think first", a person's opinion).
-      for (size_t k = i + 1; k <= i + 3 && k < n; ++k)
+      for (size_t k = i + 1; k <= i + 3 && k < n && !w[k].empty(); ++k)
         if (one_of(w[k], thinking_manners)) return true;
       // ("think out of the box" is no such request.)
       if ((at(i + 1) == "out" && at(i + 2) != "of") || (at(i + 1) == "it" && at(i + 2) == "out"))
@@ -129,7 +129,7 @@ bool asks_for_reasoning(std::string_view text) {
     if (x == "work" && at(i + 1) == "through") return true;
     if (!one_of(x, request_verbs)) continue;
     // A request verb, then within four words what it asks for.
-    for (size_t k = i + 1; k <= i + 4 && k < n; ++k) {
+    for (size_t k = i + 1; k <= i + 4 && k < n && !w[k].empty(); ++k) {
       std::string_view y = w[k], before = w[k - 1];
       if (one_of(y, reasoning_nouns)) return true;
       if (one_of(y, owned_nouns) && one_of(before, owners)) return true;

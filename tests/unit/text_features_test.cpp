@@ -54,6 +54,7 @@ TEST_CASE("a request for reasoning is read from its words, however it is worded"
         "We think out of the box for every launch.", "Write the logic for a CSV parser in Go.",
         "Write a working program that sorts a list.", "List the steps to bake bread.",
         "We help you understand the state of work\n\nthrough research.",
+        "Show me.\nYour logic is wrong, I think.", "What do you think? Carefully now.",
         "Give me a reason to stay.", "Show me the way home."}) {
     INFO(text);
     CHECK_FALSE(classify_prompt(text).chain_of_thought);
