@@ -55,14 +55,15 @@ bool write_all(int fd, std::string_view bytes) {
 }  // namespace
 
 int64_t hand_over_limit_ms(const std::vector<std::pair<std::string, std::string>>& config) {
-  int64_t limit = 300'000;
+  int64_t interval = 300'000;
   for (const auto& [name, value] : config)
     if (name == "max.poll.interval.ms") {
       char* end = nullptr;
       long long v = std::strtoll(value.c_str(), &end, 10);
-      if (end != value.c_str() && *end == '\0' && v > 0) limit = v;
+      if (end != value.c_str() && *end == '\0' && v > 0) interval = v;
     }
-  return limit;
+  // Half: the wait is spent inside a poll, after what the member took since the one before.
+  return interval / 2;
 }
 
 bool is_partition_state(std::string_view payload) {
@@ -189,8 +190,8 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
       options.waiting = [&] {
         if (config_.verbose) spdlog::info("state: waiting for {} to be let go of", path);
       };
-      // No longer than a member may go without polling: by then the group has put the one
-      // that holds it out (a hung member), and this one, blocked here, would be next.
+      // Well within what a member may go without polling: past it the group puts the one that
+      // holds it out (a hung member), and this one, blocked here, would be next.
       options.wait_limit_ms = hand_over_limit_ms(config_.kafka->config);
       c.held.file = std::make_unique<StateFile>(path, options);
       if (config_.state_reset && saved_before(path, started_)) {

@@ -33,7 +33,7 @@ using FiringId = std::tuple<std::string, std::string, int64_t>;
 std::set<FiringId> read_journal(const std::string& path);
 std::string journal_record(const FiringId& id);
 
-/// How long a member waits for the one before it to let go of a partition's state: the
+/// How long a member waits for the one before it to let go of a partition's state: half the
 /// group's max.poll.interval.ms (librdkafka's default, 300 s, unless the config sets it).
 int64_t hand_over_limit_ms(const std::vector<std::pair<std::string, std::string>>& config);
 

@@ -110,13 +110,15 @@ StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::mo
       // flock(2) has no timeout: the lock is tried again every 20 ms until the limit.
       auto deadline =
           std::chrono::steady_clock::now() + std::chrono::milliseconds(options.wait_limit_ms);
-      while ((rc = ::flock(lock_fd_, LOCK_EX | LOCK_NB)) != 0 &&
-             (errno == EINTR || errno == EWOULDBLOCK)) {
-        if (errno == EWOULDBLOCK && std::chrono::steady_clock::now() >= deadline) {
+      while ((rc = ::flock(lock_fd_, LOCK_EX | LOCK_NB)) != 0) {
+        int err = errno;
+        if (err == EINTR) continue;
+        if (err != EWOULDBLOCK) break;
+        if (std::chrono::steady_clock::now() >= deadline) {
           gave_up = true;
           break;
         }
-        if (errno == EWOULDBLOCK) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
   }
@@ -125,9 +127,12 @@ StateFile::StateFile(std::string path, StateFileOptions options) : path_(std::mo
     ::close(lock_fd_);
     if (gave_up)
       throw StateError(fmt::format(
-          "{}: another exfilscan still holds this state after {:.0f} s (its lock {} is taken): "
-          "it has not let go of it, so it is not taken over",
-          path_, static_cast<double>(options.wait_limit_ms) / 1000, lock));
+          "{}: another exfilscan still holds this state after {} (its lock {} is taken): it "
+          "has not let go of it, so it is not taken over",
+          path_,
+          options.wait_limit_ms < 1000 ? fmt::format("{} ms", options.wait_limit_ms)
+                                       : fmt::format("{:.0f} s", options.wait_limit_ms / 1000.0),
+          lock));
     if (err == EWOULDBLOCK)
       throw StateError(fmt::format(
           "{}: another exfilscan holds this state (its lock {} is taken); refused, so that "

@@ -57,7 +57,7 @@ constexpr std::array arrival_verbs = {"got"sv,        "arrived"sv, "reached"sv, 
                                       "solved"sv,     "came"sv,    "obtained"sv, "computed"sv,
                                       "calculated"sv, "worked"sv,  "found"sv};
 
-constexpr size_t max_words = 96;
+constexpr size_t max_words = 256;  // a 256-byte head holds no more
 
 /// The words a pattern can start at, by length and first letter: most of a prompt's words are
 /// none of them, and are passed over with one lookup instead of a search of every list.
@@ -140,7 +140,10 @@ bool asks_for_reasoning(std::string_view text) {
           one_of(before, {"your", "all", "the", "of"}))
         return true;
       // "explain how you got there", "show how you arrived at the answer".
-      if (y == "how" && at(k + 1) == "you" && one_of(at(k + 2), arrival_verbs)) return true;
+      // (One space between them, as the phrase scanner's "how you" that gates this call.)
+      if (y == "how" && at(k + 1) == "you" && at(k + 1).data() == y.data() + 4 &&
+          y.data()[3] == ' ' && one_of(at(k + 2), arrival_verbs))
+        return true;
     }
   }
   return false;

@@ -10,9 +10,9 @@
 namespace exfilscan::detail {
 
 /// `text` is lower-cased (ASCII). Words are runs of letters and apostrophes; everything else
-/// separates them, so "step-by-step" reads as three words; no pattern reaches across
-/// the end of a sentence or a line. Every pattern holds a word that begins with one of
-/// prompt_style.cpp's reasoning words (kind 3), which gate the call.
+/// separates them, so "step-by-step" reads as three words; no pattern reaches across the end of
+/// a sentence or a line (. ! ? : ; or a line break). Every pattern holds a word that begins with
+/// one of prompt_style.cpp's reasoning words (kind 3), which gate the call.
 bool asks_for_reasoning(std::string_view text);
 
 }  // namespace exfilscan::detail

@@ -143,7 +143,7 @@ void SharedPromptSketch::load(StateReader& r) {
   }
 }
 
-bool TemplateMiner::fits(const Template& t) const {
+bool TemplateMiner::fits(const Template& t, std::string_view text) const {
   const Ends& e = scratch;
   size_t fixed = t.prefix.size() + t.suffix.size();
   if (t.slot ? fixed >= e.total : fixed != e.total) return false;
@@ -152,6 +152,12 @@ bool TemplateMiner::fits(const Template& t) const {
     if (t.prefix[i] != e.head[i].norm) return false;
   for (size_t i = 0; i < t.suffix.size(); ++i)
     if (t.suffix[t.suffix.size() - 1 - i] != e.tail[e.tail.size() - 1 - i].norm) return false;
+  // A last line's few words (enough_fixed) are that template only as a line of their own:
+  // "can you simplify this" is not "<*>\n\nsimplify this".
+  if (t.slot && t.prefix.empty() && !t.suffix.empty() && fixed < options_.min_fixed_tokens) {
+    uint32_t begin = e.tail[e.tail.size() - t.suffix.size()].begin;
+    if (begin == 0 || begin > text.size() || text[begin - 1] != '\n') return false;
+  }
   return true;
 }
 
@@ -170,7 +176,7 @@ bool enough_fixed(const MinerOptions& o, size_t prefix, size_t suffix, const det
   if (prefix == 0) {
     // A request on a line of its own after the text ("<*>\n\nsimplify this"): the words end
     // the prompt's last line and begin it.
-    if (suffix > e.tail.size()) return false;
+    if (suffix == 0 || suffix > e.tail.size()) return false;
     uint32_t begin = e.tail[e.tail.size() - suffix].begin;
     return suffix >= o.min_frame_tokens && begin > 0 && begin <= text.size() &&
            text[begin - 1] == '\n' && e.tail.back().norm != detail::number_token;
@@ -216,7 +222,8 @@ int TemplateMiner::add(std::string_view text, uint64_t text_hash) {
   size_t best_fixed = 0;
   for (size_t i = 0; i < templates_.size(); ++i) {
     size_t fixed = templates_[i].prefix.size() + templates_[i].suffix.size();
-    if (fixed > best_fixed && fits(templates_[i])) best = static_cast<int>(i), best_fixed = fixed;
+    if (fixed > best_fixed && fits(templates_[i], text))
+      best = static_cast<int>(i), best_fixed = fixed;
   }
   if (best >= 0) return count(best);
 

@@ -224,12 +224,12 @@ TEST_CASE("the journal: rewritten whole when taken, old entries dropped, the one
   }
 }
 
-TEST_CASE("a hand-over waits as long as the group lets a member go without polling",
+TEST_CASE("a hand-over waits half as long as the group lets a member go without polling",
           "[state][kafka]") {
   using Config = std::vector<std::pair<std::string, std::string>>;
-  CHECK(hand_over_limit_ms({}) == 300'000);  // librdkafka's default max.poll.interval.ms
+  CHECK(hand_over_limit_ms({}) == 150'000);  // half librdkafka's default max.poll.interval.ms
   CHECK(hand_over_limit_ms(Config{{"client.id", "x"}, {"max.poll.interval.ms", "45000"}}) ==
-        45'000);
-  CHECK(hand_over_limit_ms(Config{{"max.poll.interval.ms", "soon"}}) == 300'000);
-  CHECK(hand_over_limit_ms(Config{{"max.poll.interval.ms", "-5"}}) == 300'000);
+        22'500);
+  CHECK(hand_over_limit_ms(Config{{"max.poll.interval.ms", "soon"}}) == 150'000);
+  CHECK(hand_over_limit_ms(Config{{"max.poll.interval.ms", "-5"}}) == 150'000);
 }

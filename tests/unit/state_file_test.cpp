@@ -68,6 +68,27 @@ TEST_CASE("with wait a StateFile takes the lock once the holder lets go", "[stat
   CHECK(saved_payload(path) == "the waiter's");
 }
 
+TEST_CASE("with a wait limit a StateFile takes the lock once the holder lets go in time",
+          "[state_file]") {
+  TempDir dir;
+  std::string path = dir.file("s.state");
+  auto holder = std::make_unique<StateFile>(path);
+  std::promise<void> waiting;
+  auto waiter = std::async(std::launch::async, [&] {
+    StateFileOptions options;
+    options.wait = true;
+    options.wait_limit_ms = 600'000;  // far more than the test takes: it is let go of first
+    options.waiting = [&] { waiting.set_value(); };
+    StateFile file(path, options);
+    file.save(7, "the waiter's");
+  });
+  waiting.get_future().wait();
+  holder->save(7, "the holder's");
+  holder.reset();
+  waiter.get();
+  CHECK(saved_payload(path) == "the waiter's");
+}
+
 TEST_CASE("with a wait limit a StateFile gives up on a holder that never lets go", "[state_file]") {
   TempDir dir;
   std::string path = dir.file("s.state");

@@ -55,6 +55,8 @@ TEST_CASE("a request for reasoning is read from its words, however it is worded"
         "Write a working program that sorts a list.", "List the steps to bake bread.",
         "We help you understand the state of work\n\nthrough research.",
         "Show me.\nYour logic is wrong, I think.", "What do you think? Carefully now.",
+        "Explain how  you got it.",  // (the scanner's "how you", which gates the words, has one
+                                     // space)
         "Give me a reason to stay.", "Show me the way home."}) {
     INFO(text);
     CHECK_FALSE(classify_prompt(text).chain_of_thought);
@@ -370,6 +372,10 @@ TEST_CASE("two words around the slot, or a label before it, are one template", "
   }
   CHECK(after.size() == 1);
   CHECK(after.masked(last) == "<*> simplify this");
+  CHECK(after.lifetime_matches(last) == 40);
+  // Learnt, it still wants them on a line of their own.
+  for (int i = 0; i < 5; ++i)
+    CHECK(after.add(fmt::format("can you {} {} simplify this", word(i, 10), word(i, 11))) != last);
   CHECK(after.lifetime_matches(last) == 40);
 }
 

@@ -144,7 +144,7 @@ class TemplateMiner {
     uint64_t last_used = 0;
     int64_t matched_ns = unknown_time;  // start of the latest window with a match
   };
-  bool fits(const Template& t) const;
+  bool fits(const Template& t, std::string_view text) const;
   MinerOptions options_;
   std::vector<Template> templates_;
   std::vector<Signature> unmatched_;
