@@ -49,7 +49,10 @@ TEST_CASE("a state held by one StateFile is refused to another", "[state_file]")
   CHECK(second.read(7, version) == "one");
 }
 
-TEST_CASE("with wait a StateFile takes the lock once the holder lets go", "[state_file]") {
+namespace {
+
+/// A waiter (with `wait_limit_ms`) blocks on a held lock and takes it once the holder lets go.
+void takes_the_lock_once_let_go(int64_t wait_limit_ms) {
   TempDir dir;
   std::string path = dir.file("s.state");
   auto holder = std::make_unique<StateFile>(path);
@@ -57,6 +60,7 @@ TEST_CASE("with wait a StateFile takes the lock once the holder lets go", "[stat
   auto waiter = std::async(std::launch::async, [&] {
     StateFileOptions options;
     options.wait = true;
+    options.wait_limit_ms = wait_limit_ms;
     options.waiting = [&] { waiting.set_value(); };
     StateFile file(path, options);
     file.save(7, "the waiter's");
@@ -68,25 +72,15 @@ TEST_CASE("with wait a StateFile takes the lock once the holder lets go", "[stat
   CHECK(saved_payload(path) == "the waiter's");
 }
 
+}  // namespace
+
+TEST_CASE("with wait a StateFile takes the lock once the holder lets go", "[state_file]") {
+  takes_the_lock_once_let_go(-1);
+}
+
 TEST_CASE("with a wait limit a StateFile takes the lock once the holder lets go in time",
           "[state_file]") {
-  TempDir dir;
-  std::string path = dir.file("s.state");
-  auto holder = std::make_unique<StateFile>(path);
-  std::promise<void> waiting;
-  auto waiter = std::async(std::launch::async, [&] {
-    StateFileOptions options;
-    options.wait = true;
-    options.wait_limit_ms = 600'000;  // far more than the test takes: it is let go of first
-    options.waiting = [&] { waiting.set_value(); };
-    StateFile file(path, options);
-    file.save(7, "the waiter's");
-  });
-  waiting.get_future().wait();
-  holder->save(7, "the holder's");
-  holder.reset();
-  waiter.get();
-  CHECK(saved_payload(path) == "the waiter's");
+  takes_the_lock_once_let_go(600'000);  // far more than the test takes: it is let go of first
 }
 
 TEST_CASE("with a wait limit a StateFile gives up on a holder that never lets go", "[state_file]") {
