@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 namespace exfilscan::cli {
@@ -112,17 +113,31 @@ std::set<FiringId> read_journal(const std::string& path) {
   return out;
 }
 
-/// Whether the file at `path` was last written before `t` (or is not there).
-static bool saved_before(const std::string& path, const struct timespec& t) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return true;
-  return st.st_mtim.tv_sec < t.tv_sec ||
-         (st.st_mtim.tv_sec == t.tv_sec && st.st_mtim.tv_nsec < t.tv_nsec);
+/// What tells one save of a file from another: every save is a new file renamed into place,
+/// so a new inode, and the rest tells an inode number used again apart.
+static bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec;
 }
 
 PartitionStates::PartitionStates(const RunConfig& config, FindingSink& next)
     : config_(config), next_(next), saver_((uint64_t{std::random_device{}()} << 32) ^ ::getpid()) {
-  ::clock_gettime(CLOCK_REALTIME, &started_);
+  // The states there when the run began, as they were then. Not their times: a file's time
+  // comes from the kernel's coarse clock, or from another machine's (a shared volume), and a
+  // state another member saves a moment after this run began can look older than the run.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(config_.state_dir, ec)) {
+    struct stat st;
+    if (::stat(entry.path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      there_at_start_.emplace(entry.path().filename().string(), st);
+  }
+}
+
+bool PartitionStates::saved_before_run(const std::string& path) const {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return true;
+  auto it = there_at_start_.find(std::filesystem::path(path).filename().string());
+  return it != there_at_start_.end() && same_file(it->second, st);
 }
 
 PartitionStates::~PartitionStates() {
@@ -194,7 +209,7 @@ std::map<int32_t, int64_t> PartitionStates::load(const std::vector<int32_t>& ass
       // holds it out (a hung member), and this one, blocked here, would be next.
       options.wait_limit_ms = hand_over_limit_ms(config_.kafka->config);
       c.held.file = std::make_unique<StateFile>(path, options);
-      if (config_.state_reset && saved_before(path, started_)) {
+      if (config_.state_reset && saved_before_run(path)) {
         c.reset = true;
         continue;
       }

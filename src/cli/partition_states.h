@@ -10,6 +10,8 @@
 #include <exfilscan/input/kafka.h>
 #include <exfilscan/order/event_order.h>
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <ctime>
 #include <functional>
@@ -98,6 +100,8 @@ class PartitionStates final : public FindingSink {
   /// Saves the partitions in `positions` (all held, unless `revoking`), then commits.
   void checkpoint(const std::map<int32_t, int64_t>& positions, bool revoking);
   bool due(int64_t timestamp_ns);
+  /// Whether the state at `path` is one that was there when this run began (or none is there).
+  bool saved_before_run(const std::string& path) const;
 
   const RunConfig& config_;
   FindingSink& next_;
@@ -111,9 +115,9 @@ class PartitionStates final : public FindingSink {
   uint64_t dropped_ = 0;
   uint64_t saver_;            // this run, in the states it saves
   uint64_t checkpoints_ = 0;  // its checkpoints so far
-  /// When this run began: --state-reset sets aside only states saved before it (a partition
-  /// handed over by a member of this run's group goes on from its state).
-  struct timespec started_ {};
+  /// The state dir's files when this run began: --state-reset sets aside only states saved
+  /// before it (a partition handed over by a member of this run's group goes on from its state).
+  std::map<std::string, struct stat> there_at_start_;
   bool journal_failed_ = false;  // (told once)
 };
 
